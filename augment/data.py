@@ -34,10 +34,14 @@ class Split:
     classes: tuple[str, ...]
 
 
-def dataset_class(name: str):
+def check_dataset(name: str) -> None:
     if name not in DATASETS:
         raise AugmentError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
-    import torchvision.datasets
+
+
+def dataset_class(name: str):
+    check_dataset(name)
+    import torchvision.datasets  # 3 s: only when data is really read
 
     return getattr(torchvision.datasets, DATASETS[name])
 

@@ -27,7 +27,8 @@ def split_file(split: str) -> str:
 def export_real(cfg: ExportConfig) -> ExportResult:
     started = time.perf_counter()
     fs, out = storage.resolve(cfg.out)
-    data.dataset_class(cfg.dataset)
+    data.check_dataset(cfg.dataset)
+    data.resolve_data_root(cfg.data_root)
     manifest.refuse_occupied(fs, out, uri=cfg.out, overwrite=cfg.overwrite)
     # Load everything before touching the output: bad data must leave the old output intact.
     splits = {name: data.load_split(cfg.dataset, name, cfg.data_root, download=cfg.download) for name in data.SPLITS}

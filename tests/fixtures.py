@@ -1,0 +1,67 @@
+"""Tiny MNIST-family datasets written as IDX files, in torchvision's extracted layout.
+
+The library never parses IDX itself (torchvision does); the tests write it so they need no
+download and no ../shared data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGES_MAGIC = 0x00000803
+LABELS_MAGIC = 0x00000801
+TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+@dataclass(frozen=True)
+class TinyDataset:
+    root: Path  # the data root (holds <ClassName>/raw/)
+    raw: Path
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+
+def idx_images(images: np.ndarray) -> bytes:
+    n, rows, cols = images.shape
+    return struct.pack(">IIII", IMAGES_MAGIC, n, rows, cols) + images.astype(np.uint8).tobytes()
+
+
+def idx_labels(labels: np.ndarray) -> bytes:
+    return struct.pack(">II", LABELS_MAGIC, len(labels)) + labels.astype(np.uint8).tobytes()
+
+
+def random_split(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
+    return images, labels
+
+
+def write_tiny_dataset(root: Path, class_name: str = "MNIST", n_train: int = 300, n_test: int = 100, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    raw = root / class_name / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    train = random_split(rng, n_train)
+    test = random_split(rng, n_test)
+    for (images_name, labels_name), (images, labels) in ((TRAIN_FILES, train), (TEST_FILES, test)):
+        (raw / images_name).write_bytes(idx_images(images))
+        (raw / labels_name).write_bytes(idx_labels(labels))
+    return TinyDataset(root, raw, train[0], train[1].astype(np.int64), test[0], test[1].astype(np.int64))
+
+
+def write_truncated_archives(root: Path, class_name: str = "MNIST") -> Path:
+    """Only .gz archives, each cut short: what an interrupted download leaves behind."""
+    raw = root / class_name / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    images, labels = random_split(np.random.default_rng(1), 50)
+    for name, payload in zip(TRAIN_FILES + TEST_FILES, [idx_images(images), idx_labels(labels)] * 2):
+        archive = gzip.compress(payload)
+        (raw / f"{name}.gz").write_bytes(archive[: len(archive) // 2])
+    return raw
