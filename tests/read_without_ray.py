@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 
@@ -30,8 +31,6 @@ results["pyarrow"] = {
 }
 
 frame = pd.read_parquet(folder, dtype_backend="pyarrow")
-import pyarrow as pa  # noqa: E402  (pandas hands the Arrow column back without a copy)
-
 results["pandas"] = {
     **digest(pa.array(frame["image"].array).to_numpy_ndarray()),
     "labels": frame["label"].to_numpy().tolist(),
@@ -43,8 +42,7 @@ results["polars"] = {
     "labels": frame_pl["label"].to_list(),
 }
 
-images_duck = duckdb.sql(f"SELECT image FROM '{files}' ORDER BY id").arrow()
-images_duck = images_duck.read_all() if hasattr(images_duck, "read_all") else images_duck
+images_duck = pa.table(duckdb.sql(f"SELECT image FROM '{files}' ORDER BY id").arrow())
 results["duckdb"] = {
     **digest(images_duck["image"].combine_chunks().flatten().to_numpy().reshape(-1, 28, 28)),
     "labels": [row[0] for row in duckdb.sql(f"SELECT label FROM '{files}' ORDER BY id").fetchall()],
