@@ -19,3 +19,39 @@ class ExportConfig:
     def identity(self) -> dict[str, Any]:
         """The settings that determine the output's content (where the files came from does not)."""
         return {"dataset": self.dataset}
+
+
+@dataclass(frozen=True)
+class TrainGanConfig:
+    """Train a class-conditional GAN with Ray Train (the `gan/` stage)."""
+
+    out: str
+    dataset: str = "mnist"
+    data_root: str | None = None
+    download: bool = True
+    epochs: int = 20
+    workers: int = 1
+    gpu: bool = False
+    cpus_per_worker: int | None = None  # None: the cluster's CPUs shared evenly among the workers
+    arch: str = "dcgan"
+    batch_size: int = 128  # global: split evenly across workers, so results do not depend on W
+    limit: int | None = None  # first N training images, for quick runs
+    seed: int = 0
+    latent_dim: int = 128
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    loss: str = "bce"  # "bce" (non-saturating) or "hinge"
+    ema_decay: float = 0.999
+    spectral_norm: bool = True
+    checkpoint_every: int = 1  # epochs
+    max_failures: int = 2  # worker crashes survived per run (each restarts from the last checkpoint)
+    address: str | None = None  # Ray cluster to join; None starts a local Ray
+    overwrite: bool = False
+    fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
+
+    def identity(self) -> dict[str, Any]:
+        """What makes two runs the same run: continuing with more epochs or other workers is fine."""
+        keys = ("dataset", "arch", "batch_size", "limit", "seed", "latent_dim", "lr", "beta1", "beta2",
+                "loss", "ema_decay", "spectral_norm")
+        return {key: getattr(self, key) for key in keys}

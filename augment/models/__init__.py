@@ -1,0 +1,1 @@
+"""Pure PyTorch models: nothing in this package imports Ray."""

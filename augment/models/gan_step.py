@@ -1,0 +1,86 @@
+"""One GAN update (D step, then G step), pure PyTorch: the Ray Train loop and the plain
+single-process benchmark loop call the same code.
+
+DDP notes (G and D are separate DDP modules when there are several workers):
+- D runs once on cat(real, fake) for its step: one forward, one backward, one all-reduce.
+- The G step runs the *unwrapped* D: D is not updated by that step, so all-reducing its
+  gradients would be wasted traffic; the local D gradients it leaves are cleared by the next
+  D step's zero_grad. G's gradients are all-reduced by G's DDP wrapper.
+- G has BatchNorm and sees exactly one forward per step, so broadcast_buffers (on by default)
+  never modifies a buffer between a forward and its backward; D has no BatchNorm at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+LOSSES = ("bce", "hinge")
+STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+def discriminator_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    if kind == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()  # BCE with logits
+
+
+def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    if kind == "hinge":
+        return -fake_logits.mean()
+    return F.softplus(-fake_logits).mean()  # non-saturating: maximise log D(G(z))
+
+
+def make_ema(generator: nn.Module, decay: float) -> AveragedModel:
+    """EMA of G's weights *and* BatchNorm statistics, used for samples and export."""
+    return AveragedModel(unwrap(generator), multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+@dataclass
+class GanStep:
+    generator: nn.Module  # possibly DDP-wrapped
+    discriminator: nn.Module  # possibly DDP-wrapped
+    g_optimizer: torch.optim.Optimizer
+    d_optimizer: torch.optim.Optimizer
+    ema: AveragedModel
+    loss: str
+    latent_dim: int
+
+    def __call__(self, real: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Update D then G on one batch; returns the STAT_NAMES as one detached tensor."""
+        batch = real.size(0)
+        z = torch.randn(batch, self.latent_dim, device=real.device)
+        fake = self.generator(z, labels)
+
+        logits = self.discriminator(torch.cat([real, fake.detach()]), torch.cat([labels, labels]))
+        real_logits, fake_logits = logits[:batch], logits[batch:]
+        loss_d = discriminator_loss(self.loss, real_logits, fake_logits)
+        self.d_optimizer.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.d_optimizer.step()
+
+        loss_g = generator_loss(self.loss, unwrap(self.discriminator)(fake, labels))
+        self.g_optimizer.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.g_optimizer.step()
+        self.ema.update_parameters(unwrap(self.generator))
+
+        with torch.no_grad():
+            return torch.stack(
+                [
+                    loss_d.detach(),
+                    loss_g.detach(),
+                    torch.sigmoid(real_logits).mean(),
+                    torch.sigmoid(fake_logits).mean(),
+                    (real_logits > 0).float().mean(),
+                    (fake_logits < 0).float().mean(),
+                ]
+            )

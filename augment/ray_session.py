@@ -1,0 +1,29 @@
+"""Start or join Ray for one stage, and leave it as found."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from augment.errors import AugmentError
+
+
+@contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Join `address` (a running cluster), or start a local Ray with this machine's resources.
+
+    A Ray that is already initialised (a test session, a job driver) is used as is and left running.
+    """
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    try:
+        ray.init(address=address, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise AugmentError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()

@@ -1,0 +1,330 @@
+"""The `gan/` stage: train_gan(cfg) trains a class-conditional GAN on Ray Train (DDP) and exports
+`generator.safetensors` + `generator.json` for the generation job.
+
+The driver validates, loads the training split once and hands it to the workers through the
+object store (47 MB for MNIST: every worker keeps its own copy in memory, on the GPU when there is
+one). Each worker draws its shard of every epoch with a DistributedSampler. Rank 0 checkpoints every
+`checkpoint_every` epochs; Ray restarts crashed workers from the latest checkpoint, and rerunning
+the same command on the same RUN continues the run (Train V2 restores by run name and storage).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from augment import data, gan_artifacts, manifest, storage
+from augment.config import TrainGanConfig
+from augment.errors import AugmentError
+from augment.models.checkpoint import load_state, save_state
+from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights
+from augment.models.gan_step import LOSSES, STAT_NAMES, GanStep, make_ema
+from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
+from augment.ray_session import ray_session
+
+KIND = "gan"
+RUN_INFO = "run.json"
+RAY_RUN_NAME = "ray"  # Ray Train's run folder inside RUN: checkpoints and Ray's own state
+META_FILE = "meta.json"
+FAULT_MARKER = ".fault-injected"
+CHECKPOINTS_KEPT = 3
+OWNED = (
+    manifest.MANIFEST_NAME, RUN_INFO, RAY_RUN_NAME, gan_artifacts.SAMPLES_DIR, "metrics.csv", "losses.png",
+    "progress.gif", WEIGHTS_FILE, INFO_FILE, FAULT_MARKER,
+)
+
+
+@dataclass(frozen=True)
+class GanRunResult:
+    out: str
+    epochs: int
+    generator_sha256: str
+    seconds: float
+    samples_per_s: float
+    skipped: bool  # already trained to `epochs` with these settings: nothing was done
+
+
+def validate(cfg: TrainGanConfig) -> None:
+    data.check_dataset(cfg.dataset)
+    checks = [
+        (cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})"),
+        (cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})"),
+        (cfg.arch in ARCHS, f"unknown --arch {cfg.arch!r}: choose one of {', '.join(ARCHS)}"),
+        (cfg.loss in LOSSES, f"unknown --loss {cfg.loss!r}: choose one of {', '.join(LOSSES)}"),
+        (cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
+         f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}"),
+        (cfg.limit is None or cfg.limit >= cfg.batch_size,
+         f"--limit {cfg.limit} is smaller than one batch ({cfg.batch_size})"),
+        (cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise AugmentError(message)
+
+
+def completed_epochs(cfg: TrainGanConfig) -> int:
+    """Epochs a finished run in `cfg.out` already has (0: empty folder). Refuses anything else
+    that is not this run: a foreign folder, another stage's output, a GAN with other settings."""
+    fs, run = storage.resolve(cfg.out)
+    if storage.file_type(fs, run).name == "File":
+        raise AugmentError(f"--out {cfg.out} is a file, not a folder")
+    if cfg.overwrite or not storage.entries(fs, run):
+        return 0
+    info_path = storage.join(run, RUN_INFO)
+    info = json.loads(storage.read_bytes(fs, info_path)) if storage.file_type(fs, info_path).name == "File" else {}
+    if info.get("kind") != KIND:
+        raise AugmentError(f"--out {cfg.out} holds something other than a GAN run; pass --overwrite or choose another folder")
+    if info.get("identity") != cfg.identity():
+        changed = sorted(k for k, v in cfg.identity().items() if info.get("identity", {}).get(k) != v)
+        raise AugmentError(
+            f"--out {cfg.out} holds a GAN run with other settings ({', '.join(changed)}); "
+            "pass --overwrite or choose another folder"
+        )
+    done = (manifest.read_manifest(fs, run) or {}).get("epochs", 0)
+    if done > cfg.epochs:
+        raise AugmentError(f"--out {cfg.out} is already trained for {done} epochs (> --epochs {cfg.epochs})")
+    return done
+
+
+def train_gan(cfg: TrainGanConfig) -> GanRunResult:
+    started = time.perf_counter()
+    validate(cfg)
+    done = completed_epochs(cfg)
+    fs, run = storage.resolve(cfg.out)
+    if done == cfg.epochs:
+        finished = manifest.read_manifest(fs, run)
+        return GanRunResult(cfg.out, done, finished["generator_sha256"], 0.0, finished["samples_per_s"], skipped=True)
+
+    split = data.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
+    images, labels = split.images[: cfg.limit], split.labels[: cfg.limit]
+    import ray
+    from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    with ray_session(cfg.address):
+        resources = ray.cluster_resources()
+        if cfg.gpu and resources.get("GPU", 0) < cfg.workers:
+            raise AugmentError(f"--gpu: the Ray cluster has {int(resources.get('GPU', 0))} GPUs; {cfg.workers} workers need {cfg.workers}")
+        cpus = cfg.cpus_per_worker or max(1, int(resources.get("CPU", 1)) // cfg.workers)
+
+        if cfg.overwrite:
+            manifest.clear_output(fs, run, OWNED)
+        storage.delete(fs, storage.join(run, manifest.MANIFEST_NAME))  # training again: incomplete until exported
+        info = {"kind": KIND, "identity": cfg.identity()}
+        storage.write_bytes_atomic(fs, storage.join(run, RUN_INFO), json.dumps(info, indent=2).encode())
+
+        trainer = TorchTrainer(
+            _train_worker,
+            train_loop_config={
+                "config": asdict(cfg),
+                "images": ray.put(images),
+                "labels": ray.put(labels),
+                "num_classes": len(split.classes),
+                "threads": cpus,
+            },
+            scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": cpus}),
+            run_config=RunConfig(
+                name=RAY_RUN_NAME,
+                storage_path=run,
+                storage_filesystem=fs,
+                failure_config=FailureConfig(max_failures=cfg.max_failures),
+                checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+            ),
+        )
+        try:
+            result = trainer.fit()
+        except ray.train.TrainingFailedError as exc:
+            raise AugmentError(f"GAN training failed after {cfg.max_failures} restarts: {_first_line(exc)}") from None
+        state, history = _newest_checkpoint(cfg.out, result.checkpoint, "cpu")
+
+    spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=len(split.classes), spectral_norm=cfg.spectral_norm)
+    ema = make_ema(build_generator(spec), cfg.ema_decay)
+    ema.load_state_dict(state["ema"])
+    info = export_generator(
+        cfg.out, ema.module, spec, dataset=cfg.dataset, epochs=state["epoch"], classes=list(split.classes),
+        training=cfg.identity(),
+    )
+    gan_artifacts.write_metrics_csv(cfg.out, history)
+    gan_artifacts.write_progress_gif(cfg.out, state["epoch"])
+    gan_artifacts.write_losses_png(cfg.out, history)
+    seconds = time.perf_counter() - started
+    samples_per_s = history[-1]["samples_per_s"]
+    manifest.write_manifest(
+        fs, run, stage=KIND, config=cfg.identity(),
+        files=[manifest.file_entry(fs, run, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE)],
+        epochs=state["epoch"], generator_sha256=info["sha256"], samples_per_s=samples_per_s,
+        elapsed_s=round(seconds, 3),
+    )
+    return GanRunResult(cfg.out, state["epoch"], info["sha256"], seconds, samples_per_s, skipped=False)
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    text = str(cause).strip() or type(cause).__name__
+    return text.splitlines()[0][:300]
+
+
+def _train_worker(loop: dict) -> None:
+    """Runs on every Ray Train worker."""
+    import ray.train
+    import ray.train.torch
+    import torch.distributed as dist
+    from torch.utils.data import DistributedSampler
+
+    cfg = TrainGanConfig(**loop["config"])
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.set_num_threads(loop["threads"])
+
+    images = data.to_gan_range(torch.from_numpy(ray.get(loop["images"]).copy()).to(device)).unsqueeze(1)
+    labels = torch.from_numpy(ray.get(loop["labels"]).copy()).to(device)
+    spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=loop["num_classes"], spectral_norm=cfg.spectral_norm)
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    generator, discriminator = build_generator(spec), build_discriminator(spec)
+    generator.apply(init_weights)
+    discriminator.apply(init_weights)
+    generator.to(device)
+    discriminator.to(device)
+    betas = (cfg.beta1, cfg.beta2)
+    g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas)
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr, betas=betas)
+    ema = make_ema(generator, cfg.ema_decay)
+
+    first_epoch, history, resumed_from = 1, [], 0
+    resume = _newest_checkpoint(cfg.out, ray.train.get_checkpoint(), device)
+    if resume:
+        state, history = resume
+        generator.load_state_dict(state["generator"])
+        discriminator.load_state_dict(state["discriminator"])
+        ema.load_state_dict(state["ema"])
+        g_optimizer.load_state_dict(state["g_optimizer"])
+        d_optimizer.load_state_dict(state["d_optimizer"])
+        first_epoch = resumed_from = state["epoch"]
+        first_epoch += 1
+
+    step = GanStep(
+        ray.train.torch.prepare_model(generator),
+        ray.train.torch.prepare_model(discriminator),
+        g_optimizer, d_optimizer, ema, cfg.loss, cfg.latent_dim,
+    )
+    per_worker = cfg.batch_size // world
+    sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
+    grid_z, grid_labels = gan_artifacts.fixed_grid_inputs(cfg.latent_dim, spec.num_classes, cfg.seed)
+
+    for epoch in range(first_epoch, cfg.epochs + 1):
+        started = time.perf_counter()
+        sampler.set_epoch(epoch)
+        torch.manual_seed(hash((cfg.seed, epoch, rank)) % (1 << 62))  # a resumed epoch draws the same noise
+        order = torch.tensor(list(sampler), device=device)
+        steps = len(order) // per_worker
+        totals = torch.zeros(len(STAT_NAMES), device=device)
+        for i in range(steps):
+            batch = order[i * per_worker : (i + 1) * per_worker]
+            totals += step(images[batch], labels[batch])
+            if cfg.fail_at_epoch == epoch and rank == world - 1:
+                _crash_once(cfg.out)
+        if world > 1:
+            dist.all_reduce(totals)
+            totals /= world
+        seconds = time.perf_counter() - started
+        row = {
+            "epoch": epoch,
+            **{name: round(value, 5) for name, value in zip(STAT_NAMES, (totals / steps).tolist())},
+            "seconds": round(seconds, 3),
+            "samples_per_s": round(steps * per_worker * world / seconds, 1),
+            "optimizer_steps": int(next(iter(d_optimizer.state.values()))["step"]),
+            "resumed_from_epoch": resumed_from,
+            "replica_max_abs_diff": _replica_max_abs_diff([generator, discriminator], world),
+        }
+        history.append(row)
+        if rank == 0:
+            print(_epoch_line(row, cfg.epochs), flush=True)
+            gan_artifacts.write_grid(cfg.out, epoch, gan_artifacts.sample_grid_png(ema.module, grid_z, grid_labels, spec.num_classes))
+            gan_artifacts.write_metrics_csv(cfg.out, history)
+        if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+            with tempfile.TemporaryDirectory() as folder:
+                saved = None
+                if rank == 0:
+                    save_state(folder, {
+                        "epoch": epoch,
+                        "generator": generator.state_dict(),
+                        "discriminator": discriminator.state_dict(),
+                        "ema": ema.state_dict(),
+                        "g_optimizer": g_optimizer.state_dict(),
+                        "d_optimizer": d_optimizer.state_dict(),
+                    })
+                    meta = {"epoch": epoch, "history": history, "config": asdict(cfg)}
+                    (Path(folder) / META_FILE).write_text(json.dumps(meta))
+                    saved = ray.train.Checkpoint.from_directory(folder)
+                ray.train.report(row, checkpoint=saved)
+        else:
+            ray.train.report(row)
+
+
+def _newest_checkpoint(run_uri: str, registered, device) -> tuple[dict, list] | None:
+    """The newest complete checkpoint of this run: (state, metrics history), or None.
+
+    Ray's registered checkpoint can lag one behind: `report()` has uploaded the files, but a worker
+    that dies before the controller's next poll takes the registration with it. The folders in
+    storage are the truth, so every `checkpoint_*` there is a candidate, newest epoch first; one
+    whose files are incomplete (crash mid-upload) fails to load and is skipped.
+    """
+    from ray.train import Checkpoint
+
+    fs, run = storage.resolve(run_uri)
+    candidates = [registered] if registered else []
+    for entry in storage.entries(fs, storage.join(run, RAY_RUN_NAME)):
+        if entry.type.name == "Directory" and entry.base_name.startswith("checkpoint_"):
+            candidates.append(Checkpoint(entry.path, filesystem=fs))
+    dated = []
+    for checkpoint in candidates:
+        try:
+            with checkpoint.as_directory() as folder:
+                dated.append((json.loads((Path(folder) / META_FILE).read_text())["epoch"], checkpoint))
+        except (OSError, ValueError, KeyError):
+            continue
+    for _epoch, checkpoint in sorted(dated, key=lambda pair: pair[0], reverse=True):
+        try:
+            with checkpoint.as_directory() as folder:
+                return load_state(folder, map_location=device), json.loads((Path(folder) / META_FILE).read_text())["history"]
+        except (OSError, ValueError, KeyError, AugmentError):
+            continue
+    return None
+
+
+def _replica_max_abs_diff(models: list[torch.nn.Module], world: int) -> float:
+    """Largest difference between ranks of per-tensor parameter sums: 0.0 when DDP keeps replicas identical."""
+    if world == 1:
+        return 0.0
+    import torch.distributed as dist
+
+    sums = torch.stack([p.detach().double().sum() for m in models for p in m.parameters()])
+    gathered = [torch.empty_like(sums) for _ in range(world)]
+    dist.all_gather(gathered, sums)
+    return max(float((g - gathered[0]).abs().max()) for g in gathered)
+
+
+def _crash_once(run_uri: str) -> None:
+    fs, run = storage.resolve(run_uri)
+    marker = storage.join(run, FAULT_MARKER)
+    if storage.file_type(fs, marker).name != "File":
+        storage.write_bytes_atomic(fs, marker, b"worker killed by fail_at_epoch\n")
+        os._exit(1)
+
+
+def _epoch_line(row: dict, epochs: int) -> str:
+    return (
+        f"epoch {row['epoch']}/{epochs}  loss_D {row['loss_d']:.3f}  loss_G {row['loss_g']:.3f}  "
+        f"D(x) {row['d_real']:.2f}  D(G(z)) {row['d_fake']:.2f}  acc real/fake {row['acc_real']:.2f}/{row['acc_fake']:.2f}  "
+        f"{row['seconds']:.1f} s  {row['samples_per_s']:,.0f} samples/s"
+    )
