@@ -52,20 +52,29 @@ class GanRunResult:
 
 def validate(cfg: TrainGanConfig) -> None:
     data.check_dataset(cfg.dataset)
-    checks = [
-        (cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})"),
-        (cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})"),
-        (cfg.arch in ARCHS, f"unknown --arch {cfg.arch!r}: choose one of {', '.join(ARCHS)}"),
-        (cfg.loss in LOSSES, f"unknown --loss {cfg.loss!r}: choose one of {', '.join(LOSSES)}"),
-        (cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
-         f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}"),
-        (cfg.limit is None or cfg.limit >= cfg.batch_size,
-         f"--limit {cfg.limit} is smaller than one batch ({cfg.batch_size})"),
-        (cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise AugmentError(message)
+    _require(cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})")
+    _require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
+    _require(cfg.arch in ARCHS, f"unknown --arch {cfg.arch!r}: choose one of {', '.join(ARCHS)}")
+    _require(cfg.loss in LOSSES, f"unknown --loss {cfg.loss!r}: choose one of {', '.join(LOSSES)}")
+    _require(
+        cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
+        f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
+    )
+    _require(cfg.limit is None or cfg.limit >= cfg.batch_size, f"--limit {cfg.limit} is smaller than one batch ({cfg.batch_size})")
+    _require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise AugmentError(message)
+
+
+def _refuse_gpu_on_a_cpu_machine(cfg: TrainGanConfig) -> None:
+    """Fail fast for a local run; on a cluster the GPU count is checked once connected."""
+    import ray
+
+    if cfg.gpu and cfg.address is None and not ray.is_initialized() and not torch.cuda.is_available():
+        raise AugmentError("--gpu: this machine has no CUDA GPU (torch.cuda.is_available() is False)")
 
 
 def completed_epochs(cfg: TrainGanConfig) -> int:
@@ -95,6 +104,7 @@ def completed_epochs(cfg: TrainGanConfig) -> int:
 def train_gan(cfg: TrainGanConfig) -> GanRunResult:
     started = time.perf_counter()
     validate(cfg)
+    _refuse_gpu_on_a_cpu_machine(cfg)
     done = completed_epochs(cfg)
     fs, run = storage.resolve(cfg.out)
     if done == cfg.epochs:

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn.utils.parametrize import is_parametrized
+
+from augment.errors import AugmentError
+from augment.models.checkpoint import STATE_FILE, load_state, save_state
+from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights
+from augment.models.gan_step import GanStep, make_ema
+from augment.models.generator_file import WEIGHTS_FILE, export_generator, load_generator
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_arch_maps_noise_and_labels_to_images_and_logits(arch):
+    spec = GanSpec(arch=arch)
+    generator, discriminator = build_generator(spec), build_discriminator(spec)
+    images = generator(torch.randn(6, spec.latent_dim), torch.arange(6))
+    assert images.shape == (6, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1  # tanh output, the data layer's GAN range
+    assert discriminator(images, torch.arange(6)).shape == (6,)
+    assert any(is_parametrized(m, "weight") for m in discriminator.modules())  # spectral norm on by default
+    assert not any(is_parametrized(m) for m in build_discriminator(GanSpec(arch=arch, spectral_norm=False)).modules())
+
+
+def test_generator_is_conditioned_on_the_label():
+    torch.manual_seed(0)
+    generator = build_generator(GanSpec()).eval()
+    z = torch.randn(1, 128).repeat(2, 1)
+    a, b = generator(z, torch.tensor([3, 7]))
+    assert not torch.allclose(a, b)
+
+
+def test_discriminator_is_conditioned_on_the_label():
+    torch.manual_seed(0)
+    discriminator = build_discriminator(GanSpec()).eval()
+    images = torch.rand(1, 1, 28, 28).repeat(2, 1, 1, 1)
+    logits = discriminator(images, torch.tensor([3, 7]))
+    assert logits[0] != logits[1]
+
+
+def test_sagan_adds_self_attention_to_both_networks():
+    spec = GanSpec(arch="sagan")
+    for network in (build_generator(spec), build_discriminator(spec)):
+        assert any(type(m).__name__ == "SelfAttention" for m in network.modules())
+
+
+@pytest.mark.parametrize("loss", ["bce", "hinge"])
+def test_a_step_updates_both_networks_and_the_ema(loss):
+    torch.manual_seed(0)
+    spec = GanSpec(width=16)
+    generator, discriminator = build_generator(spec), build_discriminator(spec)
+    generator.apply(init_weights)
+    discriminator.apply(init_weights)
+    before_g = [p.detach().clone() for p in generator.parameters()]
+    before_d = [p.detach().clone() for p in discriminator.parameters()]
+    ema = make_ema(generator, decay=0.5)
+    step = GanStep(
+        generator, discriminator,
+        torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.999)),
+        torch.optim.Adam(discriminator.parameters(), 2e-4, betas=(0.5, 0.999)),
+        ema, loss, spec.latent_dim,
+    )
+    real = torch.rand(8, 1, 28, 28) * 2 - 1
+    stats = step(real, torch.arange(8) % 10)
+    stats = step(real, torch.arange(8) % 10)
+    assert stats.shape == (6,) and torch.isfinite(stats).all()
+    assert 0 <= stats[2] <= 1 and 0 <= stats[3] <= 1  # D(x), D(G(z)) are probabilities
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, generator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, discriminator.parameters()))
+    ema_weights = list(ema.module.parameters())
+    assert any(not torch.equal(e, g) for e, g in zip(ema_weights, generator.parameters()))  # averaged, not copied
+
+
+def test_models_never_import_ray():
+    code = (
+        "import sys, augment.models.gan, augment.models.gan_step, augment.models.checkpoint, "
+        "augment.models.generator_file; print(any(m == 'ray' or m.startswith('ray.') for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = build_generator(GanSpec(width=8))
+    save_state(tmp_path, {"epoch": 3, "generator": model.state_dict()})
+    state = load_state(tmp_path)
+    assert state["epoch"] == 3
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(state["generator"][name], tensor)
+
+
+class _Payload:
+    """Unpickling this would run `touch`; a safe loader must refuse before that happens."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_carrying_a_pickle_payload_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "payload-ran"
+    torch.save({"epoch": 1, "evil": _Payload(marker)}, tmp_path / STATE_FILE)
+    with pytest.raises(AugmentError, match="refusing to load .*pickled code or objects"):
+        load_state(tmp_path)
+    assert not marker.exists()
+
+
+def test_exported_generator_loads_and_a_tampered_one_is_refused(tmp_path):
+    torch.manual_seed(0)
+    spec = GanSpec(arch="mlp")
+    generator = build_generator(spec).eval()
+    info = export_generator(str(tmp_path), generator, spec, dataset="mnist", epochs=1)
+    loaded, loaded_info = load_generator(str(tmp_path))
+    assert loaded_info["sha256"] == info["sha256"] and loaded_info["spec"]["arch"] == "mlp"
+    z, labels = torch.randn(4, spec.latent_dim), torch.arange(4)
+    with torch.no_grad():
+        assert torch.equal(loaded(z, labels), generator(z, labels))
+    weights = tmp_path / WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(AugmentError, match="does not match the sha256"):
+        load_generator(str(tmp_path))
+
+
+def test_loading_a_folder_without_a_generator_is_a_clear_error(tmp_path):
+    with pytest.raises(AugmentError, match="holds no exported generator"):
+        load_generator(str(tmp_path))

@@ -1,0 +1,119 @@
+"""GAN training on a session-scoped local Ray (2 CPUs) with a tiny dataset."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from augment.config import ExportConfig, TrainGanConfig
+from augment.export import export_real
+from augment.models.generator_file import load_generator
+from augment.train_gan import FAULT_MARKER, train_gan
+from tests.conftest import assert_one_line_error
+
+TINY = dict(batch_size=64, limit=256, checkpoint_every=1)
+STEPS_PER_EPOCH = 256 // 64
+
+
+def _metrics(run: Path) -> list[dict]:
+    with open(run / "metrics.csv") as handle:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def _grid_size(epoch_png: Path) -> tuple[int, int]:
+    return Image.open(epoch_png).size
+
+
+def test_two_workers_stay_in_sync_survive_a_crash_and_export(ray_local, tiny_mnist, tmp_path):
+    run = tmp_path / "gan"
+    cfg = TrainGanConfig(out=str(run), data_root=str(tiny_mnist.root), epochs=3, workers=2, fail_at_epoch=2, **TINY)
+    result = train_gan(cfg)
+
+    assert (run / FAULT_MARKER).exists()  # the crash really happened
+    rows = _metrics(run)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    # Epoch 2 was rerun from the epoch-1 checkpoint, with its optimizer state: steps continue, not restart.
+    assert [r["resumed_from_epoch"] for r in rows] == [0, 1, 1]
+    assert [r["optimizer_steps"] for r in rows] == [STEPS_PER_EPOCH, 2 * STEPS_PER_EPOCH, 3 * STEPS_PER_EPOCH]
+    # DDP kept G and D identical on both ranks (ranks see different shards: without sync they diverge).
+    assert all(r["replica_max_abs_diff"] == 0.0 for r in rows)
+    assert all(r["samples_per_s"] > 0 and 0 <= r["acc_real"] <= 1 for r in rows)
+
+    generator, info = load_generator(str(run))
+    assert info["epochs"] == 3 and info["sha256"] == result.generator_sha256 and info["dataset"] == "mnist"
+    with torch.no_grad():
+        images = generator(torch.randn(20, info["spec"]["latent_dim"]), torch.arange(20) % 10)
+    assert images.shape == (20, 1, 28, 28) and images.abs().max() <= 1
+
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
+    assert _grid_size(run / "samples" / "epoch_003.png") == (10 * 28 + 11 * 2,) * 2  # 10 x 10 grid
+    assert Image.open(run / "progress.gif").n_frames == 3
+    assert (run / "losses.png").stat().st_size > 0
+    manifest = json.loads((run / "_manifest.json").read_text())
+    assert manifest["stage"] == "gan" and manifest["epochs"] == 3
+
+
+def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):
+    run = tmp_path / "gan"
+    base = dict(out=str(run), data_root=str(tiny_mnist.root), workers=1, arch="mlp", **TINY)
+    first = train_gan(TrainGanConfig(epochs=1, **base))
+    assert first.epochs == 1 and not first.skipped
+
+    second = train_gan(TrainGanConfig(epochs=2, **base))
+    rows = _metrics(run)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[1]["resumed_from_epoch"] == 1
+    assert rows[1]["optimizer_steps"] == 2 * STEPS_PER_EPOCH
+    assert second.generator_sha256 != first.generator_sha256
+
+    third = train_gan(TrainGanConfig(epochs=2, **base))
+    assert third.skipped and third.generator_sha256 == second.generator_sha256
+    assert len(_metrics(run)) == 2
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--gpu"], "--gpu: this machine has no CUDA GPU"),
+        (["--arch", "resnet"], "unknown --arch 'resnet'"),
+        (["--loss", "wgan"], "unknown --loss 'wgan'"),
+        (["--batch-size", "65", "--workers", "2"], "must be a positive multiple of --workers"),
+        (["--dataset", "cifar10"], "unknown dataset 'cifar10'"),
+    ],
+)
+def test_train_bad_options_are_one_line_and_write_nothing(run_cli, tmp_path, args, expected):
+    if "--gpu" in args and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = run_cli("train", "--out", tmp_path / "run", *args)
+    assert_one_line_error(result, expected)
+    assert not (tmp_path / "run").exists()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_out_holding_another_kind_of_run_is_refused_untouched(run_cli, tiny_mnist, tmp_path):
+    exported = tmp_path / "real"
+    export_real(ExportConfig(out=str(exported), data_root=str(tiny_mnist.root)))
+    before = _snapshot(exported)
+    result = run_cli("train", "--out", exported, "--data-root", tiny_mnist.root)
+    assert_one_line_error(result, "holds something other than a GAN run", "--overwrite")
+    assert _snapshot(exported) == before
+
+
+def test_an_out_holding_a_gan_run_with_other_settings_is_refused(run_cli, tmp_path):
+    run = tmp_path / "gan"
+    run.mkdir()
+    identity = TrainGanConfig(out=str(run), arch="sagan").identity()
+    (run / "run.json").write_text(json.dumps({"kind": "gan", "identity": identity}))
+    result = run_cli("train", "--out", run, "--arch", "dcgan")
+    assert_one_line_error(result, "holds a GAN run with other settings (arch)")
+    assert sorted(p.name for p in run.iterdir()) == ["run.json"]
