@@ -23,7 +23,7 @@ from augment import data, gan_artifacts, manifest, storage
 from augment.config import TrainGanConfig
 from augment.errors import AugmentError
 from augment.models.checkpoint import load_state, save_state
-from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights
+from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights, memory_format_for
 from augment.models.gan_step import LOSSES, STAT_NAMES, GanStep, make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
 from augment.ray_session import ray_session
@@ -203,8 +203,10 @@ def _train_worker(loop: dict) -> None:
     generator, discriminator = build_generator(spec), build_discriminator(spec)
     generator.apply(init_weights)
     discriminator.apply(init_weights)
-    generator.to(device)
-    discriminator.to(device)
+    layout = memory_format_for(spec)
+    generator.to(device, memory_format=layout)
+    discriminator.to(device, memory_format=layout)
+    images = images.contiguous(memory_format=layout)
     betas = (cfg.beta1, cfg.beta2)
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr, betas=betas)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augment import data  # noqa: E402
 from augment.config import TrainGanConfig  # noqa: E402
-from augment.models.gan import GanSpec, build_discriminator, build_generator, init_weights  # noqa: E402
+from augment.models.gan import GanSpec, build_discriminator, build_generator, init_weights, memory_format_for  # noqa: E402
 from augment.models.gan_step import GanStep, make_ema  # noqa: E402
 
 
@@ -45,13 +45,16 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: TrainGanConfig, thre
     generator, discriminator = build_generator(spec), build_discriminator(spec)
     generator.apply(init_weights)
     discriminator.apply(init_weights)
+    layout = memory_format_for(spec)
+    generator.to(memory_format=layout)
+    discriminator.to(memory_format=layout)
     step = GanStep(
         generator, discriminator,
         torch.optim.Adam(generator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
         torch.optim.Adam(discriminator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
         make_ema(generator, cfg.ema_decay), cfg.loss, cfg.latent_dim,
     )
-    x = data.to_gan_range(torch.from_numpy(images)).unsqueeze(1)
+    x = data.to_gan_range(torch.from_numpy(images)).unsqueeze(1).contiguous(memory_format=layout)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     samples, seconds = 0, 0.0
     for _ in range(cfg.epochs):

@@ -97,14 +97,17 @@ class ConvDiscriminator(nn.Module):
     def __init__(self, spec: GanSpec, attention: bool = False, dropout: float = 0.3):
         super().__init__()
         w, sn = spec.width, spec.spectral_norm
+        # Spatial dropout (whole feature maps, Tompson et al. 2015): neighbouring activations are
+        # correlated, so element-wise masks regularise conv features weakly; and on CPU drawing
+        # one random number per activation took a quarter of every training step.
         self.features = nn.Sequential(
             _sn(nn.Conv2d(spec.image_shape[0], w, 4, 2, 1), sn),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Dropout(dropout),
+            nn.Dropout2d(dropout),
             SelfAttention(w, sn) if attention else nn.Identity(),
             _sn(nn.Conv2d(w, 2 * w, 4, 2, 1), sn),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Dropout(dropout),
+            nn.Dropout2d(dropout),
             nn.Flatten(),
         )
         self.head = ProjectionHead(2 * w * 7 * 7, spec.num_classes, sn)
@@ -157,6 +160,11 @@ class MlpDiscriminator(nn.Module):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images), labels)
+
+
+def memory_format_for(spec: GanSpec) -> torch.memory_format:
+    """channels_last for the conv archs: +14% samples/s on CPU (oneDNN), measured; mlp has no convs."""
+    return torch.contiguous_format if spec.arch == "mlp" else torch.channels_last
 
 
 def build_generator(spec: GanSpec) -> nn.Module:
