@@ -73,7 +73,8 @@ def _refuse_gpu_on_a_cpu_machine(cfg: TrainGanConfig) -> None:
     """Fail fast for a local run; on a cluster the GPU count is checked once connected."""
     import ray
 
-    if cfg.gpu and cfg.address is None and not ray.is_initialized() and not torch.cuda.is_available():
+    local = cfg.address is None and not os.environ.get("RAY_ADDRESS") and not ray.is_initialized()
+    if cfg.gpu and local and not torch.cuda.is_available():
         raise AugmentError("--gpu: this machine has no CUDA GPU (torch.cuda.is_available() is False)")
 
 

@@ -81,17 +81,17 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
     [
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--workers", "0"], "--workers must be at least 1"),
-        (["--gpu"], "--gpu: this machine has no CUDA GPU"),
+        (["--gpu"], "--gpu: "),  # "no CUDA GPU" before Ray starts, "cluster has 0 GPUs" once it runs
         (["--arch", "resnet"], "unknown --arch 'resnet'"),
         (["--loss", "wgan"], "unknown --loss 'wgan'"),
         (["--batch-size", "65", "--workers", "2"], "must be a positive multiple of --workers"),
         (["--dataset", "cifar10"], "unknown dataset 'cifar10'"),
     ],
 )
-def test_train_bad_options_are_one_line_and_write_nothing(run_cli, tmp_path, args, expected):
+def test_train_bad_options_are_one_line_and_write_nothing(run_cli, tiny_mnist, tmp_path, args, expected):
     if "--gpu" in args and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    result = run_cli("train", "--out", tmp_path / "run", *args)
+    result = run_cli("train", "--out", tmp_path / "run", "--data-root", tiny_mnist.root, *args)
     assert_one_line_error(result, expected)
     assert not (tmp_path / "run").exists()
 
