@@ -130,3 +130,18 @@ def test_exported_generator_loads_and_a_tampered_one_is_refused(tmp_path):
 def test_loading_a_folder_without_a_generator_is_a_clear_error(tmp_path):
     with pytest.raises(AugmentError, match="holds no exported generator"):
         load_generator(str(tmp_path))
+
+
+def test_ema_warms_up_instead_of_clinging_to_the_initial_weights():
+    torch.manual_seed(0)
+    generator = build_generator(GanSpec(arch="mlp"))
+    ema = make_ema(generator, decay=0.999)
+    initial = [p.detach().clone() for p in generator.parameters()]
+    for _ in range(200):
+        with torch.no_grad():
+            for p in generator.parameters():
+                p.add_(0.01)
+        ema.update_parameters(generator)
+    # 200 updates at a fixed 0.999 would keep 82% of the start; the warmed-up EMA follows the weights.
+    for start, now, averaged in zip(initial, generator.parameters(), ema.module.parameters()):
+        assert (averaged - start).abs().mean() > 0.5 * (now - start).abs().mean()

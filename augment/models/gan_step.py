@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 LOSSES = ("bce", "hinge")
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
@@ -40,8 +40,19 @@ def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
 
 
 def make_ema(generator: nn.Module, decay: float) -> AveragedModel:
-    """EMA of G's weights *and* BatchNorm statistics, used for samples and export."""
-    return AveragedModel(unwrap(generator), multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    """EMA of G's weights *and* BatchNorm statistics, used for samples and export.
+
+    The decay warms up as min(decay, (1 + t) / (10 + t)) after t updates: a fixed 0.999 still
+    weighs the random initial weights at 63% after one MNIST epoch (468 steps), and the epoch-1
+    sample grid came out flat grey.
+    """
+
+    def warmed_up_ema(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        t = float(num_averaged)
+        rate = min(decay, (1.0 + t) / (10.0 + t))
+        return averaged * rate + current * (1.0 - rate)
+
+    return AveragedModel(unwrap(generator), avg_fn=warmed_up_ema, use_buffers=True)
 
 
 @dataclass
