@@ -55,3 +55,27 @@ class TrainGanConfig:
         keys = ("dataset", "arch", "batch_size", "limit", "seed", "latent_dim", "lr", "beta1", "beta2",
                 "loss", "ema_decay", "spectral_norm")
         return {key: getattr(self, key) for key in keys}
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Train the judge: a digit classifier on the real training split (the `judge/` stage)."""
+
+    out: str
+    dataset: str = "mnist"
+    data_root: str | None = None
+    download: bool = True
+    epochs: int = 4
+    workers: int = 1
+    gpu: bool = False
+    batch_size: int = 128  # global
+    lr: float = 3e-3  # peak of the one-cycle schedule
+    weight_decay: float = 1e-4
+    limit: int | None = None
+    seed: int = 0
+    address: str | None = None
+    overwrite: bool = False
+
+    def identity(self) -> dict[str, Any]:
+        keys = ("dataset", "epochs", "batch_size", "lr", "weight_decay", "limit", "seed")
+        return {key: getattr(self, key) for key in keys}

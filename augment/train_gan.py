@@ -27,6 +27,7 @@ from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_genera
 from augment.models.gan_step import LOSSES, STAT_NAMES, GanStep, make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
 from augment.ray_session import ray_session
+from augment.train_common import cpus_per_worker, first_line, refuse_gpu_on_a_cpu_machine, require
 
 KIND = "gan"
 RUN_INFO = "run.json"
@@ -52,30 +53,16 @@ class GanRunResult:
 
 def validate(cfg: TrainGanConfig) -> None:
     data.check_dataset(cfg.dataset)
-    _require(cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})")
-    _require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
-    _require(cfg.arch in ARCHS, f"unknown --arch {cfg.arch!r}: choose one of {', '.join(ARCHS)}")
-    _require(cfg.loss in LOSSES, f"unknown --loss {cfg.loss!r}: choose one of {', '.join(LOSSES)}")
-    _require(
+    require(cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})")
+    require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
+    require(cfg.arch in ARCHS, f"unknown --arch {cfg.arch!r}: choose one of {', '.join(ARCHS)}")
+    require(cfg.loss in LOSSES, f"unknown --loss {cfg.loss!r}: choose one of {', '.join(LOSSES)}")
+    require(
         cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
         f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
     )
-    _require(cfg.limit is None or cfg.limit >= cfg.batch_size, f"--limit {cfg.limit} is smaller than one batch ({cfg.batch_size})")
-    _require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
-
-
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise AugmentError(message)
-
-
-def _refuse_gpu_on_a_cpu_machine(cfg: TrainGanConfig) -> None:
-    """Fail fast for a local run; on a cluster the GPU count is checked once connected."""
-    import ray
-
-    local = cfg.address is None and not os.environ.get("RAY_ADDRESS") and not ray.is_initialized()
-    if cfg.gpu and local and not torch.cuda.is_available():
-        raise AugmentError("--gpu: this machine has no CUDA GPU (torch.cuda.is_available() is False)")
+    require(cfg.limit is None or cfg.limit >= cfg.batch_size, f"--limit {cfg.limit} is smaller than one batch ({cfg.batch_size})")
+    require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
 
 
 def completed_epochs(cfg: TrainGanConfig) -> int:
@@ -105,7 +92,7 @@ def completed_epochs(cfg: TrainGanConfig) -> int:
 def train_gan(cfg: TrainGanConfig) -> GanRunResult:
     started = time.perf_counter()
     validate(cfg)
-    _refuse_gpu_on_a_cpu_machine(cfg)
+    refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     done = completed_epochs(cfg)
     fs, run = storage.resolve(cfg.out)
     if done == cfg.epochs:
@@ -115,14 +102,11 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
     split = data.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
     images, labels = split.images[: cfg.limit], split.labels[: cfg.limit]
     import ray
-    from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     with ray_session(cfg.address):
-        resources = ray.cluster_resources()
-        if cfg.gpu and resources.get("GPU", 0) < cfg.workers:
-            raise AugmentError(f"--gpu: the Ray cluster has {int(resources.get('GPU', 0))} GPUs; {cfg.workers} workers need {cfg.workers}")
-        cpus = cfg.cpus_per_worker or max(1, int(resources.get("CPU", 1)) // cfg.workers)
+        cpus = cpus_per_worker(cfg.workers, cfg.gpu, cfg.cpus_per_worker)
 
         if cfg.overwrite:
             manifest.clear_output(fs, run, OWNED)
@@ -151,7 +135,7 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
         try:
             result = trainer.fit()
         except ray.train.TrainingFailedError as exc:
-            raise AugmentError(f"GAN training failed after {cfg.max_failures} restarts: {_first_line(exc)}") from None
+            raise AugmentError(f"GAN training failed after {cfg.max_failures} restarts: {first_line(exc)}") from None
         state, history = _newest_checkpoint(cfg.out, result.checkpoint, "cpu")
 
     spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=len(split.classes), spectral_norm=cfg.spectral_norm)
@@ -173,14 +157,6 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
         elapsed_s=round(seconds, 3),
     )
     return GanRunResult(cfg.out, state["epoch"], info["sha256"], seconds, samples_per_s, skipped=False)
-
-
-def _first_line(exc: BaseException) -> str:
-    cause = exc
-    while cause.__cause__ is not None:
-        cause = cause.__cause__
-    text = str(cause).strip() or type(cause).__name__
-    return text.splitlines()[0][:300]
 
 
 def _train_worker(loop: dict) -> None:
