@@ -1,8 +1,9 @@
 """The one definition of augment's Parquet schema (version 1); every writer and reader uses it.
 
 Columns:
-  id          int64, unique within a dataset (real rows: index in their split; synthetic rows:
-              SYNTHETIC_ID_BASE + generation index, so real and synthetic never collide on merge)
+  id          int64, unique within a source (real rows: index in their split; synthetic rows: the
+              generation index i, which alone determines the row). (source, id) is the key of a
+              merged dataset.
   image       arrow.fixed_shape_tensor(uint8, [28, 28]), row-major
   label       int8
   source      dictionary<int8, string>, always the dictionary SOURCES so indices agree across files
@@ -32,7 +33,6 @@ from augment.errors import AugmentError
 SCHEMA_VERSION = 1
 IMAGE_SHAPE = (28, 28)
 SOURCES = ("real", "synthetic")
-SYNTHETIC_ID_BASE = 1 << 40
 
 IMAGE_TYPE = pa.fixed_shape_tensor(pa.uint8(), list(IMAGE_SHAPE))
 SOURCE_TYPE = pa.dictionary(pa.int8(), pa.string())
@@ -142,6 +142,51 @@ def write_parquet(table: pa.Table, fs: pafs.FileSystem, path: str) -> None:
         use_dictionary=["source", "generator"],
     )
     fs.move(tmp, path)
+
+
+class PartWriter:
+    """Stream tables into one Parquet file in row groups of ROW_GROUP_ROWS, published atomically.
+
+    Rows go to a hidden temporary sibling; `close()` moves it under its final name. A crash, an
+    exception or `abort()` leaves no file under the final name (a stale temporary at most, which
+    every reader skips). Memory stays at one row group whatever the file size.
+    """
+
+    def __init__(self, fs: pafs.FileSystem, path: str, metadata: Mapping[str, str]):
+        self.fs, self.path = fs, path
+        self.schema = schema_with(metadata)
+        storage.make_parent(fs, path)
+        self.tmp = storage.temporary_sibling(path)
+        self._writer = pq.ParquetWriter(
+            self.tmp, self.schema, filesystem=fs, compression=COMPRESSION, use_dictionary=["source", "generator"]
+        )
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        check_schema(table.schema, where="table to write")
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        while self._pending_rows >= ROW_GROUP_ROWS:
+            self._flush(ROW_GROUP_ROWS)
+
+    def _flush(self, rows: int) -> None:
+        table = pa.concat_tables(self._pending).combine_chunks()
+        self._writer.write_table(table.slice(0, rows), row_group_size=rows)
+        rest = table.slice(rows)
+        self._pending, self._pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
+        self.rows += rows
+
+    def close(self) -> None:
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        self._writer.close()
+        self.fs.move(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self._writer.close()
+        storage.delete(self.fs, self.tmp)
 
 
 def check_schema(schema: pa.Schema, *, where: str) -> None:

@@ -33,7 +33,7 @@ def test_real_table_has_exactly_the_v1_schema_and_null_synthetic_columns():
 def test_synthetic_table_keeps_confidence_and_generator_and_shares_source_dictionary():
     n = 8
     table = schema.make_table(
-        schema.SYNTHETIC_ID_BASE + np.arange(n),
+        np.arange(n),
         _images(n),
         np.full(n, 3),
         source="synthetic",

@@ -1,0 +1,143 @@
+"""Making synthetic rows: generator + judge -> labeled, scored digits -> one Parquet part file.
+
+No Ray here: generate.py runs `PartMaker` inside Ray Data actors, and the benchmark runs the very
+same object in a plain loop. A part is a fixed id range, so it is written identically whoever
+writes it, and it becomes visible only when complete.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from augment import data, schema, storage
+from augment.models.classifier import fuse_for_inference
+from augment.models.classifier_file import load_classifier
+from augment.models.generator_file import load_generator
+from augment.sampling import labels_for, latents_for
+
+# Every forward pass runs on a multiple of this many rows (padding the rest): CPU kernels choose
+# their blocking by batch shape, and odd small batches gave last-bit differences in images.
+FORWARD_MULTIPLE = 64
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """What every part maker needs to know about the whole generation."""
+
+    checkpoint: str
+    judge: str
+    out: str
+    n: int
+    seed: int
+    boundaries: tuple[float, ...]  # cumulative class shares (sampling.class_boundaries)
+    min_confidence: float
+    max_attempts: int
+    batch_size: int
+    metadata: dict[str, str]  # footer metadata of every part file
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+def part_bounds(n: int, rows_per_file: int) -> list[tuple[int, int]]:
+    """[start, stop) id ranges of the parts: as few as rows_per_file allows, sizes within one row."""
+    parts = -(-n // rows_per_file)
+    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
+
+
+class NoConfidentSample(RuntimeError):
+    pass
+
+
+class PartMaker:
+    """Loads the generator and the judge once, then writes whole parts."""
+
+    def __init__(self, plan: PartPlan, *, device: str = "cpu", threads: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)
+        self.plan, self.device = plan, torch.device(device)
+        self.generator, info = load_generator(plan.checkpoint, self.device)
+        self.latent_dim = info["spec"]["latent_dim"]
+        self.generator_sha256 = info["sha256"]
+        judge, _ = load_classifier(plan.judge)
+        self.judge = fuse_for_inference(judge).to(self.device)
+        self.boundaries = np.asarray(plan.boundaries)
+        self.fs, self.folder = storage.resolve(plan.out)
+
+    @torch.inference_mode()
+    def score(self, latents: torch.Tensor, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 images (N, 28, 28) and the judge's probability of each conditioning label."""
+        rows = len(labels)
+        padded = -(-rows // FORWARD_MULTIPLE) * FORWARD_MULTIPLE
+        z = torch.zeros(padded, self.latent_dim)
+        z[:rows] = latents
+        y = torch.zeros(padded, dtype=torch.int64)
+        y[:rows] = torch.from_numpy(labels)
+        z, y = z.to(self.device), y.to(self.device)
+        pixels = data.from_gan_range(self.generator(z, y))  # what is stored is what gets judged
+        probs = torch.softmax(self.judge(data.to_gan_range(pixels)), dim=1)
+        confidence = probs.gather(1, y[:, None]).squeeze(1)
+        return pixels[:rows, 0].cpu().numpy(), confidence[:rows].float().cpu().numpy()
+
+    def make_rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """(images, labels, confidence, rejected) for these ids; rejected rows draw fresh latents."""
+        plan = self.plan
+        labels = labels_for(ids, plan.n, self.boundaries)
+        images = np.empty((len(ids), *schema.IMAGE_SHAPE), dtype=np.uint8)
+        confidence = np.empty(len(ids), dtype=np.float32)
+        pending, rejected = np.arange(len(ids)), 0
+        for attempt in range(plan.max_attempts):
+            z = latents_for(ids[pending], plan.seed, self.latent_dim, attempt)
+            pixels, scores = self.score(z, labels[pending])
+            accepted = scores >= plan.min_confidence
+            images[pending[accepted]] = pixels[accepted]
+            confidence[pending[accepted]] = scores[accepted]
+            pending = pending[~accepted]
+            if not pending.size:
+                return images, labels, confidence, rejected
+            rejected += len(pending)
+        worst = np.bincount(labels[pending]).argmax()
+        raise NoConfidentSample(
+            f"{len(pending)} rows (class {worst} most) found no sample with judge confidence >= "
+            f"{plan.min_confidence} in {plan.max_attempts} tries; lower --min-confidence"
+        )
+
+    def write_part(self, index: int, start: int, stop: int) -> dict[str, Any]:
+        started = time.perf_counter()
+        plan = self.plan
+        path = storage.join(self.folder, part_name(index))
+        writer = schema.PartWriter(self.fs, path, plan.metadata)
+        counts = np.zeros(len(self.boundaries), dtype=np.int64)
+        confidence_sum, rejected = 0.0, 0
+        try:
+            for first in range(start, stop, plan.batch_size):
+                ids = np.arange(first, min(first + plan.batch_size, stop), dtype=np.int64)
+                images, labels, confidence, batch_rejected = self.make_rows(ids)
+                writer.write(schema.make_table(
+                    ids, images, labels, source="synthetic", metadata=plan.metadata,
+                    confidence=confidence, generator=self.generator_sha256,
+                ))
+                counts += np.bincount(labels, minlength=len(counts))
+                confidence_sum += float(confidence.sum(dtype=np.float64))
+                rejected += batch_rejected
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
+        return {
+            "part": index,
+            "path": part_name(index),
+            "rows": stop - start,
+            "bytes": self.fs.get_file_info(path).size,
+            "sha256": storage.sha256(self.fs, path),
+            "per_label": counts.tolist(),
+            "confidence_sum": confidence_sum,
+            "rejected": rejected,
+            "seconds": time.perf_counter() - started,
+        }
