@@ -1,0 +1,300 @@
+"""The `synthetic/` stage: generate(cfg) writes N labeled synthetic digits as Parquet with Ray Data.
+
+Layout: ids 0..N-1 are cut into parts of at most `rows_per_file` rows (`part-00000.parquet`, ...).
+A part is the unit of work: Ray Data hands part descriptors to a pool of actors that each load the
+generator and the judge once (`synthesis.PartMaker`) and write whole parts, each published by an
+atomic rename. `_manifest.json` comes last. So:
+  * the output never depends on worker count, batch size or scheduling (same ids, same files);
+  * a killed run leaves only complete parts; rerunning the command makes the missing ones and
+    keeps the rest (their footers name the settings that made them), so the result has exactly N
+    unique ids;
+  * images travel from the model straight into the file inside the actor: no image ever crosses
+    the object store, which keeps memory flat in N.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from augment import manifest, schema, storage
+from augment.config import GenerateConfig, JudgeConfig
+from augment.errors import AugmentError
+from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
+from augment.models.generator_file import load_generator
+from augment.ray_session import ray_session
+from augment.sampling import MAX_ROWS, class_boundaries, expected_counts
+from augment.synthesis import PartMaker, PartPlan, part_bounds, part_name
+from augment.train_common import first_line, refuse_gpu_on_a_cpu_machine, require
+
+KIND = "synthetic"
+JUDGE_SUBFOLDER = "judge"
+PREFLIGHT_PER_CLASS = 64
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    out: str
+    rows: int
+    files: int
+    bytes: int
+    seconds: float
+    rows_per_s: float
+    per_label: dict[int, int]
+    mean_confidence: float
+    rejected: int
+    reused_parts: int  # complete parts kept from an interrupted run
+
+
+def validate(cfg: GenerateConfig) -> None:
+    require(1 <= cfg.n <= MAX_ROWS, f"--n must be between 1 and {MAX_ROWS:,} (got {cfg.n})")
+    require(cfg.batch_size >= 1, f"--batch-size must be at least 1 (got {cfg.batch_size})")
+    require(cfg.workers is None or cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
+    require(0.0 <= cfg.min_confidence < 1.0, f"--min-confidence must be in [0, 1) (got {cfg.min_confidence})")
+    require(cfg.max_attempts >= 1, f"--max-attempts must be at least 1 (got {cfg.max_attempts})")
+    require(cfg.rows_per_file >= 1, f"--rows-per-file must be at least 1 (got {cfg.rows_per_file})")
+    if cfg.class_weights is not None:
+        weights = cfg.class_weights
+        require(
+            all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0,
+            f"--class-weights must be non-negative numbers with a positive sum (got {','.join(map(str, weights))})",
+        )
+
+
+def judge_folder(cfg: GenerateConfig) -> str:
+    return cfg.judge or storage.join(cfg.checkpoint, JUDGE_SUBFOLDER)
+
+
+def generate(cfg: GenerateConfig) -> GenerateResult:
+    started = time.perf_counter()
+    validate(cfg)
+    refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
+    fs, out = storage.resolve(cfg.out)
+    _refuse_complete_output(cfg, fs, out)
+    _, generator_info = load_generator(cfg.checkpoint)  # refuses a missing or mismatched generator now
+    spec = generator_info["spec"]
+    num_classes = spec["num_classes"]
+    if cfg.class_weights is not None:
+        require(
+            len(cfg.class_weights) == num_classes,
+            f"--class-weights needs {num_classes} weights (one per class), got {len(cfg.class_weights)}",
+        )
+    judge = _judge_or_plan_to_train(cfg, generator_info)
+    if judge is None:
+        _train_default_judge(cfg, generator_info)
+    judge_sha256 = json.loads(storage.read_bytes(*_at(judge_folder(cfg), JUDGE_INFO)))["sha256"]
+
+    identity = cfg.identity(generator_info["sha256"], judge_sha256)
+    metadata = schema.file_metadata(generator_info.get("dataset", "mnist"), generator=generator_info["sha256"], run_config=identity)
+    boundaries = class_boundaries(num_classes, cfg.class_weights)
+    plan = PartPlan(
+        checkpoint=cfg.checkpoint, judge=judge_folder(cfg), out=cfg.out, n=cfg.n, seed=cfg.seed,
+        boundaries=tuple(boundaries.tolist()), min_confidence=cfg.min_confidence,
+        max_attempts=cfg.max_attempts, batch_size=cfg.batch_size, metadata=metadata,
+    )
+    bounds = part_bounds(cfg.n, cfg.rows_per_file)
+    done = _reusable_parts(cfg, fs, out, identity, bounds, num_classes)
+    if cfg.min_confidence > 0:
+        _preflight_min_confidence(plan, cfg, boundaries)
+
+    todo = [(k, start, stop) for k, (start, stop) in enumerate(bounds) if k not in done]
+    results = dict(done)
+    if todo:
+        results.update(_run_parts(cfg, plan, todo, len(bounds)))
+
+    files = [results[k] for k in range(len(bounds))]
+    rows = sum(f["rows"] for f in files)
+    if rows != cfg.n:  # an invariant of the layout: fail loudly rather than publish a wrong count
+        raise AugmentError(f"internal error: parts hold {rows} rows, expected {cfg.n}; output left without a manifest")
+    per_label = {c: int(sum(f["per_label"][c] for f in files)) for c in range(num_classes)}
+    confidence_sum = sum(f["confidence_sum"] for f in files)
+    rejected = sum(f["rejected"] for f in files)
+    seconds = time.perf_counter() - started
+    made_rows = sum(bounds[k][1] - bounds[k][0] for k, _, _ in todo)
+    rows_per_s = made_rows / seconds if made_rows else 0.0
+    manifest.write_manifest(
+        fs, out, stage=KIND, config=identity,
+        files=[{key: f[key] for key in ("path", "rows", "bytes", "sha256")} for f in files],
+        rows=rows, rows_per_label={str(c): v for c, v in per_label.items()},
+        generator_sha256=generator_info["sha256"], judge_sha256=judge_sha256, seed=cfg.seed, n=cfg.n,
+        mean_confidence=confidence_sum / rows, rejected_samples=rejected,
+        reused_parts=len(done), elapsed_s=round(seconds, 3), rows_per_s=round(rows_per_s, 1),
+        run={"workers": cfg.workers, "gpu": cfg.gpu, "batch_size": cfg.batch_size},
+    )
+    return GenerateResult(
+        out=cfg.out, rows=rows, files=len(files), bytes=sum(f["bytes"] for f in files), seconds=seconds,
+        rows_per_s=rows_per_s, per_label=per_label, mean_confidence=confidence_sum / rows,
+        rejected=rejected, reused_parts=len(done),
+    )
+
+
+def _at(folder: str, name: str):
+    fs, path = storage.resolve(folder)
+    return fs, storage.join(path, name)
+
+
+def _refuse_complete_output(cfg: GenerateConfig, fs, out: str) -> None:
+    kind = storage.file_type(fs, out)
+    if kind.name == "File":
+        raise AugmentError(f"--out {cfg.out} is a file, not a folder")
+    if not cfg.overwrite and manifest.read_manifest(fs, out) is not None:
+        raise AugmentError(f"--out {cfg.out} already holds a complete output; pass --overwrite to replace it")
+
+
+def _judge_or_plan_to_train(cfg: GenerateConfig, generator_info: dict) -> str | None:
+    """The judge folder when a judge is there; None when the default one must be trained first."""
+    folder = judge_folder(cfg)
+    fs, info_path = _at(folder, JUDGE_INFO)
+    if storage.file_type(fs, info_path).name == "File":
+        from augment.models.classifier_file import load_classifier
+
+        judge, info = load_classifier(folder)  # refuses a corrupt or mismatched judge now
+        require(
+            judge.spec.num_classes == generator_info["spec"]["num_classes"],
+            f"judge {folder} knows {judge.spec.num_classes} classes, the generator {generator_info['spec']['num_classes']}",
+        )
+        return folder
+    if cfg.judge is not None:
+        raise AugmentError(f"--judge {cfg.judge} holds no trained classifier ({JUDGE_INFO} missing); train one with `augment judge`")
+    return None
+
+
+def _train_default_judge(cfg: GenerateConfig, generator_info: dict) -> None:
+    from augment.judge import train_judge
+
+    folder = judge_folder(cfg)
+    dataset = generator_info.get("dataset", "mnist")
+    print(f"no judge in {folder}: training one on real {dataset} first (a few minutes on a laptop CPU)", flush=True)
+    train_judge(JudgeConfig(out=folder, dataset=dataset, data_root=cfg.data_root, download=cfg.download,
+                            gpu=cfg.gpu, address=cfg.address))
+
+
+def _reusable_parts(cfg: GenerateConfig, fs, out: str, identity: dict, bounds, num_classes: int) -> dict[int, dict]:
+    """Complete parts an interrupted run with the same settings left behind, checked by footer.
+
+    Anything else in the folder is refused unless --overwrite (then it is removed first).
+    """
+    names = {part_name(k): k for k in range(len(bounds))}
+    found = storage.entries(fs, out)
+    stale = [e for e in found if e.base_name.startswith(".part-") and ".tmp-" in e.base_name]
+    for entry in stale:  # temporaries of a killed writer: never visible to readers
+        storage.delete(fs, entry.path)
+    found = [e for e in found if e not in stale]
+    if cfg.overwrite:
+        manifest.clear_output(fs, out, [e.base_name for e in found])
+        return {}
+    reusable, foreign = {}, []
+    for entry in found:
+        k = names.get(entry.base_name)
+        meta = schema.read_metadata(fs, entry.path) if k is not None else {}
+        if k is None or json.loads(meta.get("run_config", "null")) != identity:
+            foreign.append(entry.base_name)
+            continue
+        table = schema.read_table(fs, entry.path, columns=["label", "confidence"])
+        if table.num_rows != bounds[k][1] - bounds[k][0]:
+            foreign.append(entry.base_name)
+            continue
+        labels = table.column("label").to_numpy()
+        reusable[k] = {
+            "part": k, "path": entry.base_name, "rows": table.num_rows, "bytes": entry.size,
+            "sha256": storage.sha256(fs, entry.path),
+            "per_label": np.bincount(labels, minlength=num_classes).tolist(),
+            "confidence_sum": float(table.column("confidence").to_numpy().sum(dtype=np.float64)),
+            "rejected": 0,
+        }
+    if foreign:
+        raise AugmentError(
+            f"--out {cfg.out} holds data not made by this command with these settings "
+            f"({', '.join(sorted(foreign)[:3])}{', …' if len(foreign) > 3 else ''}); pass --overwrite to replace it"
+        )
+    return reusable
+
+
+def _preflight_min_confidence(plan: PartPlan, cfg: GenerateConfig, boundaries: np.ndarray) -> None:
+    """Refuse up front a threshold some class almost never reaches, instead of failing mid-run."""
+    maker = PartMaker(plan)
+    num_classes = len(boundaries)
+    labels = np.repeat(np.arange(num_classes), PREFLIGHT_PER_CLASS)
+    from augment.sampling import latents_for
+
+    # Attempt numbers far above max_attempts: fresh latents that no real row uses.
+    z = latents_for(np.arange(len(labels)), cfg.seed, maker.latent_dim, attempt=1 << 20)
+    _, scores = maker.score(z, labels)
+    rows = expected_counts(cfg.n, boundaries)
+    for c in range(num_classes):
+        if rows[c] == 0:
+            continue
+        rate = float((scores[labels == c] >= cfg.min_confidence).mean())
+        expected_failures = rows[c] * (1.0 - rate) ** cfg.max_attempts
+        if expected_failures > 0.5:
+            raise AugmentError(
+                f"--min-confidence {cfg.min_confidence}: only {rate:.0%} of class {c} samples reach it "
+                f"({PREFLIGHT_PER_CLASS} tried), so about {expected_failures:.0f} of its {rows[c]} rows would "
+                f"find none in {cfg.max_attempts} tries; lower --min-confidence"
+            )
+
+
+def _pool(cfg: GenerateConfig, parts: int) -> tuple[int, dict, int]:
+    """(actors, ray resources per actor, torch threads per actor) from the cluster's resources."""
+    import ray
+
+    resources = ray.cluster_resources()
+    cpus = max(1, int(resources.get("CPU", 1)))
+    if cfg.gpu:
+        gpus = int(resources.get("GPU", 0))
+        require(gpus >= 1, "--gpu: the Ray cluster has no GPUs")
+        workers = min(cfg.workers or gpus, gpus)
+        threads = max(1, cpus // workers)
+        # Fractional CPUs: the driver and Ray's own tasks must always find a CPU to run on.
+        return min(workers, parts), {"num_gpus": 1, "num_cpus": 0.5}, threads
+    workers = cfg.workers or cpus
+    threads = max(1, cpus // workers)
+    return min(workers, parts), {"num_cpus": min(threads, cpus / workers) * 0.5}, threads
+
+
+def _run_parts(cfg: GenerateConfig, plan: PartPlan, todo: list[tuple[int, int, int]], total_parts: int) -> dict[int, dict]:
+    import ray
+
+    with ray_session(cfg.address):
+        actors, resources, threads = _pool(cfg, len(todo))
+        items = [{"part": k, "start": start, "stop": stop} for k, start, stop in todo]
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            _RayPartMaker,
+            fn_constructor_kwargs={"plan": plan, "device": "cuda" if cfg.gpu else "cpu", "threads": threads},
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
+            **resources,
+        )
+        results: dict[int, dict] = {}
+        started = time.perf_counter()
+        try:
+            for row in dataset.iter_rows():
+                result = json.loads(row["result"])
+                results[result["part"]] = result
+                made = sum(r["rows"] for r in results.values())
+                print(
+                    f"{result['path']} done ({len(results)}/{len(todo)} this run, {total_parts} in all): "
+                    f"{result['rows']:,} rows in {result['seconds']:.1f} s; {made / (time.perf_counter() - started):,.0f} rows/s overall",
+                    flush=True,
+                )
+        except Exception as exc:  # Ray wraps the actor's exception; the user needs its first line
+            raise AugmentError(f"generation failed ({len(results)} of {len(todo)} parts finished; rerun to continue): {first_line(exc)}") from None
+    return results
+
+
+class _RayPartMaker:
+    """Ray Data actor: one PartMaker per actor; each batch is one part descriptor."""
+
+    def __init__(self, plan: PartPlan, device: str, threads: int):
+        self.maker = PartMaker(plan, device=device, threads=threads)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        done = [
+            json.dumps(self.maker.write_part(int(k), int(start), int(stop)))
+            for k, start, stop in zip(batch["part"], batch["start"], batch["stop"])
+        ]
+        return {"result": np.array(done, dtype=object)}

@@ -1,0 +1,272 @@
+"""Generation on Ray Data (session-scoped local Ray, 2 CPUs) with small untrained models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from augment import schema
+from augment.config import GenerateConfig
+from augment.generate import generate
+from augment.models.classifier import ClassifierSpec, DigitClassifier
+from augment.models.classifier_file import export_classifier
+from augment.models.gan import GanSpec, build_generator, init_weights
+from augment.models.generator_file import INFO_FILE, export_generator
+from augment.sampling import latents_for
+from augment.synthesis import PartMaker, PartPlan
+from tests.conftest import assert_one_line_error
+
+READER_SCRIPT = Path(__file__).with_name("read_without_ray.py")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> tuple[Path, Path]:
+    """(GAN run folder with an exported generator, judge folder): untrained, seeded weights."""
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    spec = GanSpec()
+    generator = build_generator(spec)
+    generator.apply(init_weights)
+    export_generator(str(root / "gan"), generator.eval(), spec, dataset="mnist", epochs=0)
+    export_classifier(str(root / "judge"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist", test_accuracy=0.0)
+    return root / "gan", root / "judge"
+
+
+def _cfg(models, out: Path, **changes) -> GenerateConfig:
+    gan, judge = models
+    return GenerateConfig(checkpoint=str(gan), judge=str(judge), out=str(out), **{"n": 5000, **changes})
+
+
+def _read(out: Path):
+    return pq.read_table(out)
+
+
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "_manifest.json").read_text())
+
+
+def test_exactly_n_balanced_unique_rows_with_two_workers(ray_local, models, tmp_path):
+    out = tmp_path / "syn"
+    result = generate(_cfg(models, out, workers=2, rows_per_file=1000))
+
+    table = _read(out)
+    schema.check_schema(table.schema, where="generated")
+    ids = table["id"].to_numpy()
+    assert len(ids) == result.rows == 5000 and np.array_equal(np.sort(ids), np.arange(5000))
+    labels, counts = np.unique(table["label"].to_numpy(), return_counts=True)
+    assert labels.tolist() == list(range(10)) and counts.tolist() == [500] * 10
+    confidence = table["confidence"].to_numpy()
+    assert confidence.dtype == np.float32 and (confidence >= 0).all() and (confidence <= 1).all()
+    assert set(table["source"].to_pylist()) == {"synthetic"}
+
+    manifest = _manifest(out)
+    assert manifest["rows"] == 5000 and manifest["rows_per_label"] == {str(c): 500 for c in range(10)}
+    assert [f["path"] for f in manifest["files"]] == [f"part-{k:05d}.parquet" for k in range(5)]
+    for entry in manifest["files"]:
+        assert entry["rows"] == 1000
+        assert entry["sha256"] == hashlib.sha256((out / entry["path"]).read_bytes()).hexdigest()
+    assert manifest["generator_sha256"] == json.loads((models[0] / INFO_FILE).read_text())["sha256"]
+    assert manifest["seed"] == 0 and manifest["n"] == 5000 and manifest["elapsed_s"] > 0
+    assert sorted(p.name for p in out.iterdir()) == ["_manifest.json", *[f"part-{k:05d}.parquet" for k in range(5)]]
+
+
+def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(ray_local, models, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate(_cfg(models, a, n=3000, workers=2, batch_size=512, rows_per_file=700))
+    generate(_cfg(models, b, n=3000, workers=1, batch_size=200))
+    table_a, table_b = _read(a).sort_by("id"), _read(b).sort_by("id")
+    images_a = schema.images_to_numpy(table_a["image"])
+    assert images_a.tobytes() == schema.images_to_numpy(table_b["image"]).tobytes()
+    assert table_a["label"].equals(table_b["label"])
+    np.testing.assert_allclose(table_a["confidence"].to_numpy(), table_b["confidence"].to_numpy(), atol=1e-6)
+    # The same rows as different files: the layout follows rows_per_file, nothing else.
+    assert len(_manifest(a)["files"]) == 5 and len(_manifest(b)["files"]) == 1
+
+    gan, judge = models
+    manifest = _manifest(a)
+    maker = PartMaker(PartPlan(
+        checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "unused"), n=3000, seed=0,
+        boundaries=tuple(np.linspace(0.1, 1.0, 10)), min_confidence=0.0, max_attempts=1, batch_size=64,
+        metadata={},
+    ))
+    assert manifest["generator_sha256"] == maker.generator_sha256
+    ids = np.arange(1234, 1301)
+    images, labels, _, _ = maker.make_rows(ids)
+    assert images.tobytes() == images_a[ids].tobytes()
+    assert labels.tolist() == table_a["label"].to_numpy()[ids].tolist()
+
+
+def test_other_seed_other_rows_same_labels(ray_local, models, tmp_path):
+    generate(_cfg(models, tmp_path / "s0", n=640))
+    generate(_cfg(models, tmp_path / "s1", n=640, seed=1))
+    t0, t1 = _read(tmp_path / "s0"), _read(tmp_path / "s1")
+    assert t0["label"].equals(t1["label"])
+    assert schema.images_to_numpy(t0["image"]).tobytes() != schema.images_to_numpy(t1["image"]).tobytes()
+
+
+def test_class_weights_set_the_label_distribution(ray_local, models, tmp_path):
+    out = tmp_path / "weighted"
+    generate(_cfg(models, out, n=1000, class_weights=(1, 0, 0, 0, 0, 0, 0, 0, 0, 3)))
+    labels, counts = np.unique(_read(out)["label"].to_numpy(), return_counts=True)
+    assert dict(zip(labels.tolist(), counts.tolist())) == {0: 250, 9: 750}
+
+
+def _threshold_every_class_mostly_passes(models) -> float:
+    """A confidence threshold that rejects some samples of these untrained models but that every
+    class passes at least 70% of the time (measured, so the test does not depend on luck)."""
+    gan, judge = models
+    maker = PartMaker(PartPlan(
+        checkpoint=str(gan), judge=str(judge), out="unused", n=1, seed=0, boundaries=(1.0,),
+        min_confidence=0.0, max_attempts=1, batch_size=64, metadata={},
+    ))
+    labels = np.repeat(np.arange(10), 200)
+    _, scores = maker.score(latents_for(np.arange(2000) + 10**6, 5, maker.latent_dim), labels)
+    return float(min(np.quantile(scores[labels == c], 0.3) for c in range(10)))
+
+
+def test_min_confidence_replaces_rejected_samples_keeping_n_and_balance(ray_local, models, tmp_path):
+    threshold = _threshold_every_class_mostly_passes(models)
+    out = tmp_path / "confident"
+    result = generate(_cfg(models, out, n=2000, min_confidence=threshold, workers=2, rows_per_file=1000))
+    table = _read(out)
+    assert table.num_rows == 2000 and np.array_equal(np.sort(table["id"].to_numpy()), np.arange(2000))
+    assert (table["confidence"].to_numpy() >= np.float32(threshold)).all()
+    assert np.unique(table["label"].to_numpy(), return_counts=True)[1].tolist() == [200] * 10
+    assert result.rejected > 0 and _manifest(out)["rejected_samples"] == result.rejected
+
+    unfiltered = _read(_generate_plain(models, tmp_path / "plain", n=2000))
+    keep = unfiltered["confidence"].to_numpy() >= np.float32(threshold)
+    # Rows whose first sample passed are untouched; the others were replaced by new samples.
+    ordered = table.sort_by("id")
+    first = schema.images_to_numpy(unfiltered.sort_by("id")["image"])
+    final = schema.images_to_numpy(ordered["image"])
+    assert np.array_equal(first[keep], final[keep]) and not np.array_equal(first[~keep], final[~keep])
+
+
+def _generate_plain(models, out: Path, n: int) -> Path:
+    generate(_cfg(models, out, n=n))
+    return out
+
+
+def test_an_unreachable_min_confidence_is_refused_before_writing(ray_local, models, tmp_path, run_cli):
+    gan, judge = models
+    out = tmp_path / "never"
+    result = run_cli("generate", "--checkpoint", gan, "--judge", judge, "--n", 100, "--out", out, "--min-confidence", 0.9)
+    assert_one_line_error(result, "--min-confidence 0.9", "lower --min-confidence")
+    assert not out.exists()
+
+
+def test_output_reads_without_ray_and_with_ray_data(ray_local, models, tmp_path):
+    out = tmp_path / "syn"
+    generate(_cfg(models, out, n=1500, rows_per_file=500))
+    proc = subprocess.run([sys.executable, str(READER_SCRIPT), str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    assert results.pop("ray_imported") is False
+
+    table = _read(out).sort_by("id")
+    expected_images = hashlib.sha256(schema.images_to_numpy(table["image"]).tobytes()).hexdigest()
+    expected_labels = table["label"].to_numpy().tolist()
+    for reader, got in results.items():
+        assert got["rows"] == 1500 and got["images_sha256"] == expected_images and got["labels"] == expected_labels, reader
+
+    rows = ray_local.data.read_parquet(str(out)).take_all()
+    rows.sort(key=lambda row: row["id"])
+    assert [row["id"] for row in rows] == list(range(1500))
+    assert np.stack([row["image"] for row in rows]).tobytes() == schema.images_to_numpy(table["image"]).tobytes()
+
+
+def test_an_existing_complete_output_is_refused_unless_overwrite(ray_local, models, tmp_path, run_cli):
+    gan, judge = models
+    out = tmp_path / "syn"
+    args = ("generate", "--checkpoint", gan, "--judge", judge, "--n", 300, "--out", out, "--workers", 1)
+    assert run_cli(*args).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert_one_line_error(run_cli(*args), "already holds a complete output", "--overwrite")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+    result = run_cli(*args, "--overwrite", "--n", 200)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 200 rows in 1 files" in result.stdout and "rows/s" in result.stdout
+    assert _read(out).num_rows == 200
+
+
+def test_a_killed_driver_leaves_no_partial_file_and_a_rerun_finishes_exactly(models, tmp_path):
+    gan, judge = models
+    out = tmp_path / "syn"
+    n, per_file = 40_000, 2_000
+    args = [sys.executable, "-m", "augment", "generate", "--checkpoint", str(gan), "--judge", str(judge),
+            "--n", str(n), "--out", str(out), "--rows-per-file", str(per_file), "--workers", "2"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # its own local Ray, as a user gets
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list(out.glob("part-*.parquet"))) < 2:
+        assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished_before = sorted(p.name for p in out.glob("part-*.parquet"))
+    assert 2 <= len(finished_before) < n // per_file, "kill the run mid-way"
+    assert not (out / "_manifest.json").exists()
+    for part in out.glob("part-*.parquet"):  # whatever is visible is whole
+        assert pq.read_metadata(part).num_rows == per_file
+
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "parts kept from an interrupted run" in rerun.stdout
+    table = _read(out)
+    assert table.num_rows == n and np.array_equal(np.sort(table["id"].to_numpy()), np.arange(n))
+    manifest = _manifest(out)
+    assert manifest["rows"] == n and manifest["reused_parts"] >= len(finished_before)
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # temporaries cleaned up
+
+
+def _bad_generator(root: Path) -> Path:
+    """A generator.json that promises a wider model than its weights hold."""
+    spec = GanSpec(arch="mlp")
+    export_generator(str(root), build_generator(spec), spec, dataset="mnist", epochs=0)
+    info = json.loads((root / INFO_FILE).read_text())
+    info["spec"]["latent_dim"] = 64
+    (root / INFO_FILE).write_text(json.dumps(info))
+    return root
+
+
+@pytest.mark.parametrize(
+    "options, fragments",
+    [
+        (["--n", "0"], ["--n must be between 1"]),
+        (["--n", "-5"], ["--n must be between 1", "-5"]),
+        (["--class-weights", "0,0,0,0,0,0,0,0,0,0"], ["--class-weights", "positive sum"]),
+        (["--class-weights", "1,2,3"], ["--class-weights needs 10 weights", "got 3"]),
+        (["--class-weights", "1,x"], ["--class-weights must be comma-separated numbers"]),
+        (["--min-confidence", "1.5"], ["--min-confidence must be in [0, 1)", "1.5"]),
+        (["--checkpoint", "{empty}"], ["holds no exported generator"]),
+        (["--checkpoint", "{bad}"], ["generator.json does not match its weights"]),
+        (["--judge", "{empty}"], ["holds no trained classifier"]),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(models, tmp_path, run_cli, options, fragments):
+    gan, judge = models
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = _bad_generator(tmp_path / "bad")
+    options = [o.format(empty=empty, bad=bad) for o in options]
+    out = tmp_path / "out"
+    base = {"--checkpoint": str(gan), "--judge": str(judge), "--n": "100", "--out": str(out)}
+    for flag in ("--checkpoint", "--judge", "--n"):
+        if flag in options:
+            base.pop(flag)
+    result = run_cli("generate", *[x for pair in base.items() for x in pair], *options)
+    assert_one_line_error(result, *fragments)
+    assert not out.exists()
