@@ -239,7 +239,13 @@ def _preflight_min_confidence(plan: PartPlan, cfg: GenerateConfig, boundaries: n
 
 
 def _pool(cfg: GenerateConfig, parts: int) -> tuple[int, dict, int]:
-    """(actors, ray resources per actor, torch threads per actor) from the cluster's resources."""
+    """(actors, Ray resources per actor, torch threads per actor) from the cluster's resources.
+
+    One actor per CPU (or GPU), never more than there are parts; when parts are fewer than CPUs,
+    each actor gets more torch threads instead, so a small job still uses the whole machine.
+    Actors reserve only part of their CPUs: Ray Data and the driver must always find a CPU to run
+    on, or the pipeline stalls (an actor pool holding every CPU deadlocked on a 2-core machine).
+    """
     import ray
 
     resources = ray.cluster_resources()
@@ -247,13 +253,11 @@ def _pool(cfg: GenerateConfig, parts: int) -> tuple[int, dict, int]:
     if cfg.gpu:
         gpus = int(resources.get("GPU", 0))
         require(gpus >= 1, "--gpu: the Ray cluster has no GPUs")
-        workers = min(cfg.workers or gpus, gpus)
-        threads = max(1, cpus // workers)
-        # Fractional CPUs: the driver and Ray's own tasks must always find a CPU to run on.
-        return min(workers, parts), {"num_gpus": 1, "num_cpus": 0.5}, threads
-    workers = cfg.workers or cpus
-    threads = max(1, cpus // workers)
-    return min(workers, parts), {"num_cpus": min(threads, cpus / workers) * 0.5}, threads
+        actors = min(cfg.workers or gpus, gpus, parts)
+        return actors, {"num_gpus": 1, "num_cpus": 0.5}, max(1, cpus // actors)
+    actors = min(cfg.workers or cpus, parts)
+    threads = max(1, cpus // actors)
+    return actors, {"num_cpus": min(threads, cpus / actors) * 0.5}, threads
 
 
 def _run_parts(cfg: GenerateConfig, plan: PartPlan, todo: list[tuple[int, int, int]], total_parts: int) -> dict[int, dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -20,10 +21,17 @@ def ray_session(address: str | None) -> Iterator[None]:
         yield
         return
     try:
-        ray.init(address=address, configure_logging=False)
+        # A local Ray started here skips the dashboard (~250 MB of processes); join a cluster
+        # started with `ray start --head` to watch jobs in it.
+        ray.init(address=address, configure_logging=False, **_local_options(address))
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise AugmentError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def _local_options(address: str | None) -> dict:
+    starting_locally = address is None and not os.environ.get("RAY_ADDRESS")
+    return {"include_dashboard": False} if starting_locally else {}

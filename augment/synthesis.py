@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from augment import data, schema, storage
+from augment.memory import fixed_mmap_threshold
 from augment.models.classifier import fuse_for_inference
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
@@ -59,6 +60,7 @@ class PartMaker:
     """Loads the generator and the judge once, then writes whole parts."""
 
     def __init__(self, plan: PartPlan, *, device: str = "cpu", threads: int | None = None):
+        fixed_mmap_threshold()
         if threads:
             torch.set_num_threads(threads)
         self.plan, self.device = plan, torch.device(device)
@@ -81,7 +83,8 @@ class PartMaker:
         y[:rows] = torch.from_numpy(labels)
         z, y = z.to(self.device), y.to(self.device)
         pixels = data.from_gan_range(self.generator(z, y))  # what is stored is what gets judged
-        probs = torch.softmax(self.judge(data.to_gan_range(pixels)), dim=1)
+        judged = data.to_gan_range(pixels).contiguous(memory_format=torch.channels_last)
+        probs = torch.softmax(self.judge(judged), dim=1)
         confidence = probs.gather(1, y[:, None]).squeeze(1)
         return pixels[:rows, 0].cpu().numpy(), confidence[:rows].float().cpu().numpy()
 
