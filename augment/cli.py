@@ -159,6 +159,108 @@ def generate(
     )
 
 
+@app.command("merge")
+def merge(
+    real: str = typer.Option(..., help="A real export (`augment data export`); only its train split is used."),
+    synthetic: str = typer.Option(..., help="A generation output with its _manifest.json."),
+    out: str = typer.Option(..., help="Merged dataset folder or URI: real/ + synthetic/ + _manifest.json."),
+    synthetic_fraction: Optional[float] = typer.Option(None, help="Share of synthetic rows in the result, in [0, 1)."),
+    max_synthetic: Optional[int] = typer.Option(None, help="At most this many synthetic rows (ids 0..K-1, class-balanced)."),
+    real_per_class: Optional[int] = typer.Option(None, help="Low-data regime: keep the first K real images of each class."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing merged output."),
+) -> None:
+    """Merge the real training split with synthetic rows into one Parquet dataset."""
+    from augment.config import MergeConfig
+    from augment.merge import merge as run_merge
+
+    result = run_merge(MergeConfig(
+        real=real, synthetic=synthetic, out=out, synthetic_fraction=synthetic_fraction, max_synthetic=max_synthetic,
+        real_per_class=real_per_class, overwrite=overwrite,
+    ))
+    done = "already merged with these settings" if result.skipped else f"merged in {result.seconds:.1f} s"
+    typer.echo(f"{out}: {done}; {result.real_rows:,} real + {result.synthetic_rows:,} synthetic rows")
+
+
+@app.command("retrain")
+def retrain(
+    data: str = typer.Option(..., help="Training data: a merged, synthetic or real output."),
+    out: str = typer.Option(..., help="Classifier run folder or URI: checkpoints, metrics, exported classifier."),
+    dataset: str = typer.Option("mnist", help="Whose real test split measures accuracy."),
+    data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP + " (the real test split)"),
+    epochs: int = typer.Option(4, help="Total epochs; raise it on an existing run to train more."),
+    workers: int = typer.Option(1, help="Ray Train workers (DDP replicas)."),
+    gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
+    batch_size: int = typer.Option(128, help="Global batch."),
+    lr: float = typer.Option(3e-3, help="Peak AdamW learning rate."),
+    lr_decay: float = typer.Option(0.5, help="Learning-rate factor per epoch."),
+    real_only: bool = typer.Option(False, "--real-only", help="Train on the real rows only (the baseline)."),
+    synthetic_only: bool = typer.Option(False, "--synthetic-only", help="Train on the synthetic rows only (CAS)."),
+    max_synthetic: Optional[int] = typer.Option(None, help="Leave out synthetic rows with id >= K."),
+    classic_augment: bool = typer.Option(False, "--classic-augment", help="torchvision affine + elastic augmentation."),
+    seed: int = typer.Option(0, help="Seed for weights and shuffling."),
+    checkpoint_every: int = typer.Option(1, help="Checkpoint every K epochs (and always the last)."),
+    max_failures: int = typer.Option(2, help="Worker crashes survived, each resumed from the last checkpoint."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
+    offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Discard an existing run in --out and start over."),
+) -> None:
+    """Retrain the digit classifier on Ray Train, streaming the rows through Ray Data."""
+    from augment.config import RetrainConfig
+    from augment.retrain import retrain as run_retrain
+
+    result = run_retrain(RetrainConfig(
+        data=data, out=out, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs, workers=workers,
+        gpu=gpu, batch_size=batch_size, lr=lr, lr_decay=lr_decay, real_only=real_only, synthetic_only=synthetic_only,
+        max_synthetic=max_synthetic, classic_augment=classic_augment, seed=seed, checkpoint_every=checkpoint_every,
+        max_failures=max_failures, address=address, overwrite=overwrite,
+    ))
+    sources = ", ".join(f"{n:,} {source}" for source, n in result.rows_per_source.items() if n)
+    done = "already trained with these settings" if result.skipped else f"trained in {result.seconds:.0f} s"
+    typer.echo(f"{out}: {done}; {result.epochs} epochs over {sources} rows; real test accuracy {result.test_accuracy:.4f}")
+
+
+@app.command("evaluate")
+def evaluate(
+    checkpoint: str = typer.Option(..., help="GAN run folder (exported generator; judge in CHECKPOINT/judge by default)."),
+    out: str = typer.Option(..., help="Report folder or URI: report.json, report.md, plots, runs/."),
+    synthetic: Optional[str] = typer.Option(None, help="Generation output: samples to score and the CAS training set."),
+    judge: Optional[str] = typer.Option(None, help="Judge folder (default CHECKPOINT/judge)."),
+    dataset: str = typer.Option("mnist", help="mnist, fashion-mnist or kmnist."),
+    data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP),
+    samples: int = typer.Option(10_000, help="Synthetic digits scored for fidelity and Fréchet distance."),
+    merged: Optional[str] = typer.Option(None, help="Merged dataset for the full-data gain table."),
+    low_data_merged: Optional[str] = typer.Option(None, help="Merged dataset made with --real-per-class (low-data gain table)."),
+    seeds: int = typer.Option(3, help="Seeds per gain-table variant."),
+    epochs: int = typer.Option(4, help="Epochs of every CAS and full-data classifier."),
+    low_data_epochs: int = typer.Option(30, help="Epochs of every low-data classifier."),
+    cas_rows: int = typer.Option(60_000, help="Synthetic rows the CAS classifier trains on."),
+    seed: int = typer.Option(0, help="Seed of in-process samples when no --synthetic is given."),
+    workers: int = typer.Option(1, help="Ray Train workers per classifier."),
+    gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
+    offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+) -> None:
+    """Measure fidelity, Fréchet distance, CAS and augmentation gain; write the report."""
+    from augment.config import EvaluateConfig
+    from augment.evaluate import evaluate as run_evaluate
+
+    result = run_evaluate(EvaluateConfig(
+        checkpoint=checkpoint, out=out, synthetic=synthetic, judge=judge, dataset=dataset, data_root=data_root,
+        download=not offline, samples=samples, merged=merged, low_data_merged=low_data_merged, seeds=seeds,
+        epochs=epochs, low_data_epochs=low_data_epochs, cas_rows=cas_rows, seed=seed, workers=workers, gpu=gpu,
+        address=address, overwrite=overwrite,
+    ))
+    report = result.report
+    fid = report["frechet_distance"]
+    cas = report["cas"].get("accuracy")
+    typer.echo(
+        f"{out}/report.md: label fidelity {report['label_fidelity']['overall']:.2%}, Fréchet distance "
+        f"{fid['synthetic_vs_real_test']:.2f} (floor {fid['real_train_vs_real_test']:.2f}), "
+        f"CAS {'n/a' if cas is None else f'{cas:.2%}'}" + (" (already evaluated)" if result.skipped else "")
+    )
+
+
 def _weights(text: Optional[str]) -> Optional[tuple[float, ...]]:
     if text is None:
         return None

@@ -114,3 +114,75 @@ class GenerateConfig:
             "generator_sha256": generator_sha256,
             "judge_sha256": judge_sha256,
         }
+
+
+@dataclass(frozen=True)
+class MergeConfig:
+    """Real train split + synthetic rows as one Parquet dataset (the `merged/` stage)."""
+
+    real: str  # a `real/` export (only its train split is used)
+    synthetic: str  # a generation output with its manifest
+    out: str
+    synthetic_fraction: float | None = None  # share of synthetic rows in the result
+    max_synthetic: int | None = None  # at most this many synthetic rows (ids 0..K-1)
+    real_per_class: int | None = None  # low-data regime: the first K real images of each class
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """Train the digit classifier on a Parquet dataset through Ray Data (the `classifier/` stage)."""
+
+    data: str  # a merged, synthetic or real output (a real export contributes its train split only)
+    out: str
+    dataset: str = "mnist"  # whose real test split measures accuracy
+    data_root: str | None = None
+    download: bool = True
+    epochs: int = 4
+    workers: int = 1
+    gpu: bool = False
+    batch_size: int = 128  # global
+    lr: float = 3e-3  # peak, after a short warm-up
+    lr_decay: float = 0.5  # per epoch: needs no total epoch count, so a run can be extended
+    weight_decay: float = 1e-4
+    seed: int = 0
+    real_only: bool = False  # train on the source=real rows only
+    synthetic_only: bool = False  # train on the source=synthetic rows only (classification accuracy score)
+    max_synthetic: int | None = None  # synthetic rows with id >= this are left out
+    classic_augment: bool = False  # torchvision affine + elastic on every training image
+    checkpoint_every: int = 1
+    max_failures: int = 2
+    address: str | None = None
+    overwrite: bool = False
+    fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
+
+    def identity(self, data_digest: str) -> dict[str, Any]:
+        """What makes two runs the same run: more epochs or other workers continue it."""
+        keys = ("dataset", "batch_size", "lr", "lr_decay", "weight_decay", "seed", "real_only", "synthetic_only",
+                "max_synthetic", "classic_augment")
+        return {"data": data_digest, **{key: getattr(self, key) for key in keys}}
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Measure what the synthetic digits are worth and write the report (the `report/` stage)."""
+
+    checkpoint: str  # GAN run folder: the generator (and, by default, its judge in CHECKPOINT/judge)
+    out: str
+    synthetic: str | None = None  # a generation output: fidelity/FID samples and the CAS training set
+    judge: str | None = None
+    dataset: str = "mnist"
+    data_root: str | None = None
+    download: bool = True
+    samples: int = 10_000  # synthetic digits scored for fidelity and Fréchet distance
+    seed: int = 0
+    merged: str | None = None  # full-data merged dataset: the augmentation gain table
+    low_data_merged: str | None = None  # merged with --real-per-class (GAN trained on those images too)
+    seeds: int = 3
+    epochs: int = 4
+    low_data_epochs: int = 30  # 1,000 real images need many more passes than 60,000
+    cas_rows: int = 60_000
+    workers: int = 1
+    gpu: bool = False
+    address: str | None = None
+    overwrite: bool = False

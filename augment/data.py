@@ -131,3 +131,16 @@ def to_gan_range(images: torch.Tensor) -> torch.Tensor:
 def from_gan_range(images: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> uint8 pixels, rounded and clamped (inverse of to_gan_range)."""
     return images.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Indices (ascending) of the first `per_class` rows of every class: the low-data subset.
+
+    One rule for every stage, so the GAN and the classifier of a low-data experiment see exactly
+    the same real images.
+    """
+    labels = np.asarray(labels)
+    keep = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        keep[np.flatnonzero(labels == label)[:per_class]] = True
+    return np.flatnonzero(keep)

@@ -48,32 +48,12 @@ def validate(cfg: JudgeConfig) -> None:
     require(cfg.limit is None or cfg.limit >= cfg.batch_size, f"--limit {cfg.limit} is smaller than one batch ({cfg.batch_size})")
 
 
-def finished_judge(cfg: JudgeConfig) -> dict | None:
-    """The manifest of a judge already trained in `cfg.out` with these settings, else None.
-    Refuses a folder holding anything else unless --overwrite."""
-    fs, out = storage.resolve(cfg.out)
-    if storage.file_type(fs, out).name == "File":
-        raise AugmentError(f"--out {cfg.out} is a file, not a folder")
-    found = storage.entries(fs, out)
-    if cfg.overwrite or not found:
-        return None
-    done = manifest.read_manifest(fs, out)
-    if done is None:
-        if {entry.base_name for entry in found} <= set(OWNED):
-            return None  # an interrupted judge: train it again
-        raise AugmentError(f"--out {cfg.out} holds something other than a judge; pass --overwrite or choose another folder")
-    if done.get("stage") != KIND:
-        raise AugmentError(f"--out {cfg.out} holds a {done.get('stage')} output, not a judge; choose another folder")
-    if done.get("config") != cfg.identity():
-        raise AugmentError(f"--out {cfg.out} holds a judge trained with other settings; pass --overwrite or choose another folder")
-    return done
-
-
 def train_judge(cfg: JudgeConfig) -> JudgeResult:
     started = time.perf_counter()
     validate(cfg)
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
-    done = finished_judge(cfg)
+    fs, out = storage.resolve(cfg.out)
+    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=OWNED, overwrite=cfg.overwrite)
     if done:
         return JudgeResult(cfg.out, done["test_accuracy"], done["classifier_sha256"], 0.0, skipped=True)
 
@@ -83,7 +63,6 @@ def train_judge(cfg: JudgeConfig) -> JudgeResult:
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    fs, out = storage.resolve(cfg.out)
     with ray_session(cfg.address):
         cpus = cpus_per_worker(cfg.workers, cfg.gpu)
         manifest.clear_output(fs, out, OWNED)

@@ -93,3 +93,33 @@ def clear_output(fs: pafs.FileSystem, folder: str, owned: Iterable[str]) -> None
     storage.delete(fs, storage.join(folder, MANIFEST_NAME))
     for name in owned:
         storage.delete(fs, storage.join(folder, name))
+
+
+def finished_output(
+    fs: pafs.FileSystem, folder: str, *, uri: str, kind: str, identity: Mapping[str, Any], owned: Iterable[str], overwrite: bool
+) -> dict[str, Any] | None:
+    """The manifest of an output of this `kind` already made with `identity` (rerun: skip it), else None.
+
+    None also for an empty folder or this stage's own interrupted output (only names in `owned`, no
+    manifest), which the caller redoes. Anything else is refused unless `overwrite`: another
+    stage's output, this stage with other settings, a folder of foreign files.
+    """
+    if storage.file_type(fs, folder) == pafs.FileType.File:
+        raise AugmentError(f"--out {uri} is a file, not a folder")
+    found = storage.entries(fs, folder)
+    if overwrite or not found:
+        return None
+    done = read_manifest(fs, folder)
+    if done is None:
+        if {entry.base_name for entry in found} <= {MANIFEST_NAME, *owned}:
+            return None
+        raise AugmentError(f"--out {uri} holds something other than a {kind} output; pass --overwrite or choose another folder")
+    if done.get("stage") != kind:
+        raise AugmentError(f"--out {uri} holds a {done.get('stage')} output, not a {kind} output; choose another folder")
+    if done.get("config") != dict(identity):
+        changed = sorted(k for k in set(identity) | set(done.get("config") or {}) if (done.get("config") or {}).get(k) != identity.get(k))
+        raise AugmentError(
+            f"--out {uri} holds a {kind} output made with other settings ({', '.join(changed)}); "
+            "pass --overwrite or choose another folder"
+        )
+    return done

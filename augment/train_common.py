@@ -1,12 +1,22 @@
-"""Checks and Ray glue shared by the stages that train on Ray Train (GAN, judge)."""
+"""Checks and Ray glue shared by the stages that train on Ray Train (GAN, judge, classifier)."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import torch
 
+from augment import manifest, storage
 from augment.errors import AugmentError
+from augment.models.checkpoint import load_state
+
+RUN_INFO = "run.json"  # what kind of run a folder holds and the settings that make it that run
+RAY_RUN_NAME = "ray"  # Ray Train's run folder inside RUN: checkpoints and Ray's own state
+META_FILE = "meta.json"  # beside each checkpoint's state: epoch and metrics history
+FAULT_MARKER = ".fault-injected"
+CHECKPOINTS_KEPT = 3
 
 
 def require(ok: bool, message: str) -> None:
@@ -43,3 +53,76 @@ def first_line(exc: BaseException) -> str:
         cause = cause.__cause__
     text = str(cause).strip() or type(cause).__name__
     return text.splitlines()[0][:300]
+
+
+def write_run_info(fs, run: str, kind: str, identity: dict) -> None:
+    info = {"kind": kind, "identity": identity}
+    storage.write_bytes_atomic(fs, storage.join(run, RUN_INFO), json.dumps(info, indent=2).encode())
+
+
+def completed_epochs(uri: str, *, kind: str, what: str, identity: dict, epochs: int, overwrite: bool) -> int:
+    """Epochs a run in `uri` has finished (0: empty folder) when it is this run, continued by
+    rerunning. Refuses anything that is not this run: a foreign folder, another stage's output, a
+    run of this kind with other settings, or one already trained for more epochs."""
+    fs, run = storage.resolve(uri)
+    if storage.file_type(fs, run).name == "File":
+        raise AugmentError(f"--out {uri} is a file, not a folder")
+    if overwrite or not storage.entries(fs, run):
+        return 0
+    info_path = storage.join(run, RUN_INFO)
+    info = json.loads(storage.read_bytes(fs, info_path)) if storage.file_type(fs, info_path).name == "File" else {}
+    if info.get("kind") != kind:
+        raise AugmentError(f"--out {uri} holds something other than a {what}; pass --overwrite or choose another folder")
+    if info.get("identity") != identity:
+        changed = sorted(k for k, v in identity.items() if info.get("identity", {}).get(k) != v)
+        raise AugmentError(
+            f"--out {uri} holds a {what} with other settings ({', '.join(changed)}); pass --overwrite or choose another folder"
+        )
+    done = (manifest.read_manifest(fs, run) or {}).get("epochs", 0)
+    if done > epochs:
+        raise AugmentError(f"--out {uri} is already trained for {done} epochs (> --epochs {epochs})")
+    return done
+
+
+def write_checkpoint_meta(folder: str, epoch: int, history: list, config: dict) -> None:
+    (Path(folder) / META_FILE).write_text(json.dumps({"epoch": epoch, "history": history, "config": config}))
+
+
+def newest_checkpoint(run_uri: str, registered, device) -> tuple[dict, list] | None:
+    """The newest complete checkpoint of this run: (state, metrics history), or None.
+
+    Ray's registered checkpoint can lag one behind: `report()` has uploaded the files, but a worker
+    that dies before the controller's next poll takes the registration with it. The folders in
+    storage are the truth, so every `checkpoint_*` there is a candidate, newest epoch first; one
+    whose files are incomplete (crash mid-upload) fails to load and is skipped.
+    """
+    from ray.train import Checkpoint
+
+    fs, run = storage.resolve(run_uri)
+    candidates = [registered] if registered else []
+    for entry in storage.entries(fs, storage.join(run, RAY_RUN_NAME)):
+        if entry.type.name == "Directory" and entry.base_name.startswith("checkpoint_"):
+            candidates.append(Checkpoint(entry.path, filesystem=fs))
+    dated = []
+    for checkpoint in candidates:
+        try:
+            with checkpoint.as_directory() as folder:
+                dated.append((json.loads((Path(folder) / META_FILE).read_text())["epoch"], checkpoint))
+        except (OSError, ValueError, KeyError):
+            continue
+    for _epoch, checkpoint in sorted(dated, key=lambda pair: pair[0], reverse=True):
+        try:
+            with checkpoint.as_directory() as folder:
+                return load_state(folder, map_location=device), json.loads((Path(folder) / META_FILE).read_text())["history"]
+        except (OSError, ValueError, KeyError, AugmentError):
+            continue
+    return None
+
+
+def crash_once(run_uri: str) -> None:
+    """Fault injection for tests: the first call in a run kills this worker process."""
+    fs, run = storage.resolve(run_uri)
+    marker = storage.join(run, FAULT_MARKER)
+    if storage.file_type(fs, marker).name != "File":
+        storage.write_bytes_atomic(fs, marker, b"worker killed by fail_at_epoch\n")
+        os._exit(1)

@@ -10,31 +10,26 @@ the same command on the same RUN continues the run (Train V2 restores by run nam
 
 from __future__ import annotations
 
-import json
-import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 
 from augment import data, gan_artifacts, manifest, storage
 from augment.config import TrainGanConfig
 from augment.errors import AugmentError
-from augment.models.checkpoint import load_state, save_state
+from augment.models.checkpoint import save_state
 from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights, memory_format_for
 from augment.models.gan_step import LOSSES, STAT_NAMES, GanStep, make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
 from augment.ray_session import ray_session
-from augment.train_common import cpus_per_worker, first_line, refuse_gpu_on_a_cpu_machine, require
+from augment.train_common import (
+    CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once, first_line,
+    newest_checkpoint, refuse_gpu_on_a_cpu_machine, require, write_checkpoint_meta, write_run_info,
+)
 
 KIND = "gan"
-RUN_INFO = "run.json"
-RAY_RUN_NAME = "ray"  # Ray Train's run folder inside RUN: checkpoints and Ray's own state
-META_FILE = "meta.json"
-FAULT_MARKER = ".fault-injected"
-CHECKPOINTS_KEPT = 3
 OWNED = (
     manifest.MANIFEST_NAME, RUN_INFO, RAY_RUN_NAME, gan_artifacts.SAMPLES_DIR, "metrics.csv", "losses.png",
     "progress.gif", WEIGHTS_FILE, INFO_FILE, FAULT_MARKER,
@@ -65,35 +60,11 @@ def validate(cfg: TrainGanConfig) -> None:
     require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
 
 
-def completed_epochs(cfg: TrainGanConfig) -> int:
-    """Epochs a finished run in `cfg.out` already has (0: empty folder). Refuses anything else
-    that is not this run: a foreign folder, another stage's output, a GAN with other settings."""
-    fs, run = storage.resolve(cfg.out)
-    if storage.file_type(fs, run).name == "File":
-        raise AugmentError(f"--out {cfg.out} is a file, not a folder")
-    if cfg.overwrite or not storage.entries(fs, run):
-        return 0
-    info_path = storage.join(run, RUN_INFO)
-    info = json.loads(storage.read_bytes(fs, info_path)) if storage.file_type(fs, info_path).name == "File" else {}
-    if info.get("kind") != KIND:
-        raise AugmentError(f"--out {cfg.out} holds something other than a GAN run; pass --overwrite or choose another folder")
-    if info.get("identity") != cfg.identity():
-        changed = sorted(k for k, v in cfg.identity().items() if info.get("identity", {}).get(k) != v)
-        raise AugmentError(
-            f"--out {cfg.out} holds a GAN run with other settings ({', '.join(changed)}); "
-            "pass --overwrite or choose another folder"
-        )
-    done = (manifest.read_manifest(fs, run) or {}).get("epochs", 0)
-    if done > cfg.epochs:
-        raise AugmentError(f"--out {cfg.out} is already trained for {done} epochs (> --epochs {cfg.epochs})")
-    return done
-
-
 def train_gan(cfg: TrainGanConfig) -> GanRunResult:
     started = time.perf_counter()
     validate(cfg)
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
-    done = completed_epochs(cfg)
+    done = completed_epochs(cfg.out, kind=KIND, what="GAN run", identity=cfg.identity(), epochs=cfg.epochs, overwrite=cfg.overwrite)
     fs, run = storage.resolve(cfg.out)
     if done == cfg.epochs:
         finished = manifest.read_manifest(fs, run)
@@ -111,8 +82,7 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
         if cfg.overwrite:
             manifest.clear_output(fs, run, OWNED)
         storage.delete(fs, storage.join(run, manifest.MANIFEST_NAME))  # training again: incomplete until exported
-        info = {"kind": KIND, "identity": cfg.identity()}
-        storage.write_bytes_atomic(fs, storage.join(run, RUN_INFO), json.dumps(info, indent=2).encode())
+        write_run_info(fs, run, KIND, cfg.identity())
 
         trainer = TorchTrainer(
             _train_worker,
@@ -136,7 +106,7 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
             result = trainer.fit()
         except ray.train.TrainingFailedError as exc:
             raise AugmentError(f"GAN training failed after {cfg.max_failures} restarts: {first_line(exc)}") from None
-        state, history = _newest_checkpoint(cfg.out, result.checkpoint, "cpu")
+        state, history = newest_checkpoint(cfg.out, result.checkpoint, "cpu")
 
     spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=len(split.classes), spectral_norm=cfg.spectral_norm)
     ema = make_ema(build_generator(spec), cfg.ema_decay)
@@ -190,7 +160,7 @@ def _train_worker(loop: dict) -> None:
     ema = make_ema(generator, cfg.ema_decay)
 
     first_epoch, history, resumed_from = 1, [], 0
-    resume = _newest_checkpoint(cfg.out, ray.train.get_checkpoint(), device)
+    resume = newest_checkpoint(cfg.out, ray.train.get_checkpoint(), device)
     if resume:
         state, history = resume
         generator.load_state_dict(state["generator"])
@@ -221,7 +191,7 @@ def _train_worker(loop: dict) -> None:
             batch = order[i * per_worker : (i + 1) * per_worker]
             totals += step(images[batch], labels[batch])
             if cfg.fail_at_epoch == epoch and rank == world - 1:
-                _crash_once(cfg.out)
+                crash_once(cfg.out)
         if world > 1:
             dist.all_reduce(totals)
             totals /= world
@@ -252,43 +222,11 @@ def _train_worker(loop: dict) -> None:
                         "g_optimizer": g_optimizer.state_dict(),
                         "d_optimizer": d_optimizer.state_dict(),
                     })
-                    meta = {"epoch": epoch, "history": history, "config": asdict(cfg)}
-                    (Path(folder) / META_FILE).write_text(json.dumps(meta))
+                    write_checkpoint_meta(folder, epoch, history, asdict(cfg))
                     saved = ray.train.Checkpoint.from_directory(folder)
                 ray.train.report(row, checkpoint=saved)
         else:
             ray.train.report(row)
-
-
-def _newest_checkpoint(run_uri: str, registered, device) -> tuple[dict, list] | None:
-    """The newest complete checkpoint of this run: (state, metrics history), or None.
-
-    Ray's registered checkpoint can lag one behind: `report()` has uploaded the files, but a worker
-    that dies before the controller's next poll takes the registration with it. The folders in
-    storage are the truth, so every `checkpoint_*` there is a candidate, newest epoch first; one
-    whose files are incomplete (crash mid-upload) fails to load and is skipped.
-    """
-    from ray.train import Checkpoint
-
-    fs, run = storage.resolve(run_uri)
-    candidates = [registered] if registered else []
-    for entry in storage.entries(fs, storage.join(run, RAY_RUN_NAME)):
-        if entry.type.name == "Directory" and entry.base_name.startswith("checkpoint_"):
-            candidates.append(Checkpoint(entry.path, filesystem=fs))
-    dated = []
-    for checkpoint in candidates:
-        try:
-            with checkpoint.as_directory() as folder:
-                dated.append((json.loads((Path(folder) / META_FILE).read_text())["epoch"], checkpoint))
-        except (OSError, ValueError, KeyError):
-            continue
-    for _epoch, checkpoint in sorted(dated, key=lambda pair: pair[0], reverse=True):
-        try:
-            with checkpoint.as_directory() as folder:
-                return load_state(folder, map_location=device), json.loads((Path(folder) / META_FILE).read_text())["history"]
-        except (OSError, ValueError, KeyError, AugmentError):
-            continue
-    return None
 
 
 def _replica_max_abs_diff(models: list[torch.nn.Module], world: int) -> float:
@@ -301,14 +239,6 @@ def _replica_max_abs_diff(models: list[torch.nn.Module], world: int) -> float:
     gathered = [torch.empty_like(sums) for _ in range(world)]
     dist.all_gather(gathered, sums)
     return max(float((g - gathered[0]).abs().max()) for g in gathered)
-
-
-def _crash_once(run_uri: str) -> None:
-    fs, run = storage.resolve(run_uri)
-    marker = storage.join(run, FAULT_MARKER)
-    if storage.file_type(fs, marker).name != "File":
-        storage.write_bytes_atomic(fs, marker, b"worker killed by fail_at_epoch\n")
-        os._exit(1)
 
 
 def _epoch_line(row: dict, epochs: int) -> str:

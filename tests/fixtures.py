@@ -78,3 +78,21 @@ def write_truncated_archives(root: Path, class_name: str = "MNIST") -> Path:
         archive = gzip.compress(payload)
         (raw / f"{name}.gz").write_bytes(archive[: len(archive) // 2])
     return raw
+
+
+def write_untrained_models(root: Path) -> tuple[Path, Path]:
+    """(GAN run folder with an exported generator, judge folder): untrained, seeded weights."""
+    import torch
+
+    from augment.models.classifier import ClassifierSpec, DigitClassifier
+    from augment.models.classifier_file import export_classifier
+    from augment.models.gan import GanSpec, build_generator, init_weights
+    from augment.models.generator_file import export_generator
+
+    torch.manual_seed(0)
+    spec = GanSpec()
+    generator = build_generator(spec)
+    generator.apply(init_weights)
+    export_generator(str(root / "gan"), generator.eval(), spec, dataset="mnist", epochs=0)
+    export_classifier(str(root / "judge"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist", test_accuracy=0.0)
+    return root / "gan", root / "judge"

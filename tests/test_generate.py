@@ -14,33 +14,23 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import torch
 
 from augment import schema
 from augment.config import GenerateConfig
 from augment.generate import generate
-from augment.models.classifier import ClassifierSpec, DigitClassifier
-from augment.models.classifier_file import export_classifier
-from augment.models.gan import GanSpec, build_generator, init_weights
+from augment.models.gan import GanSpec, build_generator
 from augment.models.generator_file import INFO_FILE, export_generator
 from augment.sampling import latents_for
 from augment.synthesis import PartMaker, PartPlan
 from tests.conftest import assert_one_line_error
+from tests.fixtures import write_untrained_models
 
 READER_SCRIPT = Path(__file__).with_name("read_without_ray.py")
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> tuple[Path, Path]:
-    """(GAN run folder with an exported generator, judge folder): untrained, seeded weights."""
-    root = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    spec = GanSpec()
-    generator = build_generator(spec)
-    generator.apply(init_weights)
-    export_generator(str(root / "gan"), generator.eval(), spec, dataset="mnist", epochs=0)
-    export_classifier(str(root / "judge"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist", test_accuracy=0.0)
-    return root / "gan", root / "judge"
+    return write_untrained_models(tmp_path_factory.mktemp("models"))
 
 
 def _cfg(models, out: Path, **changes) -> GenerateConfig:
