@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
+from ray.data.collate_fn import NumpyBatchCollateFn
 
 from augment import data, manifest, storage
 from augment.config import RetrainConfig
@@ -44,7 +45,9 @@ KIND = "classifier"
 METRICS_FILE = "metrics.csv"
 OWNED = (manifest.MANIFEST_NAME, RUN_INFO, RAY_RUN_NAME, WEIGHTS_FILE, INFO_FILE, METRICS_FILE, FAULT_MARKER)
 DATA_TASK_CPUS = 0.25  # Ray Data's read/select/augment tasks: small, so they fit beside the trainers
-DATA_CPU_RESERVE = 0.5  # CPUs left to Ray Data when the trainers are sized (none left = deadlock)
+# CPUs left to Ray Data when the trainers are sized: its file-listing task asks for a whole CPU
+# whatever `num_cpus` says, and trainers holding every CPU would wait forever for rows.
+DATA_CPU_RESERVE = 1.0
 SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
 WARMUP_STEPS = 100
 
@@ -188,9 +191,8 @@ def _data_digest(dataset: Dataset) -> str:
 
 
 def _worker_resources(cfg: RetrainConfig) -> tuple[float, int]:
-    """(CPUs Ray reserves per trainer, torch threads per trainer). Trainers leave DATA_CPU_RESERVE
-    CPUs to Ray Data: reading and augmenting run beside them, and trainers holding every CPU would
-    wait forever for rows."""
+    """(CPUs Ray reserves per trainer, torch threads per trainer): trainers leave DATA_CPU_RESERVE
+    CPUs to Ray Data, whose reading and augmenting run beside them."""
     import ray
 
     resources = ray.cluster_resources()
@@ -208,10 +210,8 @@ def _training_rows(cfg: RetrainConfig, dataset: Dataset):
     import ray
 
     fs, _ = storage.resolve(dataset.uri)
-    rows = ray.data.read_parquet(
-        list(dataset.paths), filesystem=fs, columns=["id", "image", "label", "source"],
-        ray_remote_args={"num_cpus": DATA_TASK_CPUS},
-    )
+    rows = ray.data.read_parquet(list(dataset.paths), filesystem=fs, num_cpus=DATA_TASK_CPUS)
+    rows = rows.select_columns(["id", "image", "label", "source"])
     rows = rows.map_batches(
         _select_batch, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS,
         fn_kwargs={"real_only": cfg.real_only, "synthetic_only": cfg.synthetic_only, "max_synthetic": cfg.max_synthetic},
@@ -309,7 +309,7 @@ def _retrain_worker(loop: dict) -> None:
             ray.train.report({k: v for k, v in row.items() if v is not None}, checkpoint=saved)
 
 
-class _Collate:
+class _Collate(NumpyBatchCollateFn):
     """numpy batch from Ray Data -> (images in [-1, 1] (N, 1, 28, 28), labels int64) on the device."""
 
     def __init__(self, device):

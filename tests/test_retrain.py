@@ -1,0 +1,116 @@
+"""Retraining the classifier on Ray Train with rows streamed by Ray Data (2 workers, tiny data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from augment import data
+from augment.config import ExportConfig, GenerateConfig, MergeConfig, RetrainConfig
+from augment.datasets import open_dataset
+from augment.export import export_real
+from augment.generate import generate
+from augment.merge import merge
+from augment.models.classifier import accuracy
+from augment.models.classifier_file import load_classifier
+from augment.retrain import retrain, select_rows
+from tests.conftest import assert_one_line_error
+from tests.fixtures import write_tiny_dataset, write_untrained_models
+
+
+@pytest.fixture(scope="module")
+def merged(ray_local, tmp_path_factory):
+    """(tiny learnable dataset, real export, 1,000-row generation, their merge)."""
+    root = tmp_path_factory.mktemp("retrain-inputs")
+    tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
+    export_real(ExportConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    gan, judge = write_untrained_models(root)
+    generate(GenerateConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=500))
+    merge(MergeConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged")))
+    return tiny, root / "real", root / "syn", root / "merged"
+
+
+def _cfg(merged, out: Path, **changes) -> RetrainConfig:
+    tiny, _, _, folder = merged
+    return RetrainConfig(data=str(folder), out=str(out), data_root=str(tiny.root), download=False, **changes)
+
+
+def test_row_selection_counts_sources_and_never_the_test_split(merged):
+    tiny, real, syn, folder = merged
+    pick = lambda uri, **options: select_rows(RetrainConfig(data=str(uri), out="unused", batch_size=8, **options), open_dataset(str(uri), what="--data"))
+    assert pick(folder).per_source == {"real": 400, "synthetic": 1000}
+    assert pick(folder, real_only=True).per_source == {"real": 400, "synthetic": 0}
+    assert pick(folder, real_only=True).per_label == [40] * 10
+    assert pick(folder, synthetic_only=True, max_synthetic=300).per_source == {"real": 0, "synthetic": 300}
+    assert pick(folder, max_synthetic=300).rows == 700
+    assert pick(real).per_source == {"real": 400, "synthetic": 0}  # a real export gives its train split only
+    assert pick(syn).rows == 1000
+
+
+def test_two_workers_stream_through_ray_data_survive_a_crash_and_export(merged, tmp_path):
+    tiny = merged[0]
+    out = tmp_path / "clf"
+    cfg = _cfg(merged, out, epochs=3, workers=2, batch_size=32, real_only=True, fail_at_epoch=2)
+    result = retrain(cfg)
+
+    assert not result.skipped and result.epochs == 3 and result.rows == 400
+    assert result.rows_per_source == {"real": 400, "synthetic": 0}
+    assert (out / ".fault-injected").exists()  # the worker did die in epoch 2
+    m = json.loads((out / "_manifest.json").read_text())
+    history = m["history"]
+    assert [row["epoch"] for row in history] == [1, 2, 3]  # resumed after epoch 1, not restarted
+    # every epoch each worker drew 200 rows of its Ray Data shard in batches of 16: 12 steps
+    assert [row["steps"] for row in history] == [12, 24, 36]
+    assert result.test_accuracy >= 0.9 and m["test_accuracy"] == result.test_accuracy
+
+    model, info = load_classifier(str(out))
+    test = data.load_split("mnist", "test", str(tiny.root), download=False)
+    images = data.to_gan_range(torch.from_numpy(test.images)).unsqueeze(1)
+    assert accuracy(model, images, torch.from_numpy(test.labels).long()) == pytest.approx(result.test_accuracy, abs=1e-4)
+    assert info["rows_per_source"] == {"real": 400, "synthetic": 0}
+    assert (out / "metrics.csv").read_text().splitlines()[0].startswith("epoch,loss")
+
+
+def test_classic_augmentation_on_merged_rows_and_rerun_skips(merged, tmp_path, run_cli):
+    tiny, _, _, folder = merged
+    out = tmp_path / "clf"
+    result = retrain(_cfg(merged, out, epochs=1, workers=1, batch_size=64, classic_augment=True, max_synthetic=200))
+    assert result.rows == 600 and result.rows_per_source == {"real": 400, "synthetic": 200}
+    assert json.loads((out / "classifier.json").read_text())["trained_on"].endswith("with classic augmentation")
+
+    again = run_cli("retrain", "--data", folder, "--out", out, "--data-root", tiny.root, "--offline", "--epochs", 1,
+                    "--batch-size", 64, "--classic-augment", "--max-synthetic", 200)
+    assert again.returncode == 0 and "already trained with these settings" in again.stdout, again
+    other = run_cli("retrain", "--data", folder, "--out", out, "--data-root", tiny.root, "--offline", "--epochs", 1,
+                    "--batch-size", 64, "--max-synthetic", 200)
+    assert_one_line_error(other, "classifier run with other settings (classic_augment)")
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--real-only", "--synthetic-only"], "at most one of --real-only and --synthetic-only"),
+        (["--batch-size", "100000"], "fewer than one batch"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(merged, tmp_path, run_cli, args, fragment):
+    tiny, _, _, folder = merged
+    out = tmp_path / "clf"
+    result = run_cli("retrain", "--data", folder, "--out", out, "--data-root", tiny.root, "--offline", *args)
+    assert_one_line_error(result, fragment)
+    assert not out.exists()
+
+
+def test_data_without_a_manifest_is_refused(merged, tmp_path, run_cli):
+    tiny, _, syn, _ = merged
+    incomplete = tmp_path / "syn"
+    incomplete.mkdir()
+    (incomplete / "part-00000.parquet").write_bytes((syn / "part-00000.parquet").read_bytes())
+    result = run_cli("retrain", "--data", incomplete, "--out", tmp_path / "clf", "--data-root", tiny.root, "--offline")
+    assert_one_line_error(result, "has no _manifest.json")
+    assert not (tmp_path / "clf").exists()
