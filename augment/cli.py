@@ -261,6 +261,64 @@ def evaluate(
     )
 
 
+@app.command("run")
+def run(
+    n: int = typer.Option(1_000_000, "--n", help="Synthetic digits to generate."),
+    out: str = typer.Option("augment-out", help="Run folder or URI: one subfolder per stage."),
+    dataset: str = typer.Option("mnist", help="mnist, fashion-mnist or kmnist."),
+    data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP),
+    epochs: Optional[int] = typer.Option(None, help="GAN epochs (default 5 on CPU, 30 with --gpu)."),
+    classifier_epochs: int = typer.Option(4, help="Epochs of every retrained classifier."),
+    arch: str = typer.Option("dcgan", help="dcgan, sagan or mlp."),
+    limit: Optional[int] = typer.Option(None, help="GAN and judge train on the first N images only (quick runs)."),
+    merge_synthetic: int = typer.Option(60_000, help="Synthetic rows merged with the real training split."),
+    samples: int = typer.Option(10_000, help="Synthetic digits scored for fidelity and Fréchet distance."),
+    seeds: int = typer.Option(1, help="Seeds per gain-table variant (3 gives a spread)."),
+    seed: int = typer.Option(0, help="Seed of the GAN, the judge and the generation."),
+    workers: Optional[int] = typer.Option(None, help="Ray Train workers (default: 2 on a CPU machine, 1 per GPU)."),
+    gpu: bool = typer.Option(False, "--gpu", help="Use GPUs (defaults sized for a GPU)."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
+    force: Optional[str] = typer.Option(None, help="Redo these stages (comma-separated) and what depends on them."),
+    stages: Optional[str] = typer.Option(None, hidden=True, help="Run only these stages (the cluster job chain)."),
+    offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run folder made with other settings."),
+) -> None:
+    """Run the whole pipeline: real → gan → judge → generate → merge → retrain → evaluate."""
+    from augment.config import STAGES, PipelineConfig
+    from augment.pipeline import run as run_pipeline, summary_table
+
+    only = tuple(s for s in stages.split(",") if s) if stages else STAGES
+    unknown = [s for s in only if s not in STAGES]
+    if unknown:
+        raise AugmentError(f"--stages {','.join(unknown)}: stages are {', '.join(STAGES)}")
+    result = run_pipeline(PipelineConfig(
+        out=out, n=n, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs,
+        classifier_epochs=classifier_epochs, arch=arch, limit=limit, merge_synthetic=merge_synthetic, samples=samples,
+        seeds=seeds, seed=seed, workers=workers, gpu=gpu, address=address,
+        force=tuple(s for s in (force or "").split(",") if s), overwrite=overwrite,
+    ), only=only, echo=typer.echo)
+    typer.echo(summary_table(result))
+
+
+@app.command(
+    "submit", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def submit(
+    ctx: typer.Context,
+    job: str = typer.Argument(..., help="train, generate, retrain or pipeline."),
+    address: str = typer.Option(..., help="Ray Jobs API of the cluster, e.g. http://HEAD:8265."),
+    wait: bool = typer.Option(False, "--wait", help="Stream the logs and exit with the job's status."),
+    working_dir: str = typer.Option(".", help="Folder uploaded as the job's working directory (this project)."),
+) -> None:
+    """Submit a stage (or the whole chain) to a Ray cluster; other options go to the job."""
+    from augment.submit import SubmitConfig, submit as run_submit
+
+    result = run_submit(SubmitConfig(job=job, address=address, args=tuple(ctx.args), wait=wait, working_dir=working_dir),
+                        echo=typer.echo)
+    ended = f"; ended {', '.join(result.statuses)}" if result.statuses else ""
+    typer.echo(f"job ids: {' '.join(result.job_ids)}{ended}")
+
+
 def _weights(text: Optional[str]) -> Optional[tuple[float, ...]]:
     if text is None:
         return None

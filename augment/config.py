@@ -182,7 +182,42 @@ class EvaluateConfig:
     epochs: int = 4
     low_data_epochs: int = 30  # 1,000 real images need many more passes than 60,000
     cas_rows: int = 60_000
+    runs: str | None = None  # where the CAS and gain-table classifiers live (default OUT/runs)
     workers: int = 1
     gpu: bool = False
     address: str | None = None
     overwrite: bool = False
+
+
+STAGES = ("real", "gan", "judge", "generate", "merge", "retrain", "evaluate")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """`augment run`: every stage in order under one folder, skipping the complete ones."""
+
+    out: str = "augment-out"
+    n: int = 1_000_000
+    dataset: str = "mnist"
+    data_root: str | None = None
+    download: bool = True
+    epochs: int | None = None  # GAN epochs; None: 5 on CPU, 30 with --gpu
+    classifier_epochs: int = 4
+    arch: str = "dcgan"
+    limit: int | None = None  # GAN and judge see the first N training images only (quick runs)
+    merge_synthetic: int = 60_000  # synthetic rows merged with the 60,000 real ones for retraining
+    samples: int = 10_000
+    seeds: int = 1
+    seed: int = 0
+    workers: int | None = None  # None: 1 per GPU with --gpu, else 2 when the machine has 2+ CPUs
+    gpu: bool = False
+    address: str | None = None
+    force: tuple[str, ...] = ()
+    overwrite: bool = False
+
+    def gan_epochs(self) -> int:
+        return self.epochs if self.epochs is not None else (30 if self.gpu else 5)
+
+    def identity(self) -> dict[str, Any]:
+        keys = ("n", "dataset", "classifier_epochs", "arch", "limit", "merge_synthetic", "samples", "seeds", "seed")
+        return {"gan_epochs": self.gan_epochs(), **{key: getattr(self, key) for key in keys}}

@@ -86,7 +86,7 @@ def evaluate(cfg: EvaluateConfig) -> EvaluateResult:
         report = json.loads(storage.read_bytes(fs, storage.join(out, "report.json")))
         return EvaluateResult(cfg.out, report, 0.0, skipped=True)
     if cfg.overwrite:
-        manifest.clear_output(fs, out, OWNED)
+        manifest.clear_output(fs, out, OWNED if cfg.runs is None else [name for name in OWNED if name != RUNS])
     storage.delete(fs, storage.join(out, manifest.MANIFEST_NAME))
 
     train = data.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
@@ -109,8 +109,9 @@ def evaluate(cfg: EvaluateConfig) -> EvaluateResult:
         },
         "confusion": matrix.tolist(),
     }
-    report["cas"] = _cas(cfg, inputs.get("synthetic"))
-    report["gain"] = _gain_table(cfg)
+    runs = classifier_runs(cfg)
+    report["cas"] = _cas(cfg, runs)
+    report["gain"] = _gain_table(cfg, runs)
     report["targets"] = _targets(report)
     report["elapsed_s"] = round(time.perf_counter() - started, 3)
 
@@ -148,36 +149,56 @@ def _synthetic_samples(cfg: EvaluateConfig, judge_uri: str, generator_info: dict
     return images, labels, confidence, f"generated here from {cfg.checkpoint} (seed {cfg.seed})"
 
 
-def _retrain(cfg: EvaluateConfig, data_uri: str, name: str, *, epochs: int, seed: int, **options):
-    return retrain(RetrainConfig(
-        data=data_uri, out=storage.join(cfg.out, RUNS, name), dataset=cfg.dataset, data_root=cfg.data_root,
-        download=cfg.download, epochs=epochs, workers=cfg.workers, gpu=cfg.gpu, seed=seed, address=cfg.address,
-        **options,
-    ))
+def run_name(regime: str, variant: str, seed: int) -> str:
+    """Folder of one gain-table classifier, relative to the runs folder."""
+    return f"{regime.replace(' ', '-')}/{variant.replace(' + ', '+').replace(' ', '-')}/seed{seed}"
 
 
-def _cas(cfg: EvaluateConfig, synthetic) -> dict:
-    if synthetic is None:
+def classifier_runs(cfg: EvaluateConfig) -> dict[str, RetrainConfig]:
+    """Every classifier the report needs, by run name: "cas", then the gain table's runs.
+
+    In the default runs folder (REPORT/runs) --overwrite replaces them with the report; runs in a
+    folder given with `runs` belong to the caller (`augment run` trains them as its retrain stage)
+    and are reused as they are.
+    """
+    def config(data_uri: str, name: str, epochs: int, seed: int, **options) -> RetrainConfig:
+        return RetrainConfig(
+            data=data_uri, out=storage.join(cfg.runs or storage.join(cfg.out, RUNS), name), dataset=cfg.dataset,
+            data_root=cfg.data_root, download=cfg.download, epochs=epochs, workers=cfg.workers, gpu=cfg.gpu,
+            seed=seed, address=cfg.address, overwrite=cfg.overwrite and cfg.runs is None, **options,
+        )
+
+    runs = {}
+    if cfg.synthetic:
+        runs["cas"] = config(cfg.synthetic, "cas", cfg.epochs, cfg.seed, synthetic_only=True, max_synthetic=cfg.cas_rows)
+    for regime, merged, epochs in _regimes(cfg):
+        for variant, options in VARIANTS.items():
+            for seed in range(cfg.seeds):
+                runs[run_name(regime, variant, seed)] = config(merged, run_name(regime, variant, seed), epochs, seed, **options)
+    return runs
+
+
+def _regimes(cfg: EvaluateConfig) -> list[tuple[str, str, int]]:
+    candidates = [("full data", cfg.merged, cfg.epochs), ("low data", cfg.low_data_merged, cfg.low_data_epochs)]
+    return [(regime, merged, epochs) for regime, merged, epochs in candidates if merged]
+
+
+def _cas(cfg: EvaluateConfig, runs: dict[str, RetrainConfig]) -> dict:
+    if "cas" not in runs:
         return {"skipped": "no --synthetic output given: CAS trains on generated rows"}
-    result = _retrain(cfg, cfg.synthetic, "cas", epochs=cfg.epochs, seed=cfg.seed, synthetic_only=True, max_synthetic=cfg.cas_rows)
+    result = retrain(runs["cas"])
     return {"accuracy": result.test_accuracy, "rows": result.rows, "epochs": result.epochs, "anchor": CAS_ANCHOR}
 
 
-def _gain_table(cfg: EvaluateConfig) -> dict:
-    regimes = [("full data", cfg.merged, cfg.epochs), ("low data", cfg.low_data_merged, cfg.low_data_epochs)]
+def _gain_table(cfg: EvaluateConfig, runs: dict[str, RetrainConfig]) -> dict:
     table = {}
-    for regime, merged, epochs in regimes:
-        if not merged:
-            continue
+    for regime, _, epochs in _regimes(cfg):
         table[regime] = {}
-        for variant, options in VARIANTS.items():
-            runs = []
-            for seed in range(cfg.seeds):
-                name = f"{regime.replace(' ', '-')}/{variant.replace(' + ', '+').replace(' ', '-')}/seed{seed}"
-                runs.append(_retrain(cfg, merged, name, epochs=epochs, seed=seed, **options).test_accuracy)
+        for variant in VARIANTS:
+            accuracies = [retrain(runs[run_name(regime, variant, seed)]).test_accuracy for seed in range(cfg.seeds)]
             table[regime][variant] = {
-                "mean": statistics.fmean(runs), "std": statistics.stdev(runs) if len(runs) > 1 else 0.0,
-                "runs": runs, "epochs": epochs,
+                "mean": statistics.fmean(accuracies), "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                "runs": accuracies, "epochs": epochs,
             }
     return table
 

@@ -316,7 +316,7 @@ class _Collate(NumpyBatchCollateFn):
         self.device = device
 
     def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        images = torch.from_numpy(np.ascontiguousarray(batch["image"])).to(self.device)
+        images = torch.from_numpy(np.array(batch["image"], dtype=np.uint8)).to(self.device)  # Ray hands out read-only views
         labels = torch.from_numpy(batch["label"].astype(np.int64)).to(self.device)
         return data.to_gan_range(images).unsqueeze(1), labels
 

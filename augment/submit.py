@@ -1,0 +1,89 @@
+"""`augment submit`: the same jobs on a Ray cluster through the Jobs API.
+
+Each job runs one of jobs/*.py (thin entry points over the stage functions) with this working
+directory uploaded through `runtime_env`. `pipeline` is a chain: the training job, then -- only if
+it succeeded -- the generation job that reads its exported generator, then the job that merges,
+retrains and evaluates. Every job of the chain is `jobs/pipeline.py` limited to its stages, so it
+sees the same folder layout and skips what an earlier job finished.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from augment.errors import AugmentError
+
+JOB_SCRIPTS = {"train": "jobs/train_gan.py", "generate": "jobs/generate.py", "retrain": "jobs/retrain.py", "pipeline": "jobs/pipeline.py"}
+PIPELINE_CHAIN = (("train", "real,gan,judge"), ("generate", "generate"), ("retrain", "merge,retrain,evaluate"))
+UPLOAD_EXCLUDES = [".git", "**/__pycache__", "*.egg-info", "augment-out", ".pytest_cache", "benchmarks/*.log"]
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+LAST_LOG_LINES = 15
+
+
+@dataclass(frozen=True)
+class SubmitConfig:
+    job: str  # train | generate | retrain | pipeline
+    address: str  # http://HEAD:8265
+    args: tuple[str, ...] = ()  # the job's own options, passed through
+    wait: bool = False
+    working_dir: str = "."
+    poll_s: float = 2.0
+
+
+@dataclass
+class SubmitResult:
+    job_ids: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+
+
+def client_for(address: str):
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(address)
+    except Exception as exc:  # ConnectionError, ValueError, RuntimeError depending on what failed
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AugmentError(f"cannot reach the Ray Jobs API at {address}: {text[:200]}") from None
+
+
+def submit(cfg: SubmitConfig, echo: Callable[[str], None] = print) -> SubmitResult:
+    if cfg.job not in JOB_SCRIPTS:
+        raise AugmentError(f"unknown job {cfg.job!r}: choose one of {', '.join(JOB_SCRIPTS)}")
+    client = client_for(cfg.address)
+    result = SubmitResult()
+    if cfg.job != "pipeline":
+        steps = [(cfg.job, f"python {JOB_SCRIPTS[cfg.job]} {shlex.join(cfg.args)}".strip())]
+    else:
+        steps = [(name, f"python jobs/pipeline.py {shlex.join(cfg.args)} --stages {stages}".strip()) for name, stages in PIPELINE_CHAIN]
+    chained = len(steps) > 1
+    for name, entrypoint in steps:
+        job_id = client.submit_job(
+            entrypoint=entrypoint, runtime_env={"working_dir": cfg.working_dir, "excludes": UPLOAD_EXCLUDES},
+        )
+        result.job_ids.append(job_id)
+        echo(f"submitted {name} job {job_id}: {entrypoint}")
+        if not (cfg.wait or chained):
+            continue
+        status = follow(client, job_id, echo)
+        result.statuses.append(status)
+        if status != "SUCCEEDED":
+            tail = "\n".join(client.get_job_logs(job_id).rstrip().splitlines()[-LAST_LOG_LINES:])
+            raise AugmentError(f"{name} job {job_id} ended {status}; its last log lines:\n{tail}")
+    return result
+
+
+def follow(client, job_id: str, echo: Callable[[str], None], poll_s: float = 2.0) -> str:
+    """Print the job's log as it grows; return its final status."""
+    printed = 0
+    while True:
+        status = client.get_job_status(job_id).value
+        logs = client.get_job_logs(job_id)
+        if len(logs) > printed:
+            echo(logs[printed:].rstrip("\n"))
+            printed = len(logs)
+        if status in TERMINAL:
+            return status
+        time.sleep(poll_s)

@@ -1,0 +1,120 @@
+"""The evaluation report: every field present, plots written, runs resumable, bad input refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from augment.config import EvaluateConfig, ExportConfig, GenerateConfig, MergeConfig
+from augment.evaluate import VARIANTS, _targets, evaluate, report_markdown
+from augment.export import export_real
+from augment.generate import generate
+from augment.merge import merge
+from augment.quality import confusion, fidelity
+from tests.conftest import assert_one_line_error
+from tests.fixtures import write_tiny_dataset, write_untrained_models
+
+
+@pytest.fixture(scope="module")
+def stages(ray_local, tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluate-inputs")
+    tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
+    export_real(ExportConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    gan, judge = write_untrained_models(root)
+    generate(GenerateConfig(checkpoint=str(gan), judge=str(judge), n=600, out=str(root / "syn")))
+    merge(MergeConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged"), max_synthetic=200))
+    return tiny, gan, judge, root
+
+
+def test_report_has_every_field_and_plot(stages, tmp_path):
+    tiny, gan, judge, root = stages
+    out = tmp_path / "report"
+    cfg = EvaluateConfig(
+        checkpoint=str(gan), judge=str(judge), out=str(out), synthetic=str(root / "syn"), merged=str(root / "merged"),
+        data_root=str(tiny.root), download=False, samples=200, seeds=1, epochs=1, cas_rows=300,
+    )
+    report = evaluate(cfg).report
+
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["samples"]["rows"] == 200
+    assert set(on_disk) >= {"generator", "judge", "samples", "label_fidelity", "mean_confidence", "frechet_distance",
+                            "confusion", "cas", "gain", "targets"}
+    assert 0.0 <= report["label_fidelity"]["overall"] <= 1.0 and len(report["label_fidelity"]["per_class"]) == 10
+    fid = report["frechet_distance"]
+    assert fid["synthetic_vs_real_test"] > 0 and fid["real_train_vs_real_test"] >= 0 and len(fid["per_class"]) == 10
+    assert np.array(report["confusion"]).sum() == 200 and np.array(report["confusion"]).sum(axis=1).tolist() == [20] * 10
+    assert report["cas"]["rows"] == 300 and 0.0 <= report["cas"]["accuracy"] <= 1.0
+    assert list(report["gain"]) == ["full data"] and list(report["gain"]["full data"]) == list(VARIANTS)
+    for row in report["gain"]["full data"].values():
+        assert len(row["runs"]) == 1 and row["std"] == 0.0
+    for name in ("report.md", "confusion.png", "samples.png", "gain.png", "_manifest.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "report.md").read_text().startswith("# augment report")
+    assert (out / "runs" / "full-data" / "real-only" / "seed0" / "_manifest.json").exists()
+
+    again = evaluate(cfg)
+    assert again.skipped and again.report == on_disk
+
+
+def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(stages, tmp_path):
+    tiny, gan, judge, _ = stages
+    report = evaluate(EvaluateConfig(
+        checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "report"), data_root=str(tiny.root), download=False,
+        samples=100,
+    )).report
+    assert report["samples"]["from"].startswith("generated here") and report["samples"]["rows"] == 100
+    assert "skipped" in report["cas"] and report["gain"] == {}
+
+
+def test_targets_and_markdown_cover_both_regimes():
+    row = lambda mean: {"mean": mean, "std": 0.001, "runs": [mean], "epochs": 4}
+    report = {
+        "generator": {"sha256": "a" * 64, "epochs": 20}, "judge": {"sha256": "b" * 64, "test_accuracy": 0.994},
+        "samples": {"rows": 10, "from": "x"}, "label_fidelity": fidelity(np.arange(10), np.arange(10)),
+        "mean_confidence": 0.99, "confusion": confusion(np.arange(10), np.arange(10)).tolist(),
+        "frechet_distance": {"feature_space": "judge", "synthetic_vs_real_test": 1.0, "real_train_vs_real_test": 0.1,
+                             "per_class": {c: 1.0 for c in range(10)}},
+        "cas": {"accuracy": 0.985, "rows": 60000, "epochs": 4, "anchor": 0.971},
+        "gain": {
+            "full data": {"real only": row(0.992), "real + synthetic": row(0.993), "real + classic": row(0.994),
+                          "real + classic + synthetic": row(0.995)},
+            "low data": {"real only": row(0.90), "real + synthetic": row(0.93), "real + classic": row(0.925),
+                         "real + classic + synthetic": row(0.94)},
+        },
+    }
+    targets = _targets(report)
+    assert targets == {
+        "label fidelity >= 99%": True, "CAS >= 98%": True, "augmented >= real only (full data)": True,
+        "low data: GAN gain >= +1 point over real only and classic": True,
+    }
+    report["gain"]["low data"]["real + classic"] = row(0.935)
+    assert not _targets(report)["low data: GAN gain >= +1 point over real only and classic"]
+    report["targets"] = targets
+    text = report_markdown(report)
+    assert "| real + classic + synthetic | 94.00% |" in text and "### low data" in text and "98.50%" in text
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--samples", "5"], "--samples must be at least 20"),
+        (["--seeds", "0"], "--seeds must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(stages, tmp_path, run_cli, args, fragment):
+    tiny, gan, judge, _ = stages
+    out = tmp_path / "report"
+    result = run_cli("evaluate", "--checkpoint", gan, "--judge", judge, "--out", out, "--data-root", tiny.root, "--offline", *args)
+    assert_one_line_error(result, fragment)
+    assert not out.exists()
+
+
+def test_a_merged_dataset_as_synthetic_is_refused(stages, tmp_path, run_cli):
+    tiny, gan, judge, root = stages
+    out = tmp_path / "report"
+    result = run_cli("evaluate", "--checkpoint", gan, "--judge", judge, "--out", out, "--data-root", tiny.root,
+                     "--offline", "--synthetic", root / "merged")
+    assert_one_line_error(result, "is a merged output, not a generation output")
+    assert not out.exists()
