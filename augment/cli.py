@@ -192,7 +192,7 @@ def retrain(
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
     batch_size: int = typer.Option(128, help="Global batch."),
     lr: float = typer.Option(3e-3, help="Peak AdamW learning rate."),
-    lr_decay: float = typer.Option(0.5, help="Learning-rate factor per epoch."),
+    lr_decay: float = typer.Option(0.5, help="Learning-rate factor per 60,000 samples seen."),
     real_only: bool = typer.Option(False, "--real-only", help="Train on the real rows only (the baseline)."),
     synthetic_only: bool = typer.Option(False, "--synthetic-only", help="Train on the synthetic rows only (CAS)."),
     max_synthetic: Optional[int] = typer.Option(None, help="Leave out synthetic rows with id >= K."),

@@ -143,7 +143,7 @@ class RetrainConfig:
     gpu: bool = False
     batch_size: int = 128  # global
     lr: float = 3e-3  # peak, after a short warm-up
-    lr_decay: float = 0.5  # per epoch: needs no total epoch count, so a run can be extended
+    lr_decay: float = 0.5  # per 60,000 samples seen: needs no total length, so a run can be extended
     weight_decay: float = 1e-4
     seed: int = 0
     real_only: bool = False  # train on the source=real rows only

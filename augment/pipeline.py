@@ -75,11 +75,12 @@ def stages_to_redo(forced: tuple[str, ...]) -> set[str]:
 
 def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[str], None] = print) -> PipelineResult:
     validate(cfg)
-    _claim_folder(cfg)
+    _check_folder(cfg)
     redo = stages_to_redo(cfg.force) if not cfg.overwrite else set(STAGES)
     result = PipelineResult(cfg.out)
     did_work: set[str] = set()
     with ray_session(cfg.address):
+        _record_settings(cfg)
         workers = cfg.workers or _default_workers(cfg.gpu)
         echo(expected_duration(cfg, workers))
         for stage in STAGES:
@@ -98,8 +99,8 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
     return result
 
 
-def _claim_folder(cfg: PipelineConfig) -> None:
-    """Refuse a run folder made with other settings; record ours."""
+def _check_folder(cfg: PipelineConfig) -> None:
+    """Refuse a run folder made with other settings (or holding other files) unless --overwrite."""
     fs, out = storage.resolve(cfg.out)
     if storage.file_type(fs, out).name == "File":
         raise AugmentError(f"--out {cfg.out} is a file, not a folder")
@@ -115,7 +116,11 @@ def _claim_folder(cfg: PipelineConfig) -> None:
         names = {e.base_name for e in storage.entries(fs, out)}
         if not names <= set(FOLDERS.values()):
             raise AugmentError(f"--out {cfg.out} holds other files; pass --overwrite or choose another folder")
-    storage.write_bytes_atomic(fs, path, json.dumps(cfg.identity(), indent=2, sort_keys=True).encode())
+
+
+def _record_settings(cfg: PipelineConfig) -> None:
+    fs, out = storage.resolve(cfg.out)
+    storage.write_bytes_atomic(fs, storage.join(out, RUN_FILE), json.dumps(cfg.identity(), indent=2, sort_keys=True).encode())
 
 
 def _default_workers(gpu: bool) -> int:

@@ -20,6 +20,8 @@ def ray_session(address: str | None) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
+    if address not in (None, "auto", "local"):
+        _refuse_unreachable(address)
     try:
         # A local Ray started here skips the dashboard (~250 MB of processes); join a cluster
         # started with `ray start --head` to watch jobs in it.
@@ -30,6 +32,19 @@ def ray_session(address: str | None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _refuse_unreachable(address: str) -> None:
+    """Fail in seconds, in one line: ray.init on a dead address retries for a minute and logs as it goes."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    host, port = parts.hostname, parts.port or 6379
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise AugmentError(f"cannot reach a Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 def _local_options(address: str | None) -> dict:

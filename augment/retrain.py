@@ -50,6 +50,7 @@ DATA_TASK_CPUS = 0.25  # Ray Data's read/select/augment tasks: small, so they fi
 DATA_CPU_RESERVE = 1.0
 SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
 WARMUP_STEPS = 100
+DECAY_SAMPLES = 60_000  # one MNIST training split
 
 
 @dataclass(frozen=True)
@@ -231,10 +232,15 @@ def _augment_batch(batch: dict) -> dict:
     return {"image": augment_images(batch["image"]), "label": batch["label"]}
 
 
-def _learning_rate(cfg: RetrainConfig, epoch: int, step: int) -> float:
-    """Linear warm-up over the first WARMUP_STEPS steps, then x lr_decay per epoch."""
+def _learning_rate(cfg: RetrainConfig, step: int) -> float:
+    """Linear warm-up over WARMUP_STEPS, then x lr_decay per DECAY_SAMPLES samples seen.
+
+    Counted in samples, not epochs: 1,000 real images and 120,000 merged ones get the same schedule
+    per sample, so comparisons at equal epochs are not decided by one run's learning rate having
+    vanished; and no total length is needed, so a finished run can be extended.
+    """
     warmup = min(1.0, (step + 1) / WARMUP_STEPS)
-    return cfg.lr * warmup * cfg.lr_decay ** (epoch - 1)
+    return cfg.lr * warmup * cfg.lr_decay ** (step * cfg.batch_size / DECAY_SAMPLES)
 
 
 def _retrain_worker(loop: dict) -> None:
@@ -278,7 +284,7 @@ def _retrain_worker(loop: dict) -> None:
         ):
             images, labels = batch
             for group in optimizer.param_groups:
-                group["lr"] = _learning_rate(cfg, epoch, step)
+                group["lr"] = _learning_rate(cfg, step)
             loss = F.cross_entropy(ddp_model(images), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -292,7 +298,7 @@ def _retrain_worker(loop: dict) -> None:
         seconds = time.perf_counter() - started
         row = {
             "epoch": epoch, "loss": round(float(total) / max(1, batches), 5), "seconds": round(seconds, 3),
-            "samples_per_s": round(seen * world / seconds, 1), "steps": step, "lr": _learning_rate(cfg, epoch, step),
+            "samples_per_s": round(seen * world / seconds, 1), "steps": step, "lr": _learning_rate(cfg, step),
             "test_accuracy": None,
         }
         saved = None

@@ -1,0 +1,86 @@
+"""`augment run` end to end on tiny data: every stage, skip on rerun, --force, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from augment.config import STAGES
+from augment.pipeline import FOLDERS, stages_to_redo
+from tests.conftest import assert_one_line_error
+from tests.fixtures import write_tiny_dataset
+
+TINY_RUN = ("--n", 1000, "--epochs", 1, "--classifier-epochs", 1, "--samples", 200, "--merge-synthetic", 400,
+            "--workers", 1, "--offline")
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("pipeline-data"), n_train=400, n_test=100, learnable=True).root
+
+
+def _stage_lines(stdout: str) -> dict[str, str]:
+    """stage -> its closing line ("[gan] done: ..." / "[gan] complete already, skipped: ...")."""
+    lines = [line for line in stdout.splitlines() if line.startswith("[") and ("] done:" in line or "skipped:" in line)]
+    return {line[1 : line.index("]")]: line for line in lines}
+
+
+def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_cli, tiny_data, tmp_path):
+    out = tmp_path / "run"
+    first = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN)
+    assert first.returncode == 0, first.stderr
+    assert "expected ~" in first.stdout.splitlines()[0]
+    assert all("] done:" in line for line in _stage_lines(first.stdout).values())
+    assert list(_stage_lines(first.stdout)) == list(STAGES)
+    for stage, name in FOLDERS.items():
+        assert (out / name / "_manifest.json").exists(), stage
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert report["samples"]["rows"] == 200 and list(report["gain"]) == ["full data"]
+    synthetic = json.loads((out / "synthetic" / "_manifest.json").read_text())
+    assert synthetic["rows"] == 1000
+    assert "report: " in first.stdout and "stage" in first.stdout  # the summary table
+    mtimes = {name: (out / name / "_manifest.json").stat().st_mtime_ns for name in FOLDERS.values()}
+
+    second = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN)
+    assert second.returncode == 0, second.stderr
+    assert all("complete already, skipped" in line for line in _stage_lines(second.stdout).values()), second.stdout
+    assert {name: (out / name / "_manifest.json").stat().st_mtime_ns for name in FOLDERS.values()} == mtimes
+
+    forced = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN, "--force", "generate")
+    assert forced.returncode == 0, forced.stderr
+    lines = _stage_lines(forced.stdout)
+    assert {s for s, line in lines.items() if "] done:" in line} == {"generate", "merge", "retrain", "evaluate"}
+    changed = {name for name in FOLDERS.values() if (out / name / "_manifest.json").stat().st_mtime_ns != mtimes[name]}
+    assert changed == {"synthetic", "merged", "classifier", "report"}
+
+
+def test_stages_downstream_of_a_forced_stage_are_redone():
+    assert stages_to_redo(("generate",)) == {"generate", "merge", "retrain", "evaluate"}
+    assert stages_to_redo(("gan",)) == {"gan", "generate", "merge", "retrain", "evaluate"}
+    assert stages_to_redo(("real",)) == {"real", "merge", "retrain", "evaluate"}
+    assert stages_to_redo(()) == set()
+
+
+def test_a_run_folder_with_other_settings_is_refused(run_cli, tiny_data, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "pipeline.json").write_text(json.dumps({"n": 5}))
+    result = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN)
+    assert_one_line_error(result, "holds a run with other settings", "n", "--overwrite")
+    assert sorted(p.name for p in out.iterdir()) == ["pipeline.json"]
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--n", "0"], "--n must be at least 1"),
+        (["--force", "painting"], "--force painting: stages are"),
+        (["--address", "127.0.0.1:1"], "cannot reach a Ray cluster at 127.0.0.1:1"),
+    ],
+)
+def test_bad_input_is_one_line(run_cli, tiny_data, tmp_path, args, fragment):
+    out = tmp_path / "run"
+    result = run_cli("run", "--out", out, "--data-root", tiny_data, "--offline", *args)
+    assert_one_line_error(result, fragment)
