@@ -131,7 +131,7 @@ def evaluate(cfg: EvaluateConfig) -> EvaluateResult:
 
 
 def _synthetic_samples(cfg: EvaluateConfig, judge_uri: str, generator_info: dict):
-    """(images, labels, confidence, where from): ids 0..samples-1, a class-balanced prefix."""
+    """(images, labels, confidence, where from): ids 0..samples-1, a nearly class-balanced prefix."""
     if cfg.synthetic:
         fs, folder = storage.resolve(cfg.synthetic)
         table = pq.read_table(folder, filesystem=fs, columns=["id", "image", "label", "confidence"], filters=[("id", "<", cfg.samples)])

@@ -35,7 +35,7 @@ class JudgeFeatures(nn.Module):
 
 def judge_input(images: np.ndarray) -> torch.Tensor:
     """(N, 28, 28) uint8 -> the judge's input: float in [-1, 1], (N, 1, 28, 28)."""
-    return data.to_gan_range(torch.from_numpy(np.ascontiguousarray(images))).unsqueeze(1)
+    return data.to_gan_range(torch.from_numpy(np.array(images, dtype=np.uint8))).unsqueeze(1)
 
 
 def predictions(judge: DigitClassifier, images: np.ndarray) -> np.ndarray:

@@ -17,11 +17,11 @@ def ray_session(address: str | None) -> Iterator[None]:
     """
     import ray
 
+    if address not in (None, "auto", "local"):
+        _refuse_unreachable(address)
     if ray.is_initialized():
         yield
         return
-    if address not in (None, "auto", "local"):
-        _refuse_unreachable(address)
     try:
         # A local Ray started here skips the dashboard (~250 MB of processes); join a cluster
         # started with `ray start --head` to watch jobs in it.

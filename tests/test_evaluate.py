@@ -44,7 +44,8 @@ def test_report_has_every_field_and_plot(stages, tmp_path):
     assert 0.0 <= report["label_fidelity"]["overall"] <= 1.0 and len(report["label_fidelity"]["per_class"]) == 10
     fid = report["frechet_distance"]
     assert fid["synthetic_vs_real_test"] > 0 and fid["real_train_vs_real_test"] >= 0 and len(fid["per_class"]) == 10
-    assert np.array(report["confusion"]).sum() == 200 and np.array(report["confusion"]).sum(axis=1).tolist() == [20] * 10
+    per_class = np.array(report["confusion"]).sum(axis=1)
+    assert per_class.sum() == 200 and per_class.min() >= 18 and per_class.max() <= 22  # a near-balanced id prefix
     assert report["cas"]["rows"] == 300 and 0.0 <= report["cas"]["accuracy"] <= 1.0
     assert list(report["gain"]) == ["full data"] and list(report["gain"]["full data"]) == list(VARIANTS)
     for row in report["gain"]["full data"].values():

@@ -21,6 +21,12 @@ def tiny_data(tmp_path_factory) -> Path:
     return write_tiny_dataset(tmp_path_factory.mktemp("pipeline-data"), n_train=400, n_test=100, learnable=True).root
 
 
+def _manifest(out: Path, name: str) -> Path:
+    """A stage's manifest; the classifier stage holds one run per classifier (the augmented one here)."""
+    inner = "full-data/real+synthetic/seed0/" if name == "classifier" else ""
+    return out / name / inner / "_manifest.json"
+
+
 def _stage_lines(stdout: str) -> dict[str, str]:
     """stage -> its closing line ("[gan] done: ..." / "[gan] complete already, skipped: ...")."""
     lines = [line for line in stdout.splitlines() if line.startswith("[") and ("] done:" in line or "skipped:" in line)]
@@ -35,24 +41,25 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     assert all("] done:" in line for line in _stage_lines(first.stdout).values())
     assert list(_stage_lines(first.stdout)) == list(STAGES)
     for stage, name in FOLDERS.items():
-        assert (out / name / "_manifest.json").exists(), stage
+        assert _manifest(out, name).exists(), stage
+    assert (out / "classifier" / "cas" / "_manifest.json").exists()
     report = json.loads((out / "report" / "report.json").read_text())
     assert report["samples"]["rows"] == 200 and list(report["gain"]) == ["full data"]
     synthetic = json.loads((out / "synthetic" / "_manifest.json").read_text())
     assert synthetic["rows"] == 1000
     assert "report: " in first.stdout and "stage" in first.stdout  # the summary table
-    mtimes = {name: (out / name / "_manifest.json").stat().st_mtime_ns for name in FOLDERS.values()}
+    mtimes = {name: _manifest(out, name).stat().st_mtime_ns for name in FOLDERS.values()}
 
     second = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN)
     assert second.returncode == 0, second.stderr
     assert all("complete already, skipped" in line for line in _stage_lines(second.stdout).values()), second.stdout
-    assert {name: (out / name / "_manifest.json").stat().st_mtime_ns for name in FOLDERS.values()} == mtimes
+    assert {name: _manifest(out, name).stat().st_mtime_ns for name in FOLDERS.values()} == mtimes
 
     forced = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN, "--force", "generate")
     assert forced.returncode == 0, forced.stderr
     lines = _stage_lines(forced.stdout)
     assert {s for s, line in lines.items() if "] done:" in line} == {"generate", "merge", "retrain", "evaluate"}
-    changed = {name for name in FOLDERS.values() if (out / name / "_manifest.json").stat().st_mtime_ns != mtimes[name]}
+    changed = {name for name in FOLDERS.values() if _manifest(out, name).stat().st_mtime_ns != mtimes[name]}
     assert changed == {"synthetic", "merged", "classifier", "report"}
 
 
