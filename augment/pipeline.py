@@ -10,6 +10,7 @@ did work in this invocation; a run folder made with other settings is refused un
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -18,7 +19,7 @@ from typing import Any, Callable
 
 from augment import storage
 from augment.config import (
-    STAGES, EvaluateConfig, ExportConfig, GenerateConfig, JudgeConfig, MergeConfig, PipelineConfig, RetrainConfig,
+    STAGES, EvaluateConfig, ExportConfig, GenerateConfig, JudgeConfig, MergeConfig, PipelineConfig,
     TrainGanConfig,
 )
 from augment.errors import AugmentError
@@ -235,17 +236,23 @@ def _evaluate_config(cfg: PipelineConfig, workers: int, replace: bool) -> Evalua
 
 def _retrain(cfg: PipelineConfig, workers: int, replace: bool):
     """Every classifier the report needs (CAS, real-only baseline, augmented, classic...), in
-    OUT/classifier; the report stage then only reads them."""
+    OUT/classifier; the report stage then only reads them. Redone because generation or the
+    merge was redone, it keeps the runs that never read a synthetic row (real only, real +
+    classic) when their real rows are unchanged."""
     from augment.evaluate import classifier_runs, run_name
-    from augment.retrain import retrain
+    from augment.retrain import retrain, retrain_unless_current
 
-    results = {
-        name: retrain(RetrainConfig(**{**run.__dict__, "overwrite": replace}))
-        for name, run in classifier_runs(_evaluate_config(cfg, workers, replace)).items()
-    }
+    forced = cfg.overwrite or "retrain" in cfg.force
+    results = {}
+    for name, run in classifier_runs(_evaluate_config(cfg, workers, replace)).items():
+        if replace and run.real_only and not forced:
+            results[name] = retrain_unless_current(run)
+        else:
+            results[name] = retrain(dataclasses.replace(run, overwrite=replace))
     baseline, augmented = (results[run_name("full data", variant, 0)].test_accuracy for variant in (BASELINE, AUGMENTED))
-    skipped = all(result.skipped for result in results.values())
-    return skipped, f"{len(results)} classifiers; real only {baseline:.4f} vs augmented {augmented:.4f} (seed 0)", None
+    kept = sum(result.skipped for result in results.values())
+    trained = f"{len(results) - kept} classifiers trained" + (f", {kept} kept" if kept else "")
+    return kept == len(results), f"{trained}; real only {baseline:.4f} vs augmented {augmented:.4f} (seed 0)", None
 
 
 def _evaluate(cfg: PipelineConfig, workers: int, replace: bool):

@@ -19,7 +19,7 @@ import io
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +38,7 @@ from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_class
 from augment.ray_session import ray_session
 from augment.train_common import (
     CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, crash_once, first_line, newest_checkpoint,
-    refuse_gpu_on_a_cpu_machine, require, write_checkpoint_meta, write_run_info,
+    refuse_gpu_on_a_cpu_machine, require, run_info, write_checkpoint_meta, write_run_info,
 )
 
 KIND = "classifier"
@@ -115,7 +115,7 @@ def retrain(cfg: RetrainConfig) -> RetrainResult:
     validate(cfg)
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     dataset = open_dataset(cfg.data, what="--data")
-    identity = cfg.identity(_data_digest(dataset))
+    identity = cfg.identity(_data_digest(dataset, cfg))
     done = completed_epochs(cfg.out, kind=KIND, what="classifier run", identity=identity, epochs=cfg.epochs, overwrite=cfg.overwrite)
     fs, run = storage.resolve(cfg.out)
     if done == cfg.epochs:
@@ -185,10 +185,23 @@ def _trained_on(cfg: RetrainConfig) -> str:
     return what + cfg.data + (" with classic augmentation" if cfg.classic_augment else "")
 
 
-def _data_digest(dataset: Dataset) -> str:
-    """Content identity of the training data: the same files give the same digest wherever they live."""
-    files = sorted(f["sha256"] for f in dataset.manifest["files"] if f["path"].endswith(".parquet"))
-    return hashlib.sha256(json.dumps([dataset.stage, files]).encode()).hexdigest()
+def retrain_unless_current(cfg: RetrainConfig) -> RetrainResult:
+    """retrain(cfg) for a caller that owns the run folder (`augment run`): a run made with these
+    settings on this data is kept, or continued if interrupted; anything else there is replaced.
+    So a real-only classifier survives a new generation, whose merged real/ files are the same."""
+    dataset = open_dataset(cfg.data, what="--data")
+    current = run_info(cfg.out).get("identity") == cfg.identity(_data_digest(dataset, cfg))
+    return retrain(replace(cfg, overwrite=not current))
+
+
+def _data_digest(dataset: Dataset, cfg: RetrainConfig) -> str:
+    """Content identity of the rows this run can read: the same files give the same digest wherever
+    they live, and a real-only run on a merged dataset depends on its real/ files alone."""
+    files = [f for f in dataset.manifest["files"] if f["path"].endswith(".parquet")]
+    if dataset.stage == "merged" and (cfg.real_only or cfg.synthetic_only):
+        source = "real/" if cfg.real_only else "synthetic/"
+        files = [f for f in files if f["path"].startswith(source)]
+    return hashlib.sha256(json.dumps([dataset.stage, sorted(f["sha256"] for f in files)]).encode()).hexdigest()
 
 
 def _worker_resources(cfg: RetrainConfig) -> tuple[float, int]:

@@ -9,6 +9,7 @@ sees the same folder layout and skips what an earlier job finished.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from augment.errors import AugmentError
 
 JOB_SCRIPTS = {"train": "jobs/train_gan.py", "generate": "jobs/generate.py", "retrain": "jobs/retrain.py", "pipeline": "jobs/pipeline.py"}
 PIPELINE_CHAIN = (("train", "real,gan,judge"), ("generate", "generate"), ("retrain", "merge,retrain,evaluate"))
-UPLOAD_EXCLUDES = [".git", "**/__pycache__", "*.egg-info", "augment-out", ".pytest_cache", "benchmarks/*.log"]
+UPLOAD_EXCLUDES = ["**/__pycache__", "*.egg-info", "augment-out", ".pytest_cache", "benchmarks/*.log"]
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 LAST_LOG_LINES = 15
 
@@ -52,6 +53,10 @@ def client_for(address: str):
 def submit(cfg: SubmitConfig, echo: Callable[[str], None] = print) -> SubmitResult:
     if cfg.job not in JOB_SCRIPTS:
         raise AugmentError(f"unknown job {cfg.job!r}: choose one of {', '.join(JOB_SCRIPTS)}")
+    # Packaging chatter (which files were skipped, and on every upload a notice that .git is no
+    # longer packaged) would bury the job's own output and a failure's one-line error.
+    logging.getLogger("ray._private.runtime_env").setLevel(logging.WARNING)
+    logging.getLogger("ray._private.runtime_env.working_dir").setLevel(logging.ERROR)
     client = client_for(cfg.address)
     result = SubmitResult()
     if cfg.job != "pipeline":

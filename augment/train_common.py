@@ -60,6 +60,13 @@ def write_run_info(fs, run: str, kind: str, identity: dict) -> None:
     storage.write_bytes_atomic(fs, storage.join(run, RUN_INFO), json.dumps(info, indent=2).encode())
 
 
+def run_info(uri: str) -> dict:
+    """The run.json of the run in `uri` ({} when there is none)."""
+    fs, run = storage.resolve(uri)
+    path = storage.join(run, RUN_INFO)
+    return json.loads(storage.read_bytes(fs, path)) if storage.file_type(fs, path).name == "File" else {}
+
+
 def completed_epochs(uri: str, *, kind: str, what: str, identity: dict, epochs: int, overwrite: bool) -> int:
     """Epochs a run in `uri` has finished (0: empty folder) when it is this run, continued by
     rerunning. Refuses anything that is not this run: a foreign folder, another stage's output, a
@@ -69,8 +76,7 @@ def completed_epochs(uri: str, *, kind: str, what: str, identity: dict, epochs: 
         raise AugmentError(f"--out {uri} is a file, not a folder")
     if overwrite or not storage.entries(fs, run):
         return 0
-    info_path = storage.join(run, RUN_INFO)
-    info = json.loads(storage.read_bytes(fs, info_path)) if storage.file_type(fs, info_path).name == "File" else {}
+    info = run_info(uri)
     if info.get("kind") != kind:
         raise AugmentError(f"--out {uri} holds something other than a {what}; pass --overwrite or choose another folder")
     if info.get("identity") != identity:

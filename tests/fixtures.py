@@ -19,6 +19,11 @@ TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
+# `augment run` options for a whole pipeline on tiny data in a few minutes on 2 CPUs.
+TINY_RUN = ("--n", 1000, "--epochs", 1, "--classifier-epochs", 1, "--samples", 200, "--merge-synthetic", 400,
+            "--workers", 1, "--offline")
+
+
 @dataclass(frozen=True)
 class TinyDataset:
     root: Path  # the data root (holds <ClassName>/raw/)

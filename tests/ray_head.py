@@ -4,15 +4,23 @@ own processes only (never a broad `ray stop`, which would take down every Ray on
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+
+def ray_cli() -> str:
+    """The `ray` script of this interpreter's environment (PATH may lack it, e.g. a venv not activated)."""
+    return shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray") or "ray"
 
 
 def free_port() -> int:
@@ -49,23 +57,30 @@ def _cluster_pids(temp_dir: str) -> set[int]:
     return pids
 
 
+@dataclass(frozen=True)
+class RayHead:
+    address: str  # the Jobs API: http://127.0.0.1:PORT
+    env: dict[str, str]  # what a client process needs: this cluster's auth token, no RAY_ADDRESS
+
+
 @contextmanager
-def ray_head(num_cpus: int = 2) -> Iterator[str]:
-    """Start a head node; yield its Jobs API address (http://127.0.0.1:PORT)."""
+def ray_head(num_cpus: int = 2) -> Iterator[RayHead]:
+    """Start a head node with its own auth token (Ray >= 2.59 requires one for local clusters, and
+    the default token file lives in a HOME that tests replace)."""
     temp_dir = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     dashboard = free_port()
     command = [
-        "ray", "start", "--head", f"--port={free_port()}", f"--num-cpus={num_cpus}", "--num-gpus=0",
+        ray_cli(), "start", "--head", f"--port={free_port()}", f"--num-cpus={num_cpus}", "--num-gpus=0",
         "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
         f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
     ]
-    env = {**os.environ, "RAY_ADDRESS": ""}
-    env.pop("RAY_ADDRESS")
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=env)
-    address = f"http://127.0.0.1:{dashboard}"
+    head = RayHead(f"http://127.0.0.1:{dashboard}", env)
     try:
-        _wait_for_jobs_api(address)
-        yield address
+        _wait_for_jobs_api(head)
+        yield head
     finally:
         for sig, pause in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 1.0)):
             for pid in _cluster_pids(temp_dir):
@@ -79,13 +94,12 @@ def ray_head(num_cpus: int = 2) -> Iterator[str]:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _wait_for_jobs_api(address: str, timeout_s: float = 60.0) -> None:
-    from ray.job_submission import JobSubmissionClient
-
+def _wait_for_jobs_api(head: RayHead, timeout_s: float = 60.0) -> None:
+    probe = f"from ray.job_submission import JobSubmissionClient; JobSubmissionClient({head.address!r}).list_jobs()"
     deadline = time.time() + timeout_s
     while True:
-        try:
-            JobSubmissionClient(address).list_jobs()
+        try:  # in a child process: the token is read from the environment
+            subprocess.run([sys.executable, "-c", probe], env=head.env, check=True, capture_output=True, timeout=60)
             return
         except Exception:
             if time.time() > deadline:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from augment.config import EvaluateConfig, ExportConfig, GenerateConfig, MergeConfig
-from augment.evaluate import VARIANTS, _targets, evaluate, report_markdown
+from augment.evaluate import _targets, evaluate, report_markdown
 from augment.export import export_real
 from augment.generate import generate
 from augment.merge import merge
@@ -29,10 +29,12 @@ def stages(ray_local, tmp_path_factory):
 
 
 def test_report_has_every_field_and_plot(stages, tmp_path):
+    """Standalone `augment evaluate` with its own runs folder; the gain table's runs are covered by
+    the `augment run` test, which trains them as its retrain stage."""
     tiny, gan, judge, root = stages
     out = tmp_path / "report"
     cfg = EvaluateConfig(
-        checkpoint=str(gan), judge=str(judge), out=str(out), synthetic=str(root / "syn"), merged=str(root / "merged"),
+        checkpoint=str(gan), judge=str(judge), out=str(out), synthetic=str(root / "syn"),
         data_root=str(tiny.root), download=False, samples=200, seeds=1, epochs=1, cas_rows=300,
     )
     report = evaluate(cfg).report
@@ -46,14 +48,11 @@ def test_report_has_every_field_and_plot(stages, tmp_path):
     assert fid["synthetic_vs_real_test"] > 0 and fid["real_train_vs_real_test"] >= 0 and len(fid["per_class"]) == 10
     per_class = np.array(report["confusion"]).sum(axis=1)
     assert per_class.sum() == 200 and per_class.min() >= 18 and per_class.max() <= 22  # a near-balanced id prefix
-    assert report["cas"]["rows"] == 300 and 0.0 <= report["cas"]["accuracy"] <= 1.0
-    assert list(report["gain"]) == ["full data"] and list(report["gain"]["full data"]) == list(VARIANTS)
-    for row in report["gain"]["full data"].values():
-        assert len(row["runs"]) == 1 and row["std"] == 0.0
-    for name in ("report.md", "confusion.png", "samples.png", "gain.png", "_manifest.json"):
+    assert report["cas"]["rows"] == 300 and 0.0 <= report["cas"]["accuracy"] <= 1.0 and report["gain"] == {}
+    for name in ("report.md", "confusion.png", "samples.png", "_manifest.json"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "report.md").read_text().startswith("# augment report")
-    assert (out / "runs" / "full-data" / "real-only" / "seed0" / "_manifest.json").exists()
+    assert (out / "runs" / "cas" / "_manifest.json").exists()
 
     again = evaluate(cfg)
     assert again.skipped and again.report == on_disk

@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 
 from augment.config import STAGES
+from augment.evaluate import VARIANTS
 from augment.pipeline import FOLDERS, stages_to_redo
 from tests.conftest import assert_one_line_error
-from tests.fixtures import write_tiny_dataset
-
-TINY_RUN = ("--n", 1000, "--epochs", 1, "--classifier-epochs", 1, "--samples", 200, "--merge-synthetic", 400,
-            "--workers", 1, "--offline")
+from tests.fixtures import TINY_RUN, write_tiny_dataset
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +23,13 @@ def _manifest(out: Path, name: str) -> Path:
     """A stage's manifest; the classifier stage holds one run per classifier (the augmented one here)."""
     inner = "full-data/real+synthetic/seed0/" if name == "classifier" else ""
     return out / name / inner / "_manifest.json"
+
+
+REAL_ONLY_RUNS = ("full-data/real-only/seed0", "full-data/real+classic/seed0")
+
+
+def _run_manifest(out: Path, run: str) -> Path:
+    return out / "classifier" / run / "_manifest.json"
 
 
 def _stage_lines(stdout: str) -> dict[str, str]:
@@ -45,6 +50,12 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     assert (out / "classifier" / "cas" / "_manifest.json").exists()
     report = json.loads((out / "report" / "report.json").read_text())
     assert report["samples"]["rows"] == 200 and list(report["gain"]) == ["full data"]
+    assert sorted(report["gain"]["full data"]) == sorted(VARIANTS)
+    for row in report["gain"]["full data"].values():
+        assert len(row["runs"]) == 1 and row["std"] == 0.0 and 0.0 <= row["mean"] <= 1.0
+    assert report["cas"]["rows"] == 1000 and set(report["targets"]) >= {"label fidelity >= 99%", "CAS >= 98%"}
+    for name in ("report.md", "confusion.png", "samples.png", "gain.png"):
+        assert (out / "report" / name).stat().st_size > 0, name
     synthetic = json.loads((out / "synthetic" / "_manifest.json").read_text())
     assert synthetic["rows"] == 1000
     assert "report: " in first.stdout and "stage" in first.stdout  # the summary table
@@ -55,12 +66,16 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     assert all("complete already, skipped" in line for line in _stage_lines(second.stdout).values()), second.stdout
     assert {name: _manifest(out, name).stat().st_mtime_ns for name in FOLDERS.values()} == mtimes
 
+    real_only = {run: _run_manifest(out, run).stat().st_mtime_ns for run in REAL_ONLY_RUNS}
     forced = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN, "--force", "generate")
     assert forced.returncode == 0, forced.stderr
     lines = _stage_lines(forced.stdout)
     assert {s for s, line in lines.items() if "] done:" in line} == {"generate", "merge", "retrain", "evaluate"}
     changed = {name for name in FOLDERS.values() if _manifest(out, name).stat().st_mtime_ns != mtimes[name]}
     assert changed == {"synthetic", "merged", "classifier", "report"}
+    # Classifiers that never read a synthetic row are kept: the new generation did not change their data.
+    assert "3 classifiers trained, 2 kept" in lines["retrain"], lines["retrain"]
+    assert {run: _run_manifest(out, run).stat().st_mtime_ns for run in REAL_ONLY_RUNS} == real_only
 
 
 def test_stages_downstream_of_a_forced_stage_are_redone():

@@ -1,0 +1,86 @@
+"""The cluster path against a real Ray head on loopback ports: `augment submit` and `ray job submit`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_one_line_error, run_cli_process
+from tests.fixtures import TINY_RUN, write_tiny_dataset, write_untrained_models
+from tests.ray_head import ray_cli, ray_head
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def head():
+    with ray_head(num_cpus=2) as started:
+        yield started
+
+
+def _submit(head, *args) -> subprocess.CompletedProcess:
+    """`augment submit JOB --address HEAD …` from the project folder (the working dir it uploads), in its own process."""
+    job, *rest = args
+    return subprocess.run(
+        [sys.executable, "-c", "from augment.cli import main; main()", "submit", job, "--address", head.address, *map(str, rest)],
+        cwd=ROOT, env=head.env, capture_output=True, text=True, timeout=900,
+    )
+
+
+def test_submit_pipeline_runs_the_chain_of_jobs_and_writes_every_output(head, tmp_path):
+    data = write_tiny_dataset(tmp_path / "data", n_train=400, n_test=100, learnable=True).root
+    out = tmp_path / "run"
+    result = _submit(head, "pipeline", "--wait", "--", "--out", out, "--data-root", data, *TINY_RUN)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    submitted = [line for line in result.stdout.splitlines() if line.startswith("submitted ")]
+    assert [line.split()[1] for line in submitted] == ["train", "generate", "retrain"]
+    assert result.stdout.strip().splitlines()[-1].endswith("ended SUCCEEDED, SUCCEEDED, SUCCEEDED")
+    assert json.loads((out / "synthetic" / "_manifest.json").read_text())["rows"] == 1000
+    assert sorted(p.name for p in (out / "synthetic").glob("part-*.parquet"))
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert report["samples"]["rows"] == 200 and "accuracy" in report["cas"]
+    assert (out / "gan" / "generator.safetensors").exists() and (out / "report" / "report.md").exists()
+
+
+def test_plain_ray_job_submit_runs_the_generation_entry_point(head, tmp_path):
+    gan, judge = write_untrained_models(tmp_path)
+    out = tmp_path / "syn"
+    result = subprocess.run(
+        [ray_cli(), "job", "submit", "--address", head.address, "--working-dir", ".", "--",
+         "python", "jobs/generate.py", "--checkpoint", str(gan), "--judge", str(judge), "--n", "500", "--out", str(out)],
+        cwd=ROOT, env=head.env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "wrote 500 rows" in result.stdout
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["rows"] == 500 and sum(manifest["rows_per_label"].values()) == 500
+
+
+def test_a_failing_job_exits_non_zero_and_shows_its_last_log_lines(head, tmp_path):
+    out = tmp_path / "syn"
+    result = _submit(head, "generate", "--wait", "--",
+                     "--checkpoint", tmp_path / "no-such-run", "--n", 10, "--out", out)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    # Ray's "Uploading package" line may come first; then our error, then the job's last lines.
+    ours = next(i for i, line in enumerate(lines) if line.startswith("augment: error: "))
+    assert lines[ours].startswith("augment: error: generate job ") and "ended FAILED; its last log lines:" in lines[ours]
+    tail = lines[ours + 1 :]
+    assert 1 <= len(tail) <= 15
+    assert any("augment: error:" in line and "no-such-run" in line for line in tail), result.stderr
+    assert not out.exists()
+
+
+def test_an_unreachable_jobs_api_is_one_line(tmp_path):
+    result = run_cli_process("submit", "generate", "--address", "http://127.0.0.1:1", "--", "--n", 10)
+    assert_one_line_error(result, "cannot reach the Ray Jobs API at http://127.0.0.1:1")
+
+
+def test_an_unknown_job_is_one_line():
+    result = run_cli_process("submit", "painting", "--address", "http://127.0.0.1:1")
+    assert_one_line_error(result, "unknown job 'painting'", "pipeline")
