@@ -88,7 +88,7 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
             if stage not in only:
                 continue
             replace = stage in redo or any(dep in did_work for dep in DEPENDS_ON[stage])
-            echo(f"[{stage}] {folder(cfg, stage)}" + (" (redo)" if replace else ""))
+            echo(f"[{stage}] {folder(cfg, stage)}" + (" (redo)" if replace and _has_output(cfg, stage) else ""))
             started = time.perf_counter()
             skipped, figures, report = _STAGE_FUNCTIONS[stage](cfg, workers, replace)
             result.stages.append(StageReport(stage, time.perf_counter() - started, skipped, figures))
@@ -98,6 +98,11 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
                 did_work.add(stage)
             echo(f"[{stage}] {'complete already, skipped' if skipped else 'done'}: {figures}")
     return result
+
+
+def _has_output(cfg: PipelineConfig, stage: str) -> bool:
+    fs, path = storage.resolve(folder(cfg, stage))
+    return bool(storage.entries(fs, path))
 
 
 def _check_folder(cfg: PipelineConfig) -> None:

@@ -59,7 +59,7 @@ def frechet_distance(judge: DigitClassifier, first: np.ndarray, second: np.ndarr
     metric = FrechetInceptionDistance(feature=JudgeFeatures(judge), normalize=False)
     for images, real in ((first, True), (second, False)):
         for start in range(0, len(images), batch_size):
-            metric.update(torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size])).unsqueeze(1), real=real)
+            metric.update(torch.from_numpy(np.array(images[start : start + batch_size], dtype=np.uint8)).unsqueeze(1), real=real)
     return float(metric.compute())
 
 
