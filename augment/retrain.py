@@ -245,14 +245,18 @@ def _augment_batch(batch: dict) -> dict:
     return {"image": augment_images(batch["image"]), "label": batch["label"]}
 
 
-def _learning_rate(cfg: RetrainConfig, step: int) -> float:
-    """Linear warm-up over WARMUP_STEPS, then x lr_decay per DECAY_SAMPLES samples seen.
+def _learning_rate(cfg: RetrainConfig, step: int, rows: int) -> float:
+    """Linear warm-up over WARMUP_STEPS (or one epoch, when an epoch is shorter), then x lr_decay
+    per DECAY_SAMPLES samples seen.
 
     Counted in samples, not epochs: 1,000 real images and 120,000 merged ones get the same schedule
     per sample, so comparisons at equal epochs are not decided by one run's learning rate having
-    vanished; and no total length is needed, so a finished run can be extended.
+    vanished; and no total length is needed, so a finished run can be extended. The warm-up is
+    capped at one epoch because 1,000 rows are 8 steps per epoch: 100 steps of warm-up would be
+    most of a low-data run.
     """
-    warmup = min(1.0, (step + 1) / WARMUP_STEPS)
+    warmup_steps = max(1, min(WARMUP_STEPS, rows // cfg.batch_size))
+    warmup = min(1.0, (step + 1) / warmup_steps)
     return cfg.lr * warmup * cfg.lr_decay ** (step * cfg.batch_size / DECAY_SAMPLES)
 
 
@@ -297,7 +301,7 @@ def _retrain_worker(loop: dict) -> None:
         ):
             images, labels = batch
             for group in optimizer.param_groups:
-                group["lr"] = _learning_rate(cfg, step)
+                group["lr"] = _learning_rate(cfg, step, loop["rows"])
             loss = F.cross_entropy(ddp_model(images), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -311,7 +315,7 @@ def _retrain_worker(loop: dict) -> None:
         seconds = time.perf_counter() - started
         row = {
             "epoch": epoch, "loss": round(float(total) / max(1, batches), 5), "seconds": round(seconds, 3),
-            "samples_per_s": round(seen * world / seconds, 1), "steps": step, "lr": _learning_rate(cfg, step),
+            "samples_per_s": round(seen * world / seconds, 1), "steps": step, "lr": _learning_rate(cfg, step, loop["rows"]),
             "test_accuracy": None,
         }
         saved = None

@@ -16,7 +16,7 @@ from augment.generate import generate
 from augment.merge import merge
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
-from augment.retrain import retrain, select_rows
+from augment.retrain import _learning_rate, retrain, select_rows
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
 
@@ -114,3 +114,12 @@ def test_data_without_a_manifest_is_refused(merged, tmp_path, run_cli):
     result = run_cli("retrain", "--data", incomplete, "--out", tmp_path / "clf", "--data-root", tiny.root, "--offline")
     assert_one_line_error(result, "has no _manifest.json")
     assert not (tmp_path / "clf").exists()
+
+
+def test_learning_rate_warms_up_within_one_epoch_and_decays_per_sample_seen():
+    cfg = RetrainConfig(data="d", out="o", lr=1e-3, lr_decay=0.5, batch_size=100)
+    low_data = [_learning_rate(cfg, step, rows=1000) for step in range(10)]
+    assert low_data[0] == pytest.approx(1e-4) and low_data[9] == pytest.approx(1e-3 * 0.5 ** (900 / 60_000))
+    full_data = [_learning_rate(cfg, step, rows=60_000) for step in (0, 49, 99)]
+    assert full_data[0] == pytest.approx(1e-5) and full_data[1] < 1e-3 / 2 + 1e-9  # 100 warm-up steps
+    assert _learning_rate(cfg, 1099, rows=60_000) == pytest.approx(1e-3 * 0.5 ** (109_900 / 60_000))
