@@ -22,6 +22,7 @@ PIPELINE_CHAIN = (("train", "real,gan,judge"), ("generate", "generate"), ("retra
 UPLOAD_EXCLUDES = ["**/__pycache__", "*.egg-info", "augment-out", ".pytest_cache", "benchmarks/*.log"]
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 LAST_LOG_LINES = 15
+AGENT_PATIENCE_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,7 @@ def submit(cfg: SubmitConfig, echo: Callable[[str], None] = print) -> SubmitResu
         steps = [(name, f"python jobs/pipeline.py {shlex.join(cfg.args)} --stages {stages}".strip()) for name, stages in PIPELINE_CHAIN]
     chained = len(steps) > 1
     for name, entrypoint in steps:
-        job_id = client.submit_job(
-            entrypoint=entrypoint, runtime_env={"working_dir": cfg.working_dir, "excludes": UPLOAD_EXCLUDES},
-        )
+        job_id = _submit_job(client, entrypoint, {"working_dir": cfg.working_dir, "excludes": UPLOAD_EXCLUDES})
         result.job_ids.append(job_id)
         echo(f"submitted {name} job {job_id}: {entrypoint}")
         if not (cfg.wait or chained):
@@ -78,6 +77,21 @@ def submit(cfg: SubmitConfig, echo: Callable[[str], None] = print) -> SubmitResu
             tail = "\n".join(client.get_job_logs(job_id).rstrip().splitlines()[-LAST_LOG_LINES:])
             raise AugmentError(f"{name} job {job_id} ended {status}; its last log lines:\n{tail}")
     return result
+
+
+def _submit_job(client, entrypoint: str, runtime_env: dict, patience_s: float = AGENT_PATIENCE_S) -> str:
+    """submit_job, retried while the head says its job agent is not up yet (a fresh or busy head
+    answers HTTP 500 "No available agent to submit job, please try again later")."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            return client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env)
+        except RuntimeError as exc:
+            transient = "try again later" in str(exc)
+            if not transient or time.monotonic() > deadline:
+                text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                raise AugmentError(f"the cluster refused the job: {text[:300]}") from None
+            time.sleep(2.0)
 
 
 def follow(client, job_id: str, echo: Callable[[str], None], poll_s: float = 2.0) -> str:

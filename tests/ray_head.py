@@ -73,6 +73,12 @@ def ray_head(num_cpus: int = 2) -> Iterator[RayHead]:
         ray_cli(), "start", "--head", f"--port={free_port()}", f"--num-cpus={num_cpus}", "--num-gpus=0",
         "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
         f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
+        # Ports of their own: the test session's Ray may already hold the defaults (agent 52365 ...),
+        # and a head whose job agent cannot bind answers every submission "No available agent".
+        *(f"--{name}={free_port()}" for name in (
+            "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port",
+            "ray-client-server-port",
+        )),
     ]
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
@@ -94,8 +100,16 @@ def ray_head(num_cpus: int = 2) -> Iterator[RayHead]:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _wait_for_jobs_api(head: RayHead, timeout_s: float = 60.0) -> None:
-    probe = f"from ray.job_submission import JobSubmissionClient; JobSubmissionClient({head.address!r}).list_jobs()"
+def _wait_for_jobs_api(head: RayHead, timeout_s: float = 120.0) -> None:
+    """Until the head runs jobs: the HTTP API answers before its job agent has registered."""
+    probe = (
+        "import time\n"
+        "from ray.job_submission import JobSubmissionClient\n"
+        f"client = JobSubmissionClient({head.address!r})\n"
+        "job = client.submit_job(entrypoint='python -c pass')\n"
+        "while client.get_job_status(job).value not in ('SUCCEEDED', 'FAILED', 'STOPPED'): time.sleep(0.5)\n"
+        "assert client.get_job_status(job).value == 'SUCCEEDED'\n"
+    )
     deadline = time.time() + timeout_s
     while True:
         try:  # in a child process: the token is read from the environment
