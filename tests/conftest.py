@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -50,9 +51,18 @@ def run_cli(monkeypatch, capsys):
             main()
         code = exit_info.value.code
         out, err = capsys.readouterr()
-        return CliResult(code if isinstance(code, int) else (0 if code is None else 1), out, err)
+        return CliResult(code if isinstance(code, int) else (0 if code is None else 1), _own_lines(out), _own_lines(err))
 
     return run
+
+
+# "(RayTrainWorker pid=123) ..." lines: the test session's Ray forwards its actors' logs into this
+# process at any moment, also while an unrelated in-process CLI call is being captured.
+_FORWARDED_RAY_LOG = re.compile(r"^(\x1b\[[0-9;]*m)?\(.* pid=\d+(, ip=[0-9.]+)?\)")
+
+
+def _own_lines(text: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True) if not _FORWARDED_RAY_LOG.match(line))
 
 
 def run_cli_process(*args, env: dict[str, str] | None = None, prelude: str = "") -> CliResult:
