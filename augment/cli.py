@@ -319,6 +319,20 @@ def submit(
     typer.echo(f"job ids: {' '.join(result.job_ids)}{ended}")
 
 
+@app.command("app")
+def app_command(
+    run: Optional[str] = typer.Option(None, help="Folder to open: an `augment run` folder, a GAN run or one output."),
+    port: int = typer.Option(8501, help="Port to serve on."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback needs --allow-remote."),
+    allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a --host other machines can reach."),
+) -> None:
+    """Start the web app: generate digits, watch training, inspect datasets and reports."""
+    from augment.app.launch import launch
+    from augment.config import AppConfig
+
+    launch(AppConfig(run=run, port=port, host=host, allow_remote=allow_remote), echo=typer.echo)
+
+
 def _weights(text: Optional[str]) -> Optional[tuple[float, ...]]:
     if text is None:
         return None

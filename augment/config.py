@@ -221,3 +221,13 @@ class PipelineConfig:
     def identity(self) -> dict[str, Any]:
         keys = ("n", "dataset", "classifier_epochs", "arch", "limit", "merge_synthetic", "samples", "seeds", "seed")
         return {"gan_epochs": self.gan_epochs(), **{key: getattr(self, key) for key in keys}}
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """`augment app`: the Streamlit page, served on this machine."""
+
+    run: str | None = None  # a run folder to open with; the page can switch to another
+    port: int = 8501
+    host: str = "127.0.0.1"
+    allow_remote: bool = False  # serving beyond loopback is opt-in

@@ -24,6 +24,7 @@ from typing import Mapping
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
@@ -42,6 +43,8 @@ COMPRESSION = "zstd"
 # per-chunk overhead vanish in a scan and zstd sees plenty of context, small enough that a reader
 # decodes one group in a few ms and duckdb / Ray Data can split a million-row file 16 ways.
 ROW_GROUP_ROWS = 65_536
+# Pixels are near-random bytes to a dictionary encoder; only the small columns benefit.
+WRITE_OPTIONS = {"compression": COMPRESSION, "use_dictionary": ["source", "generator"]}
 
 META_PREFIX = "augment."
 _VERSION_KEY = f"{META_PREFIX}schema_version"
@@ -132,16 +135,27 @@ def write_parquet(table: pa.Table, fs: pafs.FileSystem, path: str) -> None:
     check_schema(table.schema, where="table to write")
     storage.make_parent(fs, path)
     tmp = storage.temporary_sibling(path)
-    pq.write_table(
-        table,
-        tmp,
-        filesystem=fs,
-        compression=COMPRESSION,
-        row_group_size=ROW_GROUP_ROWS,
-        # Pixels are near-random bytes to a dictionary encoder; only the small columns benefit.
-        use_dictionary=["source", "generator"],
-    )
+    pq.write_table(table, tmp, filesystem=fs, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
     fs.move(tmp, path)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A small schema-v1 file in memory (a download), written with the settings of every file."""
+    check_schema(table.schema, where="table to write")
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
+    return buffer.getvalue().to_pybytes()
+
+
+def scan(fs: pafs.FileSystem, paths: list[str]) -> pads.Dataset:
+    """Schema-checked files as one lazily read dataset: scanners stream record batches from it."""
+    if not paths:
+        raise AugmentError("no Parquet files to read")
+    dataset = pads.dataset(paths, filesystem=fs, format="parquet")
+    for path in paths:
+        with fs.open_input_file(path) as handle:
+            check_schema(pq.read_schema(handle), where=path)
+    return dataset
 
 
 class PartWriter:
@@ -157,9 +171,7 @@ class PartWriter:
         self.schema = schema_with(metadata)
         storage.make_parent(fs, path)
         self.tmp = storage.temporary_sibling(path)
-        self._writer = pq.ParquetWriter(
-            self.tmp, self.schema, filesystem=fs, compression=COMPRESSION, use_dictionary=["source", "generator"]
-        )
+        self._writer = pq.ParquetWriter(self.tmp, self.schema, filesystem=fs, **WRITE_OPTIONS)
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self.rows = 0

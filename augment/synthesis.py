@@ -56,37 +56,53 @@ class NoConfidentSample(RuntimeError):
     pass
 
 
-class PartMaker:
+class DigitScorer:
+    """The generator and, when given, the judge, loaded once: latents + labels -> stored pixels and the
+    judge's probability of each label. Weights load from safetensors only (no pickle)."""
+
+    def __init__(self, checkpoint: str, judge: str | None, *, device: str = "cpu"):
+        self.device = torch.device(device)
+        self.generator, info = load_generator(checkpoint, self.device)
+        self.generator_info = info
+        self.latent_dim = info["spec"]["latent_dim"]
+        self.num_classes = info["spec"]["num_classes"]
+        self.generator_sha256 = info["sha256"]
+        self.judge = None
+        if judge is not None:
+            model, _ = load_classifier(judge)
+            self.judge = fuse_for_inference(model).to(self.device)
+
+    @torch.inference_mode()
+    def score(self, latents: torch.Tensor, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """uint8 images (N, 28, 28) and the judge's probability of each conditioning label (None: no judge)."""
+        rows = len(labels)
+        padded = -(-rows // FORWARD_MULTIPLE) * FORWARD_MULTIPLE
+        z = torch.zeros(padded, self.latent_dim)
+        z[:rows] = latents
+        y = torch.zeros(padded, dtype=torch.int64)
+        y[:rows] = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        z, y = z.to(self.device), y.to(self.device)
+        pixels = data.from_gan_range(self.generator(z, y))  # what is stored is what gets judged
+        images = pixels[:rows, 0].cpu().numpy()
+        if self.judge is None:
+            return images, None
+        judged = data.to_gan_range(pixels).contiguous(memory_format=torch.channels_last)
+        probs = torch.softmax(self.judge(judged), dim=1)
+        confidence = probs.gather(1, y[:, None]).squeeze(1)
+        return images, confidence[:rows].float().cpu().numpy()
+
+
+class PartMaker(DigitScorer):
     """Loads the generator and the judge once, then writes whole parts."""
 
     def __init__(self, plan: PartPlan, *, device: str = "cpu", threads: int | None = None):
         fixed_mmap_threshold()
         if threads:
             torch.set_num_threads(threads)
-        self.plan, self.device = plan, torch.device(device)
-        self.generator, info = load_generator(plan.checkpoint, self.device)
-        self.latent_dim = info["spec"]["latent_dim"]
-        self.generator_sha256 = info["sha256"]
-        judge, _ = load_classifier(plan.judge)
-        self.judge = fuse_for_inference(judge).to(self.device)
+        super().__init__(plan.checkpoint, plan.judge, device=device)
+        self.plan = plan
         self.boundaries = np.asarray(plan.boundaries)
         self.fs, self.folder = storage.resolve(plan.out)
-
-    @torch.inference_mode()
-    def score(self, latents: torch.Tensor, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 images (N, 28, 28) and the judge's probability of each conditioning label."""
-        rows = len(labels)
-        padded = -(-rows // FORWARD_MULTIPLE) * FORWARD_MULTIPLE
-        z = torch.zeros(padded, self.latent_dim)
-        z[:rows] = latents
-        y = torch.zeros(padded, dtype=torch.int64)
-        y[:rows] = torch.from_numpy(labels)
-        z, y = z.to(self.device), y.to(self.device)
-        pixels = data.from_gan_range(self.generator(z, y))  # what is stored is what gets judged
-        judged = data.to_gan_range(pixels).contiguous(memory_format=torch.channels_last)
-        probs = torch.softmax(self.judge(judged), dim=1)
-        confidence = probs.gather(1, y[:, None]).squeeze(1)
-        return pixels[:rows, 0].cpu().numpy(), confidence[:rows].float().cpu().numpy()
 
     def make_rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(images, labels, confidence, rejected) for these ids; rejected rows draw fresh latents."""

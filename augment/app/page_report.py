@@ -1,0 +1,78 @@
+"""Report: label fidelity, Fréchet distance, CAS, the augmentation gain table, confusion and samples."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from augment import storage
+from augment.app.locate import RunLayout, read_report
+from augment.errors import AugmentError
+from augment.evaluate import VARIANTS
+
+VARIANT_ORDER = {variant: i for i, variant in enumerate(VARIANTS)}
+PLOTS = {"confusion.png": "Judge confusion on synthetic digits (row = conditioning label)",
+         "samples.png": "Synthetic samples per class with the judge's confidence",
+         "gain.png": "Augmentation gain"}
+
+
+def field(report: dict, *keys: str):
+    value = report
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise AugmentError(f"report.json has no {'.'.join(keys)}: written by another augment version?")
+        value = value[key]
+    return value
+
+
+def per_class(mapping: dict) -> list[float]:
+    """JSON turns the int class keys into strings; accept both."""
+    return [mapping.get(str(c), mapping.get(c, float("nan"))) for c in range(10)]
+
+
+def render(layout: RunLayout) -> None:
+    st.header("Report")
+    if layout.report is None:
+        st.info("No report yet: `augment evaluate --checkpoint RUN --out REPORT` or `augment run` writes one.")
+        return
+    report = read_report(layout.report)
+    fid = field(report, "frechet_distance")
+    cas = field(report, "cas")
+    fidelity, confidence, distance, cas_column = st.columns(4)
+    fidelity.metric("Label fidelity", f"{field(report, 'label_fidelity', 'overall'):.2%}")
+    confidence.metric("Mean judge confidence", f"{field(report, 'mean_confidence'):.3f}")
+    distance.metric("Fréchet distance (judge features)", f"{fid['synthetic_vs_real_test']:.2f}",
+                    help=f"Floor, real train vs real test: {fid['real_train_vs_real_test']:.2f}")
+    cas_column.metric("CAS (train synthetic, test real)", f"{cas['accuracy']:.2%}" if "accuracy" in cas else "not measured",
+                      help=cas.get("skipped") or f"literature anchor for a labeled DCGAN: {cas.get('anchor', 0.971):.1%}")
+    st.caption(f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}; "
+               f"Fréchet floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}.")
+
+    st.subheader("Per class")
+    table = pd.DataFrame(
+        {"label fidelity": per_class(field(report, "label_fidelity", "per_class")), "Fréchet distance": per_class(fid["per_class"])},
+        index=pd.Index(range(10), name="class"),
+    )
+    st.dataframe(table.style.format({"label fidelity": "{:.1%}", "Fréchet distance": "{:.1f}"}))
+
+    st.subheader("Augmentation gain (real test accuracy)")
+    gain = field(report, "gain")
+    if not gain:
+        st.info("Not measured: the report was made without a merged dataset.")
+    else:
+        rows = [
+            {"regime": regime, "variant": variant, "mean": row["mean"], "std": row["std"], "seeds": len(row["runs"]), "epochs": row["epochs"]}
+            for regime, variants in gain.items()
+            for variant, row in sorted(variants.items(), key=lambda item: VARIANT_ORDER.get(item[0], len(VARIANT_ORDER)))
+        ]
+        st.dataframe(pd.DataFrame(rows).set_index(["regime", "variant"]).style.format({"mean": "{:.2%}", "std": "{:.4f}"}))
+    targets = report.get("targets", {})
+    if targets:
+        st.subheader("Targets")
+        st.markdown("\n".join(f"- {'met' if ok else '**missed**'}: {name}" for name, ok in targets.items()))
+
+    fs, folder = storage.resolve(layout.report)
+    for name, caption in PLOTS.items():
+        path = storage.join(folder, name)
+        if storage.file_type(fs, path).name == "File":
+            st.image(storage.read_bytes(fs, path), caption=caption)
