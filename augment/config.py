@@ -189,6 +189,15 @@ class EvaluateConfig:
     overwrite: bool = False
 
 
+# The augmentation gain table: variant -> the RetrainConfig options that train it.
+GAIN_VARIANTS = {
+    "real only": {"real_only": True},
+    "real + synthetic": {},
+    "real + classic": {"real_only": True, "classic_augment": True},
+    "real + classic + synthetic": {"classic_augment": True},
+}
+
+
 STAGES = ("real", "gan", "judge", "generate", "merge", "retrain", "evaluate")
 
 

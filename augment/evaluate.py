@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from augment import data, manifest, report_plots, storage
-from augment.config import EvaluateConfig, RetrainConfig
+from augment.config import GAIN_VARIANTS as VARIANTS, EvaluateConfig, RetrainConfig
 from augment.datasets import open_dataset
 from augment.errors import AugmentError
 from augment.models.classifier_file import load_classifier
@@ -40,12 +40,6 @@ RUNS = "runs"
 PLOTS = ("confusion.png", "samples.png", "gain.png")
 OWNED = ("report.json", "report.md", RUNS, *PLOTS)
 CAS_ANCHOR = 0.971  # a labeled DCGAN's CAS on MNIST in the literature
-VARIANTS = {
-    "real only": {"real_only": True},
-    "real + synthetic": {},
-    "real + classic": {"real_only": True, "classic_augment": True},
-    "real + classic + synthetic": {"classic_augment": True},
-}
 
 
 @dataclass(frozen=True)

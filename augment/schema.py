@@ -24,7 +24,6 @@ from typing import Mapping
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
@@ -145,17 +144,6 @@ def parquet_bytes(table: pa.Table) -> bytes:
     buffer = pa.BufferOutputStream()
     pq.write_table(table, buffer, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
     return buffer.getvalue().to_pybytes()
-
-
-def scan(fs: pafs.FileSystem, paths: list[str]) -> pads.Dataset:
-    """Schema-checked files as one lazily read dataset: scanners stream record batches from it."""
-    if not paths:
-        raise AugmentError("no Parquet files to read")
-    dataset = pads.dataset(paths, filesystem=fs, format="parquet")
-    for path in paths:
-        with fs.open_input_file(path) as handle:
-            check_schema(pq.read_schema(handle), where=path)
-    return dataset
 
 
 class PartWriter:

@@ -70,7 +70,7 @@ def render(layout: RunLayout) -> None:
     st.subheader("Mean image per class")
     present = [c for c in range(10) if not np.isnan(found.mean_images[c]).any()]
     means = [enlarged(np.round(found.mean_images[c]).astype(np.uint8)) for c in present]
-    st.image(means, caption=[str(c) for c in present], width=84)
+    st.image(means, caption=[str(c) for c in present], width=84, output_format="PNG")
 
     st.subheader("Random samples per class")
     per_class_column, seed_column = st.columns(2)
@@ -78,4 +78,4 @@ def render(layout: RunLayout) -> None:
     seed = int(seed_column.number_input("Sample seed", min_value=0, max_value=2**31 - 1, value=0))
     for label, (images, scores) in samples(uri, signature, per_class, seed).items():
         captions = [f"{label}" if np.isnan(p) else f"{label} · {p:.2f}" for p in scores]
-        st.image(list(enlarged(images)), caption=captions, width=84)
+        st.image(list(enlarged(images)), caption=captions, width=84, output_format="PNG")

@@ -76,4 +76,4 @@ def show(digits: Digits) -> None:
     png.download_button("Download PNG", digits_png(digits), file_name="digits.png", mime="image/png")
     parquet.download_button("Download Parquet", digits_parquet(digits), file_name="digits.parquet",
                             mime="application/vnd.apache.parquet")
-    st.image(list(enlarged(digits.images)), caption=captions, width=84)
+    st.image(list(enlarged(digits.images)), caption=captions, width=84, output_format="PNG")

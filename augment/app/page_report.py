@@ -8,7 +8,7 @@ import streamlit as st
 from augment import storage
 from augment.app.locate import RunLayout, read_report
 from augment.errors import AugmentError
-from augment.evaluate import VARIANTS
+from augment.config import GAIN_VARIANTS as VARIANTS
 
 VARIANT_ORDER = {variant: i for i, variant in enumerate(VARIANTS)}
 PLOTS = {"confusion.png": "Judge confusion on synthetic digits (row = conditioning label)",
