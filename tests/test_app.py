@@ -261,3 +261,11 @@ def test_app_refuses_a_port_in_use(run_cli):
     with _busy_port() as holder:
         port = holder.getsockname()[1]
         assert_one_line_error(run_cli("app", "--port", port), f"cannot serve on 127.0.0.1:{port}")
+
+
+def test_app_without_streamlit_says_how_to_install_it(run_cli, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "streamlit" else real_find_spec(name, *a))
+    assert_one_line_error(run_cli("app"), "pip install 'augment[app]'")

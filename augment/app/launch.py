@@ -6,6 +6,7 @@ kill reach Streamlit itself and nothing is left running behind the command.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import socket
@@ -39,10 +40,8 @@ def validate(cfg: AppConfig) -> None:
     if not 1 <= cfg.port <= 65535:
         raise AugmentError(f"--port must be 1-65535 (got {cfg.port})")
     locate(cfg.run)  # a missing or foreign --run is refused now, not as a message in the page
-    try:
-        import streamlit  # noqa: F401
-    except ImportError:
-        raise AugmentError("the app needs Streamlit: pip install 'augment[app]'") from None
+    if importlib.util.find_spec("streamlit") is None:
+        raise AugmentError("the app needs Streamlit: pip install 'augment[app]'")
     with socket.socket(socket.AF_INET6 if ":" in cfg.host else socket.AF_INET) as probe:
         try:
             probe.bind((cfg.host, cfg.port))

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import streamlit as st
 
-from augment import storage
 from augment.app.digits import MAX_DIGITS, DigitRequest, Digits, digits_parquet, digits_png, enlarged, make_digits
 from augment.app.locate import RunLayout
-from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
-from augment.models.generator_file import INFO_FILE as GENERATOR_INFO
+from augment.models.classifier_file import NAME as CLASSIFIER
+from augment.models.generator_file import NAME as GENERATOR
+from augment.models.weights_file import sha256_of
 from augment.synthesis import DigitScorer
 
 RESULT_KEY = "generated_digits"
-
-
-def weights_digest(folder: str, info_file: str) -> str:
-    """The sha256 a model's JSON names: a new training run gets a new cached model."""
-    fs, path = storage.resolve(storage.join(folder, info_file))
-    return str(json.loads(storage.read_bytes(fs, path)).get("sha256"))
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the generator and the judge…")
@@ -29,8 +21,8 @@ def load_scorer(gan: str, judge: str | None, gan_digest: str, judge_digest: str 
 
 
 def _scorer(layout: RunLayout) -> DigitScorer:
-    judge_digest = weights_digest(layout.judge, JUDGE_INFO) if layout.judge else None
-    gan_digest = weights_digest(layout.gan, GENERATOR_INFO)
+    judge_digest = sha256_of(layout.judge, CLASSIFIER) if layout.judge else None
+    gan_digest = sha256_of(layout.gan, GENERATOR)
     # The digests are part of the cache key, so a retrained model in the same folder reloads.
     return load_scorer(layout.gan, layout.judge, gan_digest, judge_digest)
 
