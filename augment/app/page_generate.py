@@ -68,4 +68,6 @@ def show(digits: Digits) -> None:
     png.download_button("Download PNG", digits_png(digits), file_name="digits.png", mime="image/png")
     parquet.download_button("Download Parquet", digits_parquet(digits), file_name="digits.parquet",
                             mime="application/vnd.apache.parquet")
-    st.image(list(enlarged(digits.images)), caption=captions, width=84, output_format="PNG")
+    for label in np.unique(digits.labels):  # one block per class, like the training grids' rows
+        rows = np.flatnonzero(digits.labels == label)
+        st.image(list(enlarged(digits.images[rows])), caption=[captions[i] for i in rows], width=84, output_format="PNG")
