@@ -76,6 +76,12 @@ def read_bytes(fs: pafs.FileSystem, path: str) -> bytes:
         return stream.read()
 
 
+def read_optional(uri: str) -> bytes | None:
+    """The file's bytes, or None when there is no such file."""
+    fs, path = resolve(uri)
+    return read_bytes(fs, path) if file_type(fs, path) == pafs.FileType.File else None
+
+
 def _chunks(fs: pafs.FileSystem, path: str, size: int = 1 << 22) -> Iterator[bytes]:
     with fs.open_input_stream(path) as stream:
         while chunk := stream.read(size):

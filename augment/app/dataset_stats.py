@@ -139,8 +139,7 @@ def random_samples(uri: str, per_class: int, seed: int) -> dict[int, tuple[np.nd
         in_file = (rows >= starts[k]) & (rows < starts[k + 1])
         if in_file.any():
             images[in_file], confidence[in_file] = _rows_from_file(fs, path, rows[in_file] - starts[k])
-    position = {row: i for i, row in enumerate(rows.tolist())}
     return {
-        label: (images[[position[r] for r in picked.tolist()]], confidence[[position[r] for r in picked.tolist()]])
+        label: (images[np.searchsorted(rows, picked)], confidence[np.searchsorted(rows, picked)])
         for label, picked in chosen.items()
     }

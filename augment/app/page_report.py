@@ -71,8 +71,7 @@ def render(layout: RunLayout) -> None:
         st.subheader("Targets")
         st.markdown("\n".join(f"- {'met' if ok else '**missed**'}: {name}" for name, ok in targets.items()))
 
-    fs, folder = storage.resolve(layout.report)
     for name, caption in PLOTS.items():
-        path = storage.join(folder, name)
-        if storage.file_type(fs, path).name == "File":
-            st.image(storage.read_bytes(fs, path), caption=caption)
+        plot = storage.read_optional(storage.join(layout.report, name))
+        if plot is not None:
+            st.image(plot, caption=caption)

@@ -24,11 +24,6 @@ def sample_grids(run: str) -> dict[int, str]:
     return dict(sorted(grids.items()))
 
 
-def _read(run: str, name: str) -> bytes | None:
-    fs, path = storage.resolve(storage.join(run, name))
-    return storage.read_bytes(fs, path) if storage.file_type(fs, path).name == "File" else None
-
-
 def render(layout: RunLayout) -> None:
     st.header("Training")
     if layout.gan is None:
@@ -43,16 +38,16 @@ def render(layout: RunLayout) -> None:
         else:
             epochs = list(grids)
             epoch = epochs[0] if len(epochs) == 1 else st.select_slider("Epoch", options=epochs, value=epochs[-1])
-            st.image(_read(layout.gan, grids[epoch]), caption=f"epoch {epoch}: row = class 0-9, same noise in every column and epoch", width="stretch")
+            st.image(storage.read_optional(storage.join(layout.gan, grids[epoch])), caption=f"epoch {epoch}: row = class 0-9, same noise in every column and epoch", width="stretch")
     with gif_column:
         st.subheader("Progress")
-        gif = _read(layout.gan, "progress.gif")
+        gif = storage.read_optional(storage.join(layout.gan, "progress.gif"))
         if gif is None:
             st.info("No progress.gif yet: it is written when training finishes.")
         else:
             st.image(gif, caption="every epoch's grid", width="stretch")
     st.subheader("Curves")
-    if _read(layout.gan, "metrics.csv") is None:
+    if storage.read_optional(storage.join(layout.gan, "metrics.csv")) is None:
         st.info("No metrics.csv yet: it gets a row at the end of every epoch.")
         return
     metrics = pd.DataFrame(gan_artifacts.read_metrics_csv(layout.gan)).set_index("epoch")
