@@ -67,6 +67,7 @@ def train(
     arch: str = typer.Option("dcgan", help="dcgan, sagan or mlp."),
     batch_size: int = typer.Option(128, help="Global batch, split evenly across workers."),
     limit: Optional[int] = typer.Option(None, help="Train on the first N images only (quick runs)."),
+    real_per_class: Optional[int] = typer.Option(None, help="Low-data regime: the first K images of each class (as merge --real-per-class)."),
     seed: int = typer.Option(0, help="Seed for weights, shuffling and noise."),
     loss: str = typer.Option("bce", help="bce (non-saturating) or hinge."),
     lr: float = typer.Option(2e-4, help="Adam learning rate for G and D."),
@@ -84,7 +85,7 @@ def train(
     result = train_gan(
         TrainGanConfig(
             out=out, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs, workers=workers,
-            gpu=gpu, arch=arch, batch_size=batch_size, limit=limit, seed=seed, loss=loss, lr=lr,
+            gpu=gpu, arch=arch, batch_size=batch_size, limit=limit, real_per_class=real_per_class, seed=seed, loss=loss, lr=lr,
             latent_dim=latent_dim, checkpoint_every=checkpoint_every, max_failures=max_failures,
             address=address, overwrite=overwrite,
         )
@@ -106,6 +107,7 @@ def judge(
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
     batch_size: int = typer.Option(128, help="Global batch."),
     limit: Optional[int] = typer.Option(None, help="Train on the first N images only (quick runs)."),
+    real_per_class: Optional[int] = typer.Option(None, help="Low-data regime: the first K images of each class (as merge --real-per-class)."),
     seed: int = typer.Option(0, help="Seed for weights and shuffling."),
     address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
     offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
@@ -117,7 +119,8 @@ def judge(
 
     result = train_judge(JudgeConfig(
         out=out, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs, workers=workers,
-        gpu=gpu, batch_size=batch_size, limit=limit, seed=seed, address=address, overwrite=overwrite,
+        gpu=gpu, batch_size=batch_size, limit=limit, real_per_class=real_per_class, seed=seed, address=address,
+        overwrite=overwrite,
     ))
     done = "already trained with these settings" if result.skipped else f"trained in {result.seconds:.0f} s"
     typer.echo(f"judge {out}: {done}; test accuracy {result.test_accuracy:.4f} (sha256 {result.sha256[:16]}…)")

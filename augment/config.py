@@ -36,6 +36,7 @@ class TrainGanConfig:
     arch: str = "dcgan"
     batch_size: int = 128  # global: split evenly across workers, so results do not depend on W
     limit: int | None = None  # first N training images, for quick runs
+    real_per_class: int | None = None  # low-data regime: the first K images of each class (data.low_data_rows)
     seed: int = 0
     latent_dim: int = 128
     lr: float = 2e-4
@@ -52,7 +53,7 @@ class TrainGanConfig:
 
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run: continuing with more epochs or other workers is fine."""
-        keys = ("dataset", "arch", "batch_size", "limit", "seed", "latent_dim", "lr", "beta1", "beta2",
+        keys = ("dataset", "arch", "batch_size", "limit", "real_per_class", "seed", "latent_dim", "lr", "beta1", "beta2",
                 "loss", "ema_decay", "spectral_norm")
         return {key: getattr(self, key) for key in keys}
 
@@ -72,12 +73,13 @@ class JudgeConfig:
     lr: float = 3e-3  # peak of the one-cycle schedule
     weight_decay: float = 1e-4
     limit: int | None = None
+    real_per_class: int | None = None  # low-data regime, the same images as the low-data GAN
     seed: int = 0
     address: str | None = None
     overwrite: bool = False
 
     def identity(self) -> dict[str, Any]:
-        keys = ("dataset", "epochs", "batch_size", "lr", "weight_decay", "limit", "seed")
+        keys = ("dataset", "epochs", "batch_size", "lr", "weight_decay", "limit", "real_per_class", "seed")
         return {key: getattr(self, key) for key in keys}
 
 

@@ -134,13 +134,30 @@ def from_gan_range(images: torch.Tensor) -> torch.Tensor:
 
 
 def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
-    """Indices (ascending) of the first `per_class` rows of every class: the low-data subset.
-
-    One rule for every stage, so the GAN and the classifier of a low-data experiment see exactly
-    the same real images.
-    """
+    """Indices (ascending) of the first `per_class` rows of every class (fewer where a class has fewer)."""
     labels = np.asarray(labels)
     keep = np.zeros(len(labels), dtype=bool)
     for label in np.unique(labels):
         keep[np.flatnonzero(labels == label)[:per_class]] = True
     return np.flatnonzero(keep)
+
+
+def low_data_rows(labels: np.ndarray, per_class: int, num_classes: int) -> np.ndarray:
+    """The low-data subset: the first `per_class` rows of every class, refusing a class with fewer.
+
+    One rule for every stage (GAN, judge, merge), so the GAN and the classifiers of a low-data
+    experiment see exactly the same real images.
+    """
+    if per_class < 1:
+        raise AugmentError(f"--real-per-class must be at least 1 (got {per_class})")
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+    scarce = np.flatnonzero(counts < per_class)
+    if len(scarce):
+        raise AugmentError(f"--real-per-class {per_class}: class {scarce[0]} has only {counts[scarce[0]]} real images")
+    return first_per_class(labels, per_class)
+
+
+def training_subset(split: Split, limit: int | None, per_class: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) a training stage sees: all, the first `limit`, or the low-data subset."""
+    rows = slice(limit) if per_class is None else low_data_rows(split.labels, per_class, len(split.classes))
+    return split.images[rows], split.labels[rows]

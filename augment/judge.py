@@ -22,7 +22,7 @@ from augment.errors import AugmentError
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
 from augment.ray_session import ray_session
-from augment.train_common import cpus_per_worker, first_line, refuse_gpu_on_a_cpu_machine, require
+from augment.train_common import check_training_subset, cpus_per_worker, first_line, refuse_gpu_on_a_cpu_machine, require
 
 KIND = "judge"
 OWNED = (manifest.MANIFEST_NAME, WEIGHTS_FILE, INFO_FILE)
@@ -45,7 +45,7 @@ def validate(cfg: JudgeConfig) -> None:
         cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
         f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
     )
-    require(cfg.limit is None or cfg.limit >= cfg.batch_size, f"--limit {cfg.limit} is smaller than one batch ({cfg.batch_size})")
+    check_training_subset(cfg.limit, cfg.real_per_class, cfg.batch_size)
 
 
 def train_judge(cfg: JudgeConfig) -> JudgeResult:
@@ -70,7 +70,7 @@ def train_judge(cfg: JudgeConfig) -> JudgeResult:
             _judge_worker,
             train_loop_config={
                 "config": asdict(cfg),
-                "train": ray.put((train.images[: cfg.limit], train.labels[: cfg.limit])),
+                "train": ray.put(data.training_subset(train, cfg.limit, cfg.real_per_class)),
                 "test": ray.put((test.images, test.labels)),
                 "num_classes": len(train.classes),
                 "threads": cpus,

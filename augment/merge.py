@@ -102,10 +102,7 @@ def _real_selection(real: Dataset, per_class: int | None) -> np.ndarray | None:
     table = pq.read_table(list(real.paths), filesystem=fs, columns=["id", "label"])
     order = np.argsort(table["id"].to_numpy(), kind="stable")
     ids, labels = table["id"].to_numpy()[order], table["label"].to_numpy()[order]
-    scarce = [c for c in range(NUM_CLASSES) if (labels == c).sum() < per_class]
-    if scarce:
-        raise AugmentError(f"--real-per-class {per_class}: class {scarce[0]} has only {(labels == scarce[0]).sum()} real images")
-    return ids[data.first_per_class(labels, per_class)]
+    return ids[data.low_data_rows(labels, per_class, NUM_CLASSES)]
 
 
 def _synthetic_rows(cfg: MergeConfig, real_rows: int, available: int) -> int:

@@ -24,6 +24,17 @@ def require(ok: bool, message: str) -> None:
         raise AugmentError(message)
 
 
+def check_training_subset(limit: int | None, real_per_class: int | None, batch_size: int, num_classes: int = 10) -> None:
+    """--limit / --real-per-class: one of them at most, and at least one global batch of images."""
+    require(limit is None or real_per_class is None, "--limit and --real-per-class cannot be combined: choose one")
+    require(real_per_class is None or real_per_class >= 1, f"--real-per-class must be at least 1 (got {real_per_class})")
+    if limit is not None:
+        require(limit >= batch_size, f"--limit {limit} is smaller than one batch ({batch_size})")
+    if real_per_class is not None:
+        rows = real_per_class * num_classes
+        require(rows >= batch_size, f"--real-per-class {real_per_class} gives {rows} images, fewer than one batch ({batch_size})")
+
+
 def refuse_gpu_on_a_cpu_machine(gpu: bool, address: str | None) -> None:
     """Fail fast for a local run; on a cluster the GPU count is checked once connected."""
     import ray

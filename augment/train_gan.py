@@ -26,7 +26,7 @@ from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_genera
 from augment.ray_session import ray_session
 from augment.train_common import (
     CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once, first_line,
-    newest_checkpoint, refuse_gpu_on_a_cpu_machine, require, write_checkpoint_meta, write_run_info,
+    check_training_subset, newest_checkpoint, refuse_gpu_on_a_cpu_machine, require, write_checkpoint_meta, write_run_info,
 )
 
 KIND = "gan"
@@ -56,7 +56,7 @@ def validate(cfg: TrainGanConfig) -> None:
         cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
         f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
     )
-    require(cfg.limit is None or cfg.limit >= cfg.batch_size, f"--limit {cfg.limit} is smaller than one batch ({cfg.batch_size})")
+    check_training_subset(cfg.limit, cfg.real_per_class, cfg.batch_size)
     require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
 
 
@@ -71,7 +71,7 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
         return GanRunResult(cfg.out, done, finished["generator_sha256"], 0.0, finished["samples_per_s"], skipped=True)
 
     split = data.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
-    images, labels = split.images[: cfg.limit], split.labels[: cfg.limit]
+    images, labels = data.training_subset(split, cfg.limit, cfg.real_per_class)
     import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer

@@ -107,3 +107,15 @@ def test_gan_range_is_exactly_invertible_for_every_pixel_value():
 def test_from_gan_range_clamps_out_of_range_generator_output():
     out = data.from_gan_range(torch.tensor([-1.5, -1.0, 0.0, 1.0, 3.0]))
     assert out.tolist() == [0, 0, 128, 255, 255]
+
+
+def test_low_data_subset_is_the_first_k_of_every_class_in_file_order():
+    labels = np.array([3, 1, 3, 0, 1, 3, 0, 2, 2, 1, 0, 2])
+    split = data.Split(images=np.arange(12, dtype=np.uint8).reshape(12, 1, 1), labels=labels, classes=tuple("0123"))
+    images, kept = data.training_subset(split, None, 2)
+    assert images.ravel().tolist() == [0, 1, 2, 3, 4, 6, 7, 8]
+    assert np.bincount(kept).tolist() == [2, 2, 2, 2]
+    assert data.training_subset(split, 5, None)[1].tolist() == labels[:5].tolist()
+    assert data.training_subset(split, None, None)[1].tolist() == labels.tolist()
+    with pytest.raises(AugmentError, match="--real-per-class 4: class 0 has only 3 real images"):
+        data.training_subset(split, None, 4)

@@ -66,6 +66,8 @@ def test_same_settings_skip_and_other_settings_are_refused(trained, run_cli, lea
         (["--workers", "2", "--batch-size", "3"], "must be a positive multiple of --workers"),
         (["--gpu"], "GPU"),
         (["--dataset", "cifar"], "cifar"),
+        (["--limit", "256", "--real-per-class", "20"], "--limit and --real-per-class cannot be combined"),
+        (["--real-per-class", "31", "--batch-size", "32"], "--real-per-class 31: class 0 has only 30 real images"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(run_cli, tiny_mnist, tmp_path, args, fragment):

@@ -59,16 +59,19 @@ def test_two_workers_stay_in_sync_survive_a_crash_and_export(ray_local, tiny_mni
 
 
 def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):
+    # Also the low-data regime: the tiny split has 30 images per class, the GAN must see 26 of each.
     run = tmp_path / "gan"
-    base = dict(out=str(run), data_root=str(tiny_mnist.root), workers=1, arch="mlp", **TINY)
+    base = dict(out=str(run), data_root=str(tiny_mnist.root), workers=1, arch="mlp", batch_size=64, real_per_class=26)
     first = train_gan(TrainGanConfig(epochs=1, **base))
     assert first.epochs == 1 and not first.skipped
+    assert _metrics(run)[0]["optimizer_steps"] == 260 // 64
+    assert load_generator(str(run))[1]["training"]["real_per_class"] == 26
 
     second = train_gan(TrainGanConfig(epochs=2, **base))
     rows = _metrics(run)
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[1]["resumed_from_epoch"] == 1
-    assert rows[1]["optimizer_steps"] == 2 * STEPS_PER_EPOCH
+    assert rows[1]["optimizer_steps"] == 2 * (260 // 64)
     assert second.generator_sha256 != first.generator_sha256
 
     third = train_gan(TrainGanConfig(epochs=2, **base))
@@ -86,6 +89,10 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
         (["--loss", "wgan"], "unknown --loss 'wgan'"),
         (["--batch-size", "65", "--workers", "2"], "must be a positive multiple of --workers"),
         (["--dataset", "cifar10"], "unknown dataset 'cifar10'"),
+        (["--limit", "256", "--real-per-class", "20"], "--limit and --real-per-class cannot be combined"),
+        (["--real-per-class", "0"], "--real-per-class must be at least 1"),
+        (["--real-per-class", "5"], "--real-per-class 5 gives 50 images, fewer than one batch (128)"),
+        (["--real-per-class", "31", "--batch-size", "64"], "--real-per-class 31: class 0 has only 30 real images"),
     ],
 )
 def test_train_bad_options_are_one_line_and_write_nothing(run_cli, tiny_mnist, tmp_path, args, expected):
