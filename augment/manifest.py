@@ -95,6 +95,13 @@ def clear_output(fs: pafs.FileSystem, folder: str, owned: Iterable[str]) -> None
         storage.delete(fs, storage.join(folder, name))
 
 
+def changed_settings(recorded: Mapping[str, Any] | None, identity: Mapping[str, Any]) -> list[str]:
+    """Settings that differ between a recorded identity and this one. A setting absent on one side
+    equals None (off) on the other, so outputs made before an optional setting existed still match."""
+    recorded = recorded or {}
+    return sorted(k for k in set(identity) | set(recorded) if recorded.get(k) != identity.get(k))
+
+
 def finished_output(
     fs: pafs.FileSystem, folder: str, *, uri: str, kind: str, identity: Mapping[str, Any], owned: Iterable[str], overwrite: bool
 ) -> dict[str, Any] | None:
@@ -116,8 +123,8 @@ def finished_output(
         raise AugmentError(f"--out {uri} holds something other than a {kind} output; pass --overwrite or choose another folder")
     if done.get("stage") != kind:
         raise AugmentError(f"--out {uri} holds a {done.get('stage')} output, not a {kind} output; choose another folder")
-    if done.get("config") != dict(identity):
-        changed = sorted(k for k in set(identity) | set(done.get("config") or {}) if (done.get("config") or {}).get(k) != identity.get(k))
+    changed = changed_settings(done.get("config"), identity)
+    if changed:
         raise AugmentError(
             f"--out {uri} holds a {kind} output made with other settings ({', '.join(changed)}); "
             "pass --overwrite or choose another folder"

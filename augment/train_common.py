@@ -90,8 +90,8 @@ def completed_epochs(uri: str, *, kind: str, what: str, identity: dict, epochs: 
     info = run_info(uri)
     if info.get("kind") != kind:
         raise AugmentError(f"--out {uri} holds something other than a {what}; pass --overwrite or choose another folder")
-    if info.get("identity") != identity:
-        changed = sorted(k for k, v in identity.items() if info.get("identity", {}).get(k) != v)
+    changed = manifest.changed_settings(info.get("identity"), identity)
+    if changed:
         raise AugmentError(
             f"--out {uri} holds a {what} with other settings ({', '.join(changed)}); pass --overwrite or choose another folder"
         )

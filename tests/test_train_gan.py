@@ -13,6 +13,8 @@ from PIL import Image
 from augment.config import ExportConfig, TrainGanConfig
 from augment.export import export_real
 from augment.models.generator_file import load_generator
+from augment.errors import AugmentError
+from augment.train_common import completed_epochs
 from augment.train_gan import FAULT_MARKER, train_gan
 from tests.conftest import assert_one_line_error
 
@@ -124,3 +126,15 @@ def test_an_out_holding_a_gan_run_with_other_settings_is_refused(run_cli, tmp_pa
     result = run_cli("train", "--out", run, "--arch", "dcgan")
     assert_one_line_error(result, "holds a GAN run with other settings (arch)")
     assert sorted(p.name for p in run.iterdir()) == ["run.json"]
+
+
+def test_a_run_recorded_before_an_optional_setting_existed_still_continues(tmp_path):
+    run = tmp_path / "gan"
+    run.mkdir()
+    identity = TrainGanConfig(out=str(run)).identity()
+    older = {k: v for k, v in identity.items() if k != "real_per_class"}  # written by an earlier version
+    (run / "run.json").write_text(json.dumps({"kind": "gan", "identity": older}))
+    assert completed_epochs(str(run), kind="gan", what="GAN run", identity=identity, epochs=20, overwrite=False) == 0
+    low_data = TrainGanConfig(out=str(run), real_per_class=100).identity()
+    with pytest.raises(AugmentError, match=r"other settings \(real_per_class\)"):
+        completed_epochs(str(run), kind="gan", what="GAN run", identity=low_data, epochs=20, overwrite=False)
