@@ -72,6 +72,9 @@ def train(
     loss: str = typer.Option("bce", help="bce (non-saturating) or hinge."),
     lr: float = typer.Option(2e-4, help="Adam learning rate for G and D."),
     latent_dim: int = typer.Option(128, help="Noise dimensions."),
+    diff_augment: Optional[str] = typer.Option(
+        None, help="DiffAugment on D's inputs, e.g. translation,cutout (recommended with --real-per-class)."
+    ),
     checkpoint_every: int = typer.Option(1, help="Checkpoint every K epochs (and always the last)."),
     max_failures: int = typer.Option(2, help="Worker crashes survived, each resumed from the last checkpoint."),
     address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
@@ -86,7 +89,7 @@ def train(
         TrainGanConfig(
             out=out, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs, workers=workers,
             gpu=gpu, arch=arch, batch_size=batch_size, limit=limit, real_per_class=real_per_class, seed=seed, loss=loss, lr=lr,
-            latent_dim=latent_dim, checkpoint_every=checkpoint_every, max_failures=max_failures,
+            latent_dim=latent_dim, diff_augment=diff_augment, checkpoint_every=checkpoint_every, max_failures=max_failures,
             address=address, overwrite=overwrite,
         )
     )

@@ -45,6 +45,7 @@ class TrainGanConfig:
     loss: str = "bce"  # "bce" (non-saturating) or "hinge"
     ema_decay: float = 0.999
     spectral_norm: bool = True
+    diff_augment: str | None = None  # e.g. "translation,cutout": DiffAugment for low-data runs
     checkpoint_every: int = 1  # epochs
     max_failures: int = 2  # worker crashes survived per run (each restarts from the last checkpoint)
     address: str | None = None  # Ray cluster to join; None starts a local Ray
@@ -54,7 +55,7 @@ class TrainGanConfig:
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run: continuing with more epochs or other workers is fine."""
         keys = ("dataset", "arch", "batch_size", "limit", "real_per_class", "seed", "latent_dim", "lr", "beta1", "beta2",
-                "loss", "ema_decay", "spectral_norm")
+                "loss", "ema_decay", "spectral_norm", "diff_augment")
         return {key: getattr(self, key) for key in keys}
 
 

@@ -21,6 +21,7 @@ from augment.config import TrainGanConfig
 from augment.errors import AugmentError
 from augment.models.checkpoint import save_state
 from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights, memory_format_for
+from augment.models.diff_augment import parse_policy
 from augment.models.gan_step import LOSSES, STAT_NAMES, GanStep, make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
 from augment.ray_session import ray_session
@@ -57,6 +58,10 @@ def validate(cfg: TrainGanConfig) -> None:
         f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
     )
     check_training_subset(cfg.limit, cfg.real_per_class, cfg.batch_size)
+    try:
+        parse_policy(cfg.diff_augment)
+    except ValueError as exc:
+        raise AugmentError(str(exc)) from None
     require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
 
 
@@ -174,7 +179,7 @@ def _train_worker(loop: dict) -> None:
     step = GanStep(
         ray.train.torch.prepare_model(generator),
         ray.train.torch.prepare_model(discriminator),
-        g_optimizer, d_optimizer, ema, cfg.loss, cfg.latent_dim,
+        g_optimizer, d_optimizer, ema, cfg.loss, cfg.latent_dim, parse_policy(cfg.diff_augment),
     )
     per_worker = cfg.batch_size // world
     sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)

@@ -10,6 +10,7 @@ from torch.nn.utils.parametrize import is_parametrized
 
 from augment.errors import AugmentError
 from augment.models.checkpoint import STATE_FILE, load_state, save_state
+from augment.models.diff_augment import cutout, diff_augment, parse_policy, translate
 from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights
 from augment.models.gan_step import GanStep, make_ema
 from augment.models.generator_file import WEIGHTS_FILE, export_generator, load_generator
@@ -49,8 +50,8 @@ def test_sagan_adds_self_attention_to_both_networks():
         assert any(type(m).__name__ == "SelfAttention" for m in network.modules())
 
 
-@pytest.mark.parametrize("loss", ["bce", "hinge"])
-def test_a_step_updates_both_networks_and_the_ema(loss):
+@pytest.mark.parametrize("loss, policy", [("bce", ()), ("hinge", ()), ("bce", ("translation", "cutout"))])
+def test_a_step_updates_both_networks_and_the_ema(loss, policy):
     torch.manual_seed(0)
     spec = GanSpec(width=16)
     generator, discriminator = build_generator(spec), build_discriminator(spec)
@@ -63,7 +64,7 @@ def test_a_step_updates_both_networks_and_the_ema(loss):
         generator, discriminator,
         torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.999)),
         torch.optim.Adam(discriminator.parameters(), 2e-4, betas=(0.5, 0.999)),
-        ema, loss, spec.latent_dim,
+        ema, loss, spec.latent_dim, policy,
     )
     real = torch.rand(8, 1, 28, 28) * 2 - 1
     stats = step(real, torch.arange(8) % 10)
@@ -145,3 +146,49 @@ def test_ema_warms_up_instead_of_clinging_to_the_initial_weights():
     # 200 updates at a fixed 0.999 would keep 82% of the start; the warmed-up EMA follows the weights.
     for start, now, averaged in zip(initial, generator.parameters(), ema.module.parameters()):
         assert (averaged - start).abs().mean() > 0.5 * (now - start).abs().mean()
+
+
+def _digit_like(n: int) -> torch.Tensor:
+    """Background -1 with a bright 6x6 block in the middle: easy to follow through a transform."""
+    images = torch.full((n, 1, 28, 28), -1.0)
+    images[:, :, 11:17, 11:17] = torch.linspace(0, 1, 36).view(6, 6)
+    return images
+
+
+def test_translation_shifts_each_image_whole_by_at_most_four_pixels_filling_background():
+    torch.manual_seed(0)
+    images = _digit_like(64)
+    moved = translate(images)
+    assert moved.shape == images.shape and moved.stride()[1] == 1  # channels_last, as the GAN runs
+    offsets = set()
+    for before, after in zip(images, moved):
+        found = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
+                 if torch.equal(torch.roll(before, (dy, dx), dims=(1, 2)), after)]
+        assert len(found) == 1  # an exact shift of the whole image; what rolls in is background
+        offsets.add(found[0])
+    assert len(offsets) > 20  # independent draws per image
+
+
+def test_cutout_blanks_one_square_of_half_the_side_to_background():
+    torch.manual_seed(1)
+    images = torch.rand(256, 1, 28, 28) * 2 - 1 + 3  # no pixel is background before the cutout
+    blanked = cutout(images) == -1.0
+    counts = blanked.flatten(1).sum(1)
+    assert counts.max() == 14 * 14 and counts.min() > 0  # whole squares, or clipped at the border
+    for mask in blanked[:, 0]:
+        rows, cols = mask.any(1).nonzero().ravel(), mask.any(0).nonzero().ravel()
+        assert mask.sum() == len(rows) * len(cols) and len(rows) <= 14 and len(cols) <= 14  # one rectangle
+
+
+def test_diff_augment_is_differentiable_seeded_and_policies_are_checked():
+    images = _digit_like(8).requires_grad_()
+    torch.manual_seed(2)
+    first = diff_augment(images, ("translation", "cutout"))
+    torch.manual_seed(2)
+    assert torch.equal(first, diff_augment(images, ("translation", "cutout")))
+    first.sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    assert diff_augment(images, ()) is images
+    assert parse_policy(" translation, cutout ") == ("translation", "cutout") and parse_policy(None) == ()
+    with pytest.raises(ValueError, match="unknown --diff-augment policy 'color'"):
+        parse_policy("translation,color")

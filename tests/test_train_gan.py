@@ -61,13 +61,15 @@ def test_two_workers_stay_in_sync_survive_a_crash_and_export(ray_local, tiny_mni
 
 
 def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):
-    # Also the low-data regime: the tiny split has 30 images per class, the GAN must see 26 of each.
+    # Also the low-data recipe: the tiny split has 30 images per class, the GAN must see 26 of each.
     run = tmp_path / "gan"
-    base = dict(out=str(run), data_root=str(tiny_mnist.root), workers=1, arch="mlp", batch_size=64, real_per_class=26)
+    base = dict(out=str(run), data_root=str(tiny_mnist.root), workers=1, arch="mlp", batch_size=64, real_per_class=26,
+                diff_augment="translation,cutout")
     first = train_gan(TrainGanConfig(epochs=1, **base))
     assert first.epochs == 1 and not first.skipped
     assert _metrics(run)[0]["optimizer_steps"] == 260 // 64
-    assert load_generator(str(run))[1]["training"]["real_per_class"] == 26
+    training = load_generator(str(run))[1]["training"]
+    assert training["real_per_class"] == 26 and training["diff_augment"] == "translation,cutout"
 
     second = train_gan(TrainGanConfig(epochs=2, **base))
     rows = _metrics(run)
@@ -93,6 +95,7 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
         (["--dataset", "cifar10"], "unknown dataset 'cifar10'"),
         (["--limit", "256", "--real-per-class", "20"], "--limit and --real-per-class cannot be combined"),
         (["--real-per-class", "0"], "--real-per-class must be at least 1"),
+        (["--diff-augment", "translation,color"], "unknown --diff-augment policy 'color'"),
         (["--real-per-class", "5"], "--real-per-class 5 gives 50 images, fewer than one batch (128)"),
         (["--real-per-class", "31", "--batch-size", "64"], "--real-per-class 31: class 0 has only 30 real images"),
     ],

@@ -8,6 +8,8 @@ DDP notes (G and D are separate DDP modules when there are several workers):
   D step's zero_grad. G's gradients are all-reduced by G's DDP wrapper.
 - G has BatchNorm and sees exactly one forward per step, so broadcast_buffers (on by default)
   never modifies a buffer between a forward and its backward; D has no BatchNorm at all.
+- With DiffAugment the D step augments cat(real, fake) in one call: real and fake draw their
+  transforms from the same distribution, which is all the method asks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
+
+from augment.models.diff_augment import diff_augment
 
 LOSSES = ("bce", "hinge")
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
@@ -64,6 +68,7 @@ class GanStep:
     ema: AveragedModel
     loss: str
     latent_dim: int
+    augment_policy: tuple[str, ...] = ()  # DiffAugment on everything D sees (diff_augment.py); () = off
 
     def __call__(self, real: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Update D then G on one batch; returns the STAT_NAMES as one detached tensor."""
@@ -71,14 +76,15 @@ class GanStep:
         z = torch.randn(batch, self.latent_dim, device=real.device)
         fake = self.generator(z, labels)
 
-        logits = self.discriminator(torch.cat([real, fake.detach()]), torch.cat([labels, labels]))
+        seen = diff_augment(torch.cat([real, fake.detach()]), self.augment_policy)
+        logits = self.discriminator(seen, torch.cat([labels, labels]))
         real_logits, fake_logits = logits[:batch], logits[batch:]
         loss_d = discriminator_loss(self.loss, real_logits, fake_logits)
         self.d_optimizer.zero_grad(set_to_none=True)
         loss_d.backward()
         self.d_optimizer.step()
 
-        loss_g = generator_loss(self.loss, unwrap(self.discriminator)(fake, labels))
+        loss_g = generator_loss(self.loss, unwrap(self.discriminator)(diff_augment(fake, self.augment_policy), labels))
         self.g_optimizer.zero_grad(set_to_none=True)
         loss_g.backward()
         self.g_optimizer.step()
