@@ -76,12 +76,23 @@ def read_metrics_csv(run_uri: str) -> list[dict]:
     return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
 
 
+GIF_MAX_FRAMES = 100
+
+
+def gif_epochs(epochs: int, max_frames: int = GIF_MAX_FRAMES) -> list[int]:
+    """Epochs shown in progress.gif: all of them, or evenly spaced ones ending at the last epoch
+    (a low-data run of 600 short epochs would otherwise play for four minutes)."""
+    if epochs <= max_frames:
+        return list(range(1, epochs + 1))
+    return sorted({round(epochs * (i + 1) / max_frames) for i in range(max_frames)})
+
+
 def write_progress_gif(run_uri: str, epochs: int, frame_ms: int = 400) -> None:
     from PIL import Image
 
     fs, run = storage.resolve(run_uri)
     frames = []
-    for epoch in range(1, epochs + 1):
+    for epoch in gif_epochs(epochs):
         path = storage.join(run, grid_name(epoch))
         if storage.file_type(fs, path).name == "File":
             frames.append(Image.open(io.BytesIO(storage.read_bytes(fs, path))).convert("P"))

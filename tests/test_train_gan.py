@@ -14,6 +14,7 @@ from augment.config import ExportConfig, TrainGanConfig
 from augment.export import export_real
 from augment.models.generator_file import load_generator
 from augment.errors import AugmentError
+from augment.gan_artifacts import gif_epochs
 from augment.train_common import completed_epochs
 from augment.train_gan import FAULT_MARKER, train_gan
 from tests.conftest import assert_one_line_error
@@ -141,3 +142,10 @@ def test_a_run_recorded_before_an_optional_setting_existed_still_continues(tmp_p
     low_data = TrainGanConfig(out=str(run), real_per_class=100).identity()
     with pytest.raises(AugmentError, match=r"other settings \(real_per_class\)"):
         completed_epochs(str(run), kind="gan", what="GAN run", identity=low_data, epochs=20, overwrite=False)
+
+
+def test_progress_gif_keeps_every_epoch_up_to_100_then_evenly_spaced_ones_ending_at_the_last():
+    assert gif_epochs(3) == [1, 2, 3]
+    assert gif_epochs(100) == list(range(1, 101))
+    many = gif_epochs(600)
+    assert len(many) == 100 and many[-1] == 600 and many == list(range(6, 601, 6))
