@@ -187,9 +187,13 @@ def _cas(cfg: EvaluateConfig, runs: dict[str, RetrainConfig]) -> dict:
 def _gain_table(cfg: EvaluateConfig, runs: dict[str, RetrainConfig]) -> dict:
     table = {}
     for regime, _, epochs in _regimes(cfg):
+        # Seed by seed, every variant: an evaluation stopped part-way leaves whole seeds, which a
+        # rerun with fewer --seeds on the same --out reuses as they are.
+        accuracy = {(variant, seed): retrain(runs[run_name(regime, variant, seed)]).test_accuracy
+                    for seed in range(cfg.seeds) for variant in VARIANTS}
         table[regime] = {}
         for variant in VARIANTS:
-            accuracies = [retrain(runs[run_name(regime, variant, seed)]).test_accuracy for seed in range(cfg.seeds)]
+            accuracies = [accuracy[variant, seed] for seed in range(cfg.seeds)]
             table[regime][variant] = {
                 "mean": statistics.fmean(accuracies), "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
                 "runs": accuracies, "epochs": epochs,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import types
 
 import numpy as np
 import pytest
 
 from augment.config import EvaluateConfig, ExportConfig, GenerateConfig, MergeConfig
+from augment import evaluate as evaluate_module
 from augment.evaluate import _targets, evaluate, report_markdown
 from augment.export import export_real
 from augment.generate import generate
@@ -94,6 +96,22 @@ def test_targets_and_markdown_cover_both_regimes():
     report["targets"] = targets
     text = report_markdown(report)
     assert "| real + classic + synthetic | 94.00% |" in text and "### low data" in text and "98.50%" in text
+
+
+def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(monkeypatch):
+    trained = []
+
+    def fake_retrain(cfg):
+        trained.append(cfg.out.split("/runs/")[1])
+        return types.SimpleNamespace(test_accuracy=0.9 + 0.01 * cfg.seed)
+
+    monkeypatch.setattr(evaluate_module, "retrain", fake_retrain)
+    cfg = EvaluateConfig(checkpoint="gan", out="report", merged="merged", seeds=2)
+    table = evaluate_module._gain_table(cfg, evaluate_module.classifier_runs(cfg))
+    assert trained == [f"full-data/{variant}/seed{seed}" for seed in (0, 1)
+                       for variant in ("real-only", "real+synthetic", "real+classic", "real+classic+synthetic")]
+    assert table["full data"]["real + classic"]["runs"] == [0.9, 0.91]
+    assert table["full data"]["real + classic"]["mean"] == pytest.approx(0.905)
 
 
 @pytest.mark.parametrize(
