@@ -1,7 +1,7 @@
 """Differentiable augmentation for GAN training on little data (DiffAugment, Zhao et al. 2020).
 
-With ~1000 real images the discriminator memorises them within a few hundred steps and stops
-teaching the generator. DiffAugment applies the same kind of random, differentiable transform to
+With ~1000 real images the discriminator tends to memorise them and stop teaching the generator
+(the paper's finding). DiffAugment applies the same kind of random, differentiable transform to
 *every* image D sees — real and fake, in D's step and in G's — so D cannot lean on pixel-exact
 memories while G still learns the un-augmented distribution (the transforms never leak into G's
 output because fakes are augmented only on their way into D).
