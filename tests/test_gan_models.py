@@ -13,7 +13,9 @@ from augment.models.checkpoint import STATE_FILE, load_state, save_state
 from augment.models.diff_augment import cutout, diff_augment, parse_policy, translate
 from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights
 from augment.models.gan_step import GanStep, make_ema
+from augment.models.classifier import ClassifierSpec, DigitClassifier, fuse_for_inference
 from augment.models.generator_file import WEIGHTS_FILE, export_generator, load_generator
+from augment.models.generator_inference import for_inference
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -192,3 +194,38 @@ def test_diff_augment_is_differentiable_seeded_and_policies_are_checked():
     assert parse_policy(" translation, cutout ") == ("translation", "cutout") and parse_policy(None) == ()
     with pytest.raises(ValueError, match="unknown --diff-augment policy 'color'"):
         parse_policy("translation,color")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_inference_form_computes_the_same_images(arch):
+    torch.manual_seed(0)
+    spec = GanSpec(arch=arch, width=16)
+    generator = build_generator(spec)
+    generator.apply(init_weights)
+    generator.train()
+    for _ in range(3):  # non-trivial BatchNorm running statistics, which the inference form folds in
+        generator(torch.randn(64, spec.latent_dim), torch.randint(0, 10, (64,)))
+    generator.eval()
+    fast = for_inference(generator)
+    z, labels = torch.randn(256, spec.latent_dim), torch.arange(256) % 10
+    with torch.inference_mode():
+        expected, got = generator(z, labels), fast(z, labels)
+    assert got.shape == expected.shape == (256, 1, 28, 28)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not generator.training and not fast.training
+    assert sum(p.numel() for p in fast.parameters()) < sum(p.numel() for p in generator.parameters())
+
+
+def test_the_fused_judge_computes_the_same_probabilities():
+    torch.manual_seed(0)
+    model = DigitClassifier(ClassifierSpec())
+    model.train()
+    for _ in range(3):
+        model(torch.rand(32, 1, 28, 28) * 2 - 1)
+    model.eval()
+    images = torch.rand(64, 1, 28, 28) * 2 - 1
+    with torch.inference_mode():
+        expected = model(images)
+        got = fuse_for_inference(model)(images.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fuse_for_inference(model).modules())

@@ -77,9 +77,10 @@ def fuse_for_inference(model: DigitClassifier) -> DigitClassifier:
     function, 3x faster on one CPU thread (max-pooling 16-channel NCHW maps was half the time).
     Feed it channels_last input too (`images.contiguous(memory_format=torch.channels_last)`)."""
     fused = copy.deepcopy(model).eval()
-    for block in fused.body[:3]:
-        block[0] = fuse_conv_bn_eval(block[0], block[1])
-        block[1] = nn.Identity()
+    for index in range(3):
+        conv, norm, relu, pool = fused.body[index]
+        # max-pool before ReLU: the same values (ReLU is monotonic) at a quarter of the ReLU's work.
+        fused.body[index] = nn.Sequential(fuse_conv_bn_eval(conv, norm), pool, relu)
     return fused.to(memory_format=torch.channels_last)
 
 
