@@ -6,3 +6,17 @@ class AugmentError(Exception):
 
     Raise it *before* writing anything, so a refused command leaves data untouched.
     """
+
+
+def require(ok: bool, message: str) -> None:
+    if not ok:
+        raise AugmentError(message)
+
+
+def first_line(exc: BaseException) -> str:
+    """The root cause of a (Ray-wrapped) exception as one short line."""
+    cause = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    text = str(cause).strip() or type(cause).__name__
+    return text.splitlines()[0][:300]

@@ -26,14 +26,14 @@ import pyarrow.parquet as pq
 from augment import data, manifest, report_plots, storage
 from augment.config import GAIN_VARIANTS as VARIANTS, EvaluateConfig, RetrainConfig
 from augment.datasets import open_dataset
-from augment.errors import AugmentError
+from augment.errors import AugmentError, require
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
+from augment.parts import PartPlan
 from augment.quality import confusion, fidelity, frechet_distance, per_class_frechet, predictions
 from augment.retrain import retrain
 from augment.sampling import class_boundaries
-from augment.synthesis import PartMaker, PartPlan
-from augment.train_common import require
+from augment.synthesis import PartMaker
 
 KIND = "report"
 RUNS = "runs"

@@ -23,17 +23,17 @@ import numpy as np
 
 from augment import manifest, schema, storage
 from augment.config import GenerateConfig, JudgeConfig
-from augment.errors import AugmentError
+from augment.errors import AugmentError, first_line, require
+from augment.model_check import check_models_apart
 from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
-from augment.models.generator_file import load_generator
-from augment.ray_session import ray_session
-from augment.sampling import MAX_ROWS, class_boundaries, expected_counts
-from augment.synthesis import PartMaker, PartPlan, part_bounds, part_name
-from augment.train_common import first_line, refuse_gpu_on_a_cpu_machine, require
+from augment.models.classifier_file import read_classifier_info
+from augment.models.generator_file import read_generator_info
+from augment.parts import PartPlan, part_bounds, part_name
+from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
+from augment.sampling import MAX_ROWS, class_boundaries
 
 KIND = "synthetic"
 JUDGE_SUBFOLDER = "judge"
-PREFLIGHT_PER_CLASS = 64
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def generate(cfg: GenerateConfig) -> GenerateResult:
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     fs, out = storage.resolve(cfg.out)
     _refuse_complete_output(cfg, fs, out)
-    _, generator_info = load_generator(cfg.checkpoint)  # refuses a missing or mismatched generator now
+    generator_info = read_generator_info(cfg.checkpoint)  # refuses a missing or corrupt generator now
     spec = generator_info["spec"]
     num_classes = spec["num_classes"]
     if cfg.class_weights is not None:
@@ -86,7 +86,7 @@ def generate(cfg: GenerateConfig) -> GenerateResult:
     judge = _judge_or_plan_to_train(cfg, generator_info)
     if judge is None:
         _train_default_judge(cfg, generator_info)
-    judge_sha256 = json.loads(storage.read_bytes(*_at(judge_folder(cfg), JUDGE_INFO)))["sha256"]
+    judge_sha256 = read_classifier_info(judge_folder(cfg))["sha256"]
 
     identity = cfg.identity(generator_info["sha256"], judge_sha256)
     metadata = schema.file_metadata(generator_info.get("dataset", "mnist"), generator=generator_info["sha256"], run_config=identity)
@@ -96,10 +96,9 @@ def generate(cfg: GenerateConfig) -> GenerateResult:
         boundaries=tuple(boundaries.tolist()), min_confidence=cfg.min_confidence,
         max_attempts=cfg.max_attempts, batch_size=cfg.batch_size, metadata=metadata,
     )
+    check_models_apart(plan)  # before _reusable_parts, which may clear the folder
     bounds = part_bounds(cfg.n, cfg.rows_per_file)
     done = _reusable_parts(cfg, fs, out, identity, bounds, num_classes)
-    if cfg.min_confidence > 0:
-        _preflight_min_confidence(plan, cfg, boundaries)
 
     todo = [(k, start, stop) for k, (start, stop) in enumerate(bounds) if k not in done]
     results = dict(done)
@@ -150,12 +149,10 @@ def _judge_or_plan_to_train(cfg: GenerateConfig, generator_info: dict) -> str | 
     folder = judge_folder(cfg)
     fs, info_path = _at(folder, JUDGE_INFO)
     if storage.file_type(fs, info_path).name == "File":
-        from augment.models.classifier_file import load_classifier
-
-        judge, info = load_classifier(folder)  # refuses a corrupt or mismatched judge now
+        classes = read_classifier_info(folder)["spec"].get("num_classes")  # refuses a corrupt judge now
         require(
-            judge.spec.num_classes == generator_info["spec"]["num_classes"],
-            f"judge {folder} knows {judge.spec.num_classes} classes, the generator {generator_info['spec']['num_classes']}",
+            classes == generator_info["spec"]["num_classes"],
+            f"judge {folder} knows {classes} classes, the generator {generator_info['spec']['num_classes']}",
         )
         return folder
     if cfg.judge is not None:
@@ -165,7 +162,9 @@ def _judge_or_plan_to_train(cfg: GenerateConfig, generator_info: dict) -> str | 
 
 def _train_default_judge(cfg: GenerateConfig, generator_info: dict) -> None:
     from augment.judge import train_judge
+    from augment.models.generator_file import load_generator
 
+    load_generator(cfg.checkpoint)  # its spec must fit its weights before minutes of judge training
     folder = judge_folder(cfg)
     dataset = generator_info.get("dataset", "mnist")
     print(f"no judge in {folder}: training one on real {dataset} first (a few minutes on a laptop CPU)", flush=True)
@@ -212,30 +211,6 @@ def _reusable_parts(cfg: GenerateConfig, fs, out: str, identity: dict, bounds, n
             f"({', '.join(sorted(foreign)[:3])}{', …' if len(foreign) > 3 else ''}); pass --overwrite to replace it"
         )
     return reusable
-
-
-def _preflight_min_confidence(plan: PartPlan, cfg: GenerateConfig, boundaries: np.ndarray) -> None:
-    """Refuse up front a threshold some class almost never reaches, instead of failing mid-run."""
-    maker = PartMaker(plan)
-    num_classes = len(boundaries)
-    labels = np.repeat(np.arange(num_classes), PREFLIGHT_PER_CLASS)
-    from augment.sampling import latents_for
-
-    # Attempt numbers far above max_attempts: fresh latents that no real row uses.
-    z = latents_for(np.arange(len(labels)), cfg.seed, maker.latent_dim, attempt=1 << 20)
-    _, scores = maker.score(z, labels)
-    rows = expected_counts(cfg.n, boundaries)
-    for c in range(num_classes):
-        if rows[c] == 0:
-            continue
-        rate = float((scores[labels == c] >= cfg.min_confidence).mean())
-        expected_failures = rows[c] * (1.0 - rate) ** cfg.max_attempts
-        if expected_failures > 0.5:
-            raise AugmentError(
-                f"--min-confidence {cfg.min_confidence}: only {rate:.0%} of class {c} samples reach it "
-                f"({PREFLIGHT_PER_CLASS} tried), so about {expected_failures:.0f} of its {rows[c]} rows would "
-                f"find none in {cfg.max_attempts} tries; lower --min-confidence"
-            )
 
 
 def _pool(cfg: GenerateConfig, parts: int) -> tuple[int, dict, int]:
@@ -294,6 +269,8 @@ class _RayPartMaker:
     """Ray Data actor: one PartMaker per actor; each batch is one part descriptor."""
 
     def __init__(self, plan: PartPlan, device: str, threads: int):
+        from augment.synthesis import PartMaker  # torch: in the actor only
+
         self.maker = PartMaker(plan, device=device, threads=threads)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

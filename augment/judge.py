@@ -18,11 +18,11 @@ import torch
 
 from augment import data, manifest, storage
 from augment.config import JudgeConfig
-from augment.errors import AugmentError
+from augment.errors import AugmentError, first_line, require
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
-from augment.ray_session import ray_session
-from augment.train_common import check_training_subset, cpus_per_worker, first_line, refuse_gpu_on_a_cpu_machine, require
+from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
+from augment.train_common import check_training_subset, cpus_per_worker
 
 KIND = "judge"
 OWNED = (manifest.MANIFEST_NAME, WEIGHTS_FILE, INFO_FILE)

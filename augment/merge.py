@@ -24,8 +24,7 @@ import pyarrow.parquet as pq
 from augment import data, manifest, schema, storage
 from augment.config import MergeConfig
 from augment.datasets import NUM_CLASSES, Dataset, open_dataset
-from augment.errors import AugmentError
-from augment.train_common import require
+from augment.errors import AugmentError, require
 
 KIND = "merged"
 OWNED = ("real", "synthetic")

@@ -22,9 +22,8 @@ from augment.config import (
     STAGES, EvaluateConfig, ExportConfig, GenerateConfig, JudgeConfig, MergeConfig, PipelineConfig,
     TrainGanConfig,
 )
-from augment.errors import AugmentError
+from augment.errors import AugmentError, require
 from augment.ray_session import ray_session
-from augment.train_common import require
 
 RUN_FILE = "pipeline.json"
 FOLDERS = {

@@ -34,6 +34,18 @@ def ray_session(address: str | None) -> Iterator[None]:
         ray.shutdown()
 
 
+def refuse_gpu_on_a_cpu_machine(gpu: bool, address: str | None) -> None:
+    """Fail fast for a local run; on a cluster the GPU count is checked once connected."""
+    import ray
+
+    local = address is None and not os.environ.get("RAY_ADDRESS") and not ray.is_initialized()
+    if gpu and local:
+        import torch  # only here: a CPU run's driver never loads it
+
+        if not torch.cuda.is_available():
+            raise AugmentError("--gpu: this machine has no CUDA GPU (torch.cuda.is_available() is False)")
+
+
 def _refuse_unreachable(address: str) -> None:
     """Fail in seconds, in one line: ray.init on a dead address retries for a minute and logs as it goes."""
     import socket

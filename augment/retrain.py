@@ -31,14 +31,14 @@ from ray.data.collate_fn import NumpyBatchCollateFn
 from augment import data, manifest, storage
 from augment.config import RetrainConfig
 from augment.datasets import NUM_CLASSES, Dataset, open_dataset
-from augment.errors import AugmentError
+from augment.errors import AugmentError, first_line, require
 from augment.models.checkpoint import save_state
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
-from augment.ray_session import ray_session
+from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.train_common import (
-    CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, crash_once, first_line, newest_checkpoint,
-    refuse_gpu_on_a_cpu_machine, require, run_info, write_checkpoint_meta, write_run_info,
+    CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, crash_once, newest_checkpoint,
+    run_info, write_checkpoint_meta, write_run_info,
 )
 
 KIND = "classifier"

@@ -17,10 +17,12 @@ same latents. `attempt` > 0 gives a row fresh latents when the judge rejected th
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # labels need numpy only: the generate driver plans them without loading torch
+    import torch
 
 MAX_ROWS = 1 << 32  # keeps i * A below 2**64 in the label permutation
 LATENT_BLOCK = 64
@@ -68,12 +70,16 @@ def _mix(x: int) -> int:
 
 
 def _block_latents(seed: int, attempt: int, block: int, dim: int) -> torch.Tensor:
+    import torch
+
     key = _mix(_mix(_mix(seed) + attempt) ^ block) >> 1  # torch seeds are < 2**63
     return torch.randn(LATENT_BLOCK, dim, generator=torch.Generator().manual_seed(key))
 
 
 def latents_for(ids: np.ndarray, seed: int, dim: int, attempt: int = 0) -> torch.Tensor:
     """Standard-normal latents (len(ids), dim), float32 on the CPU, for any set of row ids."""
+    import torch
+
     ids = np.asarray(ids, dtype=np.int64)
     blocks, which = np.unique(ids // LATENT_BLOCK, return_inverse=True)
     table = torch.cat([_block_latents(seed, attempt, int(b), dim) for b in blocks])

@@ -8,7 +8,6 @@ writes it, and it becomes visible only when complete.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,37 +19,12 @@ from augment.models.classifier import fuse_for_inference
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
 from augment.models.generator_inference import for_inference
+from augment.parts import PartPlan, part_name
 from augment.sampling import labels_for, latents_for
 
 # Every forward pass runs on a multiple of this many rows (padding the rest): CPU kernels choose
 # their blocking by batch shape, and odd small batches gave last-bit differences in images.
 FORWARD_MULTIPLE = 64
-
-
-@dataclass(frozen=True)
-class PartPlan:
-    """What every part maker needs to know about the whole generation."""
-
-    checkpoint: str
-    judge: str
-    out: str
-    n: int
-    seed: int
-    boundaries: tuple[float, ...]  # cumulative class shares (sampling.class_boundaries)
-    min_confidence: float
-    max_attempts: int
-    batch_size: int
-    metadata: dict[str, str]  # footer metadata of every part file
-
-
-def part_name(index: int) -> str:
-    return f"part-{index:05d}.parquet"
-
-
-def part_bounds(n: int, rows_per_file: int) -> list[tuple[int, int]]:
-    """[start, stop) id ranges of the parts: as few as rows_per_file allows, sizes within one row."""
-    parts = -(-n // rows_per_file)
-    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
 
 
 class NoConfidentSample(RuntimeError):

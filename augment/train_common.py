@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from augment import manifest, storage
-from augment.errors import AugmentError
+from augment.errors import AugmentError, require
 from augment.models.checkpoint import load_state
 
 RUN_INFO = "run.json"  # what kind of run a folder holds and the settings that make it that run
@@ -17,11 +17,6 @@ RAY_RUN_NAME = "ray"  # Ray Train's run folder inside RUN: checkpoints and Ray's
 META_FILE = "meta.json"  # beside each checkpoint's state: epoch and metrics history
 FAULT_MARKER = ".fault-injected"
 CHECKPOINTS_KEPT = 3
-
-
-def require(ok: bool, message: str) -> None:
-    if not ok:
-        raise AugmentError(message)
 
 
 def check_training_subset(limit: int | None, real_per_class: int | None, batch_size: int, num_classes: int = 10) -> None:
@@ -35,15 +30,6 @@ def check_training_subset(limit: int | None, real_per_class: int | None, batch_s
         require(rows >= batch_size, f"--real-per-class {real_per_class} gives {rows} images, fewer than one batch ({batch_size})")
 
 
-def refuse_gpu_on_a_cpu_machine(gpu: bool, address: str | None) -> None:
-    """Fail fast for a local run; on a cluster the GPU count is checked once connected."""
-    import ray
-
-    local = address is None and not os.environ.get("RAY_ADDRESS") and not ray.is_initialized()
-    if gpu and local and not torch.cuda.is_available():
-        raise AugmentError("--gpu: this machine has no CUDA GPU (torch.cuda.is_available() is False)")
-
-
 def cpus_per_worker(workers: int, gpu: bool, override: int | None = None) -> int:
     """CPUs (and torch threads) for each worker: the cluster's CPUs shared evenly, unless given.
 
@@ -55,15 +41,6 @@ def cpus_per_worker(workers: int, gpu: bool, override: int | None = None) -> int
     if gpu and resources.get("GPU", 0) < workers:
         raise AugmentError(f"--gpu: the Ray cluster has {int(resources.get('GPU', 0))} GPUs; {workers} workers need {workers}")
     return override or max(1, int(resources.get("CPU", 1)) // workers)
-
-
-def first_line(exc: BaseException) -> str:
-    """The root cause of a (Ray-wrapped) exception as one short line."""
-    cause = exc
-    while cause.__cause__ is not None:
-        cause = cause.__cause__
-    text = str(cause).strip() or type(cause).__name__
-    return text.splitlines()[0][:300]
 
 
 def write_run_info(fs, run: str, kind: str, identity: dict) -> None:

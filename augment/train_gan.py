@@ -18,16 +18,16 @@ import torch
 
 from augment import data, gan_artifacts, manifest, storage
 from augment.config import TrainGanConfig
-from augment.errors import AugmentError
+from augment.errors import AugmentError, first_line, require
 from augment.models.checkpoint import save_state
 from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights, memory_format_for
 from augment.models.diff_augment import parse_policy
 from augment.models.gan_step import LOSSES, STAT_NAMES, GanStep, make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
-from augment.ray_session import ray_session
+from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.train_common import (
-    CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once, first_line,
-    check_training_subset, newest_checkpoint, refuse_gpu_on_a_cpu_machine, require, write_checkpoint_meta, write_run_info,
+    CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once,
+    check_training_subset, newest_checkpoint, write_checkpoint_meta, write_run_info,
 )
 
 KIND = "gan"

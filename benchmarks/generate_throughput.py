@@ -37,7 +37,8 @@ from augment.models.classifier_file import export_classifier  # noqa: E402
 from augment.models.gan import GanSpec, build_generator, init_weights  # noqa: E402
 from augment.models.generator_file import export_generator  # noqa: E402
 from augment.sampling import class_boundaries, latents_for  # noqa: E402
-from augment.synthesis import PartMaker, PartPlan, part_bounds  # noqa: E402
+from augment.parts import PartPlan, part_bounds  # noqa: E402
+from augment.synthesis import PartMaker  # noqa: E402
 
 
 def untrained_models(folder: Path) -> tuple[str, str]:

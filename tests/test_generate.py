@@ -20,9 +20,10 @@ from augment.config import GenerateConfig
 from augment.generate import generate
 from augment.models.gan import GanSpec, build_generator
 from augment.models.generator_file import INFO_FILE, export_generator
+from augment.parts import PartPlan
 from augment.sampling import latents_for
-from augment.synthesis import PartMaker, PartPlan
-from tests.conftest import assert_one_line_error
+from augment.synthesis import PartMaker
+from tests.conftest import assert_one_line_error, run_cli_process
 from tests.fixtures import write_untrained_models
 
 READER_SCRIPT = Path(__file__).with_name("read_without_ray.py")
@@ -212,14 +213,35 @@ def test_a_killed_driver_leaves_no_partial_file_and_a_rerun_finishes_exactly(mod
     for part in out.glob("part-*.parquet"):  # whatever is visible is whole
         assert pq.read_metadata(part).num_rows == per_file
 
-    rerun = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    # The same command, also reporting whether the driver ever loaded torch (the actors do, it must not).
+    rerun_args = [sys.executable, "-c", TORCH_REPORT + "from augment.cli import main; main()", *args[3:]]
+    rerun = subprocess.run(rerun_args, capture_output=True, text=True, timeout=600, env=env)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "parts kept from an interrupted run" in rerun.stdout
+    assert "driver loaded torch: False" in rerun.stdout
     table = _read(out)
     assert table.num_rows == n and np.array_equal(np.sort(table["id"].to_numpy()), np.arange(n))
     manifest = _manifest(out)
     assert manifest["rows"] == n and manifest["reused_parts"] >= len(finished_before)
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # temporaries cleaned up
+
+
+TORCH_REPORT = "import atexit, sys; atexit.register(lambda: print('driver loaded torch:', 'torch' in sys.modules)); "
+
+
+def test_a_driver_without_torch_checks_the_models_in_a_child_process(models, tmp_path):
+    gan, judge = models
+    out = tmp_path / "out"
+    bad = _bad_generator(tmp_path / "bad")
+    result = run_cli_process("generate", "--checkpoint", bad, "--judge", judge, "--n", 100, "--out", out, prelude=TORCH_REPORT)
+    assert_one_line_error(result, "generator.json does not match its weights")
+    assert "driver loaded torch: False" in result.stdout
+    assert not out.exists()
+    result = run_cli_process("generate", "--checkpoint", gan, "--judge", judge, "--n", 100, "--out", out,
+                             "--min-confidence", "0.999999", prelude=TORCH_REPORT)
+    assert_one_line_error(result, "--min-confidence 0.999999", "lower --min-confidence")
+    assert "driver loaded torch: False" in result.stdout
+    assert not out.exists()
 
 
 def _bad_generator(root: Path) -> Path:

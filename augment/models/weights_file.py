@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Callable
-
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
 
 from augment import storage
 from augment.errors import AugmentError
+
+if TYPE_CHECKING:  # torch loads only where weights are saved or loaded: see read_info
+    from torch import nn
 
 
 def weights_name(name: str) -> str:
@@ -26,6 +24,8 @@ def info_name(name: str) -> str:
 
 
 def save_module(uri: str, name: str, module: nn.Module, spec: dict[str, Any], **provenance: Any) -> dict[str, Any]:
+    from safetensors.torch import save as save_safetensors
+
     fs, folder = storage.resolve(uri)
     tensors = {key: t.detach().cpu().contiguous() for key, t in module.state_dict().items()}
     blob = save_safetensors(tensors)
@@ -36,28 +36,42 @@ def save_module(uri: str, name: str, module: nn.Module, spec: dict[str, Any], **
     return info
 
 
-def load_module(
-    uri: str, name: str, build: Callable[[dict[str, Any]], nn.Module], *, what: str, missing_hint: str
-) -> tuple[nn.Module, dict[str, Any]]:
-    """Build the module from its JSON spec and load the weights, or fail with one clear line."""
+def read_info(uri: str, name: str, *, what: str, missing_hint: str) -> tuple[dict[str, Any], bytes]:
+    """NAME.json and the weights it vouches for (present, digest matching), or one clear line.
+
+    Needs no torch, so a driver that only plans and schedules can check a model pair without paying
+    for torch (~300 MB per process); whether the spec fits the weights needs load_module.
+    """
     fs, folder = storage.resolve(uri)
     info_path = storage.join(folder, info_name(name))
     if storage.file_type(fs, info_path).name != "File":
         raise AugmentError(f"{uri} holds no {what} ({info_name(name)} missing: {missing_hint})")
     try:
         info = json.loads(storage.read_bytes(fs, info_path))
-        spec = info["spec"]
-        digest = info["sha256"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
         raise AugmentError(f"{uri}/{info_name(name)} is not a valid {what} description ({exc})") from None
+    missing = [key for key in ("spec", "sha256") if not isinstance(info, dict) or key not in info]
+    if missing:
+        raise AugmentError(f"{uri}/{info_name(name)} is not a valid {what} description (no {', '.join(missing)})")
     weights_path = storage.join(folder, weights_name(name))
     if storage.file_type(fs, weights_path).name != "File":
         raise AugmentError(f"{uri} has {info_name(name)} but no {weights_name(name)}")
     blob = storage.read_bytes(fs, weights_path)
-    if hashlib.sha256(blob).hexdigest() != digest:
+    if hashlib.sha256(blob).hexdigest() != info["sha256"]:
         raise AugmentError(f"{uri}/{weights_name(name)} does not match the sha256 in {info_name(name)}: corrupt or replaced")
+    return info, blob
+
+
+def load_module(
+    uri: str, name: str, build: Callable[[dict[str, Any]], nn.Module], *, what: str, missing_hint: str
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the module from its JSON spec and load the weights, or fail with one clear line."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+
+    info, blob = read_info(uri, name, what=what, missing_hint=missing_hint)
     try:
-        module = build(spec)
+        module = build(info["spec"])
         module.load_state_dict(load_safetensors(blob))
     except (RuntimeError, TypeError, ValueError, SafetensorError) as exc:
         first = str(exc).strip().splitlines()
