@@ -83,10 +83,11 @@ def generate(cfg: GenerateConfig) -> GenerateResult:
             len(cfg.class_weights) == num_classes,
             f"--class-weights needs {num_classes} weights (one per class), got {len(cfg.class_weights)}",
         )
-    judge = _judge_or_plan_to_train(cfg, generator_info)
-    if judge is None:
+    judge_info = _judge_or_plan_to_train(cfg, generator_info)
+    if judge_info is None:
         _train_default_judge(cfg, generator_info)
-    judge_sha256 = read_classifier_info(judge_folder(cfg))["sha256"]
+        judge_info = read_classifier_info(judge_folder(cfg))
+    judge_sha256 = judge_info["sha256"]
 
     identity = cfg.identity(generator_info["sha256"], judge_sha256)
     metadata = schema.file_metadata(generator_info.get("dataset", "mnist"), generator=generator_info["sha256"], run_config=identity)
@@ -144,17 +145,18 @@ def _refuse_complete_output(cfg: GenerateConfig, fs, out: str) -> None:
         raise AugmentError(f"--out {cfg.out} already holds a complete output; pass --overwrite to replace it")
 
 
-def _judge_or_plan_to_train(cfg: GenerateConfig, generator_info: dict) -> str | None:
-    """The judge folder when a judge is there; None when the default one must be trained first."""
+def _judge_or_plan_to_train(cfg: GenerateConfig, generator_info: dict) -> dict | None:
+    """The judge's info when a judge is there; None when the default one must be trained first."""
     folder = judge_folder(cfg)
     fs, info_path = _at(folder, JUDGE_INFO)
     if storage.file_type(fs, info_path).name == "File":
-        classes = read_classifier_info(folder)["spec"].get("num_classes")  # refuses a corrupt judge now
+        info = read_classifier_info(folder)  # refuses a corrupt judge now
+        classes = info["spec"].get("num_classes")
         require(
             classes == generator_info["spec"]["num_classes"],
             f"judge {folder} knows {classes} classes, the generator {generator_info['spec']['num_classes']}",
         )
-        return folder
+        return info
     if cfg.judge is not None:
         raise AugmentError(f"--judge {cfg.judge} holds no trained classifier ({JUDGE_INFO} missing); train one with `augment judge`")
     return None
