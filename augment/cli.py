@@ -143,6 +143,9 @@ def generate(
     min_confidence: float = typer.Option(0.0, help="Replace samples the judge gives less than this probability of their label."),
     max_attempts: int = typer.Option(32, help="Fresh samples a row may draw before the run gives up."),
     rows_per_file: int = typer.Option(262_144, help="Most rows per part file (parts are split evenly)."),
+    precision: str = typer.Option(
+        "auto", help="fp32, bf16, or auto: bf16 where the hardware has bf16 matrix units (AMX CPUs, Ampere+ GPUs)."
+    ),
     data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP + " Only used to train a missing judge."),
     address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
     offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
@@ -155,12 +158,13 @@ def generate(
     result = run_generate(GenerateConfig(
         checkpoint=checkpoint, n=n, out=out, judge=judge, workers=workers, gpu=gpu, batch_size=batch_size,
         seed=seed, class_weights=_weights(class_weights), min_confidence=min_confidence, max_attempts=max_attempts,
-        rows_per_file=rows_per_file, data_root=data_root, download=not offline, address=address, overwrite=overwrite,
+        rows_per_file=rows_per_file, precision=precision, data_root=data_root, download=not offline, address=address,
+        overwrite=overwrite,
     ))
     reused = f" ({result.reused_parts} parts kept from an interrupted run)" if result.reused_parts else ""
     typer.echo(
         f"wrote {result.rows:,} rows in {result.files} files ({result.bytes / 1e6:,.1f} MB) to {out} in "
-        f"{result.seconds:.1f} s: {result.rows_per_s:,.0f} rows/s, mean confidence {result.mean_confidence:.3f}, "
+        f"{result.seconds:.1f} s ({result.precision}): {result.rows_per_s:,.0f} rows/s, mean confidence {result.mean_confidence:.3f}, "
         f"{result.rejected:,} samples replaced{reused}"
     )
 

@@ -100,13 +100,14 @@ class GenerateConfig:
     min_confidence: float = 0.0
     max_attempts: int = 32  # fresh latents a row may draw before the run gives up
     rows_per_file: int = 262_144  # at most; parts are split evenly (~65 MB each for MNIST digits)
+    precision: str = "auto"  # "fp32", "bf16" or "auto": bf16 where the hardware has bf16 matrix units
     data_root: str | None = None  # real data, only needed when the judge must be trained
     download: bool = True
     address: str | None = None
     overwrite: bool = False
 
-    def identity(self, generator_sha256: str, judge_sha256: str) -> dict[str, Any]:
-        """Everything that determines the rows (workers and batch size do not)."""
+    def identity(self, generator_sha256: str, judge_sha256: str, precision: str) -> dict[str, Any]:
+        """Everything that determines the rows (workers and batch size do not); `precision` resolved."""
         return {
             "n": self.n,
             "seed": self.seed,
@@ -116,6 +117,7 @@ class GenerateConfig:
             "rows_per_file": self.rows_per_file,
             "generator_sha256": generator_sha256,
             "judge_sha256": judge_sha256,
+            "precision": precision,
         }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
 from augment.models.classifier_file import read_classifier_info
 from augment.models.generator_file import read_generator_info
 from augment.parts import PartPlan, part_bounds, part_name
+from augment.precision import check_precision, resolve_here
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.sampling import MAX_ROWS, class_boundaries
 
@@ -48,6 +50,7 @@ class GenerateResult:
     mean_confidence: float
     rejected: int
     reused_parts: int  # complete parts kept from an interrupted run
+    precision: str  # the forward passes' number format: fp32 or bf16
 
 
 def validate(cfg: GenerateConfig) -> None:
@@ -57,6 +60,7 @@ def validate(cfg: GenerateConfig) -> None:
     require(0.0 <= cfg.min_confidence < 1.0, f"--min-confidence must be in [0, 1) (got {cfg.min_confidence})")
     require(cfg.max_attempts >= 1, f"--max-attempts must be at least 1 (got {cfg.max_attempts})")
     require(cfg.rows_per_file >= 1, f"--rows-per-file must be at least 1 (got {cfg.rows_per_file})")
+    check_precision(cfg.precision)
     if cfg.class_weights is not None:
         weights = cfg.class_weights
         require(
@@ -89,13 +93,14 @@ def generate(cfg: GenerateConfig) -> GenerateResult:
         judge_info = read_classifier_info(judge_folder(cfg))
     judge_sha256 = judge_info["sha256"]
 
-    identity = cfg.identity(generator_info["sha256"], judge_sha256)
+    precision = _precision(cfg, fs, out, cfg.identity(generator_info["sha256"], judge_sha256, cfg.precision))
+    identity = cfg.identity(generator_info["sha256"], judge_sha256, precision)
     metadata = schema.file_metadata(generator_info.get("dataset", "mnist"), generator=generator_info["sha256"], run_config=identity)
     boundaries = class_boundaries(num_classes, cfg.class_weights)
     plan = PartPlan(
         checkpoint=cfg.checkpoint, judge=judge_folder(cfg), out=cfg.out, n=cfg.n, seed=cfg.seed,
         boundaries=tuple(boundaries.tolist()), min_confidence=cfg.min_confidence,
-        max_attempts=cfg.max_attempts, batch_size=cfg.batch_size, metadata=metadata,
+        max_attempts=cfg.max_attempts, batch_size=cfg.batch_size, metadata=metadata, precision=precision,
     )
     check_models_apart(plan)  # before _reusable_parts, which may clear the folder
     bounds = part_bounds(cfg.n, cfg.rows_per_file)
@@ -128,7 +133,7 @@ def generate(cfg: GenerateConfig) -> GenerateResult:
     return GenerateResult(
         out=cfg.out, rows=rows, files=len(files), bytes=sum(f["bytes"] for f in files), seconds=seconds,
         rows_per_s=rows_per_s, per_label=per_label, mean_confidence=confidence_sum / rows,
-        rejected=rejected, reused_parts=len(done),
+        rejected=rejected, reused_parts=len(done), precision=precision,
     )
 
 
@@ -172,6 +177,34 @@ def _train_default_judge(cfg: GenerateConfig, generator_info: dict) -> None:
     print(f"no judge in {folder}: training one on real {dataset} first (a few minutes on a laptop CPU)", flush=True)
     train_judge(JudgeConfig(out=folder, dataset=dataset, data_root=cfg.data_root, download=cfg.download,
                             gpu=cfg.gpu, address=cfg.address))
+
+
+def _precision(cfg: GenerateConfig, fs, out: str, identity: dict) -> str:
+    """cfg.precision, with "auto" decided once for the whole run: as the interrupted run being
+    continued decided it, else by the hardware the actors will run on."""
+    if cfg.precision != "auto":
+        return cfg.precision
+    if not cfg.overwrite:
+        for entry in storage.entries(fs, out):
+            if entry.base_name.startswith("part-") and entry.base_name.endswith(".parquet"):
+                earlier = json.loads(schema.read_metadata(fs, entry.path).get("run_config", "null")) or {}
+                if {**earlier, "precision": "auto"} == identity:
+                    return earlier["precision"]
+    if not _attached_to_ray(cfg.address):
+        return resolve_here("auto", cfg.gpu)
+    import ray
+
+    with ray_session(cfg.address):  # on a cluster the driver's machine may not be the actors' kind
+        if cfg.gpu:
+            require(ray.cluster_resources().get("GPU", 0) >= 1, "--gpu: the Ray cluster has no GPUs")
+        probe = ray.remote(resolve_here).options(num_cpus=0.5, num_gpus=1 if cfg.gpu else 0)
+        return ray.get(probe.remote("auto", cfg.gpu))
+
+
+def _attached_to_ray(address: str | None) -> bool:
+    import ray
+
+    return address not in (None, "local") or bool(os.environ.get("RAY_ADDRESS")) or ray.is_initialized()
 
 
 def _reusable_parts(cfg: GenerateConfig, fs, out: str, identity: dict, bounds, num_classes: int) -> dict[int, dict]:

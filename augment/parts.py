@@ -20,6 +20,7 @@ class PartPlan:
     max_attempts: int
     batch_size: int
     metadata: dict[str, str]  # footer metadata of every part file
+    precision: str = "fp32"  # "fp32" or "bf16" (resolved: never "auto"; see augment/precision.py)
 
 
 def part_name(index: int) -> str:

@@ -205,7 +205,9 @@ def _generate(cfg: PipelineConfig, workers: int, replace: bool):
     fs, out = storage.resolve(gen.out)
     done = manifest.read_manifest(fs, out)
     if done is not None:
-        expected = gen.identity(_sha(gen.checkpoint, "generator.json"), _sha(gen.judge, "classifier.json"))
+        # precision "auto" accepts whichever format the hardware chose for the finished output
+        recorded_precision = (done.get("config") or {}).get("precision")
+        expected = gen.identity(_sha(gen.checkpoint, "generator.json"), _sha(gen.judge, "classifier.json"), recorded_precision)
         if done.get("config") == expected and not replace:
             return True, f"{done['rows']:,} rows, mean confidence {done['mean_confidence']:.3f}", None
         replace = True

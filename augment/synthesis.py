@@ -33,10 +33,14 @@ class NoConfidentSample(RuntimeError):
 
 class DigitScorer:
     """The generator and, when given, the judge, loaded once: latents + labels -> stored pixels and the
-    judge's probability of each label. Weights load from safetensors only (no pickle)."""
+    judge's probability of each label. Weights load from safetensors only (no pickle).
+    `precision` "bf16" runs both models under bf16 autocast (augment/precision.py says where it pays)."""
 
-    def __init__(self, checkpoint: str, judge: str | None, *, device: str = "cpu"):
+    def __init__(self, checkpoint: str, judge: str | None, *, device: str = "cpu", precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
         self.device = torch.device(device)
+        self.autocast_bf16 = precision == "bf16"
         generator, info = load_generator(checkpoint, self.device)
         self.generator = for_inference(generator)
         self.generator_info = info
@@ -58,14 +62,22 @@ class DigitScorer:
         y = torch.zeros(padded, dtype=torch.int64)
         y[:rows] = torch.from_numpy(np.asarray(labels, dtype=np.int64))
         z, y = z.to(self.device), y.to(self.device)
-        pixels = data.from_gan_range(self.generator(z, y))  # what is stored is what gets judged
+        with self.autocast():
+            generated = self.generator(z, y)
+        pixels = data.from_gan_range(generated.float())  # what is stored is what gets judged
         images = pixels[:rows, 0].cpu().numpy()
         if self.judge is None:
             return images, None
         judged = data.to_gan_range(pixels).contiguous(memory_format=torch.channels_last)
-        probs = torch.softmax(self.judge(judged), dim=1)
+        with self.autocast():
+            logits = self.judge(judged)
+        probs = torch.softmax(logits.float(), dim=1)
         confidence = probs.gather(1, y[:, None]).squeeze(1)
         return images, confidence[:rows].float().cpu().numpy()
+
+    def autocast(self) -> torch.autocast:
+        """The context the models run in: bf16 autocast, or a no-op for fp32."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast_bf16)
 
 
 class PartMaker(DigitScorer):
@@ -75,7 +87,7 @@ class PartMaker(DigitScorer):
         steady_heap()
         if threads:
             torch.set_num_threads(threads)
-        super().__init__(plan.checkpoint, plan.judge, device=device)
+        super().__init__(plan.checkpoint, plan.judge, device=device, precision=plan.precision)
         self.plan = plan
         self.boundaries = np.asarray(plan.boundaries)
         self.fs, self.folder = storage.resolve(plan.out)

@@ -7,10 +7,11 @@
   (c) `augment generate` end to end in a fresh process (Ray start-up, Ray Data actor pool,
       automatic worker/CPU settings), with the peak PSS of its whole process tree.
 
-    python benchmarks/generate_throughput.py --n 1000000 [--checkpoint RUN --judge JUDGE]
+    python benchmarks/generate_throughput.py --n 1000000 [--checkpoint RUN --judge JUDGE] [--precision P]
 
 Without --checkpoint/--judge it uses untrained models of the default sizes (throughput does not
 depend on the weights; min-confidence rejections do, so this benchmark uses none).
+All three run in the same number format (--precision, resolved as `augment generate` resolves it).
 Prints rows/s for each and the ratios c/a and c/b.
 """
 
@@ -38,6 +39,7 @@ from augment.models.gan import GanSpec, build_generator, init_weights  # noqa: E
 from augment.models.generator_file import export_generator  # noqa: E402
 from augment.sampling import class_boundaries, latents_for  # noqa: E402
 from augment.parts import PartPlan, part_bounds  # noqa: E402
+from augment.precision import PRECISIONS, resolve_here  # noqa: E402
 from augment.synthesis import PartMaker  # noqa: E402
 
 
@@ -51,11 +53,12 @@ def untrained_models(folder: Path) -> tuple[str, str]:
     return str(folder / "gan"), str(folder / "judge")
 
 
-def plan_for(checkpoint: str, judge: str, out: str, n: int) -> PartPlan:
+def plan_for(checkpoint: str, judge: str, out: str, n: int, precision: str) -> PartPlan:
     return PartPlan(
         checkpoint=checkpoint, judge=judge, out=out, n=n, seed=0,
         boundaries=tuple(class_boundaries(10, None).tolist()), min_confidence=0.0, max_attempts=1,
         batch_size=512, metadata=schema.file_metadata("mnist", generator="benchmark", run_config={"n": n}),
+        precision=precision,
     )
 
 
@@ -66,7 +69,7 @@ def raw_forward(maker: PartMaker, rows: int = 16_384) -> tuple[float, float, int
         z = latents_for(np.arange(batch), 0, maker.latent_dim)
         labels = np.arange(batch) % 10
         y = torch.from_numpy(labels)
-        with torch.inference_mode():
+        with torch.inference_mode(), maker.autocast():
             maker.generator(z, y)
             started = time.perf_counter()
             for _ in range(rows // batch):
@@ -116,10 +119,10 @@ def tree_pss_bytes(root: int) -> int:
     return total
 
 
-def ray_job(checkpoint: str, judge: str, out: str, n: int) -> tuple[float, int, str]:
+def ray_job(checkpoint: str, judge: str, out: str, n: int, precision: str) -> tuple[float, int, str]:
     """(rows/s end to end, peak PSS bytes of the process tree, the command's summary line)."""
     command = [sys.executable, "-m", "augment", "generate", "--checkpoint", checkpoint, "--judge", judge,
-               "--n", str(n), "--out", out, "--overwrite"]
+               "--n", str(n), "--out", out, "--precision", precision, "--overwrite"]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
@@ -146,7 +149,9 @@ def main() -> None:
     parser.add_argument("--plain-n", type=int, default=None, help="rows for the plain loop (b); default min(n, 131072)")
     parser.add_argument("--checkpoint", help="GAN run folder (default: untrained generator)")
     parser.add_argument("--judge", help="judge folder (default: untrained judge)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="as `augment generate --precision`")
     args = parser.parse_args()
+    precision = resolve_here(args.precision, gpu=False)
 
     work = Path(tempfile.mkdtemp(prefix="augment-bench-"))
     try:
@@ -154,13 +159,14 @@ def main() -> None:
         threads = os.cpu_count() or 1
         torch.set_num_threads(threads)
         print(f"machine: {threads} CPUs, torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
-              f"{'trained' if args.checkpoint else 'untrained'} models")
-        maker = PartMaker(plan_for(checkpoint, judge, str(work / "plain"), args.plain_n or min(args.n, 131_072)))
+              f"{'trained' if args.checkpoint else 'untrained'} models, {precision}")
+        plain_plan = plan_for(checkpoint, judge, str(work / "plain"), args.plain_n or min(args.n, 131_072), precision)
+        maker = PartMaker(plain_plan)
         generator_rate, row_rate, batch = raw_forward(maker)
         plain_n = maker.plan.n
         plain_rate = plain_loop(maker, plain_n)
         print(f"  (b) plain loop, {plain_n:,} rows: {plain_rate:,.0f} rows/s")
-        ray_rate, peak, summary = ray_job(checkpoint, judge, str(work / "ray"), args.n)
+        ray_rate, peak, summary = ray_job(checkpoint, judge, str(work / "ray"), args.n, precision)
         print(f"  (c) augment generate, {args.n:,} rows: {ray_rate:,.0f} rows/s end to end "
               f"({args.n / ray_rate:.1f} s), peak PSS {peak / 2**30:.2f} GiB\n      {summary}")
         print(f"\n(a) generator {generator_rate:,.0f} images/s | generator + judge {row_rate:,.0f} rows/s (batch {batch})")

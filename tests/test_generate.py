@@ -20,7 +20,9 @@ from augment.config import GenerateConfig
 from augment.generate import generate
 from augment.models.gan import GanSpec, build_generator
 from augment.models.generator_file import INFO_FILE, export_generator
+from augment.errors import AugmentError
 from augment.parts import PartPlan
+from augment.precision import resolve_here
 from augment.sampling import latents_for
 from augment.synthesis import PartMaker
 from tests.conftest import assert_one_line_error, run_cli_process
@@ -69,6 +71,8 @@ def test_exactly_n_balanced_unique_rows_with_two_workers(ray_local, models, tmp_
         assert entry["sha256"] == hashlib.sha256((out / entry["path"]).read_bytes()).hexdigest()
     assert manifest["generator_sha256"] == json.loads((models[0] / INFO_FILE).read_text())["sha256"]
     assert manifest["seed"] == 0 and manifest["n"] == 5000 and manifest["elapsed_s"] > 0
+    # "auto" was decided by a probe on the actors' hardware (here: this machine) and recorded
+    assert manifest["config"]["precision"] == result.precision == resolve_here("auto", gpu=False)
     assert sorted(p.name for p in out.iterdir()) == ["_manifest.json", *[f"part-{k:05d}.parquet" for k in range(5)]]
 
 
@@ -89,7 +93,7 @@ def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(r
     maker = PartMaker(PartPlan(
         checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "unused"), n=3000, seed=0,
         boundaries=tuple(np.linspace(0.1, 1.0, 10)), min_confidence=0.0, max_attempts=1, batch_size=64,
-        metadata={},
+        metadata={}, precision=manifest["config"]["precision"],
     ))
     assert manifest["generator_sha256"] == maker.generator_sha256
     ids = np.arange(1234, 1301)
@@ -148,6 +152,27 @@ def test_min_confidence_replaces_rejected_samples_keeping_n_and_balance(ray_loca
 def _generate_plain(models, out: Path, n: int) -> Path:
     generate(_cfg(models, out, n=n))
     return out
+
+
+def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local, models, tmp_path):
+    # The format "auto" would not pick on this machine, so adopting it cannot be a coincidence.
+    other = "fp32" if resolve_here("auto", gpu=False) == "bf16" else "bf16"
+    out = tmp_path / "syn"
+    generate(_cfg(models, out, n=600, rows_per_file=200, precision=other))
+    whole = _read(out).sort_by("id")
+    (out / "_manifest.json").unlink()
+    (out / "part-00001.parquet").unlink()  # as if killed before this part was finished
+
+    result = generate(_cfg(models, out, n=600, rows_per_file=200))  # precision "auto"
+    assert result.precision == other and result.reused_parts == 2
+    assert _manifest(out)["config"]["precision"] == other
+    assert _read(out).sort_by("id").equals(whole)
+
+    (out / "_manifest.json").unlink()
+    (out / "part-00002.parquet").unlink()
+    not_other = "fp32" if other == "bf16" else "bf16"
+    with pytest.raises(AugmentError, match="not made by this command with these settings"):
+        generate(_cfg(models, out, n=600, rows_per_file=200, precision=not_other))
 
 
 def test_an_unreachable_min_confidence_is_refused_before_writing(ray_local, models, tmp_path, run_cli):
@@ -263,6 +288,7 @@ def _bad_generator(root: Path) -> Path:
         (["--class-weights", "1,2,3"], ["--class-weights needs 10 weights", "got 3"]),
         (["--class-weights", "1,x"], ["--class-weights must be comma-separated numbers"]),
         (["--min-confidence", "1.5"], ["--min-confidence must be in [0, 1)", "1.5"]),
+        (["--precision", "fp16"], ["--precision must be one of auto, fp32, bf16", "fp16"]),
         (["--checkpoint", "{empty}"], ["holds no exported generator"]),
         (["--checkpoint", "{bad}"], ["generator.json does not match its weights"]),
         (["--judge", "{empty}"], ["holds no trained classifier"]),

@@ -1,0 +1,78 @@
+"""bf16 generation: where "auto" picks it, and that it changes the digits only in the last bits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from augment import precision
+from augment.parts import PartPlan
+from augment.sampling import latents_for
+from augment.synthesis import DigitScorer, PartMaker
+from tests.fixtures import write_untrained_models
+
+CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+flags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+bogomips\t: 5200.00
+"""
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> tuple[Path, Path]:
+    return write_untrained_models(tmp_path_factory.mktemp("models"))
+
+
+def test_cpu_flags_come_from_cpuinfo_and_are_empty_without_it(tmp_path):
+    (tmp_path / "cpuinfo").write_text(CPUINFO)
+    flags = precision.cpu_flags(tmp_path / "cpuinfo")
+    assert {"avx512_bf16", "amx_bf16", "avx2"} <= flags and "bogomips" not in flags
+    assert precision.cpu_flags(tmp_path / "missing") == set()
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, "bf16"),
+    ({"avx2", "avx512f", "avx512_bf16"}, "fp32"),  # bf16 dot products without AMX measured slower than fp32
+    ({"avx2"}, "fp32"),
+])
+def test_auto_picks_bf16_only_on_cpus_with_amx(monkeypatch, flags, expected):
+    monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
+    assert precision.resolve_here("auto", gpu=False) == expected
+    assert precision.resolve_here("fp32", gpu=False) == "fp32"
+    assert precision.resolve_here("bf16", gpu=False) == "bf16"
+
+
+def test_bf16_digits_and_confidence_stay_within_rounding_of_fp32(models):
+    gan, judge = models
+    fp32, bf16 = (DigitScorer(str(gan), str(judge), precision=p) for p in ("fp32", "bf16"))
+    labels = np.arange(256) % 10
+    z = latents_for(np.arange(256), 0, fp32.latent_dim)
+    images32, confidence32 = fp32.score(z, labels)
+    images16, confidence16 = bf16.score(z, labels)
+    steps = np.abs(images32.astype(np.int16) - images16.astype(np.int16))
+    assert images16.dtype == np.uint8 and images16.shape == images32.shape
+    assert steps.max() <= 3 and steps.mean() < 0.1  # a few pixels one step apart, never a different digit
+    assert confidence16.dtype == np.float32 and np.abs(confidence32 - confidence16).max() < 0.02
+
+
+def test_bf16_rows_do_not_depend_on_batch_size(models):
+    gan, judge = models
+
+    def rows(batch_size: int) -> tuple[bytes, bytes]:
+        maker = PartMaker(PartPlan(
+            checkpoint=str(gan), judge=str(judge), out="unused", n=512, seed=3, boundaries=tuple(np.linspace(0.1, 1.0, 10)),
+            min_confidence=0.0, max_attempts=1, batch_size=batch_size, metadata={}, precision="bf16",
+        ))
+        made = [maker.make_rows(np.arange(512)[first:first + batch_size]) for first in range(0, 512, batch_size)]
+        return b"".join(m[0].tobytes() for m in made), b"".join(m[2].tobytes() for m in made)
+
+    assert rows(64) == rows(512) == rows(192)
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(Exception, match="--precision must be one of auto, fp32, bf16"):
+        precision.check_precision("fp16")
+    with pytest.raises(ValueError, match="fp32 or bf16"):
+        DigitScorer.__init__(object.__new__(DigitScorer), "unused", None, precision="auto")
