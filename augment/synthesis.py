@@ -25,6 +25,7 @@ from augment.sampling import labels_for, latents_for
 # Every forward pass runs on a multiple of this many rows (padding the rest): CPU kernels choose
 # their blocking by batch shape, and odd small batches gave last-bit differences in images.
 FORWARD_MULTIPLE = 64
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 class NoConfidentSample(RuntimeError):
@@ -34,15 +35,16 @@ class NoConfidentSample(RuntimeError):
 class DigitScorer:
     """The generator and, when given, the judge, loaded once: latents + labels -> stored pixels and the
     judge's probability of each label. Weights load from safetensors only (no pickle).
-    `precision` "bf16" runs both models under bf16 autocast (augment/precision.py says where it pays)."""
+    `precision` "bf16" runs both models in bf16 (augment/precision.py says where that pays); BatchNorms
+    are folded in fp32 first, and pixels are rounded to uint8 in fp32."""
 
     def __init__(self, checkpoint: str, judge: str | None, *, device: str = "cpu", precision: str = "fp32"):
-        if precision not in ("fp32", "bf16"):
+        if precision not in DTYPES:
             raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
         self.device = torch.device(device)
-        self.autocast_bf16 = precision == "bf16"
+        self.dtype = DTYPES[precision]
         generator, info = load_generator(checkpoint, self.device)
-        self.generator = for_inference(generator)
+        self.generator = for_inference(generator, self.dtype)
         self.generator_info = info
         self.latent_dim = info["spec"]["latent_dim"]
         self.num_classes = info["spec"]["num_classes"]
@@ -50,34 +52,26 @@ class DigitScorer:
         self.judge = None
         if judge is not None:
             model, _ = load_classifier(judge)
-            self.judge = fuse_for_inference(model).to(self.device)
+            self.judge = fuse_for_inference(model, self.dtype).to(self.device)
 
     @torch.inference_mode()
     def score(self, latents: torch.Tensor, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """uint8 images (N, 28, 28) and the judge's probability of each conditioning label (None: no judge)."""
         rows = len(labels)
         padded = -(-rows // FORWARD_MULTIPLE) * FORWARD_MULTIPLE
-        z = torch.zeros(padded, self.latent_dim)
+        z = torch.zeros(padded, self.latent_dim, dtype=self.dtype)
         z[:rows] = latents
         y = torch.zeros(padded, dtype=torch.int64)
         y[:rows] = torch.from_numpy(np.asarray(labels, dtype=np.int64))
         z, y = z.to(self.device), y.to(self.device)
-        with self.autocast():
-            generated = self.generator(z, y)
-        pixels = data.from_gan_range(generated.float())  # what is stored is what gets judged
+        pixels = data.from_gan_range(self.generator(z, y).float())  # what is stored is what gets judged
         images = pixels[:rows, 0].cpu().numpy()
         if self.judge is None:
             return images, None
-        judged = data.to_gan_range(pixels).contiguous(memory_format=torch.channels_last)
-        with self.autocast():
-            logits = self.judge(judged)
-        probs = torch.softmax(logits.float(), dim=1)
+        judged = data.to_gan_range(pixels).to(self.dtype).contiguous(memory_format=torch.channels_last)
+        probs = torch.softmax(self.judge(judged).float(), dim=1)
         confidence = probs.gather(1, y[:, None]).squeeze(1)
-        return images, confidence[:rows].float().cpu().numpy()
-
-    def autocast(self) -> torch.autocast:
-        """The context the models run in: bf16 autocast, or a no-op for fp32."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast_bf16)
+        return images, confidence[:rows].cpu().numpy()
 
 
 class PartMaker(DigitScorer):

@@ -15,6 +15,7 @@ from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_genera
 from augment.models.gan_step import GanStep, make_ema
 from augment.models.classifier import ClassifierSpec, DigitClassifier, fuse_for_inference
 from augment.models.generator_file import WEIGHTS_FILE, export_generator, load_generator
+from augment.models.fast_ops import MaxPool2ThenRelu, relu_
 from augment.models.generator_inference import for_inference
 
 
@@ -210,8 +211,13 @@ def test_the_inference_form_computes_the_same_images(arch):
     z, labels = torch.randn(256, spec.latent_dim), torch.arange(256) % 10
     with torch.inference_mode():
         expected, got = generator(z, labels), fast(z, labels)
+        got_bf16 = for_inference(generator, torch.bfloat16)(z.bfloat16(), labels)
     assert got.shape == expected.shape == (256, 1, 28, 28)
     assert torch.allclose(got, expected, atol=1e-5)
+    # bf16 keeps 8 significant bits: within a few uint8 steps of the fp32 image, most pixels exact
+    steps = (got_bf16.float() - expected).abs() * 127.5
+    assert got_bf16.dtype == torch.bfloat16 and got_bf16.shape == expected.shape
+    assert steps.max() < 4 and steps.mean() < 0.25
     assert not generator.training and not fast.training
     assert sum(p.numel() for p in fast.parameters()) < sum(p.numel() for p in generator.parameters())
 
@@ -229,3 +235,19 @@ def test_the_fused_judge_computes_the_same_probabilities():
         got = fuse_for_inference(model)(images.contiguous(memory_format=torch.channels_last))
     assert torch.allclose(got, expected, atol=1e-5)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fuse_for_inference(model).modules())
+    with torch.inference_mode():
+        in_bf16 = fuse_for_inference(model, torch.bfloat16)(images.bfloat16().contiguous(memory_format=torch.channels_last))
+    probabilities = torch.softmax(expected, 1)
+    assert (torch.softmax(in_bf16.float(), 1) - probabilities).abs().max() < 0.02
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("size", [28, 14, 7])  # 7: the odd map the judge's last block pools (floor)
+def test_fast_relu_and_pooling_give_exactly_the_library_values(dtype, size):
+    torch.manual_seed(0)
+    x = torch.randn(8, 16, size, size).to(dtype).contiguous(memory_format=torch.channels_last)
+    x[0, 0, 0, :3] = torch.tensor([-0.0, 0.0, -1e-30])  # signed zero and a tiny negative
+    expected = torch.relu(torch.nn.functional.max_pool2d(x, 2))
+    got = MaxPool2ThenRelu()(x)
+    assert got.dtype == dtype and got.shape == expected.shape and torch.equal(got, expected)
+    assert torch.equal(relu_(x.clone()), torch.relu(x))

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from augment.models.fast_ops import MaxPool2ThenRelu
+
 
 @dataclass(frozen=True)
 class ClassifierSpec:
@@ -72,16 +74,16 @@ class DigitClassifier(nn.Module):
         return self.head(self.dropout(self.features(images)))
 
 
-def fuse_for_inference(model: DigitClassifier) -> DigitClassifier:
-    """An eval-mode copy with every BatchNorm folded into its conv, in channels_last layout: the same
-    function, 3x faster on one CPU thread (max-pooling 16-channel NCHW maps was half the time).
-    Feed it channels_last input too (`images.contiguous(memory_format=torch.channels_last)`)."""
+def fuse_for_inference(model: DigitClassifier, dtype: torch.dtype = torch.float32) -> DigitClassifier:
+    """An eval-mode copy with every BatchNorm folded into its conv (before any cast to `dtype`, so
+    the fold is exact), pooling before ReLU, in channels_last layout: the same function, 3x faster
+    on one CPU thread (max-pooling 16-channel NCHW maps was half the time).
+    Feed it channels_last input of `dtype` (`images.contiguous(memory_format=torch.channels_last)`)."""
     fused = copy.deepcopy(model).eval()
     for index in range(3):
-        conv, norm, relu, pool = fused.body[index]
-        # max-pool before ReLU: the same values (ReLU is monotonic) at a quarter of the ReLU's work.
-        fused.body[index] = nn.Sequential(fuse_conv_bn_eval(conv, norm), pool, relu)
-    return fused.to(memory_format=torch.channels_last)
+        conv, norm, _relu, _pool = fused.body[index]
+        fused.body[index] = nn.Sequential(fuse_conv_bn_eval(conv, norm), MaxPool2ThenRelu())
+    return fused.to(dtype=dtype, memory_format=torch.channels_last)
 
 
 @torch.inference_mode()
