@@ -216,7 +216,7 @@ def test_the_inference_form_computes_the_same_images(arch):
     assert torch.allclose(got, expected, atol=1e-5)
     # bf16 keeps 8 significant bits: within a few uint8 steps of the fp32 image, most pixels exact
     steps = (got_bf16.float() - expected).abs() * 127.5
-    assert got_bf16.dtype == torch.bfloat16 and got_bf16.shape == expected.shape
+    assert got_bf16.shape == expected.shape  # conv archs sum their last layer in fp32 and return fp32
     assert steps.max() < 4 and steps.mean() < 0.25
     assert not generator.training and not fast.training
     assert sum(p.numel() for p in fast.parameters()) < sum(p.numel() for p in generator.parameters())

@@ -12,6 +12,9 @@ throughput. Generation spends most of its time in the generator, so this is wher
   a bias, and oneDNN's biased channels_last fp32 path lost the gain. In bf16 it folds (measured no
   slower, and one rounding fewer than a bf16 BatchNorm), before the cast.
 - ReLUs are fast_ops.Relu (exact; bf16 clamped through its int16 bits).
+- The last transposed conv (64 -> 1 channel) is a matmul and an overlap-add (F.fold): oneDNN's
+  transposed conv is slow with one output channel (fp32 23 -> 7 ms, bf16 6.7 -> 4 ms). Its sums
+  are added and returned in fp32 in either precision, so bf16 pixels lose no more bits there.
 Outputs match the plain generator to ~3e-6 in fp32 (float reassociation): a few pixels in a
 million land one uint8 step apart, which is why generation always uses this form, never a mix.
 """
@@ -22,6 +25,7 @@ import copy
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from augment.models.fast_ops import Relu
@@ -62,6 +66,27 @@ class FoldedGenerator(nn.Module):
         return self.rest(torch.addmm(self.class_table[labels], z, self.noise_weight.T))
 
 
+class TransposedConvAsMatmul(nn.Module):
+    """A ConvTranspose2d as (N*H*W, Cin) @ (Cin, Cout*k*k) and F.fold's overlap-add, summed in fp32."""
+
+    def __init__(self, conv: nn.ConvTranspose2d):
+        super().__init__()
+        assert conv.groups == 1 and conv.dilation == (1, 1) and conv.output_padding == (0, 0)
+        cin, cout, kh, kw = conv.weight.shape
+        self.register_buffer("weight", conv.weight.detach().reshape(cin, cout * kh * kw).clone())
+        # a plain attribute, not a buffer: module.to(bf16) casts the weight, the fp32 sums keep an fp32 bias
+        self.bias = None if conv.bias is None else conv.bias.detach().float().clone()
+        self.kernel, self.stride, self.padding = (kh, kw), conv.stride, conv.padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, cin, h, w = x.shape
+        cols = x.permute(0, 2, 3, 1).reshape(n * h * w, cin) @ self.weight  # a view when x is channels_last
+        cols = cols.view(n, h * w, -1).transpose(1, 2).float()
+        size = [(d - 1) * s - 2 * p + k for d, s, p, k in zip((h, w), self.stride, self.padding, self.kernel)]
+        out = F.fold(cols, size, self.kernel, padding=self.padding, stride=self.stride)
+        return out if self.bias is None else out.add_(self.bias.to(out.device).view(1, -1, 1, 1))
+
+
 def _fold_batchnorm_into(conv: nn.ConvTranspose2d, norm: nn.BatchNorm2d) -> nn.ConvTranspose2d:
     fused = copy.deepcopy(conv)
     fused.weight, fused.bias = fuse_conv_bn_weights(
@@ -80,6 +105,7 @@ def for_inference(generator: nn.Module, dtype: torch.dtype = torch.float32) -> n
         channels = 2 * generator.width
         order = torch.arange(channels * 7 * 7).view(channels, 7, 7).permute(1, 2, 0).reshape(-1)
         body = [Relu() if isinstance(m, nn.ReLU) else m for m in generator.body]
+        body[-2] = TransposedConvAsMatmul(body[-2])  # the last layer, to image channels
         if dtype != torch.float32:
             body[0:2] = [_fold_batchnorm_into(body[0], body[1])]
         rest = nn.Sequential(Relu(), ChannelsLastMap(channels, 7, 7), *body).to(memory_format=torch.channels_last)
