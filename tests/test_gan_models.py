@@ -16,7 +16,7 @@ from augment.models.gan_step import GanStep, make_ema
 from augment.models.classifier import ClassifierSpec, DigitClassifier, fuse_for_inference
 from augment.models.generator_file import WEIGHTS_FILE, export_generator, load_generator
 from augment.models.fast_ops import MaxPool2ThenRelu, relu_
-from augment.models.generator_inference import for_inference
+from augment.models.generator_inference import SubPixelTail, TransposedConvAsMatmul, for_inference
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -239,6 +239,19 @@ def test_the_fused_judge_computes_the_same_probabilities():
         in_bf16 = fuse_for_inference(model, torch.bfloat16)(images.bfloat16().contiguous(memory_format=torch.channels_last))
     probabilities = torch.softmax(expected, 1)
     assert (torch.softmax(in_bf16.float(), 1) - probabilities).abs().max() < 0.02
+
+
+def test_the_sub_pixel_tail_computes_the_two_transposed_convs():
+    """Checked in fp32, where any slip in the phase bookkeeping would show far above rounding."""
+    torch.manual_seed(0)
+    up, last = torch.nn.ConvTranspose2d(32, 16, 4, 2, 1), torch.nn.ConvTranspose2d(16, 3, 4, 2, 1)
+    x = torch.randn(8, 32, 7, 7).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected = last(torch.relu(up(x)))
+        got = SubPixelTail(up, TransposedConvAsMatmul(last))(x)
+        as_matmul = TransposedConvAsMatmul(last)(torch.relu(up(x)))
+    assert got.shape == expected.shape == (8, 3, 28, 28)
+    assert torch.allclose(got, expected, atol=1e-5) and torch.allclose(as_matmul, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from augment.models.fast_ops import Relu
+from augment.models.fast_ops import Relu, relu_
 from augment.models.gan import ConvGenerator, MlpGenerator
 
 
@@ -81,10 +81,54 @@ class TransposedConvAsMatmul(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, cin, h, w = x.shape
         cols = x.permute(0, 2, 3, 1).reshape(n * h * w, cin) @ self.weight  # a view when x is channels_last
-        cols = cols.view(n, h * w, -1).transpose(1, 2).float()
+        return self.overlap_add(cols.view(n, h * w, -1), h, w)
+
+    def overlap_add(self, cols: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """(N, H*W, Cout*k*k) products, input positions row-major -> (N, Cout, H', W') fp32 output."""
         size = [(d - 1) * s - 2 * p + k for d, s, p, k in zip((h, w), self.stride, self.padding, self.kernel)]
-        out = F.fold(cols, size, self.kernel, padding=self.padding, stride=self.stride)
+        out = F.fold(cols.transpose(1, 2).float(), size, self.kernel, padding=self.padding, stride=self.stride)
         return out if self.bias is None else out.add_(self.bias.to(out.device).view(1, -1, 1, 1))
+
+
+# ConvTranspose2d(kernel 4, stride 2, padding 1): output row 2m + a sums input rows m - 1 + a + u
+# (u = 0, 1) through kernel rows PHASE_TAPS[a][u]; the same for columns.
+PHASE_TAPS = ((3, 1), (2, 0))
+
+
+class SubPixelTail(nn.Module):
+    """[ConvTranspose2d(4, 2, 1) with bias, ReLU, TransposedConvAsMatmul] for bf16, the same function.
+
+    The upsampling transposed conv becomes one 2x2 conv (padding 1) whose 4*C output channels are
+    the four output phases (even/odd rows x even/odd columns): oneDNN runs that conv on AMX about
+    twice as fast as the transposed conv (6.9 vs 13.6 ms, 512 images, one thread). The phases are
+    never interleaved into a 14x14 map: the last layer's matmul runs on them as they lie (it does not
+    care where a row comes from), and only its 4x smaller products are put in spatial order, by one
+    strided copy, for the overlap-add. Not used in fp32, where that conv is no faster.
+    """
+
+    def __init__(self, up: nn.ConvTranspose2d, last: TransposedConvAsMatmul):
+        super().__init__()
+        assert (up.kernel_size, up.stride, up.padding) == ((4, 4), (2, 2), (1, 1)) and up.bias is not None
+        cin, cout = up.weight.shape[:2]
+        weight = up.weight.detach()
+        phases = torch.empty(2, 2, cout, cin, 2, 2, dtype=weight.dtype)
+        for a, b, u, v in ((a, b, u, v) for a in (0, 1) for b in (0, 1) for u in (0, 1) for v in (0, 1)):
+            phases[a, b, :, :, u, v] = weight[:, :, PHASE_TAPS[a][u], PHASE_TAPS[b][v]].T
+        self.register_buffer("phase_weight", phases.reshape(4 * cout, cin, 2, 2).contiguous(memory_format=torch.channels_last))
+        self.register_buffer("phase_bias", up.bias.detach().repeat(4))
+        self.channels = cout
+        self.last = last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = relu_(F.conv2d(x, self.phase_weight, self.phase_bias, padding=1))  # (N, 4C, H+1, W+1) channels_last
+        n, _, hp, wp = y.shape
+        h, w = hp - 1, wp - 1
+        products = y.permute(0, 2, 3, 1).reshape(-1, self.channels) @ self.last.weight  # rows (n, i, j, a, b)
+        k = products.shape[1]
+        s = products.view(n, hp, wp, 2, 2, k).stride()
+        # output pixel (2m + a, 2j + b) is phase (a, b) at conv position (m + a, j + b)
+        spatial = products.as_strided((n, h, 2, w, 2, k), (s[0], s[1], s[1] + s[3], s[2], s[2] + s[4], 1))
+        return self.last.overlap_add(spatial.reshape(n, 4 * h * w, k), 2 * h, 2 * w)
 
 
 def _fold_batchnorm_into(conv: nn.ConvTranspose2d, norm: nn.BatchNorm2d) -> nn.ConvTranspose2d:
@@ -108,6 +152,8 @@ def for_inference(generator: nn.Module, dtype: torch.dtype = torch.float32) -> n
         body[-2] = TransposedConvAsMatmul(body[-2])  # the last layer, to image channels
         if dtype != torch.float32:
             body[0:2] = [_fold_batchnorm_into(body[0], body[1])]
+            if isinstance(body[2], nn.Identity):  # no attention between the two upsamplings (dcgan)
+                body[0:4] = [SubPixelTail(body[0], body[3])]
         rest = nn.Sequential(Relu(), ChannelsLastMap(channels, 7, 7), *body).to(memory_format=torch.channels_last)
     elif isinstance(generator, MlpGenerator):
         linear, norm, *layers = generator.body
