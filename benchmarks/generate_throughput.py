@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,8 +121,17 @@ def tree_pss_bytes(root: int) -> int:
     return total
 
 
-def ray_job(checkpoint: str, judge: str, out: str, n: int, precision: str) -> tuple[float, int, str]:
-    """(rows/s end to end, peak PSS bytes of the process tree, the command's summary line)."""
+def steady_rate(stdout: str, cpus: int) -> float:
+    """The job's rows/s while its actors make parts (start-up and shutdown left out): rows per
+    actor-second of part making, times the actors (one per CPU, at most one per part)."""
+    parts = [re.search(r"([\d,]+) rows in ([\d.]+) s", line) for line in stdout.splitlines() if line.startswith("part-")]
+    rows = sum(int(m.group(1).replace(",", "")) for m in parts if m)
+    seconds = sum(float(m.group(2)) for m in parts if m)
+    return rows / seconds * min(cpus, len(parts)) if seconds else 0.0
+
+
+def ray_job(checkpoint: str, judge: str, out: str, n: int, precision: str) -> tuple[float, int, str, str]:
+    """(rows/s end to end, peak PSS bytes of the process tree, the command's summary line, its stdout)."""
     command = [sys.executable, "-m", "augment", "generate", "--checkpoint", checkpoint, "--judge", judge,
                "--n", str(n), "--out", out, "--precision", precision, "--overwrite"]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
@@ -141,7 +151,7 @@ def ray_job(checkpoint: str, judge: str, out: str, n: int, precision: str) -> tu
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"augment generate failed:\n{stdout[-3000:]}")
-    return n / seconds, peak[0], stdout.strip().splitlines()[-1]
+    return n / seconds, peak[0], stdout.strip().splitlines()[-1], stdout
 
 
 def main() -> None:
@@ -167,13 +177,16 @@ def main() -> None:
         plain_n = maker.plan.n
         plain_rate = plain_loop(maker, plain_n)
         print(f"  (b) plain loop, {plain_n:,} rows: {plain_rate:,.0f} rows/s")
-        ray_rate, peak, summary = ray_job(checkpoint, judge, str(work / "ray"), args.n, precision)
+        ray_rate, peak, summary, stdout = ray_job(checkpoint, judge, str(work / "ray"), args.n, precision)
+        steady = steady_rate(stdout, threads)
         print(f"  (c) augment generate, {args.n:,} rows: {ray_rate:,.0f} rows/s end to end "
               f"({args.n / ray_rate:.1f} s), peak PSS {peak / 2**30:.2f} GiB\n      {summary}")
         print(f"\n(a) generator {generator_rate:,.0f} images/s | generator + judge {row_rate:,.0f} rows/s (batch {batch})")
         print(f"(b) plain loop {plain_rate:,.0f} rows/s")
-        print(f"(c) Ray Data job {ray_rate:,.0f} rows/s, peak PSS {peak / 2**30:.2f} GiB")
+        print(f"(c) Ray Data job {ray_rate:,.0f} rows/s end to end, peak PSS {peak / 2**30:.2f} GiB; "
+              f"{steady:,.0f} rows/s while making parts (Ray start-up, actor start and shutdown left out)")
         print(f"c/a = {ray_rate / row_rate:.2f} (vs generator alone {ray_rate / generator_rate:.2f})   c/b = {ray_rate / plain_rate:.2f}")
+        print(f"steady state: c/a = {steady / row_rate:.2f}   c/b = {steady / plain_rate:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -241,6 +241,17 @@ def test_the_fused_judge_computes_the_same_probabilities():
     assert (torch.softmax(in_bf16.float(), 1) - probabilities).abs().max() < 0.02
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_inference_form_stays_on_the_generators_device(arch, dtype):
+    """CI has no GPU; the meta device catches a tensor the rearrangement leaves on the CPU."""
+    fast = for_inference(build_generator(GanSpec(arch=arch)).to("meta"), dtype)
+    tensors = [*fast.parameters(), *fast.buffers()]
+    tensors += [m.bias for m in fast.modules() if isinstance(m, TransposedConvAsMatmul) and m.bias is not None]
+    assert {t.device.type for t in tensors} == {"meta"}
+    assert {t.dtype for t in tensors if t.is_floating_point()} <= {dtype, torch.float32}
+
+
 def test_the_sub_pixel_tail_computes_the_two_transposed_convs():
     """Checked in fp32, where any slip in the phase bookkeeping would show far above rounding."""
     torch.manual_seed(0)

@@ -87,7 +87,11 @@ class TransposedConvAsMatmul(nn.Module):
         """(N, H*W, Cout*k*k) products, input positions row-major -> (N, Cout, H', W') fp32 output."""
         size = [(d - 1) * s - 2 * p + k for d, s, p, k in zip((h, w), self.stride, self.padding, self.kernel)]
         out = F.fold(cols.transpose(1, 2).float(), size, self.kernel, padding=self.padding, stride=self.stride)
-        return out if self.bias is None else out.add_(self.bias.to(out.device).view(1, -1, 1, 1))
+        if self.bias is None:
+            return out
+        if self.bias.device != out.device:  # moved once: the module's .to(device) does not see it
+            self.bias = self.bias.to(out.device)
+        return out.add_(self.bias.view(1, -1, 1, 1))
 
 
 # ConvTranspose2d(kernel 4, stride 2, padding 1): output row 2m + a sums input rows m - 1 + a + u
@@ -111,7 +115,7 @@ class SubPixelTail(nn.Module):
         assert (up.kernel_size, up.stride, up.padding) == ((4, 4), (2, 2), (1, 1)) and up.bias is not None
         cin, cout = up.weight.shape[:2]
         weight = up.weight.detach()
-        phases = torch.empty(2, 2, cout, cin, 2, 2, dtype=weight.dtype)
+        phases = torch.empty(2, 2, cout, cin, 2, 2, dtype=weight.dtype, device=weight.device)
         for a, b, u, v in ((a, b, u, v) for a in (0, 1) for b in (0, 1) for u in (0, 1) for v in (0, 1)):
             phases[a, b, :, :, u, v] = weight[:, :, PHASE_TAPS[a][u], PHASE_TAPS[b][v]].T
         self.register_buffer("phase_weight", phases.reshape(4 * cout, cin, 2, 2).contiguous(memory_format=torch.channels_last))
@@ -147,7 +151,7 @@ def for_inference(generator: nn.Module, dtype: torch.dtype = torch.float32) -> n
     if isinstance(generator, ConvGenerator):
         linear, norm, _relu = generator.project
         channels = 2 * generator.width
-        order = torch.arange(channels * 7 * 7).view(channels, 7, 7).permute(1, 2, 0).reshape(-1)
+        order = torch.arange(channels * 7 * 7, device=linear.weight.device).view(channels, 7, 7).permute(1, 2, 0).reshape(-1)
         body = [Relu() if isinstance(m, nn.ReLU) else m for m in generator.body]
         body[-2] = TransposedConvAsMatmul(body[-2])  # the last layer, to image channels
         if dtype != torch.float32:
