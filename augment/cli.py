@@ -77,6 +77,9 @@ def train(
     ),
     checkpoint_every: int = typer.Option(1, help="Checkpoint every K epochs (and always the last)."),
     max_failures: int = typer.Option(2, help="Worker crashes survived, each resumed from the last checkpoint."),
+    precision: str = typer.Option(
+        "auto", help="fp32, bf16 (autocast; weights stay fp32) or auto: bf16 where the workers have bf16 matrix units (AMX CPUs, Ampere+ GPUs)."
+    ),
     address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
     offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard an existing run in --out and start over."),
@@ -90,13 +93,16 @@ def train(
             out=out, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs, workers=workers,
             gpu=gpu, arch=arch, batch_size=batch_size, limit=limit, real_per_class=real_per_class, seed=seed, loss=loss, lr=lr,
             latent_dim=latent_dim, diff_augment=diff_augment, checkpoint_every=checkpoint_every, max_failures=max_failures,
-            address=address, overwrite=overwrite,
+            precision=precision, address=address, overwrite=overwrite,
         )
     )
     if result.skipped:
         typer.echo(f"{out} is already trained for {result.epochs} epochs with these settings: nothing to do")
     else:
-        typer.echo(f"trained {out} to epoch {result.epochs} in {result.seconds:.0f} s ({result.samples_per_s:,.0f} samples/s last epoch)")
+        typer.echo(
+            f"trained {out} to epoch {result.epochs} in {result.seconds:.0f} s "
+            f"({result.samples_per_s:,.0f} samples/s last epoch, {result.precision})"
+        )
     typer.echo(f"generator: {out}/generator.safetensors (sha256 {result.generator_sha256[:16]}…); samples: {out}/samples/")
 
 

@@ -24,6 +24,7 @@ from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_genera
 from augment.models.diff_augment import parse_policy
 from augment.models.gan_step import LOSSES, STAT_NAMES, GanStep, make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
+from augment.precision import check_precision, resolve_here
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.train_common import (
     CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once,
@@ -45,6 +46,7 @@ class GanRunResult:
     seconds: float
     samples_per_s: float
     skipped: bool  # already trained to `epochs` with these settings: nothing was done
+    precision: str  # the last epoch's forward passes: fp32 or bf16 (autocast)
 
 
 def validate(cfg: TrainGanConfig) -> None:
@@ -63,6 +65,7 @@ def validate(cfg: TrainGanConfig) -> None:
     except ValueError as exc:
         raise AugmentError(str(exc)) from None
     require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
+    check_precision(cfg.precision)
 
 
 def train_gan(cfg: TrainGanConfig) -> GanRunResult:
@@ -73,7 +76,10 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
     fs, run = storage.resolve(cfg.out)
     if done == cfg.epochs:
         finished = manifest.read_manifest(fs, run)
-        return GanRunResult(cfg.out, done, finished["generator_sha256"], 0.0, finished["samples_per_s"], skipped=True)
+        return GanRunResult(
+            cfg.out, done, finished["generator_sha256"], 0.0, finished["samples_per_s"], skipped=True,
+            precision=finished.get("precision", "fp32"),
+        )
 
     split = data.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
     images, labels = data.training_subset(split, cfg.limit, cfg.real_per_class)
@@ -125,13 +131,15 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
     gan_artifacts.write_losses_png(cfg.out, history)
     seconds = time.perf_counter() - started
     samples_per_s = history[-1]["samples_per_s"]
+    precision = history[-1].get("precision", "fp32")  # epochs of runs older than --precision were fp32
     manifest.write_manifest(
         fs, run, stage=KIND, config=cfg.identity(),
         files=[manifest.file_entry(fs, run, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE)],
         epochs=state["epoch"], generator_sha256=info["sha256"], samples_per_s=samples_per_s,
+        precision=precision, precision_per_epoch=[row.get("precision", "fp32") for row in history],
         elapsed_s=round(seconds, 3),
     )
-    return GanRunResult(cfg.out, state["epoch"], info["sha256"], seconds, samples_per_s, skipped=False)
+    return GanRunResult(cfg.out, state["epoch"], info["sha256"], seconds, samples_per_s, skipped=False, precision=precision)
 
 
 def _train_worker(loop: dict) -> None:
@@ -146,6 +154,7 @@ def _train_worker(loop: dict) -> None:
     rank, world = context.get_world_rank(), context.get_world_size()
     device = ray.train.torch.get_device()
     torch.set_num_threads(loop["threads"])
+    precision = resolve_here(cfg.precision, device.type == "cuda")  # on the worker: its hardware decides
 
     images = data.to_gan_range(torch.from_numpy(ray.get(loop["images"]).copy()).to(device)).unsqueeze(1)
     labels = torch.from_numpy(ray.get(loop["labels"]).copy()).to(device)
@@ -180,6 +189,7 @@ def _train_worker(loop: dict) -> None:
         ray.train.torch.prepare_model(generator),
         ray.train.torch.prepare_model(discriminator),
         g_optimizer, d_optimizer, ema, cfg.loss, cfg.latent_dim, parse_policy(cfg.diff_augment),
+        autocast_dtype=torch.bfloat16 if precision == "bf16" else None,
     )
     per_worker = cfg.batch_size // world
     sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
@@ -209,6 +219,7 @@ def _train_worker(loop: dict) -> None:
             "optimizer_steps": int(next(iter(d_optimizer.state.values()))["step"]),
             "resumed_from_epoch": resumed_from,
             "replica_max_abs_diff": _replica_max_abs_diff([generator, discriminator], world),
+            "precision": precision,
         }
         history.append(row)
         if rank == 0:
@@ -250,5 +261,5 @@ def _epoch_line(row: dict, epochs: int) -> str:
     return (
         f"epoch {row['epoch']}/{epochs}  loss_D {row['loss_d']:.3f}  loss_G {row['loss_g']:.3f}  "
         f"D(x) {row['d_real']:.2f}  D(G(z)) {row['d_fake']:.2f}  acc real/fake {row['acc_real']:.2f}/{row['acc_fake']:.2f}  "
-        f"{row['seconds']:.1f} s  {row['samples_per_s']:,.0f} samples/s"
+        f"{row['seconds']:.1f} s  {row['samples_per_s']:,.0f} samples/s ({row['precision']})"
     )

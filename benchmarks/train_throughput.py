@@ -1,7 +1,7 @@
 """GAN training throughput: Ray Train (1 worker, all CPUs) vs the same model and step in a plain
 single-process PyTorch loop, measured in one run on one machine.
 
-    python benchmarks/train_throughput.py [--images 60000] [--epochs 1] [--arch dcgan]
+    python benchmarks/train_throughput.py [--images 60000] [--epochs 1] [--arch dcgan] [--precision auto]
 
 Uses real MNIST when AUGMENT_DATA_ROOT is set (else random pixels of the same shape: throughput
 does not depend on content). The plain loop runs before and after the Ray run and the ratio is taken
@@ -29,6 +29,7 @@ from augment import data  # noqa: E402
 from augment.config import TrainGanConfig  # noqa: E402
 from augment.models.gan import GanSpec, build_discriminator, build_generator, init_weights, memory_format_for  # noqa: E402
 from augment.models.gan_step import GanStep, make_ema  # noqa: E402
+from augment.precision import PRECISIONS, resolve_here  # noqa: E402
 
 
 def training_images(count: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -55,6 +56,7 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: TrainGanConfig, thre
         torch.optim.Adam(generator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
         torch.optim.Adam(discriminator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
         make_ema(generator, cfg.ema_decay), cfg.loss, cfg.latent_dim,
+        autocast_dtype=torch.bfloat16 if cfg.precision == "bf16" else None,
     )
     x = data.to_gan_range(torch.from_numpy(images)).unsqueeze(1).contiguous(memory_format=layout)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
@@ -90,17 +92,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--arch", default="dcgan")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="as `augment train --precision`")
     args = parser.parse_args()
+    precision = resolve_here(args.precision, gpu=False)  # both loops in the same format
 
     images, labels, source = training_images(args.images)
     threads = os.cpu_count() or 1
     out = tempfile.mkdtemp(prefix="augment-bench-")
     cfg = TrainGanConfig(
         out=out, epochs=args.epochs, workers=1, arch=args.arch, batch_size=args.batch_size, limit=args.images,
-        data_root=os.environ.get("AUGMENT_DATA_ROOT"), download=False,
+        data_root=os.environ.get("AUGMENT_DATA_ROOT"), download=False, precision=precision,
     )
     print(f"{len(labels)} images ({source}), {args.epochs} epoch(s), arch {args.arch}, batch {args.batch_size}, "
-          f"{threads} CPUs, torch {torch.__version__}")
+          f"{threads} CPUs, torch {torch.__version__}, {precision}")
     before = plain_loop(images, labels, cfg, threads)
     print(f"plain PyTorch loop ({threads} threads), before: {before:8.0f} samples/s")
     if not os.environ.get("AUGMENT_DATA_ROOT"):

@@ -80,6 +80,38 @@ def test_a_step_updates_both_networks_and_the_ema(loss, policy):
     assert any(not torch.equal(e, g) for e, g in zip(ema_weights, generator.parameters()))  # averaged, not copied
 
 
+def _one_step(arch: str, autocast_dtype: torch.dtype | None):
+    torch.manual_seed(0)
+    spec = GanSpec(arch=arch, width=16)
+    generator, discriminator = build_generator(spec), build_discriminator(spec)
+    generator.apply(init_weights)
+    discriminator.apply(init_weights)
+    initial = [p.detach().clone() for p in (*generator.parameters(), *discriminator.parameters())]
+    step = GanStep(
+        generator, discriminator,
+        torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.999)),
+        torch.optim.Adam(discriminator.parameters(), 2e-4, betas=(0.5, 0.999)),
+        make_ema(generator, decay=0.5), "bce", spec.latent_dim, autocast_dtype=autocast_dtype,
+    )
+    real = torch.rand(32, 1, 28, 28) * 2 - 1
+    stats = step(real, torch.arange(32) % 10)
+    moved = [p.detach() - p0 for p, p0 in zip((*generator.parameters(), *discriminator.parameters()), initial)]
+    return stats, moved, [*generator.parameters(), *discriminator.parameters(), *step.ema.parameters()]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_bf16_autocast_step_keeps_fp32_weights_and_follows_the_fp32_step(arch):
+    stats32, moved32, _ = _one_step(arch, None)
+    stats16, moved16, params16 = _one_step(arch, torch.bfloat16)
+    assert all(p.dtype == torch.float32 for p in params16)  # weights, EMA and so Adam's state stay fp32
+    assert torch.isfinite(stats16).all()
+    assert not torch.equal(stats16, stats32)  # the forwards really ran in bf16
+    assert torch.allclose(stats16[:4], stats32[:4], atol=0.005)  # loss_D, loss_G, D(x), D(G(z))
+    # Adam's first update is about lr * sign(gradient): bf16 gradients point the same way.
+    agree = torch.cat([(a.sign() == b.sign()).flatten() for a, b in zip(moved16, moved32)]).float().mean()
+    assert agree > 0.9
+
+
 def test_models_never_import_ray():
     code = (
         "import sys, augment.models.gan, augment.models.gan_step, augment.models.checkpoint, "

@@ -13,6 +13,7 @@ from PIL import Image
 from augment.config import ExportConfig, TrainGanConfig
 from augment.export import export_real
 from augment.models.generator_file import load_generator
+from augment.precision import resolve_here
 from augment.errors import AugmentError
 from augment.gan_artifacts import gif_epochs
 from augment.train_common import completed_epochs
@@ -59,6 +60,8 @@ def test_two_workers_stay_in_sync_survive_a_crash_and_export(ray_local, tiny_mni
     assert (run / "losses.png").stat().st_size > 0
     manifest = json.loads((run / "_manifest.json").read_text())
     assert manifest["stage"] == "gan" and manifest["epochs"] == 3
+    # "auto" decided on the workers by their hardware (bf16 only with bf16 matrix units), per epoch
+    assert manifest["precision_per_epoch"] == [resolve_here("auto", gpu=False)] * 3 == [result.precision] * 3
 
 
 def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):
@@ -99,6 +102,7 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
         (["--diff-augment", "translation,color"], "unknown --diff-augment policy 'color'"),
         (["--real-per-class", "5"], "--real-per-class 5 gives 50 images, fewer than one batch (128)"),
         (["--real-per-class", "31", "--batch-size", "64"], "--real-per-class 31: class 0 has only 30 real images"),
+        (["--precision", "fp16"], "--precision must be one of auto, fp32, bf16 (got 'fp16')"),
     ],
 )
 def test_train_bad_options_are_one_line_and_write_nothing(run_cli, tiny_mnist, tmp_path, args, expected):

@@ -10,10 +10,14 @@ DDP notes (G and D are separate DDP modules when there are several workers):
   never modifies a buffer between a forward and its backward; D has no BatchNorm at all.
 - With DiffAugment the D step augments cat(real, fake) in one call: real and fake draw their
   transforms from the same distribution, which is all the method asks.
+
+Precision: with `autocast_dtype` (bf16) the forward passes run under torch.autocast; weights,
+gradients, optimizer state and the EMA stay fp32, and the losses are computed from fp32 logits.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -69,22 +73,30 @@ class GanStep:
     loss: str
     latent_dim: int
     augment_policy: tuple[str, ...] = ()  # DiffAugment on everything D sees (diff_augment.py); () = off
+    autocast_dtype: torch.dtype | None = None  # torch.bfloat16: forward passes under autocast; None: fp32
+
+    def _forward_precision(self, device: torch.device) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=self.autocast_dtype)
 
     def __call__(self, real: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Update D then G on one batch; returns the STAT_NAMES as one detached tensor."""
         batch = real.size(0)
         z = torch.randn(batch, self.latent_dim, device=real.device)
-        fake = self.generator(z, labels)
-
-        seen = diff_augment(torch.cat([real, fake.detach()]), self.augment_policy)
-        logits = self.discriminator(seen, torch.cat([labels, labels]))
+        with self._forward_precision(real.device):
+            fake = self.generator(z, labels)
+            seen = diff_augment(torch.cat([real, fake.detach().to(real.dtype)]), self.augment_policy)
+            logits = self.discriminator(seen, torch.cat([labels, labels])).float()
         real_logits, fake_logits = logits[:batch], logits[batch:]
         loss_d = discriminator_loss(self.loss, real_logits, fake_logits)
         self.d_optimizer.zero_grad(set_to_none=True)
         loss_d.backward()
         self.d_optimizer.step()
 
-        loss_g = generator_loss(self.loss, unwrap(self.discriminator)(diff_augment(fake, self.augment_policy), labels))
+        with self._forward_precision(real.device):
+            fake_logits_for_g = unwrap(self.discriminator)(diff_augment(fake, self.augment_policy), labels).float()
+        loss_g = generator_loss(self.loss, fake_logits_for_g)
         self.g_optimizer.zero_grad(set_to_none=True)
         loss_g.backward()
         self.g_optimizer.step()
