@@ -22,7 +22,7 @@ from augment.errors import AugmentError, first_line, require
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
-from augment.train_common import check_training_subset, cpus_per_worker
+from augment.train_common import check_training_subset, cpus_per_worker, report_progress
 
 KIND = "judge"
 OWNED = (manifest.MANIFEST_NAME, WEIGHTS_FILE, INFO_FILE)
@@ -142,7 +142,7 @@ def _judge_worker(loop: dict) -> None:
         row = {"epoch": epoch, "loss": round(float(total) / steps, 5), "seconds": round(time.perf_counter() - started, 3)}
         if rank == 0:
             row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
-            print(f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f}  {row['seconds']:.1f} s", flush=True)
+            report_progress(f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f}  {row['seconds']:.1f} s")
             if epoch == cfg.epochs:
                 export_classifier(
                     cfg.out, model, dataset=cfg.dataset, epochs=cfg.epochs, test_accuracy=row["test_accuracy"],

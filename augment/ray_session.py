@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from typing import Iterator
@@ -61,4 +62,27 @@ def _refuse_unreachable(address: str) -> None:
 
 def _local_options(address: str | None) -> dict:
     starting_locally = address is None and not os.environ.get("RAY_ADDRESS")
-    return {"include_dashboard": False} if starting_locally else {}
+    if not starting_locally:
+        return {}
+    hook = f"{__name__}.{quiet_without_state_api.__name__}"
+    return {"include_dashboard": False, "runtime_env": {"worker_process_setup_hook": hook}}
+
+
+PLACEMENT_GROUP_CLEANER_LOGGER = "ray.train.v2._internal.execution.controller.placement_group_cleaner"
+STATE_API_WARNING = "Failed to query Ray Train Controller actor state"
+
+
+class _DropStateApiWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(STATE_API_WARNING)
+
+
+def quiet_without_state_api() -> None:
+    """Runs in every worker of a local Ray started without the dashboard.
+
+    Ray Train's placement-group cleaner asks the State API (served by the dashboard) every second
+    whether the training controller is alive, and without a dashboard it logged a warning each
+    time: 462 of a 516-line console for 8 GAN epochs. Nothing is lost by dropping it: the local Ray
+    and its placement groups end with the stage.
+    """
+    logging.getLogger(PLACEMENT_GROUP_CLEANER_LOGGER).addFilter(_DropStateApiWarnings())

@@ -38,7 +38,7 @@ from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_class
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.train_common import (
     CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, crash_once, newest_checkpoint,
-    run_info, write_checkpoint_meta, write_run_info,
+    report_progress, run_info, write_checkpoint_meta, write_run_info,
 )
 
 KIND = "classifier"
@@ -322,8 +322,8 @@ def _retrain_worker(loop: dict) -> None:
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
                 row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
-                print(f"classifier epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
-                      f"{row['test_accuracy']:.4f}  {seconds:.1f} s  {row['samples_per_s']:,.0f} samples/s", flush=True)
+                report_progress(f"classifier epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
+                                f"{row['test_accuracy']:.4f}  {seconds:.1f} s  {row['samples_per_s']:,.0f} samples/s")
                 history.append(row)
                 if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
                     save_state(folder, {"epoch": epoch, "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict()})

@@ -27,7 +27,7 @@ from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_genera
 from augment.precision import check_precision, resolve_here
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.train_common import (
-    CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once,
+    CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once, report_progress,
     check_training_subset, newest_checkpoint, write_checkpoint_meta, write_run_info,
 )
 
@@ -223,7 +223,7 @@ def _train_worker(loop: dict) -> None:
         }
         history.append(row)
         if rank == 0:
-            print(_epoch_line(row, cfg.epochs), flush=True)
+            report_progress(_epoch_line(row, cfg.epochs))
             gan_artifacts.write_grid(cfg.out, epoch, gan_artifacts.sample_grid_png(ema.module, grid_z, grid_labels, spec.num_classes))
             gan_artifacts.write_metrics_csv(cfg.out, history)
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:

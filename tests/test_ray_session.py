@@ -1,0 +1,49 @@
+"""The local Ray that stages start: options, and the worker hook that keeps its console readable."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+
+from augment import ray_session
+
+
+def test_a_local_ray_starts_without_dashboard_and_with_the_quieting_hook(monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    options = ray_session._local_options(None)
+    assert options["include_dashboard"] is False
+    module, _, name = options["runtime_env"]["worker_process_setup_hook"].rpartition(".")
+    assert getattr(importlib.import_module(module), name) is ray_session.quiet_without_state_api
+    assert ray_session._local_options("ray://head:10001") == {}  # a cluster's own settings are left alone
+    monkeypatch.setenv("RAY_ADDRESS", "head:6379")
+    assert ray_session._local_options(None) == {}
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_the_hook_drops_only_the_state_api_warnings_of_rays_placement_group_cleaner():
+    cleaner = importlib.import_module("ray.train.v2._internal.execution.controller.placement_group_cleaner")
+    # The logger and message this filter targets are the installed Ray's, not a guess.
+    assert cleaner.logger.name == ray_session.PLACEMENT_GROUP_CLEANER_LOGGER
+    assert ray_session.STATE_API_WARNING in inspect.getsource(cleaner)
+
+    collect = _Collect()
+    cleaner.logger.addHandler(collect)  # Ray's loggers do not propagate to the root logger
+    try:
+        cleaner.logger.warning(ray_session.STATE_API_WARNING + ". State API may be temporarily unavailable.")
+        assert len(collect.messages) == 1  # what a worker without the hook logs
+        ray_session.quiet_without_state_api()
+        cleaner.logger.warning(ray_session.STATE_API_WARNING + ". State API may be temporarily unavailable.")
+        cleaner.logger.warning("Detected that the Ray Train controller actor (abc) is dead.")
+    finally:
+        cleaner.logger.removeHandler(collect)
+        cleaner.logger.filters.clear()
+    assert collect.messages[1:] == ["Detected that the Ray Train controller actor (abc) is dead."]
