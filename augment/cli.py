@@ -78,7 +78,7 @@ def train(
     checkpoint_every: int = typer.Option(1, help="Checkpoint every K epochs (and always the last)."),
     max_failures: int = typer.Option(2, help="Worker crashes survived, each resumed from the last checkpoint."),
     precision: str = typer.Option(
-        "auto", help="fp32, bf16 (autocast; weights stay fp32) or auto: bf16 where the workers have bf16 matrix units (AMX CPUs, Ampere+ GPUs)."
+        "auto", help="fp32, bf16 (autocast; weights stay fp32) or auto: bf16 on AMX CPUs, where it was measured to train as well; fp32 elsewhere, GPUs included."
     ),
     address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
     offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),

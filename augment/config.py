@@ -51,7 +51,7 @@ class TrainGanConfig:
     address: str | None = None  # Ray cluster to join; None starts a local Ray
     overwrite: bool = False
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
-    # "auto": bf16 autocast where the workers' hardware has bf16 matrix units (augment/precision.py).
+    # "auto": bf16 autocast on AMX CPUs, fp32 elsewhere (precision.resolve_for_training).
     # Not part of the identity: weights and optimizer state are fp32 either way, so a run may be
     # continued on other hardware.
     precision: str = "auto"

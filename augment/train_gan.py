@@ -24,7 +24,7 @@ from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_genera
 from augment.models.diff_augment import parse_policy
 from augment.models.gan_step import LOSSES, STAT_NAMES, GanStep, make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
-from augment.precision import check_precision, resolve_here
+from augment.precision import check_precision, resolve_for_training
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.train_common import (
     CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once, report_progress,
@@ -154,7 +154,7 @@ def _train_worker(loop: dict) -> None:
     rank, world = context.get_world_rank(), context.get_world_size()
     device = ray.train.torch.get_device()
     torch.set_num_threads(loop["threads"])
-    precision = resolve_here(cfg.precision, device.type == "cuda")  # on the worker: its hardware decides
+    precision = resolve_for_training(cfg.precision, device.type == "cuda")  # on the worker: its hardware decides
 
     images = data.to_gan_range(torch.from_numpy(ray.get(loop["images"]).copy()).to(device)).unsqueeze(1)
     labels = torch.from_numpy(ray.get(loop["labels"]).copy()).to(device)

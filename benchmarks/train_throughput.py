@@ -29,7 +29,7 @@ from augment import data  # noqa: E402
 from augment.config import TrainGanConfig  # noqa: E402
 from augment.models.gan import GanSpec, build_discriminator, build_generator, init_weights, memory_format_for  # noqa: E402
 from augment.models.gan_step import GanStep, make_ema  # noqa: E402
-from augment.precision import PRECISIONS, resolve_here  # noqa: E402
+from augment.precision import PRECISIONS, resolve_for_training  # noqa: E402
 
 
 def training_images(count: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="as `augment train --precision`")
     args = parser.parse_args()
-    precision = resolve_here(args.precision, gpu=False)  # both loops in the same format
+    precision = resolve_for_training(args.precision, gpu=False)  # both loops in the same format
 
     images, labels, source = training_images(args.images)
     threads = os.cpu_count() or 1

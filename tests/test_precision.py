@@ -42,6 +42,14 @@ def test_auto_picks_bf16_only_on_cpus_with_amx(monkeypatch, flags, expected):
     assert precision.resolve_here("auto", gpu=False) == expected
     assert precision.resolve_here("fp32", gpu=False) == "fp32"
     assert precision.resolve_here("bf16", gpu=False) == "bf16"
+    assert precision.resolve_for_training("auto", gpu=False) == expected  # training: same rule on CPUs
+
+
+def test_training_auto_stays_fp32_on_gpus_until_measured_there(monkeypatch):
+    monkeypatch.setattr(precision, "bf16_is_fast", lambda gpu: True)  # an Ampere GPU, for generation
+    assert precision.resolve_here("auto", gpu=True) == "bf16"
+    assert precision.resolve_for_training("auto", gpu=True) == "fp32"
+    assert precision.resolve_for_training("bf16", gpu=True) == "bf16"  # asked for: given
 
 
 def test_bf16_digits_and_confidence_stay_within_rounding_of_fp32(models):

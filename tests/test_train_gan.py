@@ -13,7 +13,7 @@ from PIL import Image
 from augment.config import ExportConfig, TrainGanConfig
 from augment.export import export_real
 from augment.models.generator_file import load_generator
-from augment.precision import resolve_here
+from augment.precision import resolve_for_training
 from augment.errors import AugmentError
 from augment.gan_artifacts import gif_epochs
 from augment.train_common import completed_epochs
@@ -61,7 +61,7 @@ def test_two_workers_stay_in_sync_survive_a_crash_and_export(ray_local, tiny_mni
     manifest = json.loads((run / "_manifest.json").read_text())
     assert manifest["stage"] == "gan" and manifest["epochs"] == 3
     # "auto" decided on the workers by their hardware (bf16 only with bf16 matrix units), per epoch
-    assert manifest["precision_per_epoch"] == [resolve_here("auto", gpu=False)] * 3 == [result.precision] * 3
+    assert manifest["precision_per_epoch"] == [resolve_for_training("auto", gpu=False)] * 3 == [result.precision] * 3
 
 
 def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):
