@@ -22,7 +22,7 @@ from augment.errors import AugmentError, first_line, require
 from augment.models.checkpoint import save_state
 from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights, memory_format_for
 from augment.models.diff_augment import parse_policy
-from augment.models.gan_step import LOSSES, STAT_NAMES, GanStep, make_ema
+from augment.models.gan_step import AUTOCAST_DTYPES, LOSSES, STAT_NAMES, GanStep, make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
 from augment.precision import check_precision, resolve_for_training
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
@@ -189,7 +189,7 @@ def _train_worker(loop: dict) -> None:
         ray.train.torch.prepare_model(generator),
         ray.train.torch.prepare_model(discriminator),
         g_optimizer, d_optimizer, ema, cfg.loss, cfg.latent_dim, parse_policy(cfg.diff_augment),
-        autocast_dtype=torch.bfloat16 if precision == "bf16" else None,
+        autocast_dtype=AUTOCAST_DTYPES[precision],
     )
     per_worker = cfg.batch_size // world
     sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)

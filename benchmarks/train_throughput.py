@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from augment import data  # noqa: E402
 from augment.config import TrainGanConfig  # noqa: E402
 from augment.models.gan import GanSpec, build_discriminator, build_generator, init_weights, memory_format_for  # noqa: E402
-from augment.models.gan_step import GanStep, make_ema  # noqa: E402
+from augment.models.gan_step import AUTOCAST_DTYPES, GanStep, make_ema  # noqa: E402
 from augment.precision import PRECISIONS, resolve_for_training  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: TrainGanConfig, thre
         torch.optim.Adam(generator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
         torch.optim.Adam(discriminator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
         make_ema(generator, cfg.ema_decay), cfg.loss, cfg.latent_dim,
-        autocast_dtype=torch.bfloat16 if cfg.precision == "bf16" else None,
+        autocast_dtype=AUTOCAST_DTYPES[cfg.precision],
     )
     x = data.to_gan_range(torch.from_numpy(images)).unsqueeze(1).contiguous(memory_format=layout)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))

@@ -28,6 +28,7 @@ from torch.optim.swa_utils import AveragedModel
 from augment.models.diff_augment import diff_augment
 
 LOSSES = ("bce", "hinge")
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16}  # a resolved --precision -> GanStep.autocast_dtype
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
 
 
