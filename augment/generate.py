@@ -194,7 +194,7 @@ def _precision(cfg: GenerateConfig, fs, out: str, identity: dict) -> str:
         return resolve_here("auto", cfg.gpu)
     import ray
 
-    with ray_session(cfg.address):  # on a cluster the driver's machine may not be the actors' kind
+    with ray_session(cfg.address, ray_train=False):  # on a cluster the driver's machine may not be the actors' kind
         if cfg.gpu:
             require(ray.cluster_resources().get("GPU", 0) >= 1, "--gpu: the Ray cluster has no GPUs")
         probe = ray.remote(resolve_here).options(num_cpus=0.5, num_gpus=1 if cfg.gpu else 0)
@@ -273,7 +273,7 @@ def _pool(cfg: GenerateConfig, parts: int) -> tuple[int, dict, int]:
 def _run_parts(cfg: GenerateConfig, plan: PartPlan, todo: list[tuple[int, int, int]], total_parts: int) -> dict[int, dict]:
     import ray
 
-    with ray_session(cfg.address):
+    with ray_session(cfg.address, ray_train=False):
         actors, resources, threads = _pool(cfg, len(todo))
         items = [{"part": k, "start": start, "stop": stop} for k, start, stop in todo]
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(

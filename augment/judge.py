@@ -63,7 +63,7 @@ def train_judge(cfg: JudgeConfig) -> JudgeResult:
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    with ray_session(cfg.address):
+    with ray_session(cfg.address, ray_train=True):
         cpus = cpus_per_worker(cfg.workers, cfg.gpu)
         manifest.clear_output(fs, out, OWNED)
         trainer = TorchTrainer(

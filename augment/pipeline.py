@@ -79,7 +79,7 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
     redo = stages_to_redo(cfg.force) if not cfg.overwrite else set(STAGES)
     result = PipelineResult(cfg.out)
     did_work: set[str] = set()
-    with ray_session(cfg.address):
+    with ray_session(cfg.address, ray_train=True):  # its train stages
         _record_settings(cfg)
         workers = cfg.workers or _default_workers(cfg.gpu)
         echo(expected_duration(cfg, workers))

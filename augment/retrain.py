@@ -131,7 +131,7 @@ def retrain(cfg: RetrainConfig) -> RetrainResult:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    with ray_session(cfg.address):
+    with ray_session(cfg.address, ray_train=True):
         worker_cpus, threads = _worker_resources(cfg)
         if cfg.overwrite:
             manifest.clear_output(fs, run, OWNED)

@@ -87,7 +87,7 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    with ray_session(cfg.address):
+    with ray_session(cfg.address, ray_train=True):
         cpus = cpus_per_worker(cfg.workers, cfg.gpu, cfg.cpus_per_worker)
 
         if cfg.overwrite:

@@ -9,15 +9,19 @@ import logging
 from augment import ray_session
 
 
-def test_a_local_ray_starts_without_dashboard_and_with_the_quieting_hook(monkeypatch):
+def test_a_local_ray_starts_without_dashboard_and_with_the_quieting_hook_only_for_ray_train(monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    options = ray_session._local_options(None)
+    options = ray_session._local_options(None, ray_train=True)
     assert options["include_dashboard"] is False
     module, _, name = options["runtime_env"]["worker_process_setup_hook"].rpartition(".")
     assert getattr(importlib.import_module(module), name) is ray_session.quiet_without_state_api
-    assert ray_session._local_options("ray://head:10001") == {}  # a cluster's own settings are left alone
-    monkeypatch.setenv("RAY_ADDRESS", "head:6379")
-    assert ray_session._local_options(None) == {}
+    # Without Train: no job-wide runtime_env, so Ray keeps pre-starting workers for Ray Data's actors.
+    assert ray_session._local_options(None, ray_train=False) == {"include_dashboard": False}
+    for ray_train in (True, False):  # a cluster's own settings are left alone
+        assert ray_session._local_options("ray://head:10001", ray_train) == {}
+        monkeypatch.setenv("RAY_ADDRESS", "head:6379")
+        assert ray_session._local_options(None, ray_train) == {}
+        monkeypatch.delenv("RAY_ADDRESS")
 
 
 class _Collect(logging.Handler):
