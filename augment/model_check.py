@@ -5,7 +5,7 @@ refused before anything is written.
 The generate driver only plans and schedules; the models live in the actors. Importing torch costs
 ~300 MB of private memory per process (measured with the CUDA wheel), and a driver holding it for
 the whole run put a 1M-row job over its 2.5 GiB budget. So where the calling process has not loaded
-torch, the check runs in a short-lived child process (~3 s) that exits before the actors start;
+torch, the check runs in a short-lived child process (~1.5 s) that exits before the actors start;
 where torch is already loaded (tests, notebooks, `augment run` after training) it runs in place.
 """
 
