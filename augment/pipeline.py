@@ -19,10 +19,11 @@ from typing import Any, Callable
 
 from augment import storage
 from augment.config import (
-    STAGES, EvaluateConfig, ExportConfig, GenerateConfig, JudgeConfig, MergeConfig, PipelineConfig,
+    GAIN_VARIANTS, STAGES, EvaluateConfig, ExportConfig, GenerateConfig, JudgeConfig, MergeConfig, PipelineConfig,
     TrainGanConfig,
 )
 from augment.errors import AugmentError, require
+from augment.precision import bf16_is_fast
 from augment.ray_session import ray_session
 
 RUN_FILE = "pipeline.json"
@@ -144,14 +145,21 @@ def expected_duration(cfg: PipelineConfig, workers: int) -> str:
     if cfg.gpu:
         gan, gen, clf = 20_000.0, 100_000.0, 30_000.0
     else:
-        gan, gen, clf = 190.0 * cpus, 1_200.0 * cpus, 800.0 * cpus
+        # GAN samples/s and generated rows/s per CPU: bf16 on AMX CPUs (the stages' "auto"), fp32
+        # elsewhere. This machine's CPU stands in for a cluster's workers: it is a forecast.
+        gan_per_cpu, gen_per_cpu = (520.0, 10_000.0) if bf16_is_fast(gpu=False) else (260.0, 2_000.0)
+        gan, gen, clf = gan_per_cpu * cpus, gen_per_cpu * cpus, 1_300.0 * cpus
     fit = 20.0
+    real, merged = 60_000, 60_000 + min(cfg.n, cfg.merge_synthetic)
+    # The retrain stage trains every classifier of the report: CAS, then per seed the gain table's
+    # variants (real only and real + classic on the real rows, the other two on the merged ones).
+    per_seed = len(GAIN_VARIANTS) * fit + cfg.classifier_epochs * (2 * real + 2 * merged) / clf
     seconds = {
         "gan": fit + cfg.gan_epochs() * images / gan,
         "judge": fit + 4 * images / clf,
         "generate": 10 + cfg.n / gen,
-        "retrain": 2 * fit + cfg.classifier_epochs * (60_000 + 60_000 + min(cfg.n, cfg.merge_synthetic)) / clf,
-        "evaluate": 30 + (fit + cfg.classifier_epochs * min(cfg.n, 60_000) / clf) + 2 * (cfg.seeds - 1) * (fit + cfg.classifier_epochs * 90_000 / clf),
+        "retrain": fit + cfg.classifier_epochs * min(cfg.n, 60_000) / clf + cfg.seeds * per_seed,
+        "evaluate": 15.0,
     }
     where = "GPU" if cfg.gpu else f"{cpus:g} CPUs"
     total = sum(seconds.values())
