@@ -151,9 +151,10 @@ def expected_duration(cfg: PipelineConfig, workers: int) -> str:
         gan, gen, clf = gan_per_cpu * cpus, gen_per_cpu * cpus, 1_300.0 * cpus
     fit = 20.0
     real, merged = 60_000, 60_000 + min(cfg.n, cfg.merge_synthetic)
-    # The retrain stage trains every classifier of the report: CAS, then per seed the gain table's
-    # variants (real only and real + classic on the real rows, the other two on the merged ones).
-    per_seed = len(GAIN_VARIANTS) * fit + cfg.classifier_epochs * (2 * real + 2 * merged) / clf
+    # The retrain stage trains every classifier of the report: CAS, then per seed each gain-table
+    # variant, on the real rows alone or on the merged ones.
+    rows_per_seed = sum(real if options.get("real_only") else merged for options in GAIN_VARIANTS.values())
+    per_seed = len(GAIN_VARIANTS) * fit + cfg.classifier_epochs * rows_per_seed / clf
     seconds = {
         "gan": fit + cfg.gan_epochs() * images / gan,
         "judge": fit + 4 * images / clf,
