@@ -12,7 +12,9 @@
 Without --checkpoint/--judge it uses untrained models of the default sizes (throughput does not
 depend on the weights; min-confidence rejections do, so this benchmark uses none).
 All three run in the same number format (--precision, resolved as `augment generate` resolves it).
-Prints rows/s for each and the ratios c/a and c/b.
+Prints rows/s for each and the ratios c/a and c/b. (b) runs before and after (c) and c/b is taken
+against their mean, as in train_throughput.py: a shared 2-core box drifts by 10-20% within minutes,
+and one baseline reading can land on either side of the job.
 """
 
 from __future__ import annotations
@@ -175,14 +177,17 @@ def main() -> None:
         maker = PartMaker(plain_plan)
         generator_rate, row_rate, batch = raw_forward(maker)
         plain_n = maker.plan.n
-        plain_rate = plain_loop(maker, plain_n)
-        print(f"  (b) plain loop, {plain_n:,} rows: {plain_rate:,.0f} rows/s")
+        plain_before = plain_loop(maker, plain_n)
+        print(f"  (b) plain loop, {plain_n:,} rows, before (c): {plain_before:,.0f} rows/s")
         ray_rate, peak, summary, stdout = ray_job(checkpoint, judge, str(work / "ray"), args.n, precision)
         steady = steady_rate(stdout, threads)
         print(f"  (c) augment generate, {args.n:,} rows: {ray_rate:,.0f} rows/s end to end "
               f"({args.n / ray_rate:.1f} s), peak PSS {peak / 2**30:.2f} GiB\n      {summary}")
+        plain_after = plain_loop(maker, plain_n)
+        print(f"  (b) plain loop, {plain_n:,} rows, after (c):  {plain_after:,.0f} rows/s")
+        plain_rate = (plain_before + plain_after) / 2
         print(f"\n(a) generator {generator_rate:,.0f} images/s | generator + judge {row_rate:,.0f} rows/s (batch {batch})")
-        print(f"(b) plain loop {plain_rate:,.0f} rows/s")
+        print(f"(b) plain loop {plain_rate:,.0f} rows/s (mean of {plain_before:,.0f} before and {plain_after:,.0f} after (c))")
         print(f"(c) Ray Data job {ray_rate:,.0f} rows/s end to end, peak PSS {peak / 2**30:.2f} GiB; "
               f"{steady:,.0f} rows/s while making parts (Ray start-up, actor start and shutdown left out)")
         print(f"c/a = {ray_rate / row_rate:.2f} (vs generator alone {ray_rate / generator_rate:.2f})   c/b = {ray_rate / plain_rate:.2f}")
