@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from augment import __version__
-from augment.errors import AugmentError
+from augment import __version__, console
+from augment.errors import AugmentError, current_stage, first_line
 
 app = typer.Typer(
     help="Class-conditional GAN data augmentation on Ray: train, generate, merge, retrain, evaluate.",
@@ -31,8 +31,13 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    verbose: bool = typer.Option(
+        False, "--verbose", envvar=console.VERBOSE_ENV, help="Also show Ray's own console output (workers' logs, Ray Data progress)."
+    ),
 ) -> None:
-    pass
+    if verbose:
+        console.set_verbose()
+    console.quiet_libraries()
 
 
 @data_app.command("export")
@@ -324,7 +329,7 @@ def submit(
     job: str = typer.Argument(..., help="train, generate, retrain or pipeline."),
     address: str = typer.Option(..., help="Ray Jobs API of the cluster, e.g. http://HEAD:8265."),
     wait: bool = typer.Option(False, "--wait", help="Stream the logs and exit with the job's status."),
-    working_dir: str = typer.Option(".", help="Folder uploaded as the job's working directory (this project)."),
+    working_dir: Optional[str] = typer.Option(None, help="Folder uploaded as the job's working directory (default: this project's folder)."),
 ) -> None:
     """Submit a stage (or the whole chain) to a Ray cluster; other options go to the job."""
     from augment.submit import SubmitConfig, submit as run_submit
@@ -370,8 +375,26 @@ def _label_table(counts) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
     try:
         app(args=argv)
     except AugmentError as exc:
         typer.echo(f"augment: error: {exc}", err=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("augment: interrupted; run the same command again to continue where it stopped", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug or an environment we did not foresee: one line, the rest in a file
+        where = current_stage() or _command(args)
+        saved = console.save_traceback(exc, f"augment {' '.join(args)}")
+        typer.echo(
+            f"augment: error: {where} failed unexpectedly ({type(exc).__name__}: {first_line(exc)}); "
+            f"full traceback in {saved}",
+            err=True,
+        )
+        sys.exit(1)
+
+
+def _command(args: list[str]) -> str:
+    words = [arg for arg in args if not arg.startswith("-")]
+    return f"augment {' '.join(words[:2] if words[:1] == ['data'] else words[:1])}".strip()

@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from augment import storage
+
+
+def _absolute_paths(config: Any, *fields: str) -> None:
+    """Resolve path options once, where the config is built (the driver): see storage.absolute."""
+    for name in fields:
+        value = getattr(config, name)
+        if value is not None:
+            object.__setattr__(config, name, storage.absolute(value, "--" + name.replace("_", "-")))
+
 
 @dataclass(frozen=True)
 class ExportConfig:
@@ -15,6 +25,9 @@ class ExportConfig:
     data_root: str | None = None  # None: $AUGMENT_DATA_ROOT, else ~/.cache/augment/data
     download: bool = True
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        _absolute_paths(self, "out", "data_root")
 
     def identity(self) -> dict[str, Any]:
         """The settings that determine the output's content (where the files came from does not)."""
@@ -56,6 +69,9 @@ class TrainGanConfig:
     # continued on other hardware.
     precision: str = "auto"
 
+    def __post_init__(self) -> None:
+        _absolute_paths(self, "out", "data_root")
+
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run: continuing with more epochs or other workers is fine."""
         keys = ("dataset", "arch", "batch_size", "limit", "real_per_class", "seed", "latent_dim", "lr", "beta1", "beta2",
@@ -82,6 +98,9 @@ class JudgeConfig:
     seed: int = 0
     address: str | None = None
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        _absolute_paths(self, "out", "data_root")
 
     def identity(self) -> dict[str, Any]:
         keys = ("dataset", "epochs", "batch_size", "lr", "weight_decay", "limit", "real_per_class", "seed")
@@ -110,6 +129,9 @@ class GenerateConfig:
     address: str | None = None
     overwrite: bool = False
 
+    def __post_init__(self) -> None:
+        _absolute_paths(self, "checkpoint", "out", "judge", "data_root")
+
     def identity(self, generator_sha256: str, judge_sha256: str, precision: str) -> dict[str, Any]:
         """Everything that determines the rows (workers and batch size do not); `precision` resolved."""
         return {
@@ -136,6 +158,9 @@ class MergeConfig:
     max_synthetic: int | None = None  # at most this many synthetic rows (ids 0..K-1)
     real_per_class: int | None = None  # low-data regime: the first K real images of each class
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        _absolute_paths(self, "real", "synthetic", "out")
 
 
 @dataclass(frozen=True)
@@ -164,6 +189,9 @@ class RetrainConfig:
     address: str | None = None
     overwrite: bool = False
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
+
+    def __post_init__(self) -> None:
+        _absolute_paths(self, "data", "out", "data_root")
 
     def identity(self, data_digest: str) -> dict[str, Any]:
         """What makes two runs the same run: more epochs or other workers continue it."""
@@ -196,6 +224,9 @@ class EvaluateConfig:
     gpu: bool = False
     address: str | None = None
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        _absolute_paths(self, "checkpoint", "out", "synthetic", "judge", "data_root", "merged", "low_data_merged", "runs")
 
 
 # The augmentation gain table: variant -> the RetrainConfig options that train it.
@@ -232,6 +263,9 @@ class PipelineConfig:
     address: str | None = None
     force: tuple[str, ...] = ()
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        _absolute_paths(self, "out", "data_root")
 
     def gan_epochs(self) -> int:
         return self.epochs if self.epochs is not None else (30 if self.gpu else 5)

@@ -48,7 +48,7 @@ def dataset_class(name: str):
 
 def resolve_data_root(data_root: str | None = None) -> Path:
     """--data-root, else $AUGMENT_DATA_ROOT, else ~/.cache/augment/data (local: torchvision needs it)."""
-    root = Path(data_root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT).expanduser()
+    root = Path(data_root or os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT).expanduser().absolute()
     if root.exists() and not root.is_dir():
         raise AugmentError(f"data root {root} is a file, not a folder")
     return root

@@ -1,5 +1,12 @@
 """The one exception type that reaches users as a single line instead of a traceback."""
 
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+_stages: list[str] = []
+
 
 class AugmentError(Exception):
     """Bad input or an unusable environment: the CLI prints the message alone and exits 2.
@@ -20,3 +27,17 @@ def first_line(exc: BaseException) -> str:
         cause = cause.__cause__
     text = str(cause).strip() or type(cause).__name__
     return text.splitlines()[0][:300]
+
+
+@contextmanager
+def in_stage(name: str) -> Iterator[None]:
+    """Name the stage running now, for the one line an unexpected failure prints."""
+    _stages.append(name)
+    try:
+        yield
+    finally:
+        _stages.pop()
+
+
+def current_stage() -> str | None:
+    return _stages[-1] if _stages else None

@@ -79,6 +79,7 @@ def evaluate(cfg: EvaluateConfig) -> EvaluateResult:
     if done:
         report = json.loads(storage.read_bytes(fs, storage.join(out, "report.json")))
         return EvaluateResult(cfg.out, report, 0.0, skipped=True)
+    storage.check_writable(cfg.out)
     if cfg.overwrite:
         manifest.clear_output(fs, out, OWNED if cfg.runs is None else [name for name in OWNED if name != RUNS])
     storage.delete(fs, storage.join(out, manifest.MANIFEST_NAME))

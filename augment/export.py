@@ -33,6 +33,7 @@ def export_real(cfg: ExportConfig) -> ExportResult:
     # Load everything before touching the output: bad data must leave the old output intact.
     splits = {name: data.load_split(cfg.dataset, name, cfg.data_root, download=cfg.download) for name in data.SPLITS}
 
+    storage.check_writable(cfg.out)
     manifest.clear_output(fs, out, owned=data.SPLITS)
     files, counts = [], {}
     for name, split in splits.items():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augment import manifest, schema, storage
+from augment import console, manifest, schema, storage
 from augment.config import GenerateConfig, JudgeConfig
 from augment.errors import AugmentError, first_line, require
 from augment.model_check import check_models_apart
@@ -31,6 +31,7 @@ from augment.models.classifier_file import read_classifier_info
 from augment.models.generator_file import read_generator_info
 from augment.parts import PartPlan, part_bounds, part_name
 from augment.precision import check_precision, resolve_here
+from augment.progress import ProgressReporter, progress_channel
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.sampling import MAX_ROWS, class_boundaries
 
@@ -79,6 +80,7 @@ def generate(cfg: GenerateConfig) -> GenerateResult:
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     fs, out = storage.resolve(cfg.out)
     _refuse_complete_output(cfg, fs, out)
+    storage.check_writable(cfg.out)
     generator_info = read_generator_info(cfg.checkpoint)  # refuses a missing or corrupt generator now
     spec = generator_info["spec"]
     num_classes = spec["num_classes"]
@@ -273,12 +275,19 @@ def _pool(cfg: GenerateConfig, parts: int) -> tuple[int, dict, int]:
 def _run_parts(cfg: GenerateConfig, plan: PartPlan, todo: list[tuple[int, int, int]], total_parts: int) -> dict[int, dict]:
     import ray
 
-    with ray_session(cfg.address, ray_train=False):
+    with ray_session(cfg.address, ray_train=False), progress_channel() as progress:
+        # augment prints a line per part and the rows inside parts (progress); Ray Data's own
+        # progress blocks would come between them every few seconds
+        ray.data.DataContext.get_current().enable_progress_bars = console.verbose()
         actors, resources, threads = _pool(cfg, len(todo))
         items = [{"part": k, "start": start, "stop": stop} for k, start, stop in todo]
+        rows_todo = sum(stop - start for _, start, stop in todo)
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _RayPartMaker,
-            fn_constructor_kwargs={"plan": plan, "device": "cuda" if cfg.gpu else "cpu", "threads": threads},
+            fn_constructor_kwargs={
+                "plan": plan, "device": "cuda" if cfg.gpu else "cpu", "threads": threads,
+                "progress": progress, "rows_todo": rows_todo,
+            },
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
             **resources,
@@ -303,14 +312,17 @@ def _run_parts(cfg: GenerateConfig, plan: PartPlan, todo: list[tuple[int, int, i
 class _RayPartMaker:
     """Ray Data actor: one PartMaker per actor; each batch is one part descriptor."""
 
-    def __init__(self, plan: PartPlan, device: str, threads: int):
+    def __init__(self, plan: PartPlan, device: str, threads: int, progress: ProgressReporter, rows_todo: int):
         from augment.synthesis import PartMaker  # torch: in the actor only
 
         self.maker = PartMaker(plan, device=device, threads=threads)
+        self.progress, self.rows_todo = progress, rows_todo
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        done = [
-            json.dumps(self.maker.write_part(int(k), int(start), int(stop)))
-            for k, start, stop in zip(batch["part"], batch["start"], batch["stop"])
-        ]
+        done = []
+        for k, start, stop in zip(batch["part"], batch["start"], batch["stop"]):
+            def rows_done(rows: int, part: int = int(k), size: int = int(stop - start)) -> None:
+                self.progress.update("generating", rows, self.rows_todo, "rows", key=part, final=rows == size)
+
+            done.append(json.dumps(self.maker.write_part(int(k), int(start), int(stop), on_rows=rows_done)))
         return {"result": np.array(done, dtype=object)}

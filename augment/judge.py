@@ -21,8 +21,9 @@ from augment.config import JudgeConfig
 from augment.errors import AugmentError, first_line, require
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
+from augment.progress import progress_channel
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
-from augment.train_common import check_training_subset, cpus_per_worker, report_progress
+from augment.train_common import check_training_subset, cpus_per_worker
 
 KIND = "judge"
 OWNED = (manifest.MANIFEST_NAME, WEIGHTS_FILE, INFO_FILE)
@@ -59,11 +60,12 @@ def train_judge(cfg: JudgeConfig) -> JudgeResult:
 
     train = data.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
     test = data.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
+    storage.check_writable(cfg.out)
     import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    with ray_session(cfg.address, ray_train=True):
+    with ray_session(cfg.address, ray_train=True), progress_channel() as progress:
         cpus = cpus_per_worker(cfg.workers, cfg.gpu)
         manifest.clear_output(fs, out, OWNED)
         trainer = TorchTrainer(
@@ -74,6 +76,7 @@ def train_judge(cfg: JudgeConfig) -> JudgeResult:
                 "test": ray.put((test.images, test.labels)),
                 "num_classes": len(train.classes),
                 "threads": cpus,
+                "progress": progress,
             },
             scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": cpus}),
             # Ray's own run state (no checkpoints) goes beside the judge, out of the way of readers.
@@ -139,10 +142,12 @@ def _judge_worker(loop: dict) -> None:
             optimizer.step()
             schedule.step()
             total += loss.detach()
+            if rank == 0:
+                loop["progress"].update(f"judge epoch {epoch}/{cfg.epochs}", (i + 1) * cfg.batch_size, steps * cfg.batch_size, "samples")
         row = {"epoch": epoch, "loss": round(float(total) / steps, 5), "seconds": round(time.perf_counter() - started, 3)}
         if rank == 0:
             row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
-            report_progress(f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f}  {row['seconds']:.1f} s")
+            loop["progress"].line(f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f}  {row['seconds']:.1f} s")
             if epoch == cfg.epochs:
                 export_classifier(
                     cfg.out, model, dataset=cfg.dataset, epochs=cfg.epochs, test_accuracy=row["test_accuracy"],

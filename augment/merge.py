@@ -71,6 +71,7 @@ def merge(cfg: MergeConfig) -> MergeResult:
     if done:
         return MergeResult(cfg.out, done["rows"]["real"], done["rows"]["synthetic"], _counts(done), 0.0, skipped=True)
 
+    storage.check_writable(cfg.out)
     manifest.clear_output(fs, out, OWNED)
     files = _merge_real(fs, out, real, real_ids) + _merge_synthetic(fs, out, synthetic, synthetic_rows)
     per_source = {source: [0] * NUM_CLASSES for source in schema.SOURCES}

@@ -22,7 +22,7 @@ from augment.config import (
     GAIN_VARIANTS, STAGES, EvaluateConfig, ExportConfig, GenerateConfig, JudgeConfig, MergeConfig, PipelineConfig,
     TrainGanConfig,
 )
-from augment.errors import AugmentError, require
+from augment.errors import AugmentError, in_stage, require
 from augment.precision import bf16_is_fast
 from augment.ray_session import ray_session
 
@@ -77,27 +77,36 @@ def stages_to_redo(forced: tuple[str, ...]) -> set[str]:
 def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[str], None] = print) -> PipelineResult:
     validate(cfg)
     _check_folder(cfg)
+    storage.check_writable(cfg.out)
     redo = stages_to_redo(cfg.force) if not cfg.overwrite else set(STAGES)
     result = PipelineResult(cfg.out)
     did_work: set[str] = set()
     with ray_session(cfg.address, ray_train=True):  # its train stages
         _record_settings(cfg)
         workers = cfg.workers or _default_workers(cfg.gpu)
-        echo(expected_duration(cfg, workers))
-        for stage in STAGES:
-            if stage not in only:
-                continue
+        expected = forecast(cfg, workers)
+        echo(expected_duration(cfg, workers, expected))
+        chosen = [stage for stage in STAGES if stage in only]
+        for k, stage in enumerate(chosen, 1):
             replace = stage in redo or any(dep in did_work for dep in DEPENDS_ON[stage])
-            echo(f"[{stage}] {folder(cfg, stage)}" + (" (redo)" if replace and _has_output(cfg, stage) else ""))
+            redo_note = " (redo)" if replace and _has_output(cfg, stage) else ""
+            echo(f"[{stage}] stage {k}/{len(chosen)}: {folder(cfg, stage)}{redo_note}; forecast {_minutes(expected.get(stage, 0.0))}")
             started = time.perf_counter()
-            skipped, figures, report = _STAGE_FUNCTIONS[stage](cfg, workers, replace)
-            result.stages.append(StageReport(stage, time.perf_counter() - started, skipped, figures))
+            with in_stage(stage):
+                skipped, figures, report = _STAGE_FUNCTIONS[stage](cfg, workers, replace)
+            seconds = time.perf_counter() - started
+            result.stages.append(StageReport(stage, seconds, skipped, figures))
             if report is not None:
                 result.report = report
             if not skipped:
                 did_work.add(stage)
-            echo(f"[{stage}] {'complete already, skipped' if skipped else 'done'}: {figures}")
+            took = "complete already, skipped" if skipped else f"done in {_minutes(seconds)}"
+            echo(f"[{stage}] {took}: {figures}")
     return result
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def _has_output(cfg: PipelineConfig, stage: str) -> bool:
@@ -136,8 +145,9 @@ def _default_workers(gpu: bool) -> int:
     return max(1, int(resources.get("GPU", 1))) if gpu else (2 if resources.get("CPU", 1) >= 2 else 1)
 
 
-def expected_duration(cfg: PipelineConfig, workers: int) -> str:
-    """A rough forecast from rates measured on a 2-core CPU box (benchmarks/RESULTS.md), scaled by cores."""
+def forecast(cfg: PipelineConfig, workers: int) -> dict[str, float]:
+    """Seconds per stage, a rough forecast from rates measured on a 2-core CPU box
+    (benchmarks/RESULTS.md), scaled by cores."""
     import ray
 
     cpus = max(1.0, ray.cluster_resources().get("CPU", 1.0))
@@ -162,11 +172,17 @@ def expected_duration(cfg: PipelineConfig, workers: int) -> str:
         "retrain": fit + cfg.classifier_epochs * min(cfg.n, 60_000) / clf + cfg.seeds * per_seed,
         "evaluate": 15.0,
     }
-    where = "GPU" if cfg.gpu else f"{cpus:g} CPUs"
+    return seconds
+
+
+def expected_duration(cfg: PipelineConfig, workers: int, seconds: dict[str, float]) -> str:
+    import ray
+
+    where = "GPU" if cfg.gpu else f"{max(1.0, ray.cluster_resources().get('CPU', 1.0)):g} CPUs"
     total = sum(seconds.values())
-    parts = ", ".join(f"{stage} ~{value / 60:.0f} min" for stage, value in seconds.items())
+    parts = ", ".join(f"{stage} ~{_minutes(value)}" for stage, value in seconds.items())
     return (f"augment run: {cfg.n:,} synthetic digits, GAN {cfg.gan_epochs()} epochs, {workers} workers on {where}; "
-            f"expected ~{total / 60:.0f} min if nothing is done yet ({parts})")
+            f"expected ~{_minutes(total)} if nothing is done yet ({parts})")
 
 
 def _real(cfg: PipelineConfig, workers: int, replace: bool):

@@ -7,6 +7,7 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
+from augment import console
 from augment.errors import AugmentError
 
 
@@ -29,12 +30,16 @@ def ray_session(address: str | None, *, ray_train: bool) -> Iterator[None]:
         return
     try:
         # A local Ray started here skips the dashboard (~250 MB of processes); join a cluster
-        # started with `ray start --head` to watch jobs in it.
-        ray.init(address=address, configure_logging=False, **_local_options(address, ray_train))
+        # started with `ray start --head` to watch jobs in it. Workers' output stays in Ray's log
+        # files: what a user needs from them reaches the console through augment.progress.
+        console.before_ray_init()
+        ray.init(address=address, configure_logging=False, log_to_driver=console.verbose(),
+                 **_local_options(address, ray_train))
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise AugmentError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
     try:
-        yield
+        with console.ray_chatter_to_log():
+            yield
     finally:
         ray.shutdown()
 

@@ -35,10 +35,11 @@ from augment.errors import AugmentError, first_line, require
 from augment.models.checkpoint import save_state
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
+from augment.progress import progress_channel
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.train_common import (
     CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, crash_once, newest_checkpoint,
-    report_progress, run_info, write_checkpoint_meta, write_run_info,
+    run_info, write_checkpoint_meta, write_run_info,
 )
 
 KIND = "classifier"
@@ -124,6 +125,7 @@ def retrain(cfg: RetrainConfig) -> RetrainResult:
             cfg.out, done, finished["test_accuracy"], finished["rows"], finished["rows_per_source"], 0.0,
             finished["samples_per_s"], skipped=True,
         )
+    storage.check_writable(cfg.out)
     selection = select_rows(cfg, dataset)
     test = data.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
 
@@ -131,7 +133,7 @@ def retrain(cfg: RetrainConfig) -> RetrainResult:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    with ray_session(cfg.address, ray_train=True):
+    with ray_session(cfg.address, ray_train=True), progress_channel() as progress:
         worker_cpus, threads = _worker_resources(cfg)
         if cfg.overwrite:
             manifest.clear_output(fs, run, OWNED)
@@ -142,6 +144,7 @@ def retrain(cfg: RetrainConfig) -> RetrainResult:
             train_loop_config={
                 "config": asdict(cfg), "rows": selection.rows, "threads": threads,
                 "test": ray.put((test.images, test.labels)), "num_classes": len(test.classes),
+                "progress": progress,
             },
             datasets={"train": _training_rows(cfg, dataset)},
             scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": worker_cpus}),
@@ -310,6 +313,9 @@ def _retrain_worker(loop: dict) -> None:
             seen += len(labels)
             batches += 1
             step += 1
+            if rank == 0:
+                epoch_rows = loop["rows"] // cfg.batch_size * cfg.batch_size
+                loop["progress"].update(f"classifier epoch {epoch}/{cfg.epochs}", min(seen * world, epoch_rows), epoch_rows, "samples")
             if cfg.fail_at_epoch == epoch and rank == world - 1:
                 crash_once(cfg.out)
         seconds = time.perf_counter() - started
@@ -322,7 +328,7 @@ def _retrain_worker(loop: dict) -> None:
         with tempfile.TemporaryDirectory() as folder:
             if rank == 0:
                 row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
-                report_progress(f"classifier epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
+                loop["progress"].line(f"classifier epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
                                 f"{row['test_accuracy']:.4f}  {seconds:.1f} s  {row['samples_per_s']:,.0f} samples/s")
                 history.append(row)
                 if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:

@@ -19,6 +19,33 @@ from pyarrow import fs as pafs
 from augment.errors import AugmentError
 
 
+# Set by Ray's job supervisor in every `ray job submit` entry point's environment.
+RAY_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri
+
+
+def absolute(uri: str, option: str = "path") -> str:
+    """The location as every process must see it: a URI unchanged, a local path made absolute here.
+
+    Called once, in the driver, when a stage's config is built: Ray Train and Ray Data run their
+    workers in other working directories, where a relative path names another folder. In a cluster
+    job the driver's working directory is a temporary upload on the head node, so a relative path
+    there names a folder that exists on no node and is refused.
+    """
+    if is_remote(uri):
+        return uri
+    expanded = os.path.expanduser(uri)
+    if not os.path.isabs(expanded) and os.environ.get(RAY_JOB_ENV):
+        raise AugmentError(
+            f"{option} {uri} is a relative path: in a cluster job it names a folder on no node; "
+            "pass an absolute path on storage every node shares, or a URI (s3://bucket/prefix)"
+        )
+    return os.path.abspath(expanded)
+
+
 def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
     """Return (filesystem, path) for a local path or a `scheme://` URI."""
     if "://" in uri:
@@ -27,6 +54,57 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
         except Exception as exc:  # pyarrow raises several types for unknown schemes / bad creds
             raise AugmentError(f"cannot open {uri}: {exc}") from None
     return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
+
+
+def check_writable(uri: str, option: str = "--out") -> None:
+    """Refuse, in one line, an output location this process cannot write, before any work starts.
+
+    A probe file is written and removed, and folders made for it are removed again, so a refused
+    command leaves nothing behind: a missing bucket, wrong credentials or a read-only folder fail
+    here instead of as a traceback after minutes of training.
+    """
+    fs, path = resolve(uri)
+    if is_remote(uri):
+        bucket = path.split("/", 1)[0]
+        try:
+            found = fs.get_file_info(bucket).type != pafs.FileType.NotFound
+        except OSError as exc:
+            raise AugmentError(f"{option} {uri}: cannot reach bucket {bucket}: {_reason(exc)}") from None
+        if not found:
+            raise AugmentError(f"{option} {uri}: bucket {bucket} does not exist; create it or choose another")
+    made = _missing_folders(fs, path)
+    probe = join(path, f".augment-write-probe-{uuid.uuid4().hex[:12]}")
+    try:
+        fs.create_dir(path, recursive=True)
+        with fs.open_output_stream(probe) as stream:
+            stream.write(b"")
+        fs.delete_file(probe)
+    except OSError as exc:
+        raise AugmentError(f"{option} {uri} is not writable here: {_reason(exc)}") from None
+    finally:
+        for folder in made:  # deepest first
+            try:
+                if file_type(fs, folder) == pafs.FileType.Directory and not entries(fs, folder):
+                    fs.delete_dir(folder)
+            except OSError:
+                pass
+
+
+def _missing_folders(fs: pafs.FileSystem, path: str) -> list[str]:
+    """`path` and its ancestors that do not exist yet, deepest first (local and remote alike)."""
+    missing = []
+    while path and path not in ("/", ".") and file_type(fs, path) == pafs.FileType.NotFound:
+        missing.append(path)
+        parent = posixpath.dirname(path)
+        if parent == path or "/" not in path.strip("/"):
+            break
+        path = parent
+    return missing
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
 
 
 def join(base: str, *parts: str) -> str:

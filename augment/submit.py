@@ -10,9 +10,11 @@ sees the same folder layout and skips what an earlier job finished.
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from augment.errors import AugmentError
@@ -23,6 +25,9 @@ UPLOAD_EXCLUDES = ["**/__pycache__", "*.egg-info", "augment-out", ".pytest_cache
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 LAST_LOG_LINES = 15
 AGENT_PATIENCE_S = 120.0
+# Every option of the jobs that names a folder or file; on a cluster each must be absolute or a URI.
+PATH_OPTIONS = ("--out", "--checkpoint", "--judge", "--real", "--synthetic", "--data", "--merged", "--low-data-merged",
+                "--data-root", "--run")
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class SubmitConfig:
     address: str  # http://HEAD:8265
     args: tuple[str, ...] = ()  # the job's own options, passed through
     wait: bool = False
-    working_dir: str = "."
+    working_dir: str | None = None  # None: this project's folder (the one holding jobs/)
     poll_s: float = 2.0
 
 
@@ -51,9 +56,37 @@ def client_for(address: str):
         raise AugmentError(f"cannot reach the Ray Jobs API at {address}: {text[:200]}") from None
 
 
+def refuse_local_relative_paths(args: tuple[str, ...]) -> None:
+    """A job runs on the head node in a temporary copy of the working dir: a relative path (or one
+    under `~`, the head's home) would name a folder there, on no worker, and vanish with the job."""
+    values = {}
+    for i, token in enumerate(args):
+        name, has_value, value = token.partition("=")
+        if name in PATH_OPTIONS:
+            values[name] = value if has_value else (args[i + 1] if i + 1 < len(args) else "")
+    if "--out" not in values:
+        raise AugmentError("a cluster job needs --out: an absolute path on storage every node shares, or a URI (s3://bucket/prefix)")
+    for name, value in values.items():
+        if "://" not in value and not os.path.isabs(value):
+            raise AugmentError(
+                f"{name} {value} is not an absolute path: a cluster job would look for it on the head node only; "
+                "pass an absolute path on storage every node shares, or a URI (s3://bucket/prefix)"
+            )
+
+
+def project_folder() -> str:
+    """The folder `ray job submit` uploads: this project's source, wherever the command is run from."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "jobs").is_dir():
+        raise AugmentError(f"no jobs/ folder beside the augment package in {root}; pass --working-dir with the project's folder")
+    return str(root)
+
+
 def submit(cfg: SubmitConfig, echo: Callable[[str], None] = print) -> SubmitResult:
     if cfg.job not in JOB_SCRIPTS:
         raise AugmentError(f"unknown job {cfg.job!r}: choose one of {', '.join(JOB_SCRIPTS)}")
+    refuse_local_relative_paths(cfg.args)
+    working_dir = cfg.working_dir or project_folder()
     # Packaging chatter (which files were skipped, and on every upload a notice that .git is no
     # longer packaged) would bury the job's own output and a failure's one-line error.
     logging.getLogger("ray._private.runtime_env").setLevel(logging.WARNING)
@@ -66,7 +99,7 @@ def submit(cfg: SubmitConfig, echo: Callable[[str], None] = print) -> SubmitResu
         steps = [(name, f"python jobs/pipeline.py {shlex.join(cfg.args)} --stages {stages}".strip()) for name, stages in PIPELINE_CHAIN]
     chained = len(steps) > 1
     for name, entrypoint in steps:
-        job_id = _submit_job(client, entrypoint, {"working_dir": cfg.working_dir, "excludes": UPLOAD_EXCLUDES})
+        job_id = _submit_job(client, entrypoint, {"working_dir": working_dir, "excludes": UPLOAD_EXCLUDES})
         result.job_ids.append(job_id)
         echo(f"submitted {name} job {job_id}: {entrypoint}")
         if not (cfg.wait or chained):

@@ -8,7 +8,7 @@ writes it, and it becomes visible only when complete.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -114,7 +114,8 @@ class PartMaker(DigitScorer):
             f"{plan.min_confidence} in {plan.max_attempts} tries; lower --min-confidence"
         )
 
-    def write_part(self, index: int, start: int, stop: int) -> dict[str, Any]:
+    def write_part(self, index: int, start: int, stop: int, on_rows: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """Make rows start..stop-1 into part `index`, published whole; `on_rows(rows done)` after each batch."""
         started = time.perf_counter()
         plan = self.plan
         path = storage.join(self.folder, part_name(index))
@@ -134,6 +135,8 @@ class PartMaker(DigitScorer):
                     batch = slice(first, first + plan.batch_size)
                     _, labels[batch], _, batch_rejected = self.make_rows(ids[batch], images[batch], confidence[batch])
                     rejected += batch_rejected
+                    if on_rows is not None:
+                        on_rows(group_start - start + min(first + plan.batch_size, len(ids)))
                 writer.write(schema.make_table(
                     ids, images, labels, source="synthetic", metadata=plan.metadata,
                     confidence=confidence, generator=self.generator_sha256,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -18,12 +17,6 @@ RAY_RUN_NAME = "ray"  # Ray Train's run folder inside RUN: checkpoints and Ray's
 META_FILE = "meta.json"  # beside each checkpoint's state: epoch and metrics history
 FAULT_MARKER = ".fault-injected"
 CHECKPOINTS_KEPT = 3
-
-
-def report_progress(line: str) -> None:
-    """One console line from a Ray Train worker. Train V2 patches `print` in its workers to write to
-    stdout *and* the root logger, so a print reached the console twice; a log record reaches it once."""
-    logging.getLogger("augment").info(line)
 
 
 def check_training_subset(limit: int | None, real_per_class: int | None, batch_size: int, num_classes: int = 10) -> None:

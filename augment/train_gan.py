@@ -25,9 +25,10 @@ from augment.models.diff_augment import parse_policy
 from augment.models.gan_step import AUTOCAST_DTYPES, LOSSES, STAT_NAMES, GanStep, make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
 from augment.precision import check_precision, resolve_for_training
+from augment.progress import progress_channel
 from augment.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.train_common import (
-    CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once, report_progress,
+    CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once,
     check_training_subset, newest_checkpoint, write_checkpoint_meta, write_run_info,
 )
 
@@ -83,11 +84,12 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
 
     split = data.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
     images, labels = data.training_subset(split, cfg.limit, cfg.real_per_class)
+    storage.check_writable(cfg.out)
     import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    with ray_session(cfg.address, ray_train=True):
+    with ray_session(cfg.address, ray_train=True), progress_channel() as progress:
         cpus = cpus_per_worker(cfg.workers, cfg.gpu, cfg.cpus_per_worker)
 
         if cfg.overwrite:
@@ -103,6 +105,7 @@ def train_gan(cfg: TrainGanConfig) -> GanRunResult:
                 "labels": ray.put(labels),
                 "num_classes": len(split.classes),
                 "threads": cpus,
+                "progress": progress,
             },
             scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": cpus}),
             run_config=RunConfig(
@@ -194,6 +197,7 @@ def _train_worker(loop: dict) -> None:
     per_worker = cfg.batch_size // world
     sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
     grid_z, grid_labels = gan_artifacts.fixed_grid_inputs(cfg.latent_dim, spec.num_classes, cfg.seed)
+    progress = loop["progress"]
 
     for epoch in range(first_epoch, cfg.epochs + 1):
         started = time.perf_counter()
@@ -205,6 +209,8 @@ def _train_worker(loop: dict) -> None:
         for i in range(steps):
             batch = order[i * per_worker : (i + 1) * per_worker]
             totals += step(images[batch], labels[batch])
+            if rank == 0:
+                progress.update(f"gan epoch {epoch}/{cfg.epochs}", (i + 1) * per_worker * world, steps * per_worker * world, "samples")
             if cfg.fail_at_epoch == epoch and rank == world - 1:
                 crash_once(cfg.out)
         if world > 1:
@@ -223,7 +229,7 @@ def _train_worker(loop: dict) -> None:
         }
         history.append(row)
         if rank == 0:
-            report_progress(_epoch_line(row, cfg.epochs))
+            progress.line(_epoch_line(row, cfg.epochs))
             gan_artifacts.write_grid(cfg.out, epoch, gan_artifacts.sample_grid_png(ema.module, grid_z, grid_labels, spec.num_classes))
             gan_artifacts.write_metrics_csv(cfg.out, history)
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -87,21 +86,17 @@ def test_stages_downstream_of_a_forced_stage_are_redone():
     assert stages_to_redo(()) == set()
 
 
-def _forecast_minutes(line: str) -> dict[str, int]:
-    return {stage: int(minutes) for stage, minutes in re.findall(r"(\w+) ~(\d+) min", line.partition("(")[2])}
-
-
 def test_the_forecast_follows_the_precision_the_cpu_stages_will_run_in(ray_local, monkeypatch):
     cfg = PipelineConfig(n=1_000_000)
     monkeypatch.setattr(pipeline, "bf16_is_fast", lambda gpu: False)
-    fp32 = _forecast_minutes(pipeline.expected_duration(cfg, workers=2))
+    fp32 = pipeline.forecast(cfg, workers=2)
     monkeypatch.setattr(pipeline, "bf16_is_fast", lambda gpu: True)
-    bf16 = _forecast_minutes(pipeline.expected_duration(cfg, workers=2))
+    bf16 = pipeline.forecast(cfg, workers=2)
     assert list(fp32) == ["gan", "judge", "generate", "retrain", "evaluate"]  # the stages that take minutes
     # bf16 on AMX: GAN epochs ~2x and generation ~5x faster (benchmarks/RESULTS.md); the classifiers stay fp32.
     assert bf16["gan"] < fp32["gan"] and bf16["generate"] < fp32["generate"]
     assert (bf16["judge"], bf16["retrain"], bf16["evaluate"]) == (fp32["judge"], fp32["retrain"], fp32["evaluate"])
-    three_seeds = _forecast_minutes(pipeline.expected_duration(PipelineConfig(n=1_000_000, seeds=3), workers=2))
+    three_seeds = pipeline.forecast(PipelineConfig(n=1_000_000, seeds=3), workers=2)
     assert three_seeds["retrain"] > 2 * bf16["retrain"]  # each seed trains the gain table's classifiers again
 
 
