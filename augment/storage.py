@@ -77,7 +77,7 @@ def check_writable(uri: str, option: str = "--out") -> None:
     try:
         fs.create_dir(path, recursive=True)
         with fs.open_output_stream(probe) as stream:
-            stream.write(b"")
+            stream.write(b"augment checks that it can write here\n")
         fs.delete_file(probe)
     except OSError as exc:
         raise AugmentError(f"{option} {uri} is not writable here: {_reason(exc)}") from None

@@ -64,9 +64,10 @@ class RayHead:
 
 
 @contextmanager
-def ray_head(num_cpus: int = 2) -> Iterator[RayHead]:
+def ray_head(num_cpus: int = 2, env_extra: dict[str, str] | None = None) -> Iterator[RayHead]:
     """Start a head node with its own auth token (Ray >= 2.59 requires one for local clusters, and
-    the default token file lives in a HOME that tests replace)."""
+    the default token file lives in a HOME that tests replace). `env_extra`: more variables for the
+    cluster's processes, jobs included (storage credentials, data root)."""
     temp_dir = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     dashboard = free_port()
     command = [
@@ -81,7 +82,7 @@ def ray_head(num_cpus: int = 2) -> Iterator[RayHead]:
         )),
     ]
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **(env_extra or {}))
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=env)
     head = RayHead(f"http://127.0.0.1:{dashboard}", env)
     try:

@@ -26,6 +26,10 @@ def _manifest(out: Path, name: str) -> Path:
     return out / name / inner / "_manifest.json"
 
 
+def _done(line: str) -> bool:
+    return "] done in " in line
+
+
 REAL_ONLY_RUNS = ("full-data/real-only/seed0", "full-data/real+classic/seed0")
 
 
@@ -34,8 +38,8 @@ def _run_manifest(out: Path, run: str) -> Path:
 
 
 def _stage_lines(stdout: str) -> dict[str, str]:
-    """stage -> its closing line ("[gan] done: ..." / "[gan] complete already, skipped: ...")."""
-    lines = [line for line in stdout.splitlines() if line.startswith("[") and ("] done:" in line or "skipped:" in line)]
+    """stage -> its closing line ("[gan] done in 26 s: ..." / "[gan] complete already, skipped: ...")."""
+    lines = [line for line in stdout.splitlines() if line.startswith("[") and (_done(line) or "skipped:" in line)]
     return {line[1 : line.index("]")]: line for line in lines}
 
 
@@ -44,7 +48,7 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     first = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN)
     assert first.returncode == 0, first.stderr
     assert "expected ~" in first.stdout.splitlines()[0]
-    assert all("] done:" in line for line in _stage_lines(first.stdout).values())
+    assert all(_done(line) for line in _stage_lines(first.stdout).values())
     assert list(_stage_lines(first.stdout)) == list(STAGES)
     for stage, name in FOLDERS.items():
         assert _manifest(out, name).exists(), stage
@@ -71,7 +75,7 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     forced = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN, "--force", "generate")
     assert forced.returncode == 0, forced.stderr
     lines = _stage_lines(forced.stdout)
-    assert {s for s, line in lines.items() if "] done:" in line} == {"generate", "merge", "retrain", "evaluate"}
+    assert {s for s, line in lines.items() if _done(line)} == {"generate", "merge", "retrain", "evaluate"}
     changed = {name for name in FOLDERS.values() if _manifest(out, name).stat().st_mtime_ns != mtimes[name]}
     assert changed == {"synthetic", "merged", "classifier", "report"}
     # Classifiers that never read a synthetic row are kept: the new generation did not change their data.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import assert_one_line_error, run_cli_process
-from tests.fixtures import TINY_RUN, write_tiny_dataset, write_untrained_models
+from tests.fixtures import write_untrained_models
 from tests.ray_head import ray_cli, ray_head
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,19 +31,8 @@ def _submit(head, *args) -> subprocess.CompletedProcess:
     )
 
 
-def test_submit_pipeline_runs_the_chain_of_jobs_and_writes_every_output(head, tmp_path):
-    data = write_tiny_dataset(tmp_path / "data", n_train=400, n_test=100, learnable=True).root
-    out = tmp_path / "run"
-    result = _submit(head, "pipeline", "--wait", "--", "--out", out, "--data-root", data, *TINY_RUN)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    submitted = [line for line in result.stdout.splitlines() if line.startswith("submitted ")]
-    assert [line.split()[1] for line in submitted] == ["train", "generate", "retrain"]
-    assert result.stdout.strip().splitlines()[-1].endswith("ended SUCCEEDED, SUCCEEDED, SUCCEEDED")
-    assert json.loads((out / "synthetic" / "_manifest.json").read_text())["rows"] == 1000
-    assert sorted(p.name for p in (out / "synthetic").glob("part-*.parquet"))
-    report = json.loads((out / "report" / "report.json").read_text())
-    assert report["samples"]["rows"] == 200 and "accuracy" in report["cas"]
-    assert (out / "gan" / "generator.safetensors").exists() and (out / "report" / "report.md").exists()
+# `augment submit pipeline` end to end (three jobs, S3 output) is the README's own command:
+# tests/test_readme.py runs it against a loopback head.
 
 
 def test_plain_ray_job_submit_runs_the_generation_entry_point(head, tmp_path):
@@ -58,6 +47,18 @@ def test_plain_ray_job_submit_runs_the_generation_entry_point(head, tmp_path):
     assert "wrote 500 rows" in result.stdout
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["rows"] == 500 and sum(manifest["rows_per_label"].values()) == 500
+
+
+def test_a_relative_path_in_a_cluster_job_is_refused_in_one_line(head, tmp_path):
+    """The job's working folder is a temporary copy on the head: a relative --out there is no node's folder."""
+    gan, judge = write_untrained_models(tmp_path)
+    result = subprocess.run(
+        [ray_cli(), "job", "submit", "--address", head.address, "--working-dir", ".", "--",
+         "python", "jobs/generate.py", "--checkpoint", str(gan), "--judge", str(judge), "--n", "10", "--out", "syn"],
+        cwd=ROOT, env=head.env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode != 0
+    assert "augment: error: --out syn is a relative path: in a cluster job it names a folder on no node" in result.stdout + result.stderr
 
 
 def test_a_failing_job_exits_non_zero_and_shows_its_last_log_lines(head, tmp_path):
@@ -77,7 +78,7 @@ def test_a_failing_job_exits_non_zero_and_shows_its_last_log_lines(head, tmp_pat
 
 
 def test_an_unreachable_jobs_api_is_one_line(tmp_path):
-    result = run_cli_process("submit", "generate", "--address", "http://127.0.0.1:1", "--", "--n", 10)
+    result = run_cli_process("submit", "generate", "--address", "http://127.0.0.1:1", "--", "--n", 10, "--out", tmp_path / "syn")
     assert_one_line_error(result, "cannot reach the Ray Jobs API at http://127.0.0.1:1")
 
 

@@ -1,0 +1,190 @@
+"""The README's Quickstart, run as written: every `augment` command of its blocks, in order, as a
+subprocess, from an empty folder outside the repository, with relative paths and default options.
+
+Only sizes change (a smaller --n, one epoch, …), and options that name a server point at the one
+this test starts (a loopback Ray head with an S3-protocol server for `augment submit`, a free port
+for `augment app`). A command the README gains without an entry in SIZES fails the test, so the
+test follows the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.fixtures import write_tiny_dataset
+from tests.ray_head import free_port, ray_head
+from tests.s3_server import s3_server
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_PIPELINE = {"--n": "4000", "--epochs": "1", "--classifier-epochs": "1", "--samples": "200", "--merge-synthetic": "400",
+                 "--workers": "1"}
+# Per command (its first words): size options to set, replacing the README's value or appended.
+SIZES = {
+    ("data", "export"): {},
+    ("train",): {"--epochs": "1"},
+    ("judge",): {"--epochs": "1"},
+    ("generate",): {"--n": "1000"},
+    ("merge",): {"--max-synthetic": "400"},
+    ("retrain",): {"--epochs": "1"},
+    ("evaluate",): {"--samples": "200", "--seeds": "1", "--epochs": "1", "--cas-rows": "400"},
+    ("run",): TINY_PIPELINE,
+    ("submit", "pipeline"): TINY_PIPELINE,  # the job's options, after `--`
+    ("app",): {},
+}
+# What Ray printed between augment's lines before the console was made readable.
+RAY_CHATTER = ("Token authentication", "core_worker.cc", "PreemptionWatcher", "MapWorker(", "Reporting training result",
+               "TrainingReport(", "Moving model to device", "Wrapping provided model", "RayDeprecationWarning",
+               "exclude_resources", "new progress UI", "(raylet)", "pid=", "tqdm", " INFO ", "Traceback")
+
+
+def quickstart_commands(readme: str) -> list[str]:
+    """The `augment …` commands of the Quickstart section's bash blocks, continuation lines joined.
+    Install and test commands (`git clone`, `pip install`, `pytest`) are what CI itself runs."""
+    section = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if words and words[0] == "augment":
+                commands.append(shlex.join(words))
+    return commands
+
+
+def command_key(words: list[str]) -> tuple[str, ...]:
+    for key in SIZES:
+        if tuple(words[1 : 1 + len(key)]) == key:
+            return key
+    raise AssertionError(f"the README's Quickstart has a command this test has no sizes for: {shlex.join(words)}")
+
+
+def resized(words: list[str], sizes: dict[str, str]) -> list[str]:
+    words = list(words)
+    for option, value in sizes.items():
+        if option in words:
+            words[words.index(option) + 1] = value
+        else:
+            words += [option, value]
+    return words
+
+
+def augment_script() -> str:
+    return shutil.which("augment", path=os.path.dirname(sys.executable)) or "augment"
+
+
+def test_the_quickstart_block_runs_as_written(tmp_path_factory, monkeypatch):
+    commands = quickstart_commands((ROOT / "README.md").read_text())
+    assert [shlex.split(c)[1] for c in commands][:2] == ["run", "app"]  # the headline commands come first
+    data = write_tiny_dataset(tmp_path_factory.mktemp("readme-data"), n_train=1500, n_test=200, learnable=True).root
+    work = tmp_path_factory.mktemp("fresh-folder")
+    assert ROOT not in work.parents and not any(work.iterdir())
+    env = {**os.environ, "AUGMENT_DATA_ROOT": str(data), "AUGMENT_OFFLINE": "1", "AUGMENT_PROGRESS_EVERY_S": "0.2"}
+    env.pop("RAY_ADDRESS", None)
+
+    with s3_server() as s3, ray_head(num_cpus=2, env_extra={**s3.env, "AUGMENT_DATA_ROOT": str(data), "AUGMENT_OFFLINE": "1"}) as head:
+        s3.create_bucket("bucket")
+        for command in commands:
+            words = shlex.split(command)
+            key = command_key(words)
+            words = [augment_script(), *words[1:]]
+            if key == ("app",):
+                _serve_app_until_healthy(resized(words, {"--port": str(free_port())}), work, env)
+                continue
+            if key == ("submit", "pipeline"):
+                words[words.index("--address") + 1] = head.address
+                job_env = {**env, **head.env, **s3.env}
+                result = _run(resized(words, SIZES[key]), work, job_env)
+                _check_cluster_outputs(result, s3.env)
+                continue
+            result = _run(resized(words, SIZES[key]), work, env)
+            if key == ("run",):
+                _check_console(result.stdout + result.stderr)
+
+    # Everything landed where the relative paths say, in the folder the commands ran from.
+    assert json.loads((work / "augment-out" / "synthetic" / "_manifest.json").read_text())["rows"] == 4000
+    assert (work / "augment-out" / "report" / "report.md").exists()
+    assert (work / "stages" / "judge" / "classifier.json").exists()  # exported by a Ray Train worker
+    assert json.loads((work / "stages" / "synthetic" / "_manifest.json").read_text())["rows"] == 1000
+    assert (work / "stages" / "report" / "report.md").exists() and (work / "stages" / "classifier" / "metrics.csv").exists()
+
+
+def _run(words: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run(words, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, (shlex.join(words), result.stdout[-3000:], result.stderr[-3000:])
+    return result
+
+
+def _check_console(console: str) -> None:
+    for chatter in RAY_CHATTER:
+        assert chatter not in console, (chatter, console)
+    lines = console.splitlines()
+    assert any(re.match(r"\[gan\] stage 2/7: .*; forecast ", line) for line in lines), console
+    # progress from inside a GAN epoch and inside a generation part, with a rate and an ETA
+    assert any(re.match(r"  gan epoch 1/1: [\d,]+/[\d,]+ samples \(\d+%\), [\d,]+ samples/s, ETA ", line) for line in lines), console
+    assert any(re.match(r"  generating: [\d,]+/4,000 rows \(\d+%\), [\d,]+ rows/s, ETA ", line) for line in lines), console
+
+
+def _serve_app_until_healthy(words: list[str], cwd: Path, env: dict) -> None:
+    port = words[words.index("--port") + 1]
+    app = subprocess.Popen(words, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        while True:
+            assert app.poll() is None, app.stdout.read()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                    if answer.read().decode().strip() == "ok":
+                        return
+            except OSError:
+                pass
+            assert time.time() < deadline, "augment app did not answer its health check in 120 s"
+            time.sleep(0.5)
+    finally:
+        app.send_signal(signal.SIGTERM)
+        app.wait(timeout=30)
+
+
+def _check_cluster_outputs(result: subprocess.CompletedProcess, s3_env: dict) -> None:
+    """The chain's three jobs succeeded and every stage's output is in the bucket."""
+    assert result.stdout.strip().splitlines()[-1].endswith("ended SUCCEEDED, SUCCEEDED, SUCCEEDED"), result.stdout[-3000:]
+    for chatter in RAY_CHATTER[:-2]:  # the job's log, as the user sees it
+        assert chatter not in result.stdout, (chatter, result.stdout[-3000:])
+    previous = {key: os.environ.get(key) for key in s3_env}
+    os.environ.update(s3_env)
+    try:
+        import pyarrow.dataset as ds
+        from pyarrow import fs as pafs
+
+        s3, _ = pafs.FileSystem.from_uri("s3://bucket/aug")
+        for folder in ("real", "gan", "judge", "synthetic", "merged", "classifier", "report"):
+            assert s3.get_file_info(f"bucket/aug/{folder}/_manifest.json").type == pafs.FileType.File, folder
+        assert ds.dataset("bucket/aug/synthetic", filesystem=s3, format="parquet").count_rows() == 4000
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_a_relative_data_root_and_out_are_the_working_folders(tmp_path):
+    stage_args = ["data", "export", "--out", "real"]
+    data = write_tiny_dataset(tmp_path / "data", n_train=300, n_test=100, learnable=True).root
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "AUGMENT_DATA_ROOT": "../data", "AUGMENT_OFFLINE": "1"}  # a relative data root too
+    env.pop("RAY_ADDRESS", None)
+    result = subprocess.run([augment_script(), *stage_args], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    out = work / stage_args[stage_args.index("--out") + 1]
+    assert json.loads((out / "_manifest.json").read_text())["rows"] == {"train": 300, "test": 100}
+    assert data.exists()
