@@ -105,6 +105,10 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
     return result
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
@@ -181,7 +185,7 @@ def expected_duration(cfg: PipelineConfig, workers: int, seconds: dict[str, floa
     where = "GPU" if cfg.gpu else f"{max(1.0, ray.cluster_resources().get('CPU', 1.0)):g} CPUs"
     total = sum(seconds.values())
     parts = ", ".join(f"{stage} ~{_minutes(value)}" for stage, value in seconds.items())
-    return (f"augment run: {cfg.n:,} synthetic digits, GAN {cfg.gan_epochs()} epochs, {workers} workers on {where}; "
+    return (f"augment run: {cfg.n:,} synthetic digits, GAN {plural(cfg.gan_epochs(), 'epoch')}, {plural(workers, 'worker')} on {where}; "
             f"expected ~{_minutes(total)} if nothing is done yet ({parts})")
 
 
@@ -206,7 +210,7 @@ def _gan(cfg: PipelineConfig, workers: int, replace: bool):
         epochs=cfg.gan_epochs(), workers=workers, gpu=cfg.gpu, arch=cfg.arch, limit=cfg.limit, seed=cfg.seed,
         address=cfg.address, overwrite=replace,
     ))
-    return result.skipped, f"{result.epochs} epochs, {result.samples_per_s:,.0f} samples/s", None
+    return result.skipped, f"{plural(result.epochs, 'epoch')}, {result.samples_per_s:,.0f} samples/s", None
 
 
 def _judge(cfg: PipelineConfig, workers: int, replace: bool):

@@ -26,7 +26,8 @@ from tests.ray_head import free_port, ray_head
 from tests.s3_server import s3_server
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_PIPELINE = {"--n": "4000", "--epochs": "1", "--classifier-epochs": "1", "--samples": "200", "--merge-synthetic": "400",
+# 12,000 rows: a few seconds of generation, long enough for its progress lines
+TINY_PIPELINE = {"--n": "12000", "--epochs": "1", "--classifier-epochs": "1", "--samples": "200", "--merge-synthetic": "400",
                  "--workers": "1"}
 # Per command (its first words): size options to set, replacing the README's value or appended.
 SIZES = {
@@ -110,7 +111,7 @@ def test_the_quickstart_block_runs_as_written(tmp_path_factory, monkeypatch):
                 _check_console(result.stdout + result.stderr)
 
     # Everything landed where the relative paths say, in the folder the commands ran from.
-    assert json.loads((work / "augment-out" / "synthetic" / "_manifest.json").read_text())["rows"] == 4000
+    assert json.loads((work / "augment-out" / "synthetic" / "_manifest.json").read_text())["rows"] == 12_000
     assert (work / "augment-out" / "report" / "report.md").exists()
     assert (work / "stages" / "judge" / "classifier.json").exists()  # exported by a Ray Train worker
     assert json.loads((work / "stages" / "synthetic" / "_manifest.json").read_text())["rows"] == 1000
@@ -130,7 +131,7 @@ def _check_console(console: str) -> None:
     assert any(re.match(r"\[gan\] stage 2/7: .*; forecast ", line) for line in lines), console
     # progress from inside a GAN epoch and inside a generation part, with a rate and an ETA
     assert any(re.match(r"  gan epoch 1/1: [\d,]+/[\d,]+ samples \(\d+%\), [\d,]+ samples/s, ETA ", line) for line in lines), console
-    assert any(re.match(r"  generating: [\d,]+/4,000 rows \(\d+%\), [\d,]+ rows/s, ETA ", line) for line in lines), console
+    assert any(re.match(r"  generating: [\d,]+/12,000 rows \(\d+%\), [\d,]+ rows/s, ETA ", line) for line in lines), console
 
 
 def _serve_app_until_healthy(words: list[str], cwd: Path, env: dict) -> None:
@@ -167,7 +168,7 @@ def _check_cluster_outputs(result: subprocess.CompletedProcess, s3_env: dict) ->
         s3, _ = pafs.FileSystem.from_uri("s3://bucket/aug")
         for folder in ("real", "gan", "judge", "synthetic", "merged", "classifier", "report"):
             assert s3.get_file_info(f"bucket/aug/{folder}/_manifest.json").type == pafs.FileType.File, folder
-        assert ds.dataset("bucket/aug/synthetic", filesystem=s3, format="parquet").count_rows() == 4000
+        assert ds.dataset("bucket/aug/synthetic", filesystem=s3, format="parquet").count_rows() == 12_000
     finally:
         for key, value in previous.items():
             if value is None:
