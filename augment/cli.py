@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
-from augment import __version__, console
-from augment.errors import AugmentError, current_stage, first_line
+from augment import __version__, stages
+from augment.app.config import AppConfig
+from augment.core import console
+from augment.core.errors import AugmentError, current_stage, first_line
+from augment.pipeline import STAGES, PipelineConfig
+from augment.stages.classifier.config import ClassifierConfig
+from augment.stages.gan.config import GanConfig
+from augment.stages.judge.config import JudgeConfig
+from augment.stages.merged.config import MergedConfig
+from augment.stages.real.config import RealConfig
+from augment.stages.report.config import ReportConfig
+from augment.stages.synthetic.config import SyntheticConfig
 
 app = typer.Typer(
     help="Class-conditional GAN data augmentation on Ray: train, generate, merge, retrain, evaluate.",
@@ -18,9 +29,6 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Real datasets (MNIST family) as Parquet.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-DATA_ROOT_HELP = "Folder with the raw dataset files (default: $AUGMENT_DATA_ROOT, else ~/.cache/augment/data)."
-
 
 def _version(value: bool) -> None:
     if value:
@@ -40,67 +48,78 @@ def _root(
     console.quiet_libraries()
 
 
+# Options several commands share, declared once; each command's defaults are its config's.
+DATA_ROOT_HELP = "Folder with the raw dataset files (default: $AUGMENT_DATA_ROOT, else ~/.cache/augment/data)."
+Dataset = Annotated[str, typer.Option(help="mnist, fashion-mnist or kmnist.")]
+DataRoot = Annotated[Optional[str], typer.Option(help=DATA_ROOT_HELP)]
+Offline = Annotated[bool, typer.Option("--offline", envvar="AUGMENT_OFFLINE", help="Never download; fail if the files are not there.")]
+Workers = Annotated[int, typer.Option(help="Ray Train workers (DDP replicas).")]
+Gpu = Annotated[bool, typer.Option("--gpu", help="One GPU per worker (nccl); default CPU (gloo).")]
+Address = Annotated[Optional[str], typer.Option(help="Ray cluster to join (default: start a local Ray).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace what --out holds (made with other settings, or foreign).")]
+BatchSize = Annotated[int, typer.Option(help="Global batch, split evenly across workers.")]
+Limit = Annotated[Optional[int], typer.Option(help="Train on the first N images only (quick runs).")]
+RealPerClass = Annotated[Optional[int], typer.Option(help="Low-data regime: the first K images of each class (as merge --real-per-class).")]
+Seed = Annotated[int, typer.Option(help="Seed for weights, shuffling and noise.")]
+CheckpointEvery = Annotated[int, typer.Option(help="Checkpoint every K epochs (and always the last).")]
+MaxFailures = Annotated[int, typer.Option(help="Worker crashes survived, each resumed from the last checkpoint.")]
+
+
+def _config(config_class, options: dict):
+    """A stage's config from a command's options, which are named as its fields (--offline is
+    download=False); the options a command leaves out keep the config's defaults."""
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    values = {name: value for name, value in options.items() if name in fields}
+    if "offline" in options:
+        values["download"] = not options["offline"]
+    return config_class(**values)
+
+
 @data_app.command("export")
 def data_export(
     out: str = typer.Option(..., help="Output folder or URI (s3://…); gets train/ and test/."),
-    dataset: str = typer.Option("mnist", help="mnist, fashion-mnist or kmnist."),
-    data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP),
-    offline: bool = typer.Option(
-        False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download; fail if the files are not there."
-    ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    dataset: Dataset = RealConfig.dataset,
+    data_root: DataRoot = None,
+    offline: Offline = False,
+    overwrite: Overwrite = False,
 ) -> None:
-    """Write a dataset's train and test splits in augment's Parquet schema."""
-    from augment.config import ExportConfig
-    from augment.export import export_real
-
-    result = export_real(
-        ExportConfig(out=out, dataset=dataset, data_root=data_root, download=not offline, overwrite=overwrite)
-    )
-    typer.echo(f"wrote {result.out} ({dataset}, schema v1) in {result.seconds:.1f} s")
+    """Write a dataset's train and test splits in augment's Parquet schema (the real/ stage)."""
+    result = stages.real.run(_config(RealConfig, locals()))
+    done = "already exported with these settings" if result.skipped else f"wrote {result.out} in {result.seconds:.1f} s"
+    typer.echo(f"{done} ({dataset}, schema v1)")
     typer.echo(_label_table(result.counts))
 
 
 @app.command("train")
 def train(
     out: str = typer.Option(..., help="Run folder or URI (s3://…): checkpoints, samples, metrics, exported generator."),
-    dataset: str = typer.Option("mnist", help="mnist, fashion-mnist or kmnist."),
-    data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP),
-    epochs: int = typer.Option(20, help="Total epochs; raise it on an existing run to train more."),
-    workers: int = typer.Option(1, help="Ray Train workers (DDP replicas)."),
-    gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker (nccl); default CPU (gloo)."),
-    arch: str = typer.Option("dcgan", help="dcgan, sagan or mlp."),
-    batch_size: int = typer.Option(128, help="Global batch, split evenly across workers."),
-    limit: Optional[int] = typer.Option(None, help="Train on the first N images only (quick runs)."),
-    real_per_class: Optional[int] = typer.Option(None, help="Low-data regime: the first K images of each class (as merge --real-per-class)."),
-    seed: int = typer.Option(0, help="Seed for weights, shuffling and noise."),
-    loss: str = typer.Option("bce", help="bce (non-saturating) or hinge."),
-    lr: float = typer.Option(2e-4, help="Adam learning rate for G and D."),
-    latent_dim: int = typer.Option(128, help="Noise dimensions."),
+    dataset: Dataset = GanConfig.dataset,
+    data_root: DataRoot = None,
+    epochs: int = typer.Option(GanConfig.epochs, help="Total epochs; raise it on an existing run to train more."),
+    workers: Workers = GanConfig.workers,
+    gpu: Gpu = False,
+    arch: str = typer.Option(GanConfig.arch, help="dcgan, sagan or mlp."),
+    batch_size: BatchSize = GanConfig.batch_size,
+    limit: Limit = None,
+    real_per_class: RealPerClass = None,
+    seed: Seed = GanConfig.seed,
+    loss: str = typer.Option(GanConfig.loss, help="bce (non-saturating) or hinge."),
+    lr: float = typer.Option(GanConfig.lr, help="Adam learning rate for G and D."),
+    latent_dim: int = typer.Option(GanConfig.latent_dim, help="Noise dimensions."),
     diff_augment: Optional[str] = typer.Option(
         None, help="DiffAugment on D's inputs, e.g. translation,cutout (recommended with --real-per-class)."
     ),
-    checkpoint_every: int = typer.Option(1, help="Checkpoint every K epochs (and always the last)."),
-    max_failures: int = typer.Option(2, help="Worker crashes survived, each resumed from the last checkpoint."),
+    checkpoint_every: CheckpointEvery = GanConfig.checkpoint_every,
+    max_failures: MaxFailures = GanConfig.max_failures,
     precision: str = typer.Option(
-        "auto", help="fp32, bf16 (autocast; weights stay fp32) or auto: bf16 on AMX CPUs, where it was measured to train as well; fp32 elsewhere, GPUs included."
+        GanConfig.precision, help="fp32, bf16 (autocast; weights stay fp32) or auto: bf16 on AMX CPUs, where it was measured to train as well; fp32 elsewhere, GPUs included."
     ),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
-    offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Discard an existing run in --out and start over."),
+    address: Address = None,
+    offline: Offline = False,
+    overwrite: Overwrite = False,
 ) -> None:
-    """Train a class-conditional GAN with Ray Train and export its generator."""
-    from augment.config import TrainGanConfig
-    from augment.train_gan import train_gan
-
-    result = train_gan(
-        TrainGanConfig(
-            out=out, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs, workers=workers,
-            gpu=gpu, arch=arch, batch_size=batch_size, limit=limit, real_per_class=real_per_class, seed=seed, loss=loss, lr=lr,
-            latent_dim=latent_dim, diff_augment=diff_augment, checkpoint_every=checkpoint_every, max_failures=max_failures,
-            precision=precision, address=address, overwrite=overwrite,
-        )
-    )
+    """Train a class-conditional GAN with Ray Train and export its generator (the gan/ stage)."""
+    result = stages.gan.run(_config(GanConfig, locals()))
     if result.skipped:
         typer.echo(f"{out} is already trained for {result.epochs} epochs with these settings: nothing to do")
     else:
@@ -114,28 +133,21 @@ def train(
 @app.command("judge")
 def judge(
     out: str = typer.Option(..., help="Judge folder or URI: classifier.safetensors + classifier.json."),
-    dataset: str = typer.Option("mnist", help="mnist, fashion-mnist or kmnist."),
-    data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP),
-    epochs: int = typer.Option(4, help="Epochs over the real training split."),
-    workers: int = typer.Option(1, help="Ray Train workers (DDP replicas)."),
-    gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
-    batch_size: int = typer.Option(128, help="Global batch."),
-    limit: Optional[int] = typer.Option(None, help="Train on the first N images only (quick runs)."),
-    real_per_class: Optional[int] = typer.Option(None, help="Low-data regime: the first K images of each class (as merge --real-per-class)."),
-    seed: int = typer.Option(0, help="Seed for weights and shuffling."),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
-    offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing judge in --out."),
+    dataset: Dataset = JudgeConfig.dataset,
+    data_root: DataRoot = None,
+    epochs: int = typer.Option(JudgeConfig.epochs, help="Epochs over the real training split."),
+    workers: Workers = JudgeConfig.workers,
+    gpu: Gpu = False,
+    batch_size: BatchSize = JudgeConfig.batch_size,
+    limit: Limit = None,
+    real_per_class: RealPerClass = None,
+    seed: Seed = JudgeConfig.seed,
+    address: Address = None,
+    offline: Offline = False,
+    overwrite: Overwrite = False,
 ) -> None:
-    """Train the judge: the digit classifier that scores synthetic digits (real data only)."""
-    from augment.config import JudgeConfig
-    from augment.judge import train_judge
-
-    result = train_judge(JudgeConfig(
-        out=out, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs, workers=workers,
-        gpu=gpu, batch_size=batch_size, limit=limit, real_per_class=real_per_class, seed=seed, address=address,
-        overwrite=overwrite,
-    ))
+    """Train the judge: the digit classifier that scores synthetic digits (real data only; the judge/ stage)."""
+    result = stages.judge.run(_config(JudgeConfig, locals()))
     done = "already trained with these settings" if result.skipped else f"trained in {result.seconds:.0f} s"
     typer.echo(f"judge {out}: {done}; test accuracy {result.test_accuracy:.4f} (sha256 {result.sha256[:16]}…)")
 
@@ -148,30 +160,28 @@ def generate(
     judge: Optional[str] = typer.Option(None, help="Judge folder (default CHECKPOINT/judge, trained there on first use)."),
     workers: Optional[int] = typer.Option(None, help="Actors (default: one per CPU, or one per GPU with --gpu)."),
     gpu: bool = typer.Option(False, "--gpu", help="Generate on GPUs, one per actor."),
-    batch_size: int = typer.Option(512, help="Rows per generator forward pass."),
-    seed: int = typer.Option(0, help="Row i's latent depends on (seed, i) only."),
+    batch_size: int = typer.Option(SyntheticConfig.batch_size, help="Rows per generator forward pass."),
+    seed: int = typer.Option(SyntheticConfig.seed, help="Row i's latent depends on (seed, i) only."),
     class_weights: Optional[str] = typer.Option(None, help="Class distribution as w0,…,w9 (default balanced)."),
-    min_confidence: float = typer.Option(0.0, help="Replace samples the judge gives less than this probability of their label."),
-    max_attempts: int = typer.Option(32, help="Fresh samples a row may draw before the run gives up."),
-    rows_per_file: int = typer.Option(262_144, help="Most rows per part file (parts are split evenly)."),
+    min_confidence: float = typer.Option(
+        SyntheticConfig.min_confidence, help="Replace samples the judge gives less than this probability of their label."
+    ),
+    max_attempts: int = typer.Option(SyntheticConfig.max_attempts, help="Fresh samples a row may draw before the run gives up."),
+    rows_per_file: int = typer.Option(SyntheticConfig.rows_per_file, help="Most rows per part file (parts are split evenly)."),
     precision: str = typer.Option(
-        "auto", help="fp32, bf16, or auto: bf16 where the hardware has bf16 matrix units (AMX CPUs, Ampere+ GPUs)."
+        SyntheticConfig.precision, help="fp32, bf16, or auto: bf16 where the hardware has bf16 matrix units (AMX CPUs, Ampere+ GPUs)."
     ),
     data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP + " Only used to train a missing judge."),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
-    offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    address: Address = None,
+    offline: Offline = False,
+    overwrite: Overwrite = False,
 ) -> None:
-    """Generate N labeled synthetic digits to Parquet with Ray Data."""
-    from augment.config import GenerateConfig
-    from augment.generate import generate as run_generate
-
-    result = run_generate(GenerateConfig(
-        checkpoint=checkpoint, n=n, out=out, judge=judge, workers=workers, gpu=gpu, batch_size=batch_size,
-        seed=seed, class_weights=_weights(class_weights), min_confidence=min_confidence, max_attempts=max_attempts,
-        rows_per_file=rows_per_file, precision=precision, data_root=data_root, download=not offline, address=address,
-        overwrite=overwrite,
-    ))
+    """Generate N labeled synthetic digits to Parquet with Ray Data (the synthetic/ stage)."""
+    options = {**locals(), "class_weights": _weights(class_weights)}
+    result = stages.synthetic.run(_config(SyntheticConfig, options))
+    if result.skipped:
+        typer.echo(f"{out} already holds these {result.rows:,} rows ({result.files} files): nothing to do")
+        return
     reused = f" ({result.reused_parts} parts kept from an interrupted run)" if result.reused_parts else ""
     typer.echo(
         f"wrote {result.rows:,} rows in {result.files} files ({result.bytes / 1e6:,.1f} MB) to {out} in "
@@ -188,56 +198,41 @@ def merge(
     synthetic_fraction: Optional[float] = typer.Option(None, help="Share of synthetic rows in the result, in [0, 1)."),
     max_synthetic: Optional[int] = typer.Option(None, help="At most this many synthetic rows (ids 0..K-1, class-balanced)."),
     real_per_class: Optional[int] = typer.Option(None, help="Low-data regime: keep the first K real images of each class."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing merged output."),
+    overwrite: Overwrite = False,
 ) -> None:
-    """Merge the real training split with synthetic rows into one Parquet dataset."""
-    from augment.config import MergeConfig
-    from augment.merge import merge as run_merge
-
-    result = run_merge(MergeConfig(
-        real=real, synthetic=synthetic, out=out, synthetic_fraction=synthetic_fraction, max_synthetic=max_synthetic,
-        real_per_class=real_per_class, overwrite=overwrite,
-    ))
+    """Merge the real training split with synthetic rows into one Parquet dataset (the merged/ stage)."""
+    result = stages.merged.run(_config(MergedConfig, locals()))
     done = "already merged with these settings" if result.skipped else f"merged in {result.seconds:.1f} s"
-    typer.echo(f"{out}: {done}; {result.real_rows:,} real + {result.synthetic_rows:,} synthetic rows")
+    typer.echo(f"{out}: {done}; {result.summary}")
 
 
 @app.command("retrain")
 def retrain(
     data: str = typer.Option(..., help="Training data: a merged, synthetic or real output."),
     out: str = typer.Option(..., help="Classifier run folder or URI: checkpoints, metrics, exported classifier."),
-    dataset: str = typer.Option("mnist", help="Whose real test split measures accuracy."),
+    dataset: str = typer.Option(ClassifierConfig.dataset, help="Whose real test split measures accuracy."),
     data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP + " (the real test split)"),
-    epochs: int = typer.Option(4, help="Total epochs; raise it on an existing run to train more."),
-    workers: int = typer.Option(1, help="Ray Train workers (DDP replicas)."),
-    gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
-    batch_size: int = typer.Option(128, help="Global batch."),
-    lr: float = typer.Option(3e-3, help="Peak AdamW learning rate."),
-    lr_decay: float = typer.Option(0.5, help="Learning-rate factor per 60,000 samples seen."),
+    epochs: int = typer.Option(ClassifierConfig.epochs, help="Total epochs; raise it on an existing run to train more."),
+    workers: Workers = ClassifierConfig.workers,
+    gpu: Gpu = False,
+    batch_size: BatchSize = ClassifierConfig.batch_size,
+    lr: float = typer.Option(ClassifierConfig.lr, help="Peak AdamW learning rate."),
+    lr_decay: float = typer.Option(ClassifierConfig.lr_decay, help="Learning-rate factor per 60,000 samples seen."),
     real_only: bool = typer.Option(False, "--real-only", help="Train on the real rows only (the baseline)."),
     synthetic_only: bool = typer.Option(False, "--synthetic-only", help="Train on the synthetic rows only (CAS)."),
     max_synthetic: Optional[int] = typer.Option(None, help="Leave out synthetic rows with id >= K."),
     classic_augment: bool = typer.Option(False, "--classic-augment", help="torchvision affine + elastic augmentation."),
-    seed: int = typer.Option(0, help="Seed for weights and shuffling."),
-    checkpoint_every: int = typer.Option(1, help="Checkpoint every K epochs (and always the last)."),
-    max_failures: int = typer.Option(2, help="Worker crashes survived, each resumed from the last checkpoint."),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
-    offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Discard an existing run in --out and start over."),
+    seed: Seed = ClassifierConfig.seed,
+    checkpoint_every: CheckpointEvery = ClassifierConfig.checkpoint_every,
+    max_failures: MaxFailures = ClassifierConfig.max_failures,
+    address: Address = None,
+    offline: Offline = False,
+    overwrite: Overwrite = False,
 ) -> None:
-    """Retrain the digit classifier on Ray Train, streaming the rows through Ray Data."""
-    from augment.config import RetrainConfig
-    from augment.retrain import retrain as run_retrain
-
-    result = run_retrain(RetrainConfig(
-        data=data, out=out, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs, workers=workers,
-        gpu=gpu, batch_size=batch_size, lr=lr, lr_decay=lr_decay, real_only=real_only, synthetic_only=synthetic_only,
-        max_synthetic=max_synthetic, classic_augment=classic_augment, seed=seed, checkpoint_every=checkpoint_every,
-        max_failures=max_failures, address=address, overwrite=overwrite,
-    ))
-    sources = ", ".join(f"{n:,} {source}" for source, n in result.rows_per_source.items() if n)
+    """Retrain the digit classifier on Ray Train, streaming the rows through Ray Data (the classifier/ stage)."""
+    result = stages.classifier.run(_config(ClassifierConfig, locals()))
     done = "already trained with these settings" if result.skipped else f"trained in {result.seconds:.0f} s"
-    typer.echo(f"{out}: {done}; {result.epochs} epochs over {sources} rows; real test accuracy {result.test_accuracy:.4f}")
+    typer.echo(f"{out}: {done}; {result.summary}")
 
 
 @app.command("evaluate")
@@ -246,78 +241,58 @@ def evaluate(
     out: str = typer.Option(..., help="Report folder or URI: report.json, report.md, plots, runs/."),
     synthetic: Optional[str] = typer.Option(None, help="Generation output: samples to score and the CAS training set."),
     judge: Optional[str] = typer.Option(None, help="Judge folder (default CHECKPOINT/judge)."),
-    dataset: str = typer.Option("mnist", help="mnist, fashion-mnist or kmnist."),
-    data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP),
-    samples: int = typer.Option(10_000, help="Synthetic digits scored for fidelity and Fréchet distance."),
+    dataset: Dataset = ReportConfig.dataset,
+    data_root: DataRoot = None,
+    samples: int = typer.Option(ReportConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."),
     merged: Optional[str] = typer.Option(None, help="Merged dataset for the full-data gain table."),
     low_data_merged: Optional[str] = typer.Option(None, help="Merged dataset made with --real-per-class (low-data gain table)."),
-    seeds: int = typer.Option(3, help="Seeds per gain-table variant."),
-    epochs: int = typer.Option(4, help="Epochs of every CAS and full-data classifier."),
-    low_data_epochs: int = typer.Option(30, help="Epochs of every low-data classifier."),
-    cas_rows: int = typer.Option(60_000, help="Synthetic rows the CAS classifier trains on."),
-    seed: int = typer.Option(0, help="Seed of in-process samples when no --synthetic is given."),
-    workers: int = typer.Option(1, help="Ray Train workers per classifier."),
-    gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
-    offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+    seeds: int = typer.Option(ReportConfig.seeds, help="Seeds per gain-table variant."),
+    epochs: int = typer.Option(ReportConfig.epochs, help="Epochs of every CAS and full-data classifier."),
+    low_data_epochs: int = typer.Option(ReportConfig.low_data_epochs, help="Epochs of every low-data classifier."),
+    cas_rows: int = typer.Option(ReportConfig.cas_rows, help="Synthetic rows the CAS classifier trains on."),
+    seed: int = typer.Option(ReportConfig.seed, help="Seed of in-process samples when no --synthetic is given."),
+    workers: int = typer.Option(ReportConfig.workers, help="Ray Train workers per classifier."),
+    gpu: Gpu = False,
+    address: Address = None,
+    offline: Offline = False,
+    overwrite: Overwrite = False,
 ) -> None:
-    """Measure fidelity, Fréchet distance, CAS and augmentation gain; write the report."""
-    from augment.config import EvaluateConfig
-    from augment.evaluate import evaluate as run_evaluate
-
-    result = run_evaluate(EvaluateConfig(
-        checkpoint=checkpoint, out=out, synthetic=synthetic, judge=judge, dataset=dataset, data_root=data_root,
-        download=not offline, samples=samples, merged=merged, low_data_merged=low_data_merged, seeds=seeds,
-        epochs=epochs, low_data_epochs=low_data_epochs, cas_rows=cas_rows, seed=seed, workers=workers, gpu=gpu,
-        address=address, overwrite=overwrite,
-    ))
-    report = result.report
-    fid = report["frechet_distance"]
-    cas = report["cas"].get("accuracy")
-    typer.echo(
-        f"{out}/report.md: label fidelity {report['label_fidelity']['overall']:.2%}, Fréchet distance "
-        f"{fid['synthetic_vs_real_test']:.2f} (floor {fid['real_train_vs_real_test']:.2f}), "
-        f"CAS {'n/a' if cas is None else f'{cas:.2%}'}" + (" (already evaluated)" if result.skipped else "")
-    )
+    """Measure fidelity, Fréchet distance, CAS and augmentation gain; write the report (the report/ stage)."""
+    result = stages.report.run(_config(ReportConfig, locals()))
+    typer.echo(f"{out}/report.md: {result.summary}" + (" (already evaluated)" if result.skipped else ""))
 
 
 @app.command("run")
 def run(
-    n: int = typer.Option(1_000_000, "--n", help="Synthetic digits to generate."),
-    out: str = typer.Option("augment-out", help="Run folder or URI: one subfolder per stage."),
-    dataset: str = typer.Option("mnist", help="mnist, fashion-mnist or kmnist."),
-    data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP),
+    n: int = typer.Option(PipelineConfig.n, "--n", help="Synthetic digits to generate."),
+    out: str = typer.Option(PipelineConfig.out, help="Run folder or URI: one subfolder per stage."),
+    dataset: Dataset = PipelineConfig.dataset,
+    data_root: DataRoot = None,
     epochs: Optional[int] = typer.Option(None, help="GAN epochs (default 5 on CPU, 30 with --gpu)."),
-    classifier_epochs: int = typer.Option(4, help="Epochs of every retrained classifier."),
-    arch: str = typer.Option("dcgan", help="dcgan, sagan or mlp."),
+    classifier_epochs: int = typer.Option(PipelineConfig.classifier_epochs, help="Epochs of every retrained classifier."),
+    arch: str = typer.Option(PipelineConfig.arch, help="dcgan, sagan or mlp."),
     limit: Optional[int] = typer.Option(None, help="GAN and judge train on the first N images only (quick runs)."),
-    merge_synthetic: int = typer.Option(60_000, help="Synthetic rows merged with the real training split."),
-    samples: int = typer.Option(10_000, help="Synthetic digits scored for fidelity and Fréchet distance."),
-    seeds: int = typer.Option(1, help="Seeds per gain-table variant (3 gives a spread)."),
-    seed: int = typer.Option(0, help="Seed of the GAN, the judge and the generation."),
+    merge_synthetic: int = typer.Option(PipelineConfig.merge_synthetic, help="Synthetic rows merged with the real training split."),
+    samples: int = typer.Option(PipelineConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."),
+    seeds: int = typer.Option(PipelineConfig.seeds, help="Seeds per gain-table variant (3 gives a spread)."),
+    seed: int = typer.Option(PipelineConfig.seed, help="Seed of the GAN, the judge and the generation."),
     workers: Optional[int] = typer.Option(None, help="Ray Train workers (default: 2 on a CPU machine, 1 per GPU)."),
     gpu: bool = typer.Option(False, "--gpu", help="Use GPUs (defaults sized for a GPU)."),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (default: start a local Ray)."),
-    force: Optional[str] = typer.Option(None, help="Redo these stages (comma-separated) and what depends on them."),
-    stages: Optional[str] = typer.Option(None, hidden=True, help="Run only these stages (the cluster job chain)."),
-    offline: bool = typer.Option(False, "--offline", envvar="AUGMENT_OFFLINE", help="Never download data."),
+    address: Address = None,
+    force: Optional[str] = typer.Option(None, help=f"Redo these stages (comma-separated: {','.join(STAGES)}) and what depends on them."),
+    only: Optional[str] = typer.Option(None, "--stages", hidden=True, help="Run only these stages (the cluster job chain)."),
+    offline: Offline = False,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run folder made with other settings."),
 ) -> None:
-    """Run the whole pipeline: real → gan → judge → generate → merge → retrain → evaluate."""
-    from augment.config import STAGES, PipelineConfig
+    """Run the whole pipeline: real → gan → judge → synthetic → merged → classifier → report."""
     from augment.pipeline import run as run_pipeline, summary_table
 
-    only = tuple(s for s in stages.split(",") if s) if stages else STAGES
-    unknown = [s for s in only if s not in STAGES]
+    chosen = tuple(s for s in only.split(",") if s) if only else STAGES
+    unknown = [s for s in chosen if s not in STAGES]
     if unknown:
         raise AugmentError(f"--stages {','.join(unknown)}: stages are {', '.join(STAGES)}")
-    result = run_pipeline(PipelineConfig(
-        out=out, n=n, dataset=dataset, data_root=data_root, download=not offline, epochs=epochs,
-        classifier_epochs=classifier_epochs, arch=arch, limit=limit, merge_synthetic=merge_synthetic, samples=samples,
-        seeds=seeds, seed=seed, workers=workers, gpu=gpu, address=address,
-        force=tuple(s for s in (force or "").split(",") if s), overwrite=overwrite,
-    ), only=only, echo=typer.echo)
+    options = {**locals(), "force": tuple(s for s in (force or "").split(",") if s)}
+    result = run_pipeline(_config(PipelineConfig, options), only=chosen, echo=typer.echo)
     typer.echo(summary_table(result))
 
 
@@ -349,7 +324,6 @@ def app_command(
 ) -> None:
     """Start the web app: generate digits, watch training, inspect datasets and reports."""
     from augment.app.launch import launch
-    from augment.config import AppConfig
 
     launch(AppConfig(run=run, port=port, host=host, allow_remote=allow_remote), echo=typer.echo)
 

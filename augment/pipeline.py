@@ -2,10 +2,12 @@
 
     OUT/real  gan  judge  synthetic  merged  classifier  report
 
-Each stage is the same function the single-stage commands call, and each skips itself when its
-output is complete with the same settings, so an interrupted run continues where it stopped. A
-stage is redone (its output replaced) when it is named in --force or when a stage it depends on
-did work in this invocation; a run folder made with other settings is refused unless --overwrite.
+The stages are a table: what each needs, and how its config is built from the run's. Each is the
+same `stages.<name>.run` the single-stage commands call, and each skips itself when its output is
+complete with the same settings, so an interrupted run continues where it stopped. A stage is
+redone (its output replaced) when it is named in --force, when a stage it needs did work in this
+invocation, or when its output was made with other settings (only a redone upstream stage leaves
+that here: the run's own settings are fixed in pipeline.json, refused unless --overwrite).
 """
 
 from __future__ import annotations
@@ -17,25 +19,126 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from augment import storage
-from augment.config import (
-    GAIN_VARIANTS, STAGES, EvaluateConfig, ExportConfig, GenerateConfig, JudgeConfig, MergeConfig, PipelineConfig,
-    TrainGanConfig,
-)
-from augment.errors import AugmentError, in_stage, require
-from augment.precision import bf16_is_fast
-from augment.ray_session import ray_session
+from augment import stages
+from augment.core import storage
+from augment.core.console import plural
+from augment.core.errors import AugmentError, OtherSettings, in_stage, require
+from augment.core.precision import bf16_is_fast
+from augment.core.ray_session import ray_session
+from augment.core.storage import absolute_fields
+from augment.stages.classifier.plan import GAIN_VARIANTS, classifier_runs, run_name
+from augment.stages.gan.config import GanConfig
+from augment.stages.judge.config import JudgeConfig
+from augment.stages.merged.config import MergedConfig
+from augment.stages.real.config import RealConfig
+from augment.stages.report.config import ReportConfig
+from augment.stages.synthetic.config import SyntheticConfig
+
+STAGES = ("real", "gan", "judge", "synthetic", "merged", "classifier", "report")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """`augment run`: every stage in order under one folder, skipping the complete ones."""
+
+    out: str = "augment-out"
+    n: int = 1_000_000
+    dataset: str = "mnist"
+    data_root: str | None = None
+    download: bool = True
+    epochs: int | None = None  # GAN epochs; None: 5 on CPU, 30 with --gpu
+    classifier_epochs: int = 4
+    arch: str = "dcgan"
+    limit: int | None = None  # GAN and judge see the first N training images only (quick runs)
+    merge_synthetic: int = 60_000  # synthetic rows merged with the 60,000 real ones for retraining
+    samples: int = 10_000
+    seeds: int = 1
+    seed: int = 0
+    workers: int | None = None  # None: 1 per GPU with --gpu, else 2 when the machine has 2+ CPUs
+    gpu: bool = False
+    address: str | None = None
+    force: tuple[str, ...] = ()
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        absolute_fields(self, "out", "data_root")
+
+    def gan_epochs(self) -> int:
+        return self.epochs if self.epochs is not None else (30 if self.gpu else 5)
+
+    def identity(self) -> dict[str, Any]:
+        keys = ("n", "dataset", "classifier_epochs", "arch", "limit", "merge_synthetic", "samples", "seeds", "seed")
+        return {"gan_epochs": self.gan_epochs(), **{key: getattr(self, key) for key in keys}}
+
 
 RUN_FILE = "pipeline.json"
-FOLDERS = {
-    "real": "real", "gan": "gan", "judge": "judge", "generate": "synthetic", "merge": "merged",
-    "retrain": "classifier", "evaluate": "report",
-}
-DEPENDS_ON = {
-    "real": (), "gan": (), "judge": (), "generate": ("gan", "judge"), "merge": ("real", "generate"),
-    "retrain": ("merge",), "evaluate": ("gan", "judge", "generate", "merge", "retrain"),
-}
 BASELINE, AUGMENTED = "real only", "real + synthetic"
+
+
+@dataclass(frozen=True)
+class Stage:
+    needs: tuple[str, ...]  # stages whose outputs this one reads
+    config: Callable[[PipelineConfig, int], Any] | None  # the stage's config from the run's (None: its own step)
+
+
+def folder(cfg: PipelineConfig, stage: str) -> str:
+    return folder_of(cfg.out, stage)
+
+
+def _real(cfg: PipelineConfig, workers: int) -> RealConfig:
+    return RealConfig(out=folder(cfg, "real"), dataset=cfg.dataset, data_root=cfg.data_root, download=cfg.download)
+
+
+def _gan(cfg: PipelineConfig, workers: int) -> GanConfig:
+    return GanConfig(
+        out=folder(cfg, "gan"), dataset=cfg.dataset, data_root=cfg.data_root, download=cfg.download,
+        epochs=cfg.gan_epochs(), workers=workers, gpu=cfg.gpu, arch=cfg.arch, limit=cfg.limit, seed=cfg.seed,
+        address=cfg.address,
+    )
+
+
+def _judge(cfg: PipelineConfig, workers: int) -> JudgeConfig:
+    return JudgeConfig(
+        out=folder(cfg, "judge"), dataset=cfg.dataset, data_root=cfg.data_root, download=cfg.download,
+        workers=workers, gpu=cfg.gpu, limit=cfg.limit, seed=cfg.seed, address=cfg.address,
+    )
+
+
+def _synthetic(cfg: PipelineConfig, workers: int) -> SyntheticConfig:
+    return SyntheticConfig(
+        checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), n=cfg.n, out=folder(cfg, "synthetic"), seed=cfg.seed,
+        gpu=cfg.gpu, data_root=cfg.data_root, download=cfg.download, address=cfg.address,
+    )
+
+
+def _merged(cfg: PipelineConfig, workers: int) -> MergedConfig:
+    return MergedConfig(
+        real=folder(cfg, "real"), synthetic=folder(cfg, "synthetic"), out=folder(cfg, "merged"),
+        max_synthetic=cfg.merge_synthetic,
+    )
+
+
+def _report(cfg: PipelineConfig, workers: int) -> ReportConfig:
+    """The report reads the classifiers the classifier stage trained in OUT/classifier."""
+    return ReportConfig(
+        checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), out=folder(cfg, "report"),
+        synthetic=folder(cfg, "synthetic"), merged=folder(cfg, "merged"), dataset=cfg.dataset, data_root=cfg.data_root,
+        download=cfg.download, samples=min(cfg.samples, cfg.n), seed=cfg.seed, seeds=cfg.seeds,
+        epochs=cfg.classifier_epochs, cas_rows=min(cfg.n, 60_000), runs=folder(cfg, "classifier"), workers=workers,
+        gpu=cfg.gpu, address=cfg.address,
+    )
+
+
+PIPELINE = {
+    "real": Stage((), _real),
+    "gan": Stage((), _gan),
+    "judge": Stage((), _judge),
+    "synthetic": Stage(("gan", "judge"), _synthetic),
+    "merged": Stage(("real", "synthetic"), _merged),
+    "classifier": Stage(("merged",), None),  # every classifier of the report: _classifiers
+    "report": Stage(("gan", "judge", "synthetic", "merged", "classifier"), _report),
+}
+assert tuple(PIPELINE) == STAGES
 
 
 @dataclass
@@ -61,15 +164,11 @@ def validate(cfg: PipelineConfig) -> None:
     require(not unknown, f"--force {','.join(unknown)}: stages are {', '.join(STAGES)}")
 
 
-def folder(cfg: PipelineConfig, stage: str) -> str:
-    return folder_of(cfg.out, stage)
-
-
 def stages_to_redo(forced: tuple[str, ...]) -> set[str]:
     """The forced stages and every stage downstream of them."""
     redo = set(forced)
     for stage in STAGES:  # in order, so one pass closes over the dependency chain
-        if any(dep in redo for dep in DEPENDS_ON[stage]):
+        if any(dep in redo for dep in PIPELINE[stage].needs):
             redo.add(stage)
     return redo
 
@@ -88,12 +187,12 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
         echo(expected_duration(cfg, workers, expected))
         chosen = [stage for stage in STAGES if stage in only]
         for k, stage in enumerate(chosen, 1):
-            replace = stage in redo or any(dep in did_work for dep in DEPENDS_ON[stage])
+            replace = stage in redo or any(dep in did_work for dep in PIPELINE[stage].needs)
             redo_note = " (redo)" if replace and _has_output(cfg, stage) else ""
             echo(f"[{stage}] stage {k}/{len(chosen)}: {folder(cfg, stage)}{redo_note}; forecast {_minutes(expected.get(stage, 0.0))}")
             started = time.perf_counter()
             with in_stage(stage):
-                skipped, figures, report = _STAGE_FUNCTIONS[stage](cfg, workers, replace)
+                skipped, figures, report = _run_stage(cfg, stage, workers, replace, echo)
             seconds = time.perf_counter() - started
             result.stages.append(StageReport(stage, seconds, skipped, figures))
             if report is not None:
@@ -105,8 +204,35 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
     return result
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+def _run_stage(cfg: PipelineConfig, stage: str, workers: int, replace: bool, echo: Callable[[str], None]):
+    if PIPELINE[stage].config is None:
+        return _classifiers(cfg, workers, replace)
+    config = PIPELINE[stage].config(cfg, workers)
+    run_stage = getattr(stages, stage).run
+    try:
+        result = run_stage(dataclasses.replace(config, overwrite=replace))
+    except OtherSettings as why:
+        echo(f"[{stage}] {why}: redoing it")
+        result = run_stage(dataclasses.replace(config, overwrite=True))
+    return result.skipped, result.summary, getattr(result, "report", None)
+
+
+def _classifiers(cfg: PipelineConfig, workers: int, replace: bool):
+    """Every classifier the report needs (CAS, real-only baseline, augmented, classic...), in
+    OUT/classifier; the report stage then only reads them. Redone because generation or the
+    merge was redone, it keeps the runs that never read a synthetic row (real only, real +
+    classic) when their real rows are unchanged."""
+    forced = cfg.overwrite or "classifier" in cfg.force
+    results = {}
+    for name, run_cfg in classifier_runs(_report(cfg, workers)).items():
+        if replace and run_cfg.real_only and not forced:
+            results[name] = stages.classifier.run_unless_current(run_cfg)
+        else:
+            results[name] = stages.classifier.run(dataclasses.replace(run_cfg, overwrite=replace))
+    baseline, augmented = (results[run_name("full data", variant, 0)].test_accuracy for variant in (BASELINE, AUGMENTED))
+    kept = sum(result.skipped for result in results.values())
+    trained = f"{plural(len(results) - kept, 'classifier')} trained" + (f", {kept} kept" if kept else "")
+    return kept == len(results), f"{trained}; real only {baseline:.4f} vs augmented {augmented:.4f} (seed 0)", None
 
 
 def _minutes(seconds: float) -> str:
@@ -133,7 +259,7 @@ def _check_folder(cfg: PipelineConfig) -> None:
             )
     elif storage.entries(fs, out) and not cfg.overwrite:
         names = {e.base_name for e in storage.entries(fs, out)}
-        if not names <= set(FOLDERS.values()):
+        if not names <= set(STAGES):
             raise AugmentError(f"--out {cfg.out} holds other files; pass --overwrite or choose another folder")
 
 
@@ -172,9 +298,9 @@ def forecast(cfg: PipelineConfig, workers: int) -> dict[str, float]:
     seconds = {
         "gan": fit + cfg.gan_epochs() * images / gan,
         "judge": fit + 4 * images / clf,
-        "generate": 10 + cfg.n / gen,
-        "retrain": fit + cfg.classifier_epochs * min(cfg.n, 60_000) / clf + cfg.seeds * per_seed,
-        "evaluate": 15.0,
+        "synthetic": 10 + cfg.n / gen,
+        "classifier": fit + cfg.classifier_epochs * min(cfg.n, 60_000) / clf + cfg.seeds * per_seed,
+        "report": 15.0,
     }
     return seconds
 
@@ -189,127 +315,6 @@ def expected_duration(cfg: PipelineConfig, workers: int, seconds: dict[str, floa
             f"expected ~{_minutes(total)} if nothing is done yet ({parts})")
 
 
-def _real(cfg: PipelineConfig, workers: int, replace: bool):
-    from augment import manifest
-    from augment.export import export_real
-
-    fs, out = storage.resolve(folder(cfg, "real"))
-    done = manifest.read_manifest(fs, out)
-    export = ExportConfig(out=folder(cfg, "real"), dataset=cfg.dataset, data_root=cfg.data_root, download=cfg.download, overwrite=True)
-    if done and done.get("config") == export.identity() and not replace:
-        return True, f"{done['rows']['train']:,} train + {done['rows']['test']:,} test rows", None
-    result = export_real(export)
-    return False, f"{result.counts['train'].rows:,} train + {result.counts['test'].rows:,} test rows", None
-
-
-def _gan(cfg: PipelineConfig, workers: int, replace: bool):
-    from augment.train_gan import train_gan
-
-    result = train_gan(TrainGanConfig(
-        out=folder(cfg, "gan"), dataset=cfg.dataset, data_root=cfg.data_root, download=cfg.download,
-        epochs=cfg.gan_epochs(), workers=workers, gpu=cfg.gpu, arch=cfg.arch, limit=cfg.limit, seed=cfg.seed,
-        address=cfg.address, overwrite=replace,
-    ))
-    return result.skipped, f"{plural(result.epochs, 'epoch')}, {result.samples_per_s:,.0f} samples/s", None
-
-
-def _judge(cfg: PipelineConfig, workers: int, replace: bool):
-    from augment.judge import train_judge
-
-    result = train_judge(JudgeConfig(
-        out=folder(cfg, "judge"), dataset=cfg.dataset, data_root=cfg.data_root, download=cfg.download,
-        workers=workers, gpu=cfg.gpu, limit=cfg.limit, seed=cfg.seed, address=cfg.address, overwrite=replace,
-    ))
-    return result.skipped, f"real test accuracy {result.test_accuracy:.4f}", None
-
-
-def _generate(cfg: PipelineConfig, workers: int, replace: bool):
-    from augment import manifest
-    from augment.generate import generate
-
-    gen = GenerateConfig(
-        checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), n=cfg.n, out=folder(cfg, "generate"), seed=cfg.seed,
-        gpu=cfg.gpu, data_root=cfg.data_root, download=cfg.download, address=cfg.address,
-    )
-    fs, out = storage.resolve(gen.out)
-    done = manifest.read_manifest(fs, out)
-    if done is not None:
-        # precision "auto" accepts whichever format the hardware chose for the finished output
-        recorded_precision = (done.get("config") or {}).get("precision")
-        expected = gen.identity(_sha(gen.checkpoint, "generator.json"), _sha(gen.judge, "classifier.json"), recorded_precision)
-        if done.get("config") == expected and not replace:
-            return True, f"{done['rows']:,} rows, mean confidence {done['mean_confidence']:.3f}", None
-        replace = True
-    result = generate(GenerateConfig(**{**gen.__dict__, "overwrite": replace}))
-    return False, f"{result.rows:,} rows, {result.rows_per_s:,.0f} rows/s, mean confidence {result.mean_confidence:.3f}", None
-
-
-def _sha(uri: str, info_file: str) -> str:
-    fs, path = storage.resolve(uri)
-    return json.loads(storage.read_bytes(fs, storage.join(path, info_file)))["sha256"]
-
-
-def _merge(cfg: PipelineConfig, workers: int, replace: bool):
-    from augment.merge import merge
-
-    result = merge(MergeConfig(
-        real=folder(cfg, "real"), synthetic=folder(cfg, "generate"), out=folder(cfg, "merge"),
-        max_synthetic=cfg.merge_synthetic, overwrite=replace,
-    ))
-    return result.skipped, f"{result.real_rows:,} real + {result.synthetic_rows:,} synthetic rows", None
-
-
-def _evaluate_config(cfg: PipelineConfig, workers: int, replace: bool) -> EvaluateConfig:
-    return EvaluateConfig(
-        checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), out=folder(cfg, "evaluate"),
-        synthetic=folder(cfg, "generate"), merged=folder(cfg, "merge"), dataset=cfg.dataset, data_root=cfg.data_root,
-        download=cfg.download, samples=min(cfg.samples, cfg.n), seed=cfg.seed, seeds=cfg.seeds,
-        epochs=cfg.classifier_epochs, cas_rows=min(cfg.n, 60_000), runs=folder(cfg, "retrain"), workers=workers,
-        gpu=cfg.gpu, address=cfg.address, overwrite=replace,
-    )
-
-
-def _retrain(cfg: PipelineConfig, workers: int, replace: bool):
-    """Every classifier the report needs (CAS, real-only baseline, augmented, classic...), in
-    OUT/classifier; the report stage then only reads them. Redone because generation or the
-    merge was redone, it keeps the runs that never read a synthetic row (real only, real +
-    classic) when their real rows are unchanged."""
-    from augment.evaluate import classifier_runs, run_name
-    from augment.retrain import retrain, retrain_unless_current
-
-    forced = cfg.overwrite or "retrain" in cfg.force
-    results = {}
-    for name, run in classifier_runs(_evaluate_config(cfg, workers, replace)).items():
-        if replace and run.real_only and not forced:
-            results[name] = retrain_unless_current(run)
-        else:
-            results[name] = retrain(dataclasses.replace(run, overwrite=replace))
-    baseline, augmented = (results[run_name("full data", variant, 0)].test_accuracy for variant in (BASELINE, AUGMENTED))
-    kept = sum(result.skipped for result in results.values())
-    trained = f"{len(results) - kept} classifiers trained" + (f", {kept} kept" if kept else "")
-    return kept == len(results), f"{trained}; real only {baseline:.4f} vs augmented {augmented:.4f} (seed 0)", None
-
-
-def _evaluate(cfg: PipelineConfig, workers: int, replace: bool):
-    from augment.evaluate import evaluate
-
-    result = evaluate(_evaluate_config(cfg, workers, replace))
-    return result.skipped, summary_figures(result.report), result.report
-
-
-def summary_figures(report: dict) -> str:
-    fid = report["frechet_distance"]
-    cas = report["cas"].get("accuracy")
-    return (f"fidelity {report['label_fidelity']['overall']:.2%}, FD {fid['synthetic_vs_real_test']:.2f} "
-            f"(floor {fid['real_train_vs_real_test']:.2f}), CAS {'n/a' if cas is None else f'{cas:.2%}'}")
-
-
-_STAGE_FUNCTIONS: dict[str, Callable[[PipelineConfig, int, bool], tuple[bool, str, Any]]] = {
-    "real": _real, "gan": _gan, "judge": _judge, "generate": _generate, "merge": _merge, "retrain": _retrain,
-    "evaluate": _evaluate,
-}
-
-
 def summary_table(result: PipelineResult) -> str:
     rows = [("stage", "seconds", "figures")] + [
         (s.stage, "skipped" if s.skipped else f"{s.seconds:,.0f}", s.figures) for s in result.stages
@@ -317,9 +322,10 @@ def summary_table(result: PipelineResult) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     lines = [f"{a.ljust(widths[0])}  {b.rjust(widths[1])}  {c}" for a, b, c in rows]
     if result.report is not None:
-        lines.append(f"report: {folder_of(result.out, 'evaluate')}/report.md")
+        lines.append(f"report: {folder_of(result.out, 'report')}/report.md")
     return "\n".join(lines)
 
 
 def folder_of(out: str, stage: str) -> str:
-    return storage.join(out, FOLDERS[stage]) if "://" in out else os.path.join(out, FOLDERS[stage])
+    """A stage's folder in a run folder: named after the stage."""
+    return storage.join(out, stage) if "://" in out else os.path.join(out, stage)

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from augment.errors import AugmentError
+from augment.core.errors import AugmentError
 
 JOB_SCRIPTS = {"train": "jobs/train_gan.py", "generate": "jobs/generate.py", "retrain": "jobs/retrain.py", "pipeline": "jobs/pipeline.py"}
-PIPELINE_CHAIN = (("train", "real,gan,judge"), ("generate", "generate"), ("retrain", "merge,retrain,evaluate"))
+PIPELINE_CHAIN = (("train", "real,gan,judge"), ("generate", "synthetic"), ("retrain", "merged,classifier,report"))
 UPLOAD_EXCLUDES = ["**/__pycache__", "*.egg-info", "augment-out", ".pytest_cache", "benchmarks/*.log"]
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 LAST_LOG_LINES = 15

@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from generate_throughput import plan_for, untrained_models  # noqa: E402
 
-from augment import schema, storage  # noqa: E402
-from augment.precision import PRECISIONS, resolve_here  # noqa: E402
-from augment.sampling import labels_for, latents_for  # noqa: E402
-from augment.synthesis import PartMaker  # noqa: E402
+from augment.core import schema, storage  # noqa: E402
+from augment.core.precision import PRECISIONS, resolve_here  # noqa: E402
+from augment.stages.synthetic.sampling import labels_for, latents_for  # noqa: E402
+from augment.stages.synthetic.synthesis import PartMaker  # noqa: E402
 
 
 def per_row_us(label: str, rows: int, run: Callable[[], None]) -> None:

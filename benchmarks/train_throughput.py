@@ -25,22 +25,22 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment import data  # noqa: E402
-from augment.config import TrainGanConfig  # noqa: E402
+from augment.core import mnist  # noqa: E402
+from augment.stages.gan.config import GanConfig  # noqa: E402
 from augment.models.gan import GanSpec, build_discriminator, build_generator, init_weights, memory_format_for  # noqa: E402
 from augment.models.gan_step import AUTOCAST_DTYPES, GanStep, make_ema  # noqa: E402
-from augment.precision import PRECISIONS, resolve_for_training  # noqa: E402
+from augment.core.precision import PRECISIONS, resolve_for_training  # noqa: E402
 
 
 def training_images(count: int) -> tuple[np.ndarray, np.ndarray, str]:
     if os.environ.get("AUGMENT_DATA_ROOT"):
-        split = data.load_split("mnist", "train", download=False)
+        split = mnist.load_split("mnist", "train", download=False)
         return split.images[:count], split.labels[:count], "MNIST"
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), rng.integers(0, 10, count), "random pixels"
 
 
-def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: TrainGanConfig, threads: int) -> float:
+def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: GanConfig, threads: int) -> float:
     """samples/s of cfg.epochs epochs: the same GanStep as Ray's workers, no Ray, no DDP."""
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)
@@ -58,7 +58,7 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: TrainGanConfig, thre
         make_ema(generator, cfg.ema_decay), cfg.loss, cfg.latent_dim,
         autocast_dtype=AUTOCAST_DTYPES[cfg.precision],
     )
-    x = data.to_gan_range(torch.from_numpy(images)).unsqueeze(1).contiguous(memory_format=layout)
+    x = mnist.to_gan_range(torch.from_numpy(images)).unsqueeze(1).contiguous(memory_format=layout)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     samples, seconds = 0, 0.0
     for _ in range(cfg.epochs):
@@ -72,13 +72,13 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: TrainGanConfig, thre
     return samples / seconds
 
 
-def ray_train(images_count: int, cfg: TrainGanConfig) -> tuple[float, float, float]:
+def ray_train(images_count: int, cfg: GanConfig) -> tuple[float, float, float]:
     """(samples/s inside epochs, wall seconds of train_gan, seconds spent in epochs)."""
-    from augment.gan_artifacts import read_metrics_csv
-    from augment.train_gan import train_gan
+    from augment.stages.gan.artifacts import read_metrics_csv
+    from augment import stages
 
     started = time.perf_counter()
-    train_gan(cfg)
+    stages.gan.run(cfg)
     wall = time.perf_counter() - started
     rows = read_metrics_csv(cfg.out)
     in_epochs = sum(r["seconds"] for r in rows)
@@ -99,7 +99,7 @@ def main() -> None:
     images, labels, source = training_images(args.images)
     threads = os.cpu_count() or 1
     out = tempfile.mkdtemp(prefix="augment-bench-")
-    cfg = TrainGanConfig(
+    cfg = GanConfig(
         out=out, epochs=args.epochs, workers=1, arch=args.arch, batch_size=args.batch_size, limit=args.images,
         data_root=os.environ.get("AUGMENT_DATA_ROOT"), download=False, precision=precision,
     )

@@ -15,17 +15,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from augment import gan_artifacts, schema
+from augment.stages.gan import artifacts
+from augment.core import schema
 from augment.app import dataset_stats, digits
 from augment.app.locate import locate
 from augment.app.main_path import MAIN_SCRIPT, RUN_ENV
-from augment.config import EvaluateConfig, ExportConfig, GenerateConfig, MergeConfig
-from augment.evaluate import evaluate
-from augment.export import export_real
-from augment.generate import generate
-from augment.merge import merge
+from augment.stages.report.config import ReportConfig
+from augment.stages.real.config import RealConfig
+from augment.stages.synthetic.config import SyntheticConfig
+from augment.stages.merged.config import MergedConfig
+from augment import stages
 from augment.models.generator_file import load_generator
-from augment.synthesis import DigitScorer
+from augment.stages.synthetic.synthesis import DigitScorer
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
 
@@ -37,13 +38,13 @@ PAGE_TIMEOUT_S = 120
 
 def write_training_pictures(gan: Path, epochs: int = 2) -> None:
     generator, info = load_generator(str(gan))
-    z, labels = gan_artifacts.fixed_grid_inputs(info["spec"]["latent_dim"], 10, seed=0)
+    z, labels = artifacts.fixed_grid_inputs(info["spec"]["latent_dim"], 10, seed=0)
     rows = []
     for epoch in range(1, epochs + 1):
-        gan_artifacts.write_grid(str(gan), epoch, gan_artifacts.sample_grid_png(generator, z, labels, nrow=10))
-        rows.append({column: float(epoch) for column in gan_artifacts.METRIC_COLUMNS} | {"acc_real": 0.5, "acc_fake": 0.25})
-    gan_artifacts.write_metrics_csv(str(gan), rows)
-    gan_artifacts.write_progress_gif(str(gan), epochs)
+        artifacts.write_grid(str(gan), epoch, artifacts.sample_grid_png(generator, z, labels, nrow=10))
+        rows.append({column: float(epoch) for column in artifacts.METRIC_COLUMNS} | {"acc_real": 0.5, "acc_fake": 0.25})
+    artifacts.write_metrics_csv(str(gan), rows)
+    artifacts.write_progress_gif(str(gan), epochs)
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +54,10 @@ def tiny_run(ray_local, tmp_path_factory) -> Path:
     tiny = write_tiny_dataset(root / "data", n_train=200, n_test=100, learnable=True)
     gan, judge = write_untrained_models(root)
     write_training_pictures(gan)
-    export_real(ExportConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
-    generate(GenerateConfig(checkpoint=str(gan), judge=str(judge), n=300, out=str(root / "synthetic")))
-    merge(MergeConfig(real=str(root / "real"), synthetic=str(root / "synthetic"), out=str(root / "merged"), max_synthetic=100))
-    evaluate(EvaluateConfig(checkpoint=str(gan), judge=str(judge), out=str(root / "report"), data_root=str(tiny.root),
+    stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=300, out=str(root / "synthetic")))
+    stages.merged.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "synthetic"), out=str(root / "merged"), max_synthetic=100))
+    stages.report.run(ReportConfig(checkpoint=str(gan), judge=str(judge), out=str(root / "report"), data_root=str(tiny.root),
                             download=False, samples=100))
     return root
 

@@ -8,38 +8,39 @@ import types
 import numpy as np
 import pytest
 
-from augment.config import EvaluateConfig, ExportConfig, GenerateConfig, MergeConfig
-from augment import evaluate as evaluate_module
-from augment.evaluate import _targets, evaluate, report_markdown
-from augment.export import export_real
-from augment.generate import generate
-from augment.merge import merge
-from augment.quality import confusion, fidelity
+from augment.stages.report.config import ReportConfig
+from augment.stages.real.config import RealConfig
+from augment.stages.synthetic.config import SyntheticConfig
+from augment.stages.merged.config import MergedConfig
+from augment.stages.report import evaluate as evaluate_module
+from augment.stages.report.evaluate import _targets, report_markdown
+from augment import stages
+from augment.stages.report.quality import confusion, fidelity
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
 
 
 @pytest.fixture(scope="module")
-def stages(ray_local, tmp_path_factory):
+def inputs(ray_local, tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate-inputs")
     tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
-    export_real(ExportConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    generate(GenerateConfig(checkpoint=str(gan), judge=str(judge), n=600, out=str(root / "syn")))
-    merge(MergeConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged"), max_synthetic=200))
+    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=600, out=str(root / "syn")))
+    stages.merged.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged"), max_synthetic=200))
     return tiny, gan, judge, root
 
 
-def test_report_has_every_field_and_plot(stages, tmp_path):
+def test_report_has_every_field_and_plot(inputs, tmp_path):
     """Standalone `augment evaluate` with its own runs folder; the gain table's runs are covered by
     the `augment run` test, which trains them as its retrain stage."""
-    tiny, gan, judge, root = stages
+    tiny, gan, judge, root = inputs
     out = tmp_path / "report"
-    cfg = EvaluateConfig(
+    cfg = ReportConfig(
         checkpoint=str(gan), judge=str(judge), out=str(out), synthetic=str(root / "syn"),
         data_root=str(tiny.root), download=False, samples=200, seeds=1, epochs=1, cas_rows=300,
     )
-    report = evaluate(cfg).report
+    report = stages.report.run(cfg).report
 
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["samples"]["rows"] == 200
@@ -56,13 +57,13 @@ def test_report_has_every_field_and_plot(stages, tmp_path):
     assert (out / "report.md").read_text().startswith("# augment report")
     assert (out / "runs" / "cas" / "_manifest.json").exists()
 
-    again = evaluate(cfg)
+    again = stages.report.run(cfg)
     assert again.skipped and again.report == on_disk
 
 
-def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(stages, tmp_path):
-    tiny, gan, judge, _ = stages
-    report = evaluate(EvaluateConfig(
+def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(inputs, tmp_path):
+    tiny, gan, judge, _ = inputs
+    report = stages.report.run(ReportConfig(
         checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "report"), data_root=str(tiny.root), download=False,
         samples=100,
     )).report
@@ -105,8 +106,8 @@ def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(mo
         trained.append(cfg.out.split("/runs/")[1])
         return types.SimpleNamespace(test_accuracy=0.9 + 0.01 * cfg.seed)
 
-    monkeypatch.setattr(evaluate_module, "retrain", fake_retrain)
-    cfg = EvaluateConfig(checkpoint="gan", out="report", merged="merged", seeds=2)
+    monkeypatch.setattr(stages.classifier, "run", fake_retrain)
+    cfg = ReportConfig(checkpoint="gan", out="report", merged="merged", seeds=2)
     table = evaluate_module._gain_table(cfg, evaluate_module.classifier_runs(cfg))
     assert trained == [f"full-data/{variant}/seed{seed}" for seed in (0, 1)
                        for variant in ("real-only", "real+synthetic", "real+classic", "real+classic+synthetic")]
@@ -121,16 +122,16 @@ def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(mo
         (["--seeds", "0"], "--seeds must be at least 1"),
     ],
 )
-def test_bad_input_is_one_line_and_writes_nothing(stages, tmp_path, run_cli, args, fragment):
-    tiny, gan, judge, _ = stages
+def test_bad_input_is_one_line_and_writes_nothing(inputs, tmp_path, run_cli, args, fragment):
+    tiny, gan, judge, _ = inputs
     out = tmp_path / "report"
     result = run_cli("evaluate", "--checkpoint", gan, "--judge", judge, "--out", out, "--data-root", tiny.root, "--offline", *args)
     assert_one_line_error(result, fragment)
     assert not out.exists()
 
 
-def test_a_merged_dataset_as_synthetic_is_refused(stages, tmp_path, run_cli):
-    tiny, gan, judge, root = stages
+def test_a_merged_dataset_as_synthetic_is_refused(inputs, tmp_path, run_cli):
+    tiny, gan, judge, root = inputs
     out = tmp_path / "report"
     result = run_cli("evaluate", "--checkpoint", gan, "--judge", judge, "--out", out, "--data-root", tiny.root,
                      "--offline", "--synthetic", root / "merged")

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from augment import schema, storage
-from augment.config import ExportConfig
-from augment.export import export_real
+from augment.core import schema, storage
+from augment.stages.real.config import RealConfig
+from augment import stages
 from tests.conftest import assert_one_line_error, run_cli_process
 from tests.fixtures import write_truncated_archives
 
@@ -24,7 +24,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_export_round_trips_every_image_and_label(tiny_mnist, tmp_path):
     out = tmp_path / "real"
-    result = export_real(ExportConfig(out=str(out), data_root=str(tiny_mnist.root)))
+    result = stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     fs, _ = storage.resolve(str(out))
     for split in ("train", "test"):
         table = schema.read_table(fs, str(out / split))
@@ -41,7 +41,7 @@ def test_export_round_trips_every_image_and_label(tiny_mnist, tmp_path):
 
 def test_manifest_is_written_and_describes_the_files(tiny_mnist, tmp_path):
     out = tmp_path / "real"
-    export_real(ExportConfig(out=str(out), data_root=str(tiny_mnist.root)))
+    stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["stage"] == "real" and manifest["config"] == {"dataset": "mnist"}
     assert manifest["rows"] == {"train": 300, "test": 100}
@@ -67,7 +67,7 @@ def test_cli_export_prints_rows_per_label(tiny_mnist, tmp_path, run_cli):
 
 def test_existing_output_is_refused_untouched_and_replaced_with_overwrite(tiny_mnist, tmp_path, run_cli):
     out = tmp_path / "o"
-    export_real(ExportConfig(out=str(out), data_root=str(tiny_mnist.root)))
+    stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     (out / "notes.txt").write_text("keep me")
     before = _snapshot(out)
     refused = run_cli("data", "export", "--data-root", tiny_mnist.root, "--out", out)
@@ -91,7 +91,7 @@ def test_folder_with_foreign_data_is_refused(tiny_mnist, tmp_path, run_cli):
 
 def test_overwrite_with_bad_input_keeps_the_old_output(tiny_mnist, tmp_path, run_cli):
     out = tmp_path / "o"
-    export_real(ExportConfig(out=str(out), data_root=str(tiny_mnist.root)))
+    stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     before = _snapshot(out)
     result = run_cli("data", "export", "--data-root", tmp_path / "nothing", "--out", out, "--overwrite", "--offline")
     assert_one_line_error(result, "files not found")

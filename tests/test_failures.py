@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from augment import console, export
+from augment.core import console
+from augment.stages.real import export
 from tests.conftest import assert_one_line_error, run_cli_process
 from tests.fixtures import write_tiny_dataset
 from tests.s3_server import s3_server

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.nn.utils.parametrize import is_parametrized
 
-from augment.errors import AugmentError
+from augment.core.errors import AugmentError
 from augment.models.checkpoint import STATE_FILE, load_state, save_state
 from augment.models.diff_augment import cutout, diff_augment, parse_policy, translate
 from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights

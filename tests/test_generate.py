@@ -15,16 +15,16 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from augment import schema
-from augment.config import GenerateConfig
-from augment.generate import generate
+from augment.core import schema
+from augment.stages.synthetic.config import SyntheticConfig
+from augment import stages
 from augment.models.gan import GanSpec, build_generator
 from augment.models.generator_file import INFO_FILE, export_generator
-from augment.errors import AugmentError
-from augment.parts import PartPlan
-from augment.precision import resolve_here
-from augment.sampling import latents_for
-from augment.synthesis import PartMaker
+from augment.core.errors import AugmentError
+from augment.stages.synthetic.parts import PartPlan
+from augment.core.precision import resolve_here
+from augment.stages.synthetic.sampling import latents_for
+from augment.stages.synthetic.synthesis import PartMaker
 from tests.conftest import assert_one_line_error, run_cli_process
 from tests.fixtures import write_untrained_models
 
@@ -36,9 +36,9 @@ def models(tmp_path_factory) -> tuple[Path, Path]:
     return write_untrained_models(tmp_path_factory.mktemp("models"))
 
 
-def _cfg(models, out: Path, **changes) -> GenerateConfig:
+def _cfg(models, out: Path, **changes) -> SyntheticConfig:
     gan, judge = models
-    return GenerateConfig(checkpoint=str(gan), judge=str(judge), out=str(out), **{"n": 5000, **changes})
+    return SyntheticConfig(checkpoint=str(gan), judge=str(judge), out=str(out), **{"n": 5000, **changes})
 
 
 def _read(out: Path):
@@ -51,7 +51,7 @@ def _manifest(out: Path) -> dict:
 
 def test_exactly_n_balanced_unique_rows_with_two_workers(ray_local, models, tmp_path):
     out = tmp_path / "syn"
-    result = generate(_cfg(models, out, workers=2, rows_per_file=1000))
+    result = stages.synthetic.run(_cfg(models, out, workers=2, rows_per_file=1000))
 
     table = _read(out)
     schema.check_schema(table.schema, where="generated")
@@ -78,8 +78,8 @@ def test_exactly_n_balanced_unique_rows_with_two_workers(ray_local, models, tmp_
 
 def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(ray_local, models, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    generate(_cfg(models, a, n=3000, workers=2, batch_size=512, rows_per_file=700))
-    generate(_cfg(models, b, n=3000, workers=1, batch_size=200))
+    stages.synthetic.run(_cfg(models, a, n=3000, workers=2, batch_size=512, rows_per_file=700))
+    stages.synthetic.run(_cfg(models, b, n=3000, workers=1, batch_size=200))
     table_a, table_b = _read(a).sort_by("id"), _read(b).sort_by("id")
     images_a = schema.images_to_numpy(table_a["image"])
     assert images_a.tobytes() == schema.images_to_numpy(table_b["image"]).tobytes()
@@ -103,8 +103,8 @@ def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(r
 
 
 def test_other_seed_other_rows_same_labels(ray_local, models, tmp_path):
-    generate(_cfg(models, tmp_path / "s0", n=640))
-    generate(_cfg(models, tmp_path / "s1", n=640, seed=1))
+    stages.synthetic.run(_cfg(models, tmp_path / "s0", n=640))
+    stages.synthetic.run(_cfg(models, tmp_path / "s1", n=640, seed=1))
     t0, t1 = _read(tmp_path / "s0"), _read(tmp_path / "s1")
     assert t0["label"].equals(t1["label"])
     assert schema.images_to_numpy(t0["image"]).tobytes() != schema.images_to_numpy(t1["image"]).tobytes()
@@ -112,7 +112,7 @@ def test_other_seed_other_rows_same_labels(ray_local, models, tmp_path):
 
 def test_class_weights_set_the_label_distribution(ray_local, models, tmp_path):
     out = tmp_path / "weighted"
-    generate(_cfg(models, out, n=1000, class_weights=(1, 0, 0, 0, 0, 0, 0, 0, 0, 3)))
+    stages.synthetic.run(_cfg(models, out, n=1000, class_weights=(1, 0, 0, 0, 0, 0, 0, 0, 0, 3)))
     labels, counts = np.unique(_read(out)["label"].to_numpy(), return_counts=True)
     assert dict(zip(labels.tolist(), counts.tolist())) == {0: 250, 9: 750}
 
@@ -133,7 +133,7 @@ def _threshold_every_class_mostly_passes(models) -> float:
 def test_min_confidence_replaces_rejected_samples_keeping_n_and_balance(ray_local, models, tmp_path):
     threshold = _threshold_every_class_mostly_passes(models)
     out = tmp_path / "confident"
-    result = generate(_cfg(models, out, n=2000, min_confidence=threshold, workers=2, rows_per_file=1000))
+    result = stages.synthetic.run(_cfg(models, out, n=2000, min_confidence=threshold, workers=2, rows_per_file=1000))
     table = _read(out)
     assert table.num_rows == 2000 and np.array_equal(np.sort(table["id"].to_numpy()), np.arange(2000))
     assert (table["confidence"].to_numpy() >= np.float32(threshold)).all()
@@ -150,7 +150,7 @@ def test_min_confidence_replaces_rejected_samples_keeping_n_and_balance(ray_loca
 
 
 def _generate_plain(models, out: Path, n: int) -> Path:
-    generate(_cfg(models, out, n=n))
+    stages.synthetic.run(_cfg(models, out, n=n))
     return out
 
 
@@ -158,12 +158,12 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
     # The format "auto" would not pick on this machine, so adopting it cannot be a coincidence.
     other = "fp32" if resolve_here("auto", gpu=False) == "bf16" else "bf16"
     out = tmp_path / "syn"
-    generate(_cfg(models, out, n=600, rows_per_file=200, precision=other))
+    stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200, precision=other))
     whole = _read(out).sort_by("id")
     (out / "_manifest.json").unlink()
     (out / "part-00001.parquet").unlink()  # as if killed before this part was finished
 
-    result = generate(_cfg(models, out, n=600, rows_per_file=200))  # precision "auto"
+    result = stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200))  # precision "auto"
     assert result.precision == other and result.reused_parts == 2
     assert _manifest(out)["config"]["precision"] == other
     assert _read(out).sort_by("id").equals(whole)
@@ -172,7 +172,7 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
     (out / "part-00002.parquet").unlink()
     not_other = "fp32" if other == "bf16" else "bf16"
     with pytest.raises(AugmentError, match="not made by this command with these settings"):
-        generate(_cfg(models, out, n=600, rows_per_file=200, precision=not_other))
+        stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200, precision=not_other))
 
 
 def test_an_unreachable_min_confidence_is_refused_before_writing(ray_local, models, tmp_path, run_cli):
@@ -185,7 +185,7 @@ def test_an_unreachable_min_confidence_is_refused_before_writing(ray_local, mode
 
 def test_output_reads_without_ray_and_with_ray_data(ray_local, models, tmp_path):
     out = tmp_path / "syn"
-    generate(_cfg(models, out, n=1500, rows_per_file=500))
+    stages.synthetic.run(_cfg(models, out, n=1500, rows_per_file=500))
     proc = subprocess.run([sys.executable, str(READER_SCRIPT), str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout)

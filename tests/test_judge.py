@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from augment import data
-from augment.config import JudgeConfig
-from augment.judge import train_judge
+from augment.core import mnist
+from augment.stages.judge.config import JudgeConfig
+from augment import stages
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
 from tests.conftest import assert_one_line_error
@@ -26,7 +26,7 @@ def learnable_data(tmp_path_factory) -> Path:
 def trained(ray_local, learnable_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("judge") / "judge"
     cfg = JudgeConfig(out=str(out), data_root=str(learnable_data), download=False, epochs=3, workers=2, batch_size=32)
-    return cfg, train_judge(cfg)
+    return cfg, stages.judge.run(cfg)
 
 
 def test_two_workers_train_a_judge_that_learns_and_exports(trained, learnable_data):
@@ -34,8 +34,8 @@ def test_two_workers_train_a_judge_that_learns_and_exports(trained, learnable_da
     assert not result.skipped and result.test_accuracy >= 0.9
 
     model, info = load_classifier(cfg.out)
-    test = data.load_split("mnist", "test", str(learnable_data), download=False)
-    images = data.to_gan_range(torch.from_numpy(test.images)).unsqueeze(1)
+    test = mnist.load_split("mnist", "test", str(learnable_data), download=False)
+    images = mnist.to_gan_range(torch.from_numpy(test.images)).unsqueeze(1)
     measured = accuracy(model, images, torch.from_numpy(test.labels).long())
     assert measured == pytest.approx(result.test_accuracy, abs=1e-4)
     assert info["sha256"] == result.sha256 and info["trained_on"] == "real train split"

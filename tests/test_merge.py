@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from augment import manifest, schema, storage
-from augment.config import ExportConfig, GenerateConfig, MergeConfig
-from augment.export import export_real
-from augment.generate import generate
-from augment.merge import merge
+from augment.core import manifest, schema, storage
+from augment.stages.real.config import RealConfig
+from augment.stages.synthetic.config import SyntheticConfig
+from augment.stages.merged.config import MergedConfig
+from augment import stages
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
 
@@ -26,15 +26,15 @@ def inputs(ray_local, tmp_path_factory):
     """(tiny learnable dataset, its real export, a 1,000-row generation in 4 parts of 250)."""
     root = tmp_path_factory.mktemp("merge-inputs")
     tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
-    export_real(ExportConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    generate(GenerateConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=300))
+    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=300))
     return tiny, root / "real", root / "syn"
 
 
 def _merge(inputs, out: Path, **options):
     _, real, syn = inputs
-    return merge(MergeConfig(real=str(real), synthetic=str(syn), out=str(out), **options))
+    return stages.merged.run(MergedConfig(real=str(real), synthetic=str(syn), out=str(out), **options))
 
 
 def test_all_rows_merge_into_one_table_without_test_rows(inputs, tmp_path):
@@ -113,7 +113,7 @@ def test_rerun_skips_and_other_settings_are_refused(inputs, tmp_path, run_cli):
 
 
 def _write_synthetic(folder: Path, table: pa.Table) -> Path:
-    """A hand-made generation output (one part + manifest), for inputs generate() would never write."""
+    """A hand-made generation output (one part + manifest), for inputs stages.synthetic.run() would never write."""
     folder.mkdir(parents=True)
     pq.write_table(table, folder / "part-00000.parquet")
     fs, path = storage.resolve(str(folder))

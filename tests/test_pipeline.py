@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from augment import pipeline
-from augment.config import STAGES, PipelineConfig
-from augment.evaluate import VARIANTS
-from augment.pipeline import FOLDERS, stages_to_redo
+from augment.pipeline import STAGES, PipelineConfig
+from augment.stages.report.evaluate import VARIANTS
+from augment.pipeline import stages_to_redo
 from tests.conftest import assert_one_line_error
 from tests.fixtures import TINY_RUN, write_tiny_dataset
 
@@ -50,8 +50,8 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     assert "expected ~" in first.stdout.splitlines()[0]
     assert all(_done(line) for line in _stage_lines(first.stdout).values())
     assert list(_stage_lines(first.stdout)) == list(STAGES)
-    for stage, name in FOLDERS.items():
-        assert _manifest(out, name).exists(), stage
+    for stage in STAGES:
+        assert _manifest(out, stage).exists(), stage
     assert (out / "classifier" / "cas" / "_manifest.json").exists()
     report = json.loads((out / "report" / "report.json").read_text())
     assert report["samples"]["rows"] == 200 and list(report["gain"]) == ["full data"]
@@ -64,29 +64,29 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     synthetic = json.loads((out / "synthetic" / "_manifest.json").read_text())
     assert synthetic["rows"] == 1000
     assert "report: " in first.stdout and "stage" in first.stdout  # the summary table
-    mtimes = {name: _manifest(out, name).stat().st_mtime_ns for name in FOLDERS.values()}
+    mtimes = {name: _manifest(out, name).stat().st_mtime_ns for name in STAGES}
 
     second = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN)
     assert second.returncode == 0, second.stderr
     assert all("complete already, skipped" in line for line in _stage_lines(second.stdout).values()), second.stdout
-    assert {name: _manifest(out, name).stat().st_mtime_ns for name in FOLDERS.values()} == mtimes
+    assert {name: _manifest(out, name).stat().st_mtime_ns for name in STAGES} == mtimes
 
     real_only = {run: _run_manifest(out, run).stat().st_mtime_ns for run in REAL_ONLY_RUNS}
-    forced = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN, "--force", "generate")
+    forced = run_cli("run", "--out", out, "--data-root", tiny_data, *TINY_RUN, "--force", "synthetic")
     assert forced.returncode == 0, forced.stderr
     lines = _stage_lines(forced.stdout)
-    assert {s for s, line in lines.items() if _done(line)} == {"generate", "merge", "retrain", "evaluate"}
-    changed = {name for name in FOLDERS.values() if _manifest(out, name).stat().st_mtime_ns != mtimes[name]}
+    assert {s for s, line in lines.items() if _done(line)} == {"synthetic", "merged", "classifier", "report"}
+    changed = {name for name in STAGES if _manifest(out, name).stat().st_mtime_ns != mtimes[name]}
     assert changed == {"synthetic", "merged", "classifier", "report"}
     # Classifiers that never read a synthetic row are kept: the new generation did not change their data.
-    assert "3 classifiers trained, 2 kept" in lines["retrain"], lines["retrain"]
+    assert "3 classifiers trained, 2 kept" in lines["classifier"], lines["classifier"]
     assert {run: _run_manifest(out, run).stat().st_mtime_ns for run in REAL_ONLY_RUNS} == real_only
 
 
 def test_stages_downstream_of_a_forced_stage_are_redone():
-    assert stages_to_redo(("generate",)) == {"generate", "merge", "retrain", "evaluate"}
-    assert stages_to_redo(("gan",)) == {"gan", "generate", "merge", "retrain", "evaluate"}
-    assert stages_to_redo(("real",)) == {"real", "merge", "retrain", "evaluate"}
+    assert stages_to_redo(("synthetic",)) == {"synthetic", "merged", "classifier", "report"}
+    assert stages_to_redo(("gan",)) == {"gan", "synthetic", "merged", "classifier", "report"}
+    assert stages_to_redo(("real",)) == {"real", "merged", "classifier", "report"}
     assert stages_to_redo(()) == set()
 
 
@@ -96,12 +96,12 @@ def test_the_forecast_follows_the_precision_the_cpu_stages_will_run_in(ray_local
     fp32 = pipeline.forecast(cfg, workers=2)
     monkeypatch.setattr(pipeline, "bf16_is_fast", lambda gpu: True)
     bf16 = pipeline.forecast(cfg, workers=2)
-    assert list(fp32) == ["gan", "judge", "generate", "retrain", "evaluate"]  # the stages that take minutes
+    assert list(fp32) == ["gan", "judge", "synthetic", "classifier", "report"]  # the stages that take minutes
     # bf16 on AMX: GAN epochs ~2x and generation ~5x faster (benchmarks/RESULTS.md); the classifiers stay fp32.
-    assert bf16["gan"] < fp32["gan"] and bf16["generate"] < fp32["generate"]
-    assert (bf16["judge"], bf16["retrain"], bf16["evaluate"]) == (fp32["judge"], fp32["retrain"], fp32["evaluate"])
+    assert bf16["gan"] < fp32["gan"] and bf16["synthetic"] < fp32["synthetic"]
+    assert (bf16["judge"], bf16["classifier"], bf16["report"]) == (fp32["judge"], fp32["classifier"], fp32["report"])
     three_seeds = pipeline.forecast(PipelineConfig(n=1_000_000, seeds=3), workers=2)
-    assert three_seeds["retrain"] > 2 * bf16["retrain"]  # each seed trains the gain table's classifiers again
+    assert three_seeds["classifier"] > 2 * bf16["classifier"]  # each seed trains the gain table's classifiers again
 
 
 def test_a_run_folder_with_other_settings_is_refused(run_cli, tiny_data, tmp_path):

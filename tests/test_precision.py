@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augment import precision
-from augment.parts import PartPlan
-from augment.sampling import latents_for
-from augment.synthesis import DigitScorer, PartMaker
+from augment.core import precision
+from augment.stages.synthetic.parts import PartPlan
+from augment.stages.synthetic.sampling import latents_for
+from augment.stages.synthetic.synthesis import DigitScorer, PartMaker
 from tests.fixtures import write_untrained_models
 
 CPUINFO = """processor\t: 0

@@ -6,7 +6,7 @@ import importlib
 import inspect
 import logging
 
-from augment import ray_session
+from augment.core import ray_session
 
 
 def test_a_local_ray_starts_without_dashboard_and_with_the_quieting_hook_only_for_ray_train(monkeypatch):

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from augment.config import ExportConfig
-from augment.export import export_real
+from augment.stages.real.config import RealConfig
+from augment import stages
 
 READER_SCRIPT = Path(__file__).with_name("read_without_ray.py")
 
 
 def test_pyarrow_pandas_polars_duckdb_read_the_export_without_ray(tiny_mnist, tmp_path):
     out = tmp_path / "real"
-    export_real(ExportConfig(out=str(out), data_root=str(tiny_mnist.root)))
+    stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     proc = subprocess.run(
         [sys.executable, str(READER_SCRIPT), str(out / "train")], capture_output=True, text=True, timeout=300
     )

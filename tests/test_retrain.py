@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from augment import data
-from augment.config import ExportConfig, GenerateConfig, MergeConfig, RetrainConfig
-from augment.datasets import open_dataset
-from augment.export import export_real
-from augment.generate import generate
-from augment.merge import merge
+from augment.core import mnist
+from augment.stages.real.config import RealConfig
+from augment.stages.synthetic.config import SyntheticConfig
+from augment.stages.merged.config import MergedConfig
+from augment.stages.classifier.config import ClassifierConfig
+from augment.core.datasets import open_dataset
+from augment import stages
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
-from augment.retrain import _learning_rate, retrain, select_rows
+from augment.stages.classifier.train import _learning_rate, select_rows
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
 
@@ -26,21 +27,21 @@ def merged(ray_local, tmp_path_factory):
     """(tiny learnable dataset, real export, 1,000-row generation, their merge)."""
     root = tmp_path_factory.mktemp("retrain-inputs")
     tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
-    export_real(ExportConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    generate(GenerateConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=500))
-    merge(MergeConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged")))
+    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=500))
+    stages.merged.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged")))
     return tiny, root / "real", root / "syn", root / "merged"
 
 
-def _cfg(merged, out: Path, **changes) -> RetrainConfig:
+def _cfg(merged, out: Path, **changes) -> ClassifierConfig:
     tiny, _, _, folder = merged
-    return RetrainConfig(data=str(folder), out=str(out), data_root=str(tiny.root), download=False, **changes)
+    return ClassifierConfig(data=str(folder), out=str(out), data_root=str(tiny.root), download=False, **changes)
 
 
 def test_row_selection_counts_sources_and_never_the_test_split(merged):
     tiny, real, syn, folder = merged
-    pick = lambda uri, **options: select_rows(RetrainConfig(data=str(uri), out="unused", batch_size=8, **options), open_dataset(str(uri), what="--data"))
+    pick = lambda uri, **options: select_rows(ClassifierConfig(data=str(uri), out="unused", batch_size=8, **options), open_dataset(str(uri), what="--data"))
     assert pick(folder).per_source == {"real": 400, "synthetic": 1000}
     assert pick(folder, real_only=True).per_source == {"real": 400, "synthetic": 0}
     assert pick(folder, real_only=True).per_label == [40] * 10
@@ -54,7 +55,7 @@ def test_two_workers_stream_through_ray_data_survive_a_crash_and_export(merged, 
     tiny = merged[0]
     out = tmp_path / "clf"
     cfg = _cfg(merged, out, epochs=3, workers=2, batch_size=32, real_only=True, fail_at_epoch=2)
-    result = retrain(cfg)
+    result = stages.classifier.run(cfg)
 
     assert not result.skipped and result.epochs == 3 and result.rows == 400
     assert result.rows_per_source == {"real": 400, "synthetic": 0}
@@ -67,8 +68,8 @@ def test_two_workers_stream_through_ray_data_survive_a_crash_and_export(merged, 
     assert result.test_accuracy >= 0.9 and m["test_accuracy"] == result.test_accuracy
 
     model, info = load_classifier(str(out))
-    test = data.load_split("mnist", "test", str(tiny.root), download=False)
-    images = data.to_gan_range(torch.from_numpy(test.images)).unsqueeze(1)
+    test = mnist.load_split("mnist", "test", str(tiny.root), download=False)
+    images = mnist.to_gan_range(torch.from_numpy(test.images)).unsqueeze(1)
     assert accuracy(model, images, torch.from_numpy(test.labels).long()) == pytest.approx(result.test_accuracy, abs=1e-4)
     assert info["rows_per_source"] == {"real": 400, "synthetic": 0}
     assert (out / "metrics.csv").read_text().splitlines()[0].startswith("epoch,loss")
@@ -77,7 +78,7 @@ def test_two_workers_stream_through_ray_data_survive_a_crash_and_export(merged, 
 def test_classic_augmentation_on_merged_rows_and_rerun_skips(merged, tmp_path, run_cli):
     tiny, _, _, folder = merged
     out = tmp_path / "clf"
-    result = retrain(_cfg(merged, out, epochs=1, workers=1, batch_size=64, classic_augment=True, max_synthetic=200))
+    result = stages.classifier.run(_cfg(merged, out, epochs=1, workers=1, batch_size=64, classic_augment=True, max_synthetic=200))
     assert result.rows == 600 and result.rows_per_source == {"real": 400, "synthetic": 200}
     assert json.loads((out / "classifier.json").read_text())["trained_on"].endswith("with classic augmentation")
 
@@ -117,7 +118,7 @@ def test_data_without_a_manifest_is_refused(merged, tmp_path, run_cli):
 
 
 def test_learning_rate_warms_up_within_one_epoch_and_decays_per_sample_seen():
-    cfg = RetrainConfig(data="d", out="o", lr=1e-3, lr_decay=0.5, batch_size=100)
+    cfg = ClassifierConfig(data="d", out="o", lr=1e-3, lr_decay=0.5, batch_size=100)
     low_data = [_learning_rate(cfg, step, rows=1000) for step in range(10)]
     assert low_data[0] == pytest.approx(1e-4) and low_data[9] == pytest.approx(1e-3 * 0.5 ** (900 / 60_000))
     full_data = [_learning_rate(cfg, step, rows=60_000) for step in (0, 49, 99)]

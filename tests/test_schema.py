@@ -7,8 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from augment import schema, storage
-from augment.errors import AugmentError
+from augment.core import schema, storage
+from augment.core.errors import AugmentError
 
 
 def _images(n: int, seed: int = 0) -> np.ndarray:

@@ -10,14 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from augment.config import ExportConfig, TrainGanConfig
-from augment.export import export_real
+from augment.stages.real.config import RealConfig
+from augment.stages.gan.config import GanConfig
+from augment import stages
 from augment.models.generator_file import load_generator
-from augment.precision import resolve_for_training
-from augment.errors import AugmentError
-from augment.gan_artifacts import gif_epochs
-from augment.train_common import completed_epochs
-from augment.train_gan import FAULT_MARKER, train_gan
+from augment.core.precision import resolve_for_training
+from augment.core.errors import AugmentError
+from augment.stages.gan.artifacts import gif_epochs
+from augment.core.ray_train import completed_epochs
+from augment.stages.gan.train import FAULT_MARKER
 from tests.conftest import assert_one_line_error
 
 TINY = dict(batch_size=64, limit=256, checkpoint_every=1)
@@ -35,8 +36,8 @@ def _grid_size(epoch_png: Path) -> tuple[int, int]:
 
 def test_two_workers_stay_in_sync_survive_a_crash_and_export(ray_local, tiny_mnist, tmp_path):
     run = tmp_path / "gan"
-    cfg = TrainGanConfig(out=str(run), data_root=str(tiny_mnist.root), epochs=3, workers=2, fail_at_epoch=2, **TINY)
-    result = train_gan(cfg)
+    cfg = GanConfig(out=str(run), data_root=str(tiny_mnist.root), epochs=3, workers=2, fail_at_epoch=2, **TINY)
+    result = stages.gan.run(cfg)
 
     assert (run / FAULT_MARKER).exists()  # the crash really happened
     rows = _metrics(run)
@@ -69,20 +70,20 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
     run = tmp_path / "gan"
     base = dict(out=str(run), data_root=str(tiny_mnist.root), workers=1, arch="mlp", batch_size=64, real_per_class=26,
                 diff_augment="translation,cutout")
-    first = train_gan(TrainGanConfig(epochs=1, **base))
+    first = stages.gan.run(GanConfig(epochs=1, **base))
     assert first.epochs == 1 and not first.skipped
     assert _metrics(run)[0]["optimizer_steps"] == 260 // 64
     training = load_generator(str(run))[1]["training"]
     assert training["real_per_class"] == 26 and training["diff_augment"] == "translation,cutout"
 
-    second = train_gan(TrainGanConfig(epochs=2, **base))
+    second = stages.gan.run(GanConfig(epochs=2, **base))
     rows = _metrics(run)
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[1]["resumed_from_epoch"] == 1
     assert rows[1]["optimizer_steps"] == 2 * (260 // 64)
     assert second.generator_sha256 != first.generator_sha256
 
-    third = train_gan(TrainGanConfig(epochs=2, **base))
+    third = stages.gan.run(GanConfig(epochs=2, **base))
     assert third.skipped and third.generator_sha256 == second.generator_sha256
     assert len(_metrics(run)) == 2
 
@@ -119,7 +120,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_an_out_holding_another_kind_of_run_is_refused_untouched(run_cli, tiny_mnist, tmp_path):
     exported = tmp_path / "real"
-    export_real(ExportConfig(out=str(exported), data_root=str(tiny_mnist.root)))
+    stages.real.run(RealConfig(out=str(exported), data_root=str(tiny_mnist.root)))
     before = _snapshot(exported)
     result = run_cli("train", "--out", exported, "--data-root", tiny_mnist.root)
     assert_one_line_error(result, "holds something other than a GAN run", "--overwrite")
@@ -129,7 +130,7 @@ def test_an_out_holding_another_kind_of_run_is_refused_untouched(run_cli, tiny_m
 def test_an_out_holding_a_gan_run_with_other_settings_is_refused(run_cli, tmp_path):
     run = tmp_path / "gan"
     run.mkdir()
-    identity = TrainGanConfig(out=str(run), arch="sagan").identity()
+    identity = GanConfig(out=str(run), arch="sagan").identity()
     (run / "run.json").write_text(json.dumps({"kind": "gan", "identity": identity}))
     result = run_cli("train", "--out", run, "--arch", "dcgan")
     assert_one_line_error(result, "holds a GAN run with other settings (arch)")
@@ -139,11 +140,11 @@ def test_an_out_holding_a_gan_run_with_other_settings_is_refused(run_cli, tmp_pa
 def test_a_run_recorded_before_an_optional_setting_existed_still_continues(tmp_path):
     run = tmp_path / "gan"
     run.mkdir()
-    identity = TrainGanConfig(out=str(run)).identity()
+    identity = GanConfig(out=str(run)).identity()
     older = {k: v for k, v in identity.items() if k != "real_per_class"}  # written by an earlier version
     (run / "run.json").write_text(json.dumps({"kind": "gan", "identity": older}))
     assert completed_epochs(str(run), kind="gan", what="GAN run", identity=identity, epochs=20, overwrite=False) == 0
-    low_data = TrainGanConfig(out=str(run), real_per_class=100).identity()
+    low_data = GanConfig(out=str(run), real_per_class=100).identity()
     with pytest.raises(AugmentError, match=r"other settings \(real_per_class\)"):
         completed_epochs(str(run), kind="gan", what="GAN run", identity=low_data, epochs=20, overwrite=False)
 

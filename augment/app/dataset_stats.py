@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from augment import manifest, schema, storage
-from augment.errors import AugmentError
-from augment.memory import fixed_mmap_threshold
+from augment.core import manifest, schema, storage
+from augment.core.errors import AugmentError
+from augment.core.memory import fixed_mmap_threshold
 
 BATCH_ROWS = 16_384
 NUM_CLASSES = 10

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from augment import schema
-from augment.errors import AugmentError
-from augment.sampling import latents_for
-from augment.synthesis import DigitScorer
+from augment.core import schema
+from augment.core.errors import AugmentError
+from augment.stages.synthetic.sampling import latents_for
+from augment.stages.synthetic.synthesis import DigitScorer
 
 MAX_DIGITS = 2_000  # a page of images, not a dataset: `augment generate` makes millions
 TRUNCATION_REDRAWS = 8  # redraws before the rare leftover beyond ±t is clipped

@@ -16,8 +16,8 @@ from typing import Callable
 
 from augment.app.locate import locate
 from augment.app.main_path import MAIN_SCRIPT, RUN_ENV
-from augment.config import AppConfig
-from augment.errors import AugmentError
+from augment.app.config import AppConfig
+from augment.core.errors import AugmentError
 
 LOOPBACK_NAMES = {"localhost"}
 

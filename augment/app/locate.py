@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from augment import manifest, storage
-from augment.errors import AugmentError
+from augment.core import manifest, storage
+from augment.core.errors import AugmentError
+from augment.stages.report.config import REPORT_FILE
 from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
 from augment.models.generator_file import INFO_FILE as GENERATOR_INFO
 
-REPORT_FILE = "report.json"
 DATASET_STAGES = ("synthetic", "merged", "real")  # the order the Dataset page offers them in
 
 

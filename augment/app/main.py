@@ -14,7 +14,7 @@ import streamlit as st
 from augment.app import page_dataset, page_generate, page_report, page_training
 from augment.app.locate import RunLayout, locate
 from augment.app.main_path import RUN_ENV
-from augment.errors import AugmentError
+from augment.core.errors import AugmentError
 
 PAGES = {
     "Generate": page_generate.render,

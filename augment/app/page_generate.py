@@ -10,7 +10,7 @@ from augment.app.locate import RunLayout
 from augment.models.classifier_file import NAME as CLASSIFIER
 from augment.models.generator_file import NAME as GENERATOR
 from augment.models.weights_file import sha256_of
-from augment.synthesis import DigitScorer
+from augment.stages.synthetic.synthesis import DigitScorer
 
 RESULT_KEY = "generated_digits"
 

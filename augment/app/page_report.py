@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from augment import storage
+from augment.core import storage
 from augment.app.locate import RunLayout, read_report
-from augment.errors import AugmentError
-from augment.config import GAIN_VARIANTS as VARIANTS
+from augment.core.errors import AugmentError
+from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
 
 VARIANT_ORDER = {variant: i for i, variant in enumerate(VARIANTS)}
 PLOTS = {"confusion.png": "Judge confusion on synthetic digits (row = conditioning label)",

@@ -7,7 +7,8 @@ import re
 import pandas as pd
 import streamlit as st
 
-from augment import gan_artifacts, storage
+from augment.stages.gan import artifacts
+from augment.core import storage
 from augment.app.locate import RunLayout
 
 GRID_NAME = re.compile(r"epoch_(\d+)\.png$")
@@ -15,12 +16,12 @@ GRID_NAME = re.compile(r"epoch_(\d+)\.png$")
 
 def sample_grids(run: str) -> dict[int, str]:
     """epoch -> name of its grid under RUN, for the grids present in RUN/samples."""
-    fs, folder = storage.resolve(storage.join(run, gan_artifacts.SAMPLES_DIR))
+    fs, folder = storage.resolve(storage.join(run, artifacts.SAMPLES_DIR))
     grids = {}
     for info in storage.entries(fs, folder):
         match = GRID_NAME.search(info.path)
         if match and info.type.name == "File":
-            grids[int(match.group(1))] = f"{gan_artifacts.SAMPLES_DIR}/{info.base_name}"
+            grids[int(match.group(1))] = f"{artifacts.SAMPLES_DIR}/{info.base_name}"
     return dict(sorted(grids.items()))
 
 
@@ -41,16 +42,16 @@ def render(layout: RunLayout) -> None:
             st.image(storage.read_optional(storage.join(layout.gan, grids[epoch])), caption=f"epoch {epoch}: row = class 0-9, same noise in every column and epoch", width="stretch")
     with gif_column:
         st.subheader("Progress")
-        gif = storage.read_optional(storage.join(layout.gan, "progress.gif"))
+        gif = storage.read_optional(storage.join(layout.gan, artifacts.PROGRESS_GIF))
         if gif is None:
             st.info("No progress.gif yet: it is written when training finishes.")
         else:
             st.image(gif, caption="every epoch's grid", width="stretch")
     st.subheader("Curves")
-    if storage.read_optional(storage.join(layout.gan, "metrics.csv")) is None:
+    if storage.read_optional(storage.join(layout.gan, artifacts.METRICS_FILE)) is None:
         st.info("No metrics.csv yet: it gets a row at the end of every epoch.")
         return
-    metrics = pd.DataFrame(gan_artifacts.read_metrics_csv(layout.gan)).set_index("epoch")
+    metrics = pd.DataFrame(artifacts.read_metrics_csv(layout.gan)).set_index("epoch")
     losses, discriminator = st.columns(2)
     losses.caption("Losses")
     losses.line_chart(metrics[["loss_d", "loss_g"]])

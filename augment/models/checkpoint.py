@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from augment.errors import AugmentError
+from augment.core.errors import AugmentError
 
 STATE_FILE = "state.pt"
 

@@ -8,8 +8,8 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any, Callable
 
-from augment import storage
-from augment.errors import AugmentError
+from augment.core import storage
+from augment.core.errors import AugmentError
 
 if TYPE_CHECKING:  # torch loads only where weights are saved or loaded: see read_info
     from torch import nn

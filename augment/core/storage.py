@@ -1,0 +1,200 @@
+"""Local and remote paths behind one interface.
+
+Every stage takes a URI (`/data/out`, `out`, `s3://bucket/out`, `gs://…`) and goes through pyarrow's
+filesystems, so the same code writes to local disk in tests and to object storage on a cluster.
+Writes are atomic (temporary name, then move) so a crash never leaves a half-written file under its
+final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import uuid
+from typing import Iterator
+
+from pyarrow import fs as pafs
+
+from augment.core.errors import AugmentError
+
+
+# Set by Ray's job supervisor in every `ray job submit` entry point's environment.
+RAY_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
+
+
+def is_remote(uri: str) -> bool:
+    return "://" in uri
+
+
+def absolute(uri: str, option: str = "path") -> str:
+    """The location as every process must see it: a URI unchanged, a local path made absolute here.
+
+    Called once, in the driver, when a stage's config is built: Ray Train and Ray Data run their
+    workers in other working directories, where a relative path names another folder. In a cluster
+    job the driver's working directory is a temporary upload on the head node, so a relative path
+    there names a folder that exists on no node and is refused.
+    """
+    if is_remote(uri):
+        return uri
+    expanded = os.path.expanduser(uri)
+    if not os.path.isabs(expanded) and os.environ.get(RAY_JOB_ENV):
+        raise AugmentError(
+            f"{option} {uri} is a relative path: in a cluster job it names a folder on no node; "
+            "pass an absolute path on storage every node shares, or a URI (s3://bucket/prefix)"
+        )
+    return os.path.abspath(expanded)
+
+
+def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
+    """Return (filesystem, path) for a local path or a `scheme://` URI."""
+    if "://" in uri:
+        try:
+            return pafs.FileSystem.from_uri(uri)
+        except Exception as exc:  # pyarrow raises several types for unknown schemes / bad creds
+            raise AugmentError(f"cannot open {uri}: {exc}") from None
+    return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
+
+
+def check_writable(uri: str, option: str = "--out") -> None:
+    """Refuse, in one line, an output location this process cannot write, before any work starts.
+
+    A probe file is written and removed, and folders made for it are removed again, so a refused
+    command leaves nothing behind: a missing bucket, wrong credentials or a read-only folder fail
+    here instead of as a traceback after minutes of training.
+    """
+    fs, path = resolve(uri)
+    if is_remote(uri):
+        bucket = path.split("/", 1)[0]
+        try:
+            found = fs.get_file_info(bucket).type != pafs.FileType.NotFound
+        except OSError as exc:
+            raise AugmentError(f"{option} {uri}: cannot reach bucket {bucket}: {_reason(exc)}") from None
+        if not found:
+            raise AugmentError(f"{option} {uri}: bucket {bucket} does not exist; create it or choose another")
+    made = _missing_folders(fs, path)
+    probe = join(path, f".augment-write-probe-{uuid.uuid4().hex[:12]}")
+    try:
+        fs.create_dir(path, recursive=True)
+        with fs.open_output_stream(probe) as stream:
+            stream.write(b"augment checks that it can write here\n")
+        fs.delete_file(probe)
+    except OSError as exc:
+        raise AugmentError(f"{option} {uri} is not writable here: {_reason(exc)}") from None
+    finally:
+        for folder in made:  # deepest first
+            try:
+                if file_type(fs, folder) == pafs.FileType.Directory and not entries(fs, folder):
+                    fs.delete_dir(folder)
+            except OSError:
+                pass
+
+
+def _missing_folders(fs: pafs.FileSystem, path: str) -> list[str]:
+    """`path` and its ancestors that do not exist yet, deepest first (local and remote alike)."""
+    missing = []
+    while path and path not in ("/", ".") and file_type(fs, path) == pafs.FileType.NotFound:
+        missing.append(path)
+        parent = posixpath.dirname(path)
+        if parent == path or "/" not in path.strip("/"):
+            break
+        path = parent
+    return missing
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def join(base: str, *parts: str) -> str:
+    return posixpath.join(base, *parts)
+
+
+def file_type(fs: pafs.FileSystem, path: str) -> pafs.FileType:
+    return fs.get_file_info(path).type
+
+
+def entries(fs: pafs.FileSystem, path: str) -> list[pafs.FileInfo]:
+    """Direct children of a folder; empty when the folder does not exist."""
+    if file_type(fs, path) != pafs.FileType.Directory:
+        return []
+    return fs.get_file_info(pafs.FileSelector(path, recursive=False))
+
+
+def delete(fs: pafs.FileSystem, path: str) -> None:
+    kind = file_type(fs, path)
+    if kind == pafs.FileType.Directory:
+        fs.delete_dir(path)
+    elif kind == pafs.FileType.File:
+        fs.delete_file(path)
+
+
+def temporary_sibling(path: str) -> str:
+    """A name beside `path` that readers skip: pyarrow datasets ignore names starting with '.',
+    and the suffix keeps `*.parquet` globs (duckdb, polars) from matching it."""
+    folder, name = posixpath.split(path)
+    return posixpath.join(folder, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
+
+
+def make_parent(fs: pafs.FileSystem, path: str) -> None:
+    fs.create_dir(posixpath.dirname(path), recursive=True)
+
+
+def write_bytes_atomic(fs: pafs.FileSystem, path: str, data: bytes) -> None:
+    make_parent(fs, path)
+    tmp = temporary_sibling(path)
+    with fs.open_output_stream(tmp) as stream:
+        stream.write(data)
+    fs.move(tmp, path)
+
+
+def read_bytes(fs: pafs.FileSystem, path: str) -> bytes:
+    with fs.open_input_stream(path) as stream:
+        return stream.read()
+
+
+def read_optional(uri: str) -> bytes | None:
+    """The file's bytes, or None when there is no such file."""
+    fs, path = resolve(uri)
+    return read_bytes(fs, path) if file_type(fs, path) == pafs.FileType.File else None
+
+
+def _chunks(fs: pafs.FileSystem, path: str, size: int = 1 << 22) -> Iterator[bytes]:
+    with fs.open_input_stream(path) as stream:
+        while chunk := stream.read(size):
+            yield chunk
+
+
+def sha256(fs: pafs.FileSystem, path: str) -> str:
+    digest = hashlib.sha256()
+    for chunk in _chunks(fs, path):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy_file(fs: pafs.FileSystem, source: str, target: str) -> None:
+    """Publish a byte-identical copy of `source` at `target`, atomically.
+
+    On local disk a hard link is tried first: no bytes move, and it stays correct because every
+    augment writer replaces files by rename (a new inode), never by rewriting one in place. Object
+    stores copy server-side.
+    """
+    make_parent(fs, target)
+    tmp = temporary_sibling(target)
+    if isinstance(fs, pafs.LocalFileSystem):
+        try:
+            os.link(source, tmp)
+        except OSError:  # another device, or a filesystem without hard links
+            fs.copy_file(source, tmp)
+    else:
+        fs.copy_file(source, tmp)
+    fs.move(tmp, target)
+
+
+def absolute_fields(config, *fields: str) -> None:
+    """Resolve a config's path options once, where it is built (the driver): see `absolute`."""
+    for name in fields:
+        value = getattr(config, name)
+        if value is not None:
+            object.__setattr__(config, name, absolute(value, "--" + name.replace("_", "-")))

@@ -1,0 +1,47 @@
+"""The `classifier/` stage's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from augment.core.storage import absolute_fields
+
+FOLDER = "classifier"
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Train the digit classifier on a Parquet dataset through Ray Data (the `classifier/` stage)."""
+
+    data: str  # a merged, synthetic or real output (a real export contributes its train split only)
+    out: str
+    dataset: str = "mnist"  # whose real test split measures accuracy
+    data_root: str | None = None
+    download: bool = True
+    epochs: int = 4
+    workers: int = 1
+    gpu: bool = False
+    batch_size: int = 128  # global
+    lr: float = 3e-3  # peak, after a short warm-up
+    lr_decay: float = 0.5  # per 60,000 samples seen: needs no total length, so a run can be extended
+    weight_decay: float = 1e-4
+    seed: int = 0
+    real_only: bool = False  # train on the source=real rows only
+    synthetic_only: bool = False  # train on the source=synthetic rows only (classification accuracy score)
+    max_synthetic: int | None = None  # synthetic rows with id >= this are left out
+    classic_augment: bool = False  # torchvision affine + elastic on every training image
+    checkpoint_every: int = 1
+    max_failures: int = 2
+    address: str | None = None
+    overwrite: bool = False
+    fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
+
+    def __post_init__(self) -> None:
+        absolute_fields(self, "data", "out", "data_root")
+
+    def identity(self, data_digest: str) -> dict[str, Any]:
+        """What makes two runs the same run: more epochs or other workers continue it."""
+        keys = ("dataset", "batch_size", "lr", "lr_decay", "weight_decay", "seed", "real_only", "synthetic_only",
+                "max_synthetic", "classic_augment")
+        return {"data": data_digest, **{key: getattr(self, key) for key in keys}}

@@ -1,0 +1,361 @@
+"""The `classifier/` stage: run(cfg) trains the digit classifier on a Parquet dataset (real,
+synthetic or merged) with Ray Train, the rows streaming in through Ray Data.
+
+`ray.data.read_parquet` -> row selection (--real-only / --synthetic-only / --max-synthetic) ->
+optional classic augmentation -> `datasets={"train": ...}`; each worker iterates its shard with
+`iter_torch_batches`, so millions of rows never sit in memory at once. Every epoch visits the blocks
+in a new random order and mixes rows in a local shuffle buffer (Ray's cheap per-epoch shuffle; a
+full `random_shuffle` would move the whole dataset through the object store every epoch).
+Accuracy is measured on the *real* test split after every epoch. Checkpoints, crash recovery and
+"rerun = continue" work as in GAN training; `classifier.safetensors` + `classifier.json` are the
+export.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import torch
+from ray.data.collate_fn import NumpyBatchCollateFn
+
+from augment.core import mnist, manifest, storage
+from augment.stages.classifier.config import FOLDER, ClassifierConfig
+from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
+from augment.core.console import plural
+from augment.core.errors import AugmentError, first_line, require
+from augment.models.checkpoint import save_state
+from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
+from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
+from augment.core.progress import progress_channel
+from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
+from augment.core.ray_train import CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, crash_once, newest_checkpoint, run_info, write_checkpoint_meta, write_run_info
+
+KIND = FOLDER  # the manifest's kind: the stage's name
+METRICS_FILE = "metrics.csv"
+OWNED = (manifest.MANIFEST_NAME, RUN_INFO, RAY_RUN_NAME, WEIGHTS_FILE, INFO_FILE, METRICS_FILE, FAULT_MARKER)
+DATA_TASK_CPUS = 0.25  # Ray Data's read/select/augment tasks: small, so they fit beside the trainers
+# CPUs left to Ray Data when the trainers are sized: its file-listing task asks for a whole CPU
+# whatever `num_cpus` says, and trainers holding every CPU would wait forever for rows.
+DATA_CPU_RESERVE = 1.0
+SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
+WARMUP_STEPS = 100
+DECAY_SAMPLES = 60_000  # one MNIST training split
+
+
+@dataclass(frozen=True)
+class ClassifierResult:
+    out: str
+    epochs: int
+    test_accuracy: float
+    rows: int  # training rows per epoch
+    rows_per_source: dict[str, int]
+    seconds: float
+    samples_per_s: float
+    skipped: bool
+
+    @property
+    def summary(self) -> str:
+        sources = ", ".join(f"{n:,} {source}" for source, n in self.rows_per_source.items() if n)
+        return f"{plural(self.epochs, 'epoch')} over {sources} rows; real test accuracy {self.test_accuracy:.4f}"
+
+
+def validate(cfg: ClassifierConfig) -> None:
+    mnist.check_dataset(cfg.dataset)
+    require(cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})")
+    require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
+    require(
+        cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
+        f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
+    )
+    require(not (cfg.real_only and cfg.synthetic_only), "pass at most one of --real-only and --synthetic-only")
+    require(cfg.max_synthetic is None or cfg.max_synthetic >= 1, f"--max-synthetic must be at least 1 (got {cfg.max_synthetic})")
+    require(0.0 < cfg.lr_decay <= 1.0, f"--lr-decay must be in (0, 1] (got {cfg.lr_decay})")
+    require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The rows one run trains on: counted on the driver from the id/label/source columns."""
+
+    rows: int
+    per_source: dict[str, int]
+    per_label: list[int]
+
+
+def select_rows(cfg: ClassifierConfig, dataset: Dataset) -> Selection:
+    fs, _ = storage.resolve(dataset.uri)
+    table = pq.read_table(list(dataset.paths), filesystem=fs, columns=["id", "label", "source"])
+    table = table.filter(_keep_mask(table, cfg.real_only, cfg.synthetic_only, cfg.max_synthetic))
+    sources = table["source"].cast(pa.string()).to_numpy(zero_copy_only=False)
+    per_source = {source: int((sources == source).sum()) for source in ("real", "synthetic")}
+    per_label = np.bincount(table["label"].to_numpy().astype(np.int64), minlength=NUM_CLASSES).tolist()
+    if table.num_rows < cfg.batch_size:
+        raise AugmentError(
+            f"--data {cfg.data}: {table.num_rows} rows selected for training, fewer than one batch ({cfg.batch_size})"
+        )
+    return Selection(table.num_rows, per_source, per_label)
+
+
+def _keep_mask(table: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None):
+    synthetic = pc.equal(table["source"].cast(pa.string()), "synthetic")
+    keep = pc.invert(synthetic) if real_only else synthetic if synthetic_only else pc.or_(synthetic, pc.invert(synthetic))
+    if max_synthetic is not None:
+        keep = pc.and_(keep, pc.or_(pc.invert(synthetic), pc.less(table["id"], max_synthetic)))
+    return keep
+
+
+def run(cfg: ClassifierConfig) -> ClassifierResult:
+    started = time.perf_counter()
+    validate(cfg)
+    refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
+    dataset = open_dataset(cfg.data, what="--data")
+    identity = cfg.identity(_data_digest(dataset, cfg))
+    done = completed_epochs(cfg.out, kind=KIND, what="classifier run", identity=identity, epochs=cfg.epochs, overwrite=cfg.overwrite)
+    fs, run = storage.resolve(cfg.out)
+    if done == cfg.epochs:
+        finished = manifest.read_manifest(fs, run)
+        return ClassifierResult(
+            cfg.out, done, finished["test_accuracy"], finished["rows"], finished["rows_per_source"], 0.0,
+            finished["samples_per_s"], skipped=True,
+        )
+    storage.check_writable(cfg.out)
+    selection = select_rows(cfg, dataset)
+    test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
+
+    import ray
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    with ray_session(cfg.address, ray_train=True), progress_channel() as progress:
+        worker_cpus, threads = _worker_resources(cfg)
+        if cfg.overwrite:
+            manifest.clear_output(fs, run, OWNED)
+        storage.delete(fs, storage.join(run, manifest.MANIFEST_NAME))  # training again: incomplete until exported
+        write_run_info(fs, run, KIND, identity)
+        trainer = TorchTrainer(
+            _retrain_worker,
+            train_loop_config={
+                "config": asdict(cfg), "rows": selection.rows, "threads": threads,
+                "test": ray.put((test.images, test.labels)), "num_classes": len(test.classes),
+                "progress": progress,
+            },
+            datasets={"train": _training_rows(cfg, dataset)},
+            scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": worker_cpus}),
+            run_config=RunConfig(
+                name=RAY_RUN_NAME, storage_path=run, storage_filesystem=fs,
+                failure_config=FailureConfig(max_failures=cfg.max_failures),
+                checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+            ),
+        )
+        try:
+            result = trainer.fit()
+        except ray.train.TrainingFailedError as exc:
+            raise AugmentError(f"classifier training failed: {first_line(exc)}") from None
+        state, history = newest_checkpoint(cfg.out, result.checkpoint, "cpu")
+
+    model = DigitClassifier(ClassifierSpec(num_classes=len(test.classes)))
+    model.load_state_dict(state["model"])
+    final = history[-1]
+    info = export_classifier(
+        cfg.out, model.eval(), dataset=cfg.dataset, epochs=state["epoch"], test_accuracy=final["test_accuracy"],
+        trained_on=_trained_on(cfg), training=identity, rows_per_source=selection.per_source,
+    )
+    storage.write_bytes_atomic(fs, storage.join(run, METRICS_FILE), _metrics_csv(history))
+    seconds = time.perf_counter() - started
+    manifest.write_manifest(
+        fs, run, stage=KIND, config=identity,
+        files=[manifest.file_entry(fs, run, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE, METRICS_FILE)],
+        epochs=state["epoch"], test_accuracy=final["test_accuracy"], best_test_accuracy=max(r["test_accuracy"] for r in history),
+        classifier_sha256=info["sha256"], rows=selection.rows, rows_per_source=selection.per_source,
+        rows_per_label={str(c): n for c, n in enumerate(selection.per_label)}, samples_per_s=final["samples_per_s"],
+        data=cfg.data, history=history, elapsed_s=round(seconds, 3),
+    )
+    return ClassifierResult(
+        cfg.out, state["epoch"], final["test_accuracy"], selection.rows, selection.per_source, seconds,
+        final["samples_per_s"], skipped=False,
+    )
+
+
+def _trained_on(cfg: ClassifierConfig) -> str:
+    what = "real rows of " if cfg.real_only else "synthetic rows of " if cfg.synthetic_only else ""
+    return what + cfg.data + (" with classic augmentation" if cfg.classic_augment else "")
+
+
+def run_unless_current(cfg: ClassifierConfig) -> ClassifierResult:
+    """run(cfg) for a caller that owns the run folder (`augment run`): a run made with these
+    settings on this data is kept, or continued if interrupted; anything else there is replaced.
+    So a real-only classifier survives a new generation, whose merged real/ files are the same."""
+    dataset = open_dataset(cfg.data, what="--data")
+    current = run_info(cfg.out).get("identity") == cfg.identity(_data_digest(dataset, cfg))
+    return run(replace(cfg, overwrite=not current))
+
+
+def _data_digest(dataset: Dataset, cfg: ClassifierConfig) -> str:
+    """Content identity of the rows this run can read: the same files give the same digest wherever
+    they live, and a real-only run on a merged dataset depends on its real/ files alone."""
+    files = [f for f in dataset.manifest["files"] if f["path"].endswith(".parquet")]
+    if dataset.stage == "merged" and (cfg.real_only or cfg.synthetic_only):
+        source = "real/" if cfg.real_only else "synthetic/"
+        files = [f for f in files if f["path"].startswith(source)]
+    return hashlib.sha256(json.dumps([dataset.stage, sorted(f["sha256"] for f in files)]).encode()).hexdigest()
+
+
+def _worker_resources(cfg: ClassifierConfig) -> tuple[float, int]:
+    """(CPUs Ray reserves per trainer, torch threads per trainer): trainers leave DATA_CPU_RESERVE
+    CPUs to Ray Data, whose reading and augmenting run beside them."""
+    import ray
+
+    resources = ray.cluster_resources()
+    if cfg.gpu and resources.get("GPU", 0) < cfg.workers:
+        raise AugmentError(f"--gpu: the Ray cluster has {int(resources.get('GPU', 0))} GPUs; {cfg.workers} workers need {cfg.workers}")
+    cpus = resources.get("CPU", 1.0)
+    share = (cpus - DATA_CPU_RESERVE) / cfg.workers
+    if share < 0.25:
+        raise AugmentError(f"--workers {cfg.workers}: the Ray cluster has {cpus:g} CPUs, too few for that many trainers plus Ray Data")
+    return min(share, max(1.0, float(int(share)))), max(1, int(cpus // cfg.workers))
+
+
+def _training_rows(cfg: ClassifierConfig, dataset: Dataset):
+    """The Ray Data pipeline the trainers iterate: image (N, 28, 28) uint8 and label."""
+    import ray
+
+    fs, _ = storage.resolve(dataset.uri)
+    rows = ray.data.read_parquet(list(dataset.paths), filesystem=fs, num_cpus=DATA_TASK_CPUS)
+    rows = rows.select_columns(["id", "image", "label", "source"])
+    rows = rows.map_batches(
+        _select_batch, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS,
+        fn_kwargs={"real_only": cfg.real_only, "synthetic_only": cfg.synthetic_only, "max_synthetic": cfg.max_synthetic},
+    )
+    if cfg.classic_augment:
+        rows = rows.map_batches(_augment_batch, batch_format="numpy", batch_size=256, num_cpus=DATA_TASK_CPUS)
+    return rows.randomize_block_order()
+
+
+def _select_batch(batch: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None) -> pa.Table:
+    return batch.filter(_keep_mask(batch, real_only, synthetic_only, max_synthetic)).select(["image", "label"])
+
+
+def _augment_batch(batch: dict) -> dict:
+    from augment.stages.classifier.classic_augment import augment_images
+
+    return {"image": augment_images(batch["image"]), "label": batch["label"]}
+
+
+def _learning_rate(cfg: ClassifierConfig, step: int, rows: int) -> float:
+    """Linear warm-up over WARMUP_STEPS (or one epoch, when an epoch is shorter), then x lr_decay
+    per DECAY_SAMPLES samples seen.
+
+    Counted in samples, not epochs: 1,000 real images and 120,000 merged ones get the same schedule
+    per sample, so comparisons at equal epochs are not decided by one run's learning rate having
+    vanished; and no total length is needed, so a finished run can be extended. The warm-up is
+    capped at one epoch because 1,000 rows are 8 steps per epoch: 100 steps of warm-up would be
+    most of a low-data run.
+    """
+    warmup_steps = max(1, min(WARMUP_STEPS, rows // cfg.batch_size))
+    warmup = min(1.0, (step + 1) / warmup_steps)
+    return cfg.lr * warmup * cfg.lr_decay ** (step * cfg.batch_size / DECAY_SAMPLES)
+
+
+def _retrain_worker(loop: dict) -> None:
+    """Runs on every Ray Train worker: AdamW over its Ray Data shard, test accuracy on rank 0."""
+    import ray.train
+    import ray.train.torch
+    import torch.nn.functional as F
+
+    cfg = ClassifierConfig(**loop["config"])
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.set_num_threads(loop["threads"])
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = DigitClassifier(ClassifierSpec(num_classes=loop["num_classes"])).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    first_epoch, history, step = 1, [], 0
+    resume = newest_checkpoint(cfg.out, ray.train.get_checkpoint(), device)
+    if resume:
+        state, history = resume
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        first_epoch, step = state["epoch"] + 1, state["step"]
+    ddp_model = ray.train.torch.prepare_model(model)
+    per_worker = cfg.batch_size // world
+
+    if rank == 0:
+        test_images, test_labels = ray.get(loop["test"])
+        test_images = mnist.to_gan_range(torch.from_numpy(test_images.copy()).to(device)).unsqueeze(1)
+        test_labels = torch.from_numpy(test_labels.copy()).long().to(device)
+    shard = ray.train.get_dataset_shard("train")
+
+    for epoch in range(first_epoch, cfg.epochs + 1):
+        started = time.perf_counter()
+        ddp_model.train()
+        total, seen, batches = torch.zeros((), device=device), 0, 0
+        for batch in shard.iter_torch_batches(
+            batch_size=per_worker, drop_last=True, local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, loop["rows"]),
+            local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank, collate_fn=_Collate(device),
+        ):
+            images, labels = batch
+            for group in optimizer.param_groups:
+                group["lr"] = _learning_rate(cfg, step, loop["rows"])
+            loss = F.cross_entropy(ddp_model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach()
+            seen += len(labels)
+            batches += 1
+            step += 1
+            if rank == 0:
+                epoch_rows = loop["rows"] // cfg.batch_size * cfg.batch_size
+                loop["progress"].update(f"classifier epoch {epoch}/{cfg.epochs}", min(seen * world, epoch_rows), epoch_rows, "samples")
+            if cfg.fail_at_epoch == epoch and rank == world - 1:
+                crash_once(cfg.out)
+        seconds = time.perf_counter() - started
+        row = {
+            "epoch": epoch, "loss": round(float(total) / max(1, batches), 5), "seconds": round(seconds, 3),
+            "samples_per_s": round(seen * world / seconds, 1), "steps": step, "lr": _learning_rate(cfg, step, loop["rows"]),
+            "test_accuracy": None,
+        }
+        saved = None
+        with tempfile.TemporaryDirectory() as folder:
+            if rank == 0:
+                row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
+                loop["progress"].line(f"classifier epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
+                                f"{row['test_accuracy']:.4f}  {seconds:.1f} s  {row['samples_per_s']:,.0f} samples/s")
+                history.append(row)
+                if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+                    save_state(folder, {"epoch": epoch, "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict()})
+                    write_checkpoint_meta(folder, epoch, history, asdict(cfg))
+                    saved = ray.train.Checkpoint.from_directory(folder)
+            ray.train.report({k: v for k, v in row.items() if v is not None}, checkpoint=saved)
+
+
+class _Collate(NumpyBatchCollateFn):
+    """numpy batch from Ray Data -> (images in [-1, 1] (N, 1, 28, 28), labels int64) on the device."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.from_numpy(np.array(batch["image"], dtype=np.uint8)).to(self.device)  # Ray hands out read-only views
+        labels = torch.from_numpy(batch["label"].astype(np.int64)).to(self.device)
+        return mnist.to_gan_range(images).unsqueeze(1), labels
+
+
+def _metrics_csv(history: list[dict]) -> bytes:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    return text.getvalue().encode()

@@ -1,0 +1,25 @@
+"""The `merged/` stage's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from augment.core.storage import absolute_fields
+
+FOLDER = "merged"
+
+
+@dataclass(frozen=True)
+class MergedConfig:
+    """Real train split + synthetic rows as one Parquet dataset (the `merged/` stage)."""
+
+    real: str  # a `real/` export (only its train split is used)
+    synthetic: str  # a generation output with its manifest
+    out: str
+    synthetic_fraction: float | None = None  # share of synthetic rows in the result
+    max_synthetic: int | None = None  # at most this many synthetic rows (ids 0..K-1)
+    real_per_class: int | None = None  # low-data regime: the first K real images of each class
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        absolute_fields(self, "real", "synthetic", "out")

@@ -1,0 +1,187 @@
+"""The `merged/` stage: run(cfg) puts the real training split and synthetic rows in one dataset.
+
+Layout: `MERGED/real/part-*.parquet` and `MERGED/synthetic/part-*.parquet`, then `_manifest.json`.
+pyarrow, duckdb (`MERGED/**/*.parquet`) and `ray.data.read_parquet(MERGED)` read it as one table;
+the `source` column tells the rows apart, (source, id) is the key.
+
+Nothing is re-encoded that need not be: whole files are hard-linked on local disk (copied
+server-side on object stores). Synthetic ids are generation indices and any prefix 0..K-1 is
+class-balanced within a few rows (see sampling.py), so "K synthetic rows" means whole parts plus one part cut at K;
+only that one part and a low-data real subset are rewritten. The real test split is never read.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from augment.core import mnist, manifest, schema, storage
+from augment.stages.merged.config import FOLDER, MergedConfig
+from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
+from augment.core.errors import AugmentError, require
+
+KIND = FOLDER  # the manifest's kind: the stage's name
+OWNED = ("real", "synthetic")
+
+
+@dataclass(frozen=True)
+class MergedResult:
+    out: str
+    real_rows: int
+    synthetic_rows: int
+    rows_per_label: dict[str, dict[int, int]]  # source -> label -> rows
+    seconds: float
+    skipped: bool
+
+    @property
+    def summary(self) -> str:
+        return f"{self.real_rows:,} real + {self.synthetic_rows:,} synthetic rows"
+
+
+def validate(cfg: MergedConfig) -> None:
+    require(
+        cfg.synthetic_fraction is None or cfg.max_synthetic is None,
+        "pass either --synthetic-fraction or --max-synthetic, not both",
+    )
+    require(
+        cfg.synthetic_fraction is None or 0.0 <= cfg.synthetic_fraction < 1.0,
+        f"--synthetic-fraction must be in [0, 1) (got {cfg.synthetic_fraction})",
+    )
+    require(cfg.max_synthetic is None or cfg.max_synthetic >= 0, f"--max-synthetic must be at least 0 (got {cfg.max_synthetic})")
+    require(cfg.real_per_class is None or cfg.real_per_class >= 1, f"--real-per-class must be at least 1 (got {cfg.real_per_class})")
+
+
+def run(cfg: MergedConfig) -> MergedResult:
+    started = time.perf_counter()
+    validate(cfg)
+    real = open_dataset(cfg.real, what="--real", stages=("real",))
+    synthetic = open_dataset(cfg.synthetic, what="--synthetic", stages=("synthetic",))
+    real_ids = _real_selection(real, cfg.real_per_class)
+    real_rows = real.rows if real_ids is None else len(real_ids)
+    synthetic_rows = _synthetic_rows(cfg, real_rows, synthetic.rows)
+    identity = {
+        "real": real.manifest["config_digest"], "real_files": [f["sha256"] for f in real.manifest["files"]],
+        "synthetic": synthetic.manifest["config_digest"], "synthetic_rows": synthetic_rows,
+        "real_per_class": cfg.real_per_class,
+    }
+    fs, out = storage.resolve(cfg.out)
+    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite)
+    if done:
+        return MergedResult(cfg.out, done["rows"]["real"], done["rows"]["synthetic"], _counts(done), 0.0, skipped=True)
+
+    storage.check_writable(cfg.out)
+    manifest.clear_output(fs, out, OWNED)
+    files = _merge_real(fs, out, real, real_ids) + _merge_synthetic(fs, out, synthetic, synthetic_rows)
+    per_source = {source: [0] * NUM_CLASSES for source in schema.SOURCES}
+    for entry in files:
+        for label, rows in enumerate(entry.pop("per_label")):
+            per_source[entry["path"].split("/")[0]][label] += rows
+    seconds = time.perf_counter() - started
+    manifest.write_manifest(
+        fs, out, stage=KIND, config=identity,
+        files=[manifest.file_entry(fs, out, entry["path"], entry["rows"]) for entry in files],
+        rows={"real": real_rows, "synthetic": synthetic_rows, "total": real_rows + synthetic_rows},
+        rows_per_label={source: {str(c): n for c, n in enumerate(counts)} for source, counts in per_source.items()},
+        sources={"real": cfg.real, "synthetic": cfg.synthetic}, elapsed_s=round(seconds, 3),
+    )
+    result_counts = {source: dict(enumerate(counts)) for source, counts in per_source.items()}
+    return MergedResult(cfg.out, real_rows, synthetic_rows, result_counts, seconds, skipped=False)
+
+
+def _counts(done: dict) -> dict[str, dict[int, int]]:
+    return {source: {int(c): n for c, n in counts.items()} for source, counts in done["rows_per_label"].items()}
+
+
+def _real_selection(real: Dataset, per_class: int | None) -> np.ndarray | None:
+    """Ids of the low-data subset (first `per_class` images of each class), or None for all rows."""
+    if per_class is None:
+        return None
+    fs, _ = storage.resolve(real.uri)
+    table = pq.read_table(list(real.paths), filesystem=fs, columns=["id", "label"])
+    order = np.argsort(table["id"].to_numpy(), kind="stable")
+    ids, labels = table["id"].to_numpy()[order], table["label"].to_numpy()[order]
+    return ids[mnist.low_data_rows(labels, per_class, NUM_CLASSES)]
+
+
+def _synthetic_rows(cfg: MergedConfig, real_rows: int, available: int) -> int:
+    if cfg.synthetic_fraction is not None:
+        wanted = math.floor(cfg.synthetic_fraction * real_rows / (1.0 - cfg.synthetic_fraction) + 1e-9)
+        what = f"--synthetic-fraction {cfg.synthetic_fraction} of {real_rows:,} real rows needs {wanted:,} synthetic rows"
+    elif cfg.max_synthetic is not None:
+        return min(cfg.max_synthetic, available)
+    else:
+        return available
+    if wanted > available:
+        raise AugmentError(f"{what}, but --synthetic holds {available:,}")
+    return wanted
+
+
+def _merge_real(fs, out: str, real: Dataset, ids: np.ndarray | None) -> list[dict]:
+    real_fs, _ = storage.resolve(real.uri)
+    files = []
+    for k, path in enumerate(real.paths):
+        target = f"real/part-{k:05d}.parquet"
+        if ids is None:
+            table = pq.read_table(path, filesystem=real_fs, columns=["label"])
+            _copy(real_fs, path, fs, storage.join(out, target))
+        else:
+            table = pq.read_table(path, filesystem=real_fs)
+            table = table.filter(pc.is_in(table["id"], pa.array(ids)))
+            schema.write_parquet(table, fs, storage.join(out, target))
+        files.append({"path": target, "rows": table.num_rows, "per_label": _per_label(table)})
+    return files
+
+
+def _merge_synthetic(fs, out: str, synthetic: Dataset, rows: int) -> list[dict]:
+    """Ids 0..rows-1: the parts below `rows` whole, the part that crosses it cut at `rows`."""
+    syn_fs, _ = storage.resolve(synthetic.uri)
+    files = []
+    for k, path in enumerate(synthetic.paths):
+        ids = pq.read_table(path, filesystem=syn_fs, columns=["id", "label"])
+        keep = pc.less(ids["id"], rows)
+        kept = pc.sum(keep).as_py() or 0
+        if kept == 0:
+            continue
+        target = storage.join(out, f"synthetic/part-{k:05d}.parquet")
+        if kept == ids.num_rows:
+            _copy(syn_fs, path, fs, target)
+        else:
+            _write_prefix(syn_fs, path, fs, target, rows)
+        files.append({"path": f"synthetic/part-{k:05d}.parquet", "rows": kept, "per_label": _per_label(ids.filter(keep))})
+    if sum(f["rows"] for f in files) != rows:
+        raise AugmentError(f"--synthetic {synthetic.uri} does not hold ids 0..{rows - 1}: not an augment generation output?")
+    return files
+
+
+def _write_prefix(source_fs, path: str, fs, target: str, rows: int) -> None:
+    with source_fs.open_input_file(path) as handle:
+        parquet = pq.ParquetFile(handle)
+        metadata = {key.decode(): value.decode() for key, value in parquet.schema_arrow.metadata.items()
+                    if key.startswith(schema.META_PREFIX.encode())}
+        writer = schema.PartWriter(fs, target, metadata)
+        try:
+            for batch in parquet.iter_batches(batch_size=8192):
+                table = pa.Table.from_batches([batch])
+                writer.write(table.filter(pc.less(table["id"], rows)).cast(writer.schema))
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+
+
+def _copy(source_fs, source: str, fs, target: str) -> None:
+    if type(source_fs) is type(fs):
+        storage.copy_file(fs, source, target)
+    else:  # e.g. real data on local disk, merged output on s3
+        with source_fs.open_input_stream(source) as reader:
+            storage.write_bytes_atomic(fs, target, reader.read())
+
+
+def _per_label(table: pa.Table) -> list[int]:
+    return np.bincount(table["label"].to_numpy().astype(np.int64), minlength=NUM_CLASSES).tolist()

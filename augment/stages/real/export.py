@@ -1,0 +1,76 @@
+"""The `real/` stage: run(cfg) writes a real dataset's train and test splits as schema-v1 Parquet."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from augment.core import mnist, manifest, schema, storage
+from augment.stages.real.config import FOLDER, RealConfig
+from augment.core.schema import LabelCounts
+
+
+KIND = FOLDER
+
+
+@dataclass(frozen=True)
+class RealResult:
+    out: str
+    counts: dict[str, LabelCounts]  # split -> rows per label
+    seconds: float
+    skipped: bool  # already exported with these settings
+
+    @property
+    def summary(self) -> str:
+        return f"{self.counts['train'].rows:,} train + {self.counts['test'].rows:,} test rows"
+
+
+def split_file(split: str) -> str:
+    """Where a split lives inside an export folder (MNIST-sized splits fit one file)."""
+    return f"{split}/part-00000.parquet"
+
+
+def run(cfg: RealConfig) -> RealResult:
+    started = time.perf_counter()
+    fs, out = storage.resolve(cfg.out)
+    mnist.check_dataset(cfg.dataset)
+    mnist.resolve_data_root(cfg.data_root)
+    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=mnist.SPLITS, overwrite=cfg.overwrite)
+    if done:
+        counts = {name: LabelCounts(done["rows"][name], {int(c): n for c, n in done["rows_per_label"][name].items()})
+                  for name in mnist.SPLITS}
+        return RealResult(out=cfg.out, counts=counts, seconds=0.0, skipped=True)
+    # Load everything before touching the output: bad data must leave the old output intact.
+    splits = {name: mnist.load_split(cfg.dataset, name, cfg.data_root, download=cfg.download) for name in mnist.SPLITS}
+
+    storage.check_writable(cfg.out)
+    manifest.clear_output(fs, out, owned=mnist.SPLITS)
+    files, counts = [], {}
+    for name, split in splits.items():
+        rows = len(split.labels)
+        table = schema.make_table(
+            np.arange(rows),
+            split.images,
+            split.labels,
+            source="real",
+            metadata=schema.file_metadata(cfg.dataset, split=name),
+        )
+        schema.write_parquet(table, fs, storage.join(out, split_file(name)))
+        files.append(manifest.file_entry(fs, out, split_file(name), rows))
+        counts[name] = LabelCounts.of(split.labels)
+
+    seconds = time.perf_counter() - started
+    manifest.write_manifest(
+        fs,
+        out,
+        stage=KIND,
+        config=cfg.identity(),
+        files=files,
+        rows={name: c.rows for name, c in counts.items()},
+        rows_per_label={name: c.per_label for name, c in counts.items()},
+        classes=list(splits["train"].classes),
+        elapsed_s=round(seconds, 3),
+    )
+    return RealResult(out=cfg.out, counts=counts, seconds=seconds, skipped=False)

@@ -1,0 +1,232 @@
+"""The `report/` stage: run(cfg) measures what the synthetic digits are worth.
+
+REPORT/report.json + report.md + PNG plots:
+  * label fidelity, mean judge confidence and the judge's confusion matrix on synthetic digits;
+  * Fréchet distance in judge-feature space, synthetic vs real test, with real train vs real test
+    as the floor, overall and per class (quality.py);
+  * CAS (classification accuracy score): a classifier trained on synthetic digits only, tested on
+    the real test split;
+  * the augmentation gain table: real only / real + synthetic / real + classic augmentation /
+    real + classic + synthetic, same epochs, over `seeds` seeds, for each merged dataset given
+    (full data, and a low-data merge made with --real-per-class).
+Every classifier is a `stages.classifier.run()` run under REPORT/runs/, so an interrupted evaluation continues
+where it stopped and a rerun with the same settings skips finished runs.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from augment.core import mnist, manifest, storage
+from augment.stages.report import plots
+from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS, RUNS, classifier_runs, regimes, run_name
+from augment.stages.report.config import FOLDER, PLOTS, REPORT_FILE, REPORT_TEXT, ReportConfig
+from augment.stages.classifier.config import ClassifierConfig
+from augment.core.datasets import open_dataset
+from augment.core.errors import AugmentError, require
+from augment.models.classifier_file import load_classifier
+from augment.models.generator_file import load_generator
+from augment.stages.synthetic.config import JUDGE_SUBFOLDER
+from augment.stages.synthetic.parts import PartPlan
+from augment.stages.report.quality import confusion, fidelity, frechet_distance, per_class_frechet, predictions
+from augment import stages
+from augment.stages.synthetic.sampling import class_boundaries
+from augment.stages.synthetic.synthesis import PartMaker
+
+KIND = FOLDER  # the manifest's kind: the stage's name
+OWNED = (REPORT_FILE, REPORT_TEXT, RUNS, *PLOTS)
+CAS_ANCHOR = 0.971  # a labeled DCGAN's CAS on MNIST in the literature
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    out: str
+    report: dict
+    seconds: float
+    skipped: bool
+
+    @property
+    def summary(self) -> str:
+        fid, cas = self.report["frechet_distance"], self.report["cas"].get("accuracy")
+        return (f"fidelity {self.report['label_fidelity']['overall']:.2%}, FD {fid['synthetic_vs_real_test']:.2f} "
+                f"(floor {fid['real_train_vs_real_test']:.2f}), CAS {'n/a' if cas is None else f'{cas:.2%}'}")
+
+
+def validate(cfg: ReportConfig) -> None:
+    mnist.check_dataset(cfg.dataset)
+    require(cfg.samples >= 20, f"--samples must be at least 20 (got {cfg.samples})")
+    require(cfg.seeds >= 1, f"--seeds must be at least 1 (got {cfg.seeds})")
+    require(cfg.epochs >= 1 and cfg.low_data_epochs >= 1, "--epochs and --low-data-epochs must be at least 1")
+    require(cfg.cas_rows >= 1, f"--cas-rows must be at least 1 (got {cfg.cas_rows})")
+    require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
+
+
+def run(cfg: ReportConfig) -> ReportResult:
+    started = time.perf_counter()
+    validate(cfg)
+    _, generator_info = load_generator(cfg.checkpoint)
+    judge_uri = cfg.judge or storage.join(cfg.checkpoint, JUDGE_SUBFOLDER)
+    judge, judge_info = load_classifier(judge_uri)
+    inputs = {name: open_dataset(uri, what=f"--{name.replace('_', '-')}") for name, uri in
+              (("synthetic", cfg.synthetic), ("merged", cfg.merged), ("low_data_merged", cfg.low_data_merged)) if uri}
+    if "synthetic" in inputs and inputs["synthetic"].stage != "synthetic":
+        raise AugmentError(f"--synthetic {cfg.synthetic} is a {inputs['synthetic'].stage} output, not a generation output")
+    identity = {
+        "generator_sha256": generator_info["sha256"], "judge_sha256": judge_info["sha256"],
+        **{name: dataset.manifest["config_digest"] for name, dataset in inputs.items()},
+        **{key: getattr(cfg, key) for key in ("dataset", "samples", "seed", "seeds", "epochs", "low_data_epochs", "cas_rows")},
+    }
+    fs, out = storage.resolve(cfg.out)
+    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite)
+    if done:
+        report = json.loads(storage.read_bytes(fs, storage.join(out, REPORT_FILE)))
+        return ReportResult(cfg.out, report, 0.0, skipped=True)
+    storage.check_writable(cfg.out)
+    if cfg.overwrite:
+        manifest.clear_output(fs, out, OWNED if cfg.runs is None else [name for name in OWNED if name != RUNS])
+    storage.delete(fs, storage.join(out, manifest.MANIFEST_NAME))
+
+    train = mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
+    test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
+    images, labels, confidence, origin = _synthetic_samples(cfg, judge_uri, generator_info)
+    predicted = predictions(judge, images)
+    matrix = confusion(predicted, labels)
+    floor_rows = mnist.first_per_class(train.labels, max(2, len(labels) // 10))
+    report = {
+        "generator": {"uri": cfg.checkpoint, "sha256": generator_info["sha256"], "epochs": generator_info.get("epochs")},
+        "judge": {"uri": judge_uri, "sha256": judge_info["sha256"], "test_accuracy": judge_info.get("test_accuracy")},
+        "samples": {"rows": int(len(labels)), "from": origin},
+        "label_fidelity": fidelity(predicted, labels),
+        "mean_confidence": float(confidence.mean()),
+        "frechet_distance": {
+            "feature_space": f"judge penultimate layer ({judge.spec.hidden} features)",
+            "synthetic_vs_real_test": frechet_distance(judge, test.images, images),
+            "real_train_vs_real_test": frechet_distance(judge, test.images, train.images[floor_rows]),
+            "per_class": per_class_frechet(judge, test.images, test.labels, images, labels),
+        },
+        "confusion": matrix.tolist(),
+    }
+    runs = classifier_runs(cfg)
+    report["cas"] = _cas(cfg, runs)
+    report["gain"] = _gain_table(cfg, runs)
+    report["targets"] = _targets(report)
+    report["elapsed_s"] = round(time.perf_counter() - started, 3)
+
+    storage.write_bytes_atomic(fs, storage.join(out, "confusion.png"), plots.confusion_png(matrix))
+    storage.write_bytes_atomic(fs, storage.join(out, "samples.png"), plots.samples_png(images, labels, confidence))
+    written = [REPORT_FILE, REPORT_TEXT, *PLOTS[:2]]
+    if report["gain"]:
+        storage.write_bytes_atomic(fs, storage.join(out, "gain.png"), plots.gain_png(report["gain"]))
+        written.append("gain.png")
+    storage.write_bytes_atomic(fs, storage.join(out, REPORT_FILE), json.dumps(report, indent=2, sort_keys=True).encode())
+    storage.write_bytes_atomic(fs, storage.join(out, REPORT_TEXT), report_markdown(report).encode())
+    manifest.write_manifest(
+        fs, out, stage=KIND, config=identity, files=[manifest.file_entry(fs, out, name, rows=0) for name in written],
+        elapsed_s=report["elapsed_s"],
+    )
+    return ReportResult(cfg.out, report, report["elapsed_s"], skipped=False)
+
+
+def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict):
+    """(images, labels, confidence, where from): ids 0..samples-1, a nearly class-balanced prefix."""
+    if cfg.synthetic:
+        fs, folder = storage.resolve(cfg.synthetic)
+        table = pq.read_table(folder, filesystem=fs, columns=["id", "image", "label", "confidence"], filters=[("id", "<", cfg.samples)])
+        table = table.sort_by("id")
+        if table.num_rows < cfg.samples:
+            raise AugmentError(f"--synthetic {cfg.synthetic} holds {table.num_rows} rows, fewer than --samples {cfg.samples}")
+        images = table["image"].combine_chunks().to_numpy_ndarray()
+        return images, table["label"].to_numpy().astype(np.int64), table["confidence"].to_numpy(), cfg.synthetic
+    plan = PartPlan(
+        checkpoint=cfg.checkpoint, judge=judge_uri, out=cfg.out, n=cfg.samples, seed=cfg.seed,
+        boundaries=tuple(class_boundaries(generator_info["spec"]["num_classes"], None).tolist()),
+        min_confidence=0.0, max_attempts=1, batch_size=512, metadata={},
+    )
+    images, labels, confidence, _ = PartMaker(plan).make_rows(np.arange(cfg.samples))
+    return images, labels, confidence, f"generated here from {cfg.checkpoint} (seed {cfg.seed})"
+
+
+def _cas(cfg: ReportConfig, runs: dict[str, ClassifierConfig]) -> dict:
+    if "cas" not in runs:
+        return {"skipped": "no --synthetic output given: CAS trains on generated rows"}
+    result = stages.classifier.run(runs["cas"])
+    return {"accuracy": result.test_accuracy, "rows": result.rows, "epochs": result.epochs, "anchor": CAS_ANCHOR}
+
+
+def _gain_table(cfg: ReportConfig, runs: dict[str, ClassifierConfig]) -> dict:
+    table = {}
+    for regime, _, epochs in regimes(cfg):
+        # Seed by seed, every variant: an evaluation stopped part-way leaves whole seeds, which a
+        # rerun with fewer --seeds on the same --out reuses as they are.
+        accuracy = {(variant, seed): stages.classifier.run(runs[run_name(regime, variant, seed)]).test_accuracy
+                    for seed in range(cfg.seeds) for variant in VARIANTS}
+        table[regime] = {}
+        for variant in VARIANTS:
+            accuracies = [accuracy[variant, seed] for seed in range(cfg.seeds)]
+            table[regime][variant] = {
+                "mean": statistics.fmean(accuracies), "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+                "runs": accuracies, "epochs": epochs,
+            }
+    return table
+
+
+def _targets(report: dict) -> dict:
+    targets = {"label fidelity >= 99%": report["label_fidelity"]["overall"] >= 0.99}
+    if "accuracy" in report["cas"]:
+        targets["CAS >= 98%"] = report["cas"]["accuracy"] >= 0.98
+    gain = report["gain"]
+    if "full data" in gain:
+        full = gain["full data"]
+        targets["augmented >= real only (full data)"] = full["real + synthetic"]["mean"] >= full["real only"]["mean"]
+    if "low data" in gain:
+        low = gain["low data"]
+        best_plain = max(low["real only"]["mean"], low["real + classic"]["mean"])
+        best_gan = max(low["real + synthetic"]["mean"], low["real + classic + synthetic"]["mean"])
+        targets["low data: GAN gain >= +1 point over real only and classic"] = best_gan - best_plain >= 0.01
+    return targets
+
+
+def report_markdown(report: dict) -> str:
+    fid = report["frechet_distance"]
+    fidelity_row = " | ".join(f"{report['label_fidelity']['per_class'].get(str(c), report['label_fidelity']['per_class'].get(c, float('nan'))):.3f}" for c in range(10))
+    fid_row = " | ".join(f"{fid['per_class'].get(str(c), fid['per_class'].get(c, float('nan'))):.2f}" for c in range(10))
+    lines = [
+        "# augment report", "",
+        f"Generator `{report['generator']['sha256'][:16]}…` ({report['generator']['epochs']} epochs); judge "
+        f"`{report['judge']['sha256'][:16]}…` (real test accuracy {report['judge']['test_accuracy']}).",
+        f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}.", "",
+        "## Label fidelity and Fréchet distance", "",
+        f"- Label fidelity (judge agrees with the conditioning label): **{report['label_fidelity']['overall']:.2%}**; "
+        f"mean judge confidence {report['mean_confidence']:.3f}",
+        f"- Fréchet distance in {fid['feature_space']}: synthetic vs real test **{fid['synthetic_vs_real_test']:.2f}**; "
+        f"floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}", "",
+        "| class | " + " | ".join(map(str, range(10))) + " |", "|---" * 11 + "|",
+        f"| fidelity | {fidelity_row} |", f"| Fréchet distance | {fid_row} |", "",
+        "![confusion](confusion.png) ![samples](samples.png)", "",
+        "## Classification accuracy score (train on synthetic, test on real)", "",
+    ]
+    cas = report["cas"]
+    if "accuracy" in cas:
+        lines.append(f"**{cas['accuracy']:.2%}** on the real test split after {cas['epochs']} epochs over {cas['rows']:,} "
+                     f"synthetic digits (literature anchor for a labeled DCGAN: {cas['anchor']:.1%}).")
+    else:
+        lines.append(f"Not measured: {cas['skipped']}.")
+    lines += ["", "## Augmentation gain (real test accuracy)", ""]
+    if not report["gain"]:
+        lines.append("Not measured: no merged dataset given.")
+    for regime, variants in report["gain"].items():
+        lines += [f"### {regime}", "", "| variant | mean | std | runs | epochs |", "|---|---|---|---|---|"]
+        for variant, row in variants.items():
+            runs = ", ".join(f"{r:.4f}" for r in row["runs"])
+            lines.append(f"| {variant} | {row['mean']:.2%} | {row['std'] * 100:.2f} pt | {runs} | {row['epochs']} |")
+        lines.append("")
+    if report["gain"]:
+        lines.append("![gain](gain.png)")
+    lines += ["", "## Targets", ""] + [f"- {'met' if ok else '**missed**'}: {name}" for name, ok in report["targets"].items()]
+    return "\n".join(lines) + "\n"

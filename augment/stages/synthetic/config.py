@@ -1,0 +1,51 @@
+"""The `synthetic/` stage's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from augment.core.storage import absolute_fields
+
+FOLDER = "synthetic"
+JUDGE_SUBFOLDER = "judge"  # CHECKPOINT/judge: the default judge, trained there on first use
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Generate N labeled synthetic digits to Parquet with Ray Data (the `synthetic/` stage)."""
+
+    checkpoint: str  # a GAN run folder holding generator.safetensors + generator.json
+    n: int
+    out: str
+    judge: str | None = None  # a judge folder; None: CHECKPOINT/judge, trained there on first use
+    workers: int | None = None  # None: one per GPU with --gpu, else one per CPU of the cluster
+    gpu: bool = False
+    batch_size: int = 512  # rows per generator forward
+    seed: int = 0
+    class_weights: tuple[float, ...] | None = None  # None: balanced
+    min_confidence: float = 0.0
+    max_attempts: int = 32  # fresh latents a row may draw before the run gives up
+    rows_per_file: int = 262_144  # at most; parts are split evenly (~65 MB each for MNIST digits)
+    precision: str = "auto"  # "fp32", "bf16" or "auto": bf16 where the hardware has bf16 matrix units
+    data_root: str | None = None  # real data, only needed when the judge must be trained
+    download: bool = True
+    address: str | None = None
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        absolute_fields(self, "checkpoint", "out", "judge", "data_root")
+
+    def identity(self, generator_sha256: str, judge_sha256: str, precision: str) -> dict[str, Any]:
+        """Everything that determines the rows (workers and batch size do not); `precision` resolved."""
+        return {
+            "n": self.n,
+            "seed": self.seed,
+            "class_weights": None if self.class_weights is None else list(self.class_weights),
+            "min_confidence": self.min_confidence,
+            "max_attempts": self.max_attempts,
+            "rows_per_file": self.rows_per_file,
+            "generator_sha256": generator_sha256,
+            "judge_sha256": judge_sha256,
+            "precision": precision,
+        }

@@ -1,0 +1,33 @@
+"""A generation's plan and its parts: what every part maker needs to know, and which ids each part
+file holds. No torch here: the generate driver plans and schedules parts, the actors make them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """What every part maker needs to know about the whole generation."""
+
+    checkpoint: str
+    judge: str
+    out: str
+    n: int
+    seed: int
+    boundaries: tuple[float, ...]  # cumulative class shares (sampling.class_boundaries)
+    min_confidence: float
+    max_attempts: int
+    batch_size: int
+    metadata: dict[str, str]  # footer metadata of every part file
+    precision: str = "fp32"  # "fp32" or "bf16" (resolved: never "auto"; see augment/core/precision.py)
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+def part_bounds(n: int, rows_per_file: int) -> list[tuple[int, int]]:
+    """[start, stop) id ranges of the parts: as few as rows_per_file allows, sizes within one row."""
+    parts = -(-n // rows_per_file)
+    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
