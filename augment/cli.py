@@ -11,6 +11,7 @@ import typer
 from augment import __version__, stages
 from augment.app.config import AppConfig
 from augment.core import console
+from augment.core.console import plural
 from augment.core.errors import AugmentError, current_stage, first_line
 from augment.pipeline import STAGES, PipelineConfig
 from augment.stages.classifier.config import ClassifierConfig
@@ -180,11 +181,11 @@ def generate(
     options = {**locals(), "class_weights": _weights(class_weights)}
     result = stages.synthetic.run(_config(SyntheticConfig, options))
     if result.skipped:
-        typer.echo(f"{out} already holds these {result.rows:,} rows ({result.files} files): nothing to do")
+        typer.echo(f"{out} already holds these {result.rows:,} rows ({plural(result.files, 'file')}): nothing to do")
         return
     reused = f" ({result.reused_parts} parts kept from an interrupted run)" if result.reused_parts else ""
     typer.echo(
-        f"wrote {result.rows:,} rows in {result.files} files ({result.bytes / 1e6:,.1f} MB) to {out} in "
+        f"wrote {result.rows:,} rows in {plural(result.files, 'file')} ({result.bytes / 1e6:,.1f} MB) to {out} in "
         f"{result.seconds:.1f} s ({result.precision}): {result.rows_per_s:,.0f} rows/s, mean confidence {result.mean_confidence:.3f}, "
         f"{result.rejected:,} samples replaced{reused}"
     )

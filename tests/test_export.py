@@ -65,13 +65,18 @@ def test_cli_export_prints_rows_per_label(tiny_mnist, tmp_path, run_cli):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["_manifest.json", "test", "train"]
 
 
-def test_existing_output_is_refused_untouched_and_replaced_with_overwrite(tiny_mnist, tmp_path, run_cli):
+def test_a_complete_output_is_skipped_another_dataset_refused_and_overwrite_replaces(tiny_mnist, tmp_path, run_cli):
     out = tmp_path / "o"
     stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     (out / "notes.txt").write_text("keep me")
     before = _snapshot(out)
-    refused = run_cli("data", "export", "--data-root", tiny_mnist.root, "--out", out)
-    assert_one_line_error(refused, str(out), "already holds a complete output", "--overwrite")
+    again = run_cli("data", "export", "--data-root", tiny_mnist.root, "--out", out)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("already exported with these settings (mnist, schema v1)")
+    assert again.stdout.splitlines()[2].split() == ["train", "300", *["30"] * 10]  # the counts, from the manifest
+    assert _snapshot(out) == before
+    refused = run_cli("data", "export", "--data-root", tiny_mnist.root, "--out", out, "--dataset", "kmnist")
+    assert_one_line_error(refused, str(out), "made with other settings (dataset)", "--overwrite")
     assert _snapshot(out) == before
 
     replaced = run_cli("data", "export", "--data-root", tiny_mnist.root, "--out", out, "--overwrite")
@@ -85,7 +90,7 @@ def test_folder_with_foreign_data_is_refused(tiny_mnist, tmp_path, run_cli):
     out.mkdir()
     (out / "precious.csv").write_text("a,b\n")
     result = run_cli("data", "export", "--data-root", tiny_mnist.root, "--out", out)
-    assert_one_line_error(result, "already holds data (no manifest")
+    assert_one_line_error(result, "holds something other than a real output", "--overwrite")
     assert _snapshot(out) == {"precious.csv": b"a,b\n"}
 
 

@@ -203,18 +203,21 @@ def test_output_reads_without_ray_and_with_ray_data(ray_local, models, tmp_path)
     assert np.stack([row["image"] for row in rows]).tobytes() == schema.images_to_numpy(table["image"]).tobytes()
 
 
-def test_an_existing_complete_output_is_refused_unless_overwrite(ray_local, models, tmp_path, run_cli):
+def test_a_complete_output_is_skipped_with_the_same_settings_and_refused_with_others(ray_local, models, tmp_path, run_cli):
     gan, judge = models
     out = tmp_path / "syn"
     args = ("generate", "--checkpoint", gan, "--judge", judge, "--n", 300, "--out", out, "--workers", 1)
     assert run_cli(*args).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert_one_line_error(run_cli(*args), "already holds a complete output", "--overwrite")
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == f"{out} already holds these 300 rows (1 file): nothing to do"
+    assert_one_line_error(run_cli(*args, "--seed", 7), "made with other settings (seed)", "--overwrite")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
     result = run_cli(*args, "--overwrite", "--n", 200)
     assert result.returncode == 0, result.stderr
-    assert "wrote 200 rows in 1 files" in result.stdout and "rows/s" in result.stdout
+    assert "wrote 200 rows in 1 file " in result.stdout and "rows/s" in result.stdout
     assert _read(out).num_rows == 200
 
 

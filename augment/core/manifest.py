@@ -72,20 +72,6 @@ def read_manifest(fs: pafs.FileSystem, folder: str) -> dict[str, Any] | None:
         raise AugmentError(f"{path} is not valid JSON ({exc}); delete it to redo this stage") from None
 
 
-def refuse_occupied(fs: pafs.FileSystem, folder: str, *, uri: str, overwrite: bool) -> None:
-    """Refuse an output folder that already holds anything, unless the user said --overwrite.
-
-    Runs before any work, so a refused command writes nothing and deletes nothing.
-    """
-    kind = storage.file_type(fs, folder)
-    if kind == pafs.FileType.File:
-        raise AugmentError(f"output {uri} is a file, not a folder")
-    if overwrite or not storage.entries(fs, folder):
-        return
-    what = "a complete output" if read_manifest(fs, folder) else "data (no manifest: incomplete or foreign)"
-    raise AugmentError(f"output {uri} already holds {what}; pass --overwrite to replace it")
-
-
 def clear_output(fs: pafs.FileSystem, folder: str, owned: Iterable[str]) -> None:
     """Remove a previous output of this stage: manifest first, so a crash mid-way reads as incomplete.
 
