@@ -286,7 +286,8 @@ def run(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run folder made with other settings."),
 ) -> None:
     """Run the whole pipeline: real → gan → judge → synthetic → merged → classifier → report."""
-    from augment.pipeline import run as run_pipeline, summary_table
+    from augment.pipeline import run as run_pipeline
+    from augment.pipeline import summary_table
 
     chosen = tuple(s for s in only.split(",") if s) if only else STAGES
     unknown = [s for s in chosen if s not in STAGES]
@@ -308,7 +309,8 @@ def submit(
     working_dir: Optional[str] = typer.Option(None, help="Folder uploaded as the job's working directory (default: this project's folder)."),
 ) -> None:
     """Submit a stage (or the whole chain) to a Ray cluster; other options go to the job."""
-    from augment.submit import SubmitConfig, submit as run_submit
+    from augment.submit import SubmitConfig
+    from augment.submit import submit as run_submit
 
     result = run_submit(SubmitConfig(job=job, address=address, args=tuple(ctx.args), wait=wait, working_dir=working_dir),
                         echo=typer.echo)

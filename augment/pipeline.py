@@ -23,9 +23,9 @@ from augment import stages
 from augment.core import storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, in_stage, require
+from augment.core.options import ComputeOptions, DataOptions, StageConfig
 from augment.core.precision import bf16_is_fast
 from augment.core.ray_session import ray_session
-from augment.core.storage import absolute_fields
 from augment.stages.classifier.plan import GAIN_VARIANTS, classifier_runs, run_name
 from augment.stages.gan.config import GanConfig
 from augment.stages.judge.config import JudgeConfig
@@ -37,15 +37,14 @@ from augment.stages.synthetic.config import SyntheticConfig
 STAGES = ("real", "gan", "judge", "synthetic", "merged", "classifier", "report")
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
+@dataclass(frozen=True, kw_only=True)
+class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
     """`augment run`: every stage in order under one folder, skipping the complete ones."""
+
+    PATHS = ("out", "data_root")
 
     out: str = "augment-out"
     n: int = 1_000_000
-    dataset: str = "mnist"
-    data_root: str | None = None
-    download: bool = True
     epochs: int | None = None  # GAN epochs; None: 5 on CPU, 30 with --gpu
     classifier_epochs: int = 4
     arch: str = "dcgan"
@@ -55,13 +54,7 @@ class PipelineConfig:
     seeds: int = 1
     seed: int = 0
     workers: int | None = None  # None: 1 per GPU with --gpu, else 2 when the machine has 2+ CPUs
-    gpu: bool = False
-    address: str | None = None
     force: tuple[str, ...] = ()
-    overwrite: bool = False
-
-    def __post_init__(self) -> None:
-        absolute_fields(self, "out", "data_root")
 
     def gan_epochs(self) -> int:
         return self.epochs if self.epochs is not None else (30 if self.gpu else 5)

@@ -36,13 +36,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augment.core import schema  # noqa: E402
+from augment.core.precision import PRECISIONS, resolve_here  # noqa: E402
 from augment.models.classifier import ClassifierSpec, DigitClassifier  # noqa: E402
 from augment.models.classifier_file import export_classifier  # noqa: E402
 from augment.models.gan import GanSpec, build_generator, init_weights  # noqa: E402
 from augment.models.generator_file import export_generator  # noqa: E402
-from augment.stages.synthetic.sampling import class_boundaries, latents_for  # noqa: E402
 from augment.stages.synthetic.parts import PartPlan, part_bounds  # noqa: E402
-from augment.core.precision import PRECISIONS, resolve_here  # noqa: E402
+from augment.stages.synthetic.sampling import class_boundaries, latents_for  # noqa: E402
 from augment.stages.synthetic.synthesis import PartMaker  # noqa: E402
 
 

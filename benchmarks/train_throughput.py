@@ -26,10 +26,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augment.core import mnist  # noqa: E402
-from augment.stages.gan.config import GanConfig  # noqa: E402
-from augment.models.gan import GanSpec, build_discriminator, build_generator, init_weights, memory_format_for  # noqa: E402
-from augment.models.gan_step import AUTOCAST_DTYPES, GanStep, make_ema  # noqa: E402
 from augment.core.precision import PRECISIONS, resolve_for_training  # noqa: E402
+from augment.models.gan import (  # noqa: E402
+    GanSpec,
+    build_discriminator,
+    build_generator,
+    init_weights,
+    memory_format_for,
+)
+from augment.models.gan_step import AUTOCAST_DTYPES, GanStep, make_ema  # noqa: E402
+from augment.stages.gan.config import GanConfig  # noqa: E402
 
 
 def training_images(count: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -74,8 +80,8 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: GanConfig, threads: 
 
 def ray_train(images_count: int, cfg: GanConfig) -> tuple[float, float, float]:
     """(samples/s inside epochs, wall seconds of train_gan, seconds spent in epochs)."""
-    from augment.stages.gan.artifacts import read_metrics_csv
     from augment import stages
+    from augment.stages.gan.artifacts import read_metrics_csv
 
     started = time.perf_counter()
     stages.gan.run(cfg)

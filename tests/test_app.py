@@ -15,17 +15,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from augment.stages.gan import artifacts
-from augment.core import schema
+from augment import stages
 from augment.app import dataset_stats, digits
 from augment.app.locate import locate
 from augment.app.main_path import MAIN_SCRIPT, RUN_ENV
-from augment.stages.report.config import ReportConfig
-from augment.stages.real.config import RealConfig
-from augment.stages.synthetic.config import SyntheticConfig
-from augment.stages.merged.config import MergedConfig
-from augment import stages
+from augment.core import schema
 from augment.models.generator_file import load_generator
+from augment.stages.gan import artifacts
+from augment.stages.merged.config import MergedConfig
+from augment.stages.real.config import RealConfig
+from augment.stages.report.config import ReportConfig
+from augment.stages.synthetic.config import SyntheticConfig
 from augment.stages.synthetic.synthesis import DigitScorer
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models

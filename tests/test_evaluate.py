@@ -8,14 +8,14 @@ import types
 import numpy as np
 import pytest
 
-from augment.stages.report.config import ReportConfig
-from augment.stages.real.config import RealConfig
-from augment.stages.synthetic.config import SyntheticConfig
-from augment.stages.merged.config import MergedConfig
-from augment.stages.report import evaluate as evaluate_module
-from augment.stages.report.evaluate import _targets, report_markdown
 from augment import stages
+from augment.stages.merged.config import MergedConfig
+from augment.stages.real.config import RealConfig
+from augment.stages.report import evaluate as evaluate_module
+from augment.stages.report.config import ReportConfig
+from augment.stages.report.evaluate import _targets, report_markdown
 from augment.stages.report.quality import confusion, fidelity
+from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
 

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from augment import stages
 from augment.core import schema, storage
 from augment.stages.real.config import RealConfig
-from augment import stages
 from tests.conftest import assert_one_line_error, run_cli_process
 from tests.fixtures import write_truncated_archives
 

@@ -10,12 +10,12 @@ from torch.nn.utils.parametrize import is_parametrized
 
 from augment.core.errors import AugmentError
 from augment.models.checkpoint import STATE_FILE, load_state, save_state
+from augment.models.classifier import ClassifierSpec, DigitClassifier, fuse_for_inference
 from augment.models.diff_augment import cutout, diff_augment, parse_policy, translate
+from augment.models.fast_ops import MaxPool2ThenRelu, relu_
 from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights
 from augment.models.gan_step import GanStep, make_ema
-from augment.models.classifier import ClassifierSpec, DigitClassifier, fuse_for_inference
 from augment.models.generator_file import WEIGHTS_FILE, export_generator, load_generator
-from augment.models.fast_ops import MaxPool2ThenRelu, relu_
 from augment.models.generator_inference import SubPixelTail, TransposedConvAsMatmul, for_inference
 
 

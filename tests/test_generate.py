@@ -15,14 +15,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from augment.core import schema
-from augment.stages.synthetic.config import SyntheticConfig
 from augment import stages
+from augment.core import schema
+from augment.core.errors import AugmentError
+from augment.core.precision import resolve_here
 from augment.models.gan import GanSpec, build_generator
 from augment.models.generator_file import INFO_FILE, export_generator
-from augment.core.errors import AugmentError
+from augment.stages.synthetic.config import SyntheticConfig
 from augment.stages.synthetic.parts import PartPlan
-from augment.core.precision import resolve_here
 from augment.stages.synthetic.sampling import latents_for
 from augment.stages.synthetic.synthesis import PartMaker
 from tests.conftest import assert_one_line_error, run_cli_process

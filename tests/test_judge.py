@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from augment.core import mnist
-from augment.stages.judge.config import JudgeConfig
 from augment import stages
+from augment.core import mnist
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
+from augment.stages.judge.config import JudgeConfig
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset
 

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from augment import stages
 from augment.core import manifest, schema, storage
+from augment.stages.merged.config import MergedConfig
 from augment.stages.real.config import RealConfig
 from augment.stages.synthetic.config import SyntheticConfig
-from augment.stages.merged.config import MergedConfig
-from augment import stages
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from augment import pipeline
-from augment.pipeline import STAGES, PipelineConfig
+from augment.pipeline import STAGES, PipelineConfig, stages_to_redo
 from augment.stages.report.evaluate import VARIANTS
-from augment.pipeline import stages_to_redo
 from tests.conftest import assert_one_line_error
 from tests.fixtures import TINY_RUN, write_tiny_dataset
 

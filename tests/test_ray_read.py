@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from augment.stages.real.config import RealConfig
 from augment import stages
+from augment.stages.real.config import RealConfig
 
 
 def test_ray_data_reads_the_image_column_as_uint8_tensors(ray_local, tiny_mnist, tmp_path):

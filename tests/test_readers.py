@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from augment.stages.real.config import RealConfig
 from augment import stages
+from augment.stages.real.config import RealConfig
 
 READER_SCRIPT = Path(__file__).with_name("read_without_ray.py")
 

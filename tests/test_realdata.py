@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from augment.stages.real.config import RealConfig
-from augment.core.mnist import archive_names
 from augment import stages
+from augment.core.mnist import archive_names
+from augment.stages.real.config import RealConfig
 
 pytestmark = pytest.mark.realdata
 # Read once at import: the per-test fixtures hide the developer's environment from other tests.

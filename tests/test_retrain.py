@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from augment.core import mnist
-from augment.stages.real.config import RealConfig
-from augment.stages.synthetic.config import SyntheticConfig
-from augment.stages.merged.config import MergedConfig
-from augment.stages.classifier.config import ClassifierConfig
-from augment.core.datasets import open_dataset
 from augment import stages
+from augment.core import mnist
+from augment.core.datasets import open_dataset
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
+from augment.stages.classifier.config import ClassifierConfig
 from augment.stages.classifier.train import _learning_rate, select_rows
+from augment.stages.merged.config import MergedConfig
+from augment.stages.real.config import RealConfig
+from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
 

@@ -10,15 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from augment.stages.real.config import RealConfig
-from augment.stages.gan.config import GanConfig
 from augment import stages
-from augment.models.generator_file import load_generator
-from augment.core.precision import resolve_for_training
 from augment.core.errors import AugmentError
-from augment.stages.gan.artifacts import gif_epochs
+from augment.core.precision import resolve_for_training
 from augment.core.ray_train import completed_epochs
+from augment.models.generator_file import load_generator
+from augment.stages.gan.artifacts import gif_epochs
+from augment.stages.gan.config import GanConfig
 from augment.stages.gan.train import FAULT_MARKER
+from augment.stages.real.config import RealConfig
 from tests.conftest import assert_one_line_error
 
 TINY = dict(batch_size=64, limit=256, checkpoint_every=1)

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from augment.app.config import AppConfig
 from augment.app.locate import locate
 from augment.app.main_path import MAIN_SCRIPT, RUN_ENV
-from augment.app.config import AppConfig
 from augment.core.errors import AugmentError
 
 LOOPBACK_NAMES = {"localhost"}

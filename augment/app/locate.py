@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from augment.core import manifest, storage
 from augment.core.errors import AugmentError
-from augment.stages.report.config import REPORT_FILE
 from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
 from augment.models.generator_file import INFO_FILE as GENERATOR_INFO
+from augment.stages.report.config import REPORT_FILE
 
 DATASET_STAGES = ("synthetic", "merged", "real")  # the order the Dataset page offers them in
 

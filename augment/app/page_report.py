@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from augment.core import storage
 from augment.app.locate import RunLayout, read_report
+from augment.core import storage
 from augment.core.errors import AugmentError
 from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
 

@@ -7,9 +7,9 @@ import re
 import pandas as pd
 import streamlit as st
 
-from augment.stages.gan import artifacts
-from augment.core import storage
 from augment.app.locate import RunLayout
+from augment.core import storage
+from augment.stages.gan import artifacts
 
 GRID_NAME = re.compile(r"epoch_(\d+)\.png$")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from augment.core import manifest, schema, storage
@@ -31,10 +30,6 @@ class Dataset:
     rows: int
     rows_per_label: dict[int, int]
     manifest: dict
-
-    @property
-    def fs_and_folder(self):
-        return storage.resolve(self.uri)
 
 
 def open_dataset(uri: str, *, what: str, stages: tuple[str, ...] = TRAINABLE_STAGES) -> Dataset:
@@ -76,8 +71,3 @@ def open_dataset(uri: str, *, what: str, stages: tuple[str, ...] = TRAINABLE_STA
         raise AugmentError(f"{what} {uri} has label {bad}: labels must be 0-{NUM_CLASSES - 1}")
     counts = np.bincount(values.astype(np.int64), minlength=NUM_CLASSES)
     return Dataset(uri, stage, paths, rows, {c: int(counts[c]) for c in range(NUM_CLASSES)}, found)
-
-
-def source_mask(table, source: str):
-    """Boolean mask of the rows of `table` that come from `source` (dictionary-encoded column)."""
-    return pc.equal(table["source"].cast(schema.SOURCE_TYPE.value_type), source)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from augment.core import manifest, storage
+from augment.core import manifest, mnist, storage
 from augment.core.errors import AugmentError, OtherSettings, require
 from augment.models.checkpoint import load_state
 
@@ -17,6 +19,34 @@ RAY_RUN_NAME = "ray"  # Ray Train's run folder inside RUN: checkpoints and Ray's
 META_FILE = "meta.json"  # beside each checkpoint's state: epoch and metrics history
 FAULT_MARKER = ".fault-injected"
 CHECKPOINTS_KEPT = 3
+
+
+@dataclass(frozen=True)
+class Worker:
+    cfg: Any  # the stage's config, rebuilt from the train loop's dict
+    rank: int
+    world: int
+    device: torch.device
+
+
+def start_worker(loop: dict, config_class) -> Worker:
+    """The start of every training loop on a Ray Train worker: its config, its place in the group,
+    its device, and the torch threads the driver gave it (Ray sets OMP_NUM_THREADS=1 otherwise)."""
+    import ray.train
+    import ray.train.torch
+
+    context = ray.train.get_context()
+    torch.set_num_threads(loop["threads"])
+    return Worker(config_class(**loop["config"]), context.get_world_rank(), context.get_world_size(), ray.train.torch.get_device())
+
+
+def digits_on_device(ref, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 images, labels) from the object store -> ([-1, 1] float (N, 1, 28, 28), int64 labels) on `device`."""
+    import ray
+
+    images, labels = ray.get(ref)
+    return (mnist.to_gan_range(torch.from_numpy(images.copy()).to(device)).unsqueeze(1),
+            torch.from_numpy(labels.copy()).long().to(device))
 
 
 def check_training_subset(limit: int | None, real_per_class: int | None, batch_size: int, num_classes: int = 10) -> None:

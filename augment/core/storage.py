@@ -18,7 +18,6 @@ from pyarrow import fs as pafs
 
 from augment.core.errors import AugmentError
 
-
 # Set by Ray's job supervisor in every `ray job submit` entry point's environment.
 RAY_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 

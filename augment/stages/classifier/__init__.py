@@ -9,6 +9,7 @@ classic_augment.py  torchvision affine + elastic, the classic-augmentation basel
 from augment.stages.classifier.config import FOLDER, ClassifierConfig
 
 STAGE_API = ("run", "ClassifierResult", "run_unless_current")
+__all__ = ["FOLDER", "ClassifierConfig", *STAGE_API]
 
 
 def __getattr__(name: str):

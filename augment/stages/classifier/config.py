@@ -5,23 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from augment.core.storage import absolute_fields
+from augment.core.options import ComputeOptions, DataOptions, StageConfig
 
 FOLDER = "classifier"
 
 
-@dataclass(frozen=True)
-class ClassifierConfig:
+@dataclass(frozen=True, kw_only=True)
+class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     """Train the digit classifier on a Parquet dataset through Ray Data (the `classifier/` stage)."""
+
+    PATHS = ("data", "out", "data_root")
 
     data: str  # a merged, synthetic or real output (a real export contributes its train split only)
     out: str
     dataset: str = "mnist"  # whose real test split measures accuracy
-    data_root: str | None = None
-    download: bool = True
     epochs: int = 4
-    workers: int = 1
-    gpu: bool = False
     batch_size: int = 128  # global
     lr: float = 3e-3  # peak, after a short warm-up
     lr_decay: float = 0.5  # per 60,000 samples seen: needs no total length, so a run can be extended
@@ -33,12 +31,7 @@ class ClassifierConfig:
     classic_augment: bool = False  # torchvision affine + elastic on every training image
     checkpoint_every: int = 1
     max_failures: int = 2
-    address: str | None = None
-    overwrite: bool = False
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
-
-    def __post_init__(self) -> None:
-        absolute_fields(self, "data", "out", "data_root")
 
     def identity(self, data_digest: str) -> dict[str, Any]:
         """What makes two runs the same run: more epochs or other workers continue it."""

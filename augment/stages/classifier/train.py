@@ -28,17 +28,30 @@ import pyarrow.parquet as pq
 import torch
 from ray.data.collate_fn import NumpyBatchCollateFn
 
-from augment.core import mnist, manifest, storage
-from augment.stages.classifier.config import FOLDER, ClassifierConfig
-from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
+from augment.core import manifest, mnist, storage
 from augment.core.console import plural
+from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
 from augment.core.errors import AugmentError, first_line, require
+from augment.core.progress import progress_channel
+from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
+from augment.core.ray_train import (
+    CHECKPOINTS_KEPT,
+    FAULT_MARKER,
+    RAY_RUN_NAME,
+    RUN_INFO,
+    completed_epochs,
+    crash_once,
+    digits_on_device,
+    newest_checkpoint,
+    run_info,
+    start_worker,
+    write_checkpoint_meta,
+    write_run_info,
+)
 from augment.models.checkpoint import save_state
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
-from augment.core.progress import progress_channel
-from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
-from augment.core.ray_train import CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, crash_once, newest_checkpoint, run_info, write_checkpoint_meta, write_run_info
+from augment.stages.classifier.config import FOLDER, ClassifierConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 METRICS_FILE = "metrics.csv"
@@ -272,11 +285,8 @@ def _retrain_worker(loop: dict) -> None:
     import ray.train.torch
     import torch.nn.functional as F
 
-    cfg = ClassifierConfig(**loop["config"])
-    context = ray.train.get_context()
-    rank, world = context.get_world_rank(), context.get_world_size()
-    device = ray.train.torch.get_device()
-    torch.set_num_threads(loop["threads"])
+    worker = start_worker(loop, ClassifierConfig)
+    cfg, rank, world, device = worker.cfg, worker.rank, worker.world, worker.device
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = DigitClassifier(ClassifierSpec(num_classes=loop["num_classes"])).to(device)
@@ -292,9 +302,7 @@ def _retrain_worker(loop: dict) -> None:
     per_worker = cfg.batch_size // world
 
     if rank == 0:
-        test_images, test_labels = ray.get(loop["test"])
-        test_images = mnist.to_gan_range(torch.from_numpy(test_images.copy()).to(device)).unsqueeze(1)
-        test_labels = torch.from_numpy(test_labels.copy()).long().to(device)
+        test_images, test_labels = digits_on_device(loop["test"], device)
     shard = ray.train.get_dataset_shard("train")
 
     for epoch in range(first_epoch, cfg.epochs + 1):

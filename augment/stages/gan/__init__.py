@@ -8,6 +8,7 @@ artifacts.py  samples/, metrics.csv and the progress GIF the run folder holds
 from augment.stages.gan.config import FOLDER, GanConfig
 
 STAGE_API = ("run", "GanResult")
+__all__ = ["FOLDER", "GanConfig", *STAGE_API]
 
 
 def __getattr__(name: str):

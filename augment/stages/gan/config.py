@@ -5,22 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from augment.core.storage import absolute_fields
+from augment.core.options import ComputeOptions, DataOptions, StageConfig
 
 FOLDER = "gan"
 
 
-@dataclass(frozen=True)
-class GanConfig:
+@dataclass(frozen=True, kw_only=True)
+class GanConfig(StageConfig, DataOptions, ComputeOptions):
     """Train a class-conditional GAN with Ray Train (the `gan/` stage)."""
 
+    PATHS = ("out", "data_root")
+
     out: str
-    dataset: str = "mnist"
-    data_root: str | None = None
-    download: bool = True
     epochs: int = 20
-    workers: int = 1
-    gpu: bool = False
     cpus_per_worker: int | None = None  # None: the cluster's CPUs shared evenly among the workers
     arch: str = "dcgan"
     batch_size: int = 128  # global: split evenly across workers, so results do not depend on W
@@ -37,16 +34,11 @@ class GanConfig:
     diff_augment: str | None = None  # e.g. "translation,cutout": DiffAugment for low-data runs
     checkpoint_every: int = 1  # epochs
     max_failures: int = 2  # worker crashes survived per run (each restarts from the last checkpoint)
-    address: str | None = None  # Ray cluster to join; None starts a local Ray
-    overwrite: bool = False
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
     # "auto": bf16 autocast on AMX CPUs, fp32 elsewhere (precision.resolve_for_training).
     # Not part of the identity: weights and optimizer state are fp32 either way, so a run may be
     # continued on other hardware.
     precision: str = "auto"
-
-    def __post_init__(self) -> None:
-        absolute_fields(self, "out", "data_root")
 
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run: continuing with more epochs or other workers is fine."""

@@ -16,20 +16,34 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from augment.core import mnist, manifest, storage
-from augment.stages.gan import artifacts
-from augment.stages.gan.config import FOLDER, GanConfig
+from augment.core import manifest, mnist, storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, first_line, require
-from augment.models.checkpoint import save_state
-from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights, memory_format_for
-from augment.models.diff_augment import parse_policy
-from augment.models.gan_step import AUTOCAST_DTYPES, LOSSES, STAT_NAMES, GanStep, make_ema
-from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
 from augment.core.precision import check_precision, resolve_for_training
 from augment.core.progress import progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
-from augment.core.ray_train import CHECKPOINTS_KEPT, FAULT_MARKER, RAY_RUN_NAME, RUN_INFO, completed_epochs, cpus_per_worker, crash_once, check_training_subset, newest_checkpoint, write_checkpoint_meta, write_run_info
+from augment.core.ray_train import (
+    CHECKPOINTS_KEPT,
+    FAULT_MARKER,
+    RAY_RUN_NAME,
+    RUN_INFO,
+    check_training_subset,
+    completed_epochs,
+    cpus_per_worker,
+    crash_once,
+    digits_on_device,
+    newest_checkpoint,
+    start_worker,
+    write_checkpoint_meta,
+    write_run_info,
+)
+from augment.models.checkpoint import save_state
+from augment.models.diff_augment import parse_policy
+from augment.models.gan import ARCHS, GanSpec, build_discriminator, build_generator, init_weights, memory_format_for
+from augment.models.gan_step import AUTOCAST_DTYPES, LOSSES, STAT_NAMES, GanStep, make_ema
+from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
+from augment.stages.gan import artifacts
+from augment.stages.gan.config import FOLDER, GanConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 OWNED = (
@@ -104,8 +118,7 @@ def run(cfg: GanConfig) -> GanResult:
             _train_worker,
             train_loop_config={
                 "config": asdict(cfg),
-                "images": ray.put(images),
-                "labels": ray.put(labels),
+                "train": ray.put((images, labels)),
                 "num_classes": len(split.classes),
                 "threads": cpus,
                 "progress": progress,
@@ -155,15 +168,11 @@ def _train_worker(loop: dict) -> None:
     import torch.distributed as dist
     from torch.utils.data import DistributedSampler
 
-    cfg = GanConfig(**loop["config"])
-    context = ray.train.get_context()
-    rank, world = context.get_world_rank(), context.get_world_size()
-    device = ray.train.torch.get_device()
-    torch.set_num_threads(loop["threads"])
+    worker = start_worker(loop, GanConfig)
+    cfg, rank, world, device = worker.cfg, worker.rank, worker.world, worker.device
     precision = resolve_for_training(cfg.precision, device.type == "cuda")  # on the worker: its hardware decides
 
-    images = mnist.to_gan_range(torch.from_numpy(ray.get(loop["images"]).copy()).to(device)).unsqueeze(1)
-    labels = torch.from_numpy(ray.get(loop["labels"]).copy()).to(device)
+    images, labels = digits_on_device(loop["train"], device)
     spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=loop["num_classes"], spectral_norm=cfg.spectral_norm)
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank

@@ -7,6 +7,7 @@ train.py   run(cfg): trained on Ray Train, exported as classifier.safetensors + 
 from augment.stages.judge.config import FOLDER, JudgeConfig
 
 STAGE_API = ("run", "JudgeResult")
+__all__ = ["FOLDER", "JudgeConfig", *STAGE_API]
 
 
 def __getattr__(name: str):

@@ -16,14 +16,14 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from augment.core import mnist, manifest, storage
-from augment.stages.judge.config import FOLDER, JudgeConfig
+from augment.core import manifest, mnist, storage
 from augment.core.errors import AugmentError, first_line, require
-from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
-from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
 from augment.core.progress import progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
-from augment.core.ray_train import check_training_subset, cpus_per_worker
+from augment.core.ray_train import check_training_subset, cpus_per_worker, digits_on_device, start_worker
+from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
+from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
+from augment.stages.judge.config import FOLDER, JudgeConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 OWNED = (manifest.MANIFEST_NAME, WEIGHTS_FILE, INFO_FILE)
@@ -110,18 +110,9 @@ def _judge_worker(loop: dict) -> None:
     import torch.nn.functional as F
     from torch.utils.data import DistributedSampler
 
-    cfg = JudgeConfig(**loop["config"])
-    context = ray.train.get_context()
-    rank, world = context.get_world_rank(), context.get_world_size()
-    device = ray.train.torch.get_device()
-    torch.set_num_threads(loop["threads"])
-
-    def tensors(ref):
-        images, labels = ray.get(ref)
-        images = mnist.to_gan_range(torch.from_numpy(images.copy()).to(device)).unsqueeze(1)
-        return images, torch.from_numpy(labels.copy()).long().to(device)
-
-    images, labels = tensors(loop["train"])
+    worker = start_worker(loop, JudgeConfig)
+    cfg, rank, world, device = worker.cfg, worker.rank, worker.world, worker.device
+    images, labels = digits_on_device(loop["train"], device)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = DigitClassifier(ClassifierSpec(num_classes=loop["num_classes"])).to(device)
     ddp_model = ray.train.torch.prepare_model(model)
@@ -130,7 +121,7 @@ def _judge_worker(loop: dict) -> None:
     steps = len(sampler) // per_worker
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
-    test_images, test_labels = tensors(loop["test"]) if rank == 0 else (None, None)
+    test_images, test_labels = digits_on_device(loop["test"], device) if rank == 0 else (None, None)
 
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()

@@ -7,6 +7,7 @@ merge.py   run(cfg)
 from augment.stages.merged.config import FOLDER, MergedConfig
 
 STAGE_API = ("run", "MergedResult")
+__all__ = ["FOLDER", "MergedConfig", *STAGE_API]
 
 
 def __getattr__(name: str):

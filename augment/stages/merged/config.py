@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from augment.core.storage import absolute_fields
+from augment.core.options import StageConfig
 
 FOLDER = "merged"
 
 
-@dataclass(frozen=True)
-class MergedConfig:
+@dataclass(frozen=True, kw_only=True)
+class MergedConfig(StageConfig):
     """Real train split + synthetic rows as one Parquet dataset (the `merged/` stage)."""
+
+    PATHS = ("real", "synthetic", "out")
 
     real: str  # a `real/` export (only its train split is used)
     synthetic: str  # a generation output with its manifest
@@ -19,7 +21,3 @@ class MergedConfig:
     synthetic_fraction: float | None = None  # share of synthetic rows in the result
     max_synthetic: int | None = None  # at most this many synthetic rows (ids 0..K-1)
     real_per_class: int | None = None  # low-data regime: the first K real images of each class
-    overwrite: bool = False
-
-    def __post_init__(self) -> None:
-        absolute_fields(self, "real", "synthetic", "out")

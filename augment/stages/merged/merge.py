@@ -21,10 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from augment.core import mnist, manifest, schema, storage
-from augment.stages.merged.config import FOLDER, MergedConfig
+from augment.core import manifest, mnist, schema, storage
 from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
 from augment.core.errors import AugmentError, require
+from augment.stages.merged.config import FOLDER, MergedConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 OWNED = ("real", "synthetic")

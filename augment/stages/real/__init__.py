@@ -7,6 +7,7 @@ export.py  run(cfg): torchvision's files -> train/part-00000.parquet, test/part-
 from augment.stages.real.config import FOLDER, RealConfig
 
 STAGE_API = ("run", "RealResult")
+__all__ = ["FOLDER", "RealConfig", *STAGE_API]
 
 
 def __getattr__(name: str):

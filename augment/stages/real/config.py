@@ -5,23 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from augment.core.storage import absolute_fields
+from augment.core.options import DataOptions, StageConfig
 
 FOLDER = "real"
 
 
-@dataclass(frozen=True)
-class RealConfig:
+@dataclass(frozen=True, kw_only=True)
+class RealConfig(StageConfig, DataOptions):
     """Export a real dataset's train and test splits to Parquet (the `real/` stage)."""
 
-    out: str
-    dataset: str = "mnist"
-    data_root: str | None = None  # None: $AUGMENT_DATA_ROOT, else ~/.cache/augment/data
-    download: bool = True
-    overwrite: bool = False
+    PATHS = ("out", "data_root")
 
-    def __post_init__(self) -> None:
-        absolute_fields(self, "out", "data_root")
+    out: str
 
     def identity(self) -> dict[str, Any]:
         """The settings that determine the output's content (where the files came from does not)."""

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augment.core import mnist, manifest, schema, storage
-from augment.stages.real.config import FOLDER, RealConfig
+from augment.core import manifest, mnist, schema, storage
 from augment.core.schema import LabelCounts
-
+from augment.stages.real.config import FOLDER, RealConfig
 
 KIND = FOLDER
 

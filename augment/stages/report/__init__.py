@@ -9,6 +9,7 @@ plots.py     confusion.png, samples.png, gain.png
 from augment.stages.report.config import FOLDER, ReportConfig
 
 STAGE_API = ("run", "ReportResult")
+__all__ = ["FOLDER", "ReportConfig", *STAGE_API]
 
 
 def __getattr__(name: str):

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from augment.core.storage import absolute_fields
+from augment.core.options import ComputeOptions, DataOptions, StageConfig
 
 FOLDER = "report"
 REPORT_FILE, REPORT_TEXT = "report.json", "report.md"
 PLOTS = ("confusion.png", "samples.png", "gain.png")
 
 
-@dataclass(frozen=True)
-class ReportConfig:
+@dataclass(frozen=True, kw_only=True)
+class ReportConfig(StageConfig, DataOptions, ComputeOptions):
     """Measure what the synthetic digits are worth and write the report (the `report/` stage)."""
+
+    PATHS = ("checkpoint", "out", "synthetic", "judge", "data_root", "merged", "low_data_merged", "runs")
 
     checkpoint: str  # GAN run folder: the generator (and, by default, its judge in CHECKPOINT/judge)
     out: str
     synthetic: str | None = None  # a generation output: fidelity/FID samples and the CAS training set
     judge: str | None = None
-    dataset: str = "mnist"
-    data_root: str | None = None
-    download: bool = True
     samples: int = 10_000  # synthetic digits scored for fidelity and Fréchet distance
     seed: int = 0
     merged: str | None = None  # full-data merged dataset: the augmentation gain table
@@ -31,10 +30,3 @@ class ReportConfig:
     low_data_epochs: int = 30  # 1,000 real images need many more passes than 60,000
     cas_rows: int = 60_000
     runs: str | None = None  # where the CAS and gain-table classifiers live (default OUT/runs)
-    workers: int = 1
-    gpu: bool = False
-    address: str | None = None
-    overwrite: bool = False
-
-    def __post_init__(self) -> None:
-        absolute_fields(self, "checkpoint", "out", "synthetic", "judge", "data_root", "merged", "low_data_merged", "runs")

@@ -23,19 +23,20 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow.parquet as pq
 
-from augment.core import mnist, manifest, storage
-from augment.stages.report import plots
-from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS, RUNS, classifier_runs, regimes, run_name
-from augment.stages.report.config import FOLDER, PLOTS, REPORT_FILE, REPORT_TEXT, ReportConfig
-from augment.stages.classifier.config import ClassifierConfig
+from augment import stages
+from augment.core import manifest, mnist, storage
 from augment.core.datasets import open_dataset
 from augment.core.errors import AugmentError, require
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
+from augment.stages.classifier.config import ClassifierConfig
+from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
+from augment.stages.classifier.plan import RUNS, classifier_runs, regimes, run_name
+from augment.stages.report import plots
+from augment.stages.report.config import FOLDER, PLOTS, REPORT_FILE, REPORT_TEXT, ReportConfig
+from augment.stages.report.quality import confusion, fidelity, frechet_distance, per_class_frechet, predictions
 from augment.stages.synthetic.config import JUDGE_SUBFOLDER
 from augment.stages.synthetic.parts import PartPlan
-from augment.stages.report.quality import confusion, fidelity, frechet_distance, per_class_frechet, predictions
-from augment import stages
 from augment.stages.synthetic.sampling import class_boundaries
 from augment.stages.synthetic.synthesis import PartMaker
 

@@ -11,6 +11,7 @@ model_check.py  refuse a generator and judge that disagree before any actor star
 from augment.stages.synthetic.config import FOLDER, SyntheticConfig
 
 STAGE_API = ("run", "SyntheticResult")
+__all__ = ["FOLDER", "SyntheticConfig", *STAGE_API]
 
 
 def __getattr__(name: str):

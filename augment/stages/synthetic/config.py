@@ -5,22 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from augment.core.storage import absolute_fields
+from augment.core.options import ComputeOptions, StageConfig
 
 FOLDER = "synthetic"
 JUDGE_SUBFOLDER = "judge"  # CHECKPOINT/judge: the default judge, trained there on first use
 
 
-@dataclass(frozen=True)
-class SyntheticConfig:
+@dataclass(frozen=True, kw_only=True)
+class SyntheticConfig(StageConfig, ComputeOptions):
     """Generate N labeled synthetic digits to Parquet with Ray Data (the `synthetic/` stage)."""
+
+    PATHS = ("checkpoint", "out", "judge", "data_root")
 
     checkpoint: str  # a GAN run folder holding generator.safetensors + generator.json
     n: int
     out: str
     judge: str | None = None  # a judge folder; None: CHECKPOINT/judge, trained there on first use
     workers: int | None = None  # None: one per GPU with --gpu, else one per CPU of the cluster
-    gpu: bool = False
     batch_size: int = 512  # rows per generator forward
     seed: int = 0
     class_weights: tuple[float, ...] | None = None  # None: balanced
@@ -30,11 +31,6 @@ class SyntheticConfig:
     precision: str = "auto"  # "fp32", "bf16" or "auto": bf16 where the hardware has bf16 matrix units
     data_root: str | None = None  # real data, only needed when the judge must be trained
     download: bool = True
-    address: str | None = None
-    overwrite: bool = False
-
-    def __post_init__(self) -> None:
-        absolute_fields(self, "checkpoint", "out", "judge", "data_root")
 
     def identity(self, generator_sha256: str, judge_sha256: str, precision: str) -> dict[str, Any]:
         """Everything that determines the rows (workers and batch size do not); `precision` resolved."""

@@ -23,17 +23,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from augment.core import console, manifest, schema, storage
-from augment.stages.synthetic.config import FOLDER, JUDGE_SUBFOLDER, SyntheticConfig
-from augment.stages.judge.config import JudgeConfig
 from augment.core.errors import AugmentError, first_line, require
-from augment.stages.synthetic.model_check import check_models_apart
-from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
-from augment.models.classifier_file import read_classifier_info
-from augment.models.generator_file import read_generator_info
-from augment.stages.synthetic.parts import PartPlan, part_bounds, part_name
 from augment.core.precision import check_precision, resolve_here
 from augment.core.progress import ProgressReporter, progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
+from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
+from augment.models.classifier_file import read_classifier_info
+from augment.models.generator_file import read_generator_info
+from augment.stages.judge.config import JudgeConfig
+from augment.stages.synthetic.config import FOLDER, JUDGE_SUBFOLDER, SyntheticConfig
+from augment.stages.synthetic.model_check import check_models_apart
+from augment.stages.synthetic.parts import PartPlan, part_bounds, part_name
 from augment.stages.synthetic.sampling import MAX_ROWS, class_boundaries
 
 KIND = FOLDER

@@ -1,0 +1,41 @@
+"""The option groups several stages share, declared once; each stage's config is built from them.
+
+Every config is a frozen, keyword-only dataclass: `identity()` (where a stage has one) names the
+settings that determine its output, and the path options listed in PATHS are made absolute (or
+kept as URIs) where the config is built, in the driver, before any Ray worker sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from augment.core.storage import absolute_fields
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageConfig:
+    PATHS: ClassVar[tuple[str, ...]] = ("out",)
+
+    overwrite: bool = False  # replace an output made with other settings (or foreign files)
+
+    def __post_init__(self) -> None:
+        absolute_fields(self, *self.PATHS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataOptions:
+    """The real dataset, read through torchvision (stages/real, gan, judge, classifier, report)."""
+
+    dataset: str = "mnist"
+    data_root: str | None = None  # None: $AUGMENT_DATA_ROOT, else ~/.cache/augment/data
+    download: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputeOptions:
+    """Where and on what a stage runs."""
+
+    workers: int = 1  # Ray Train workers (DDP replicas) or Ray Data actors
+    gpu: bool = False
+    address: str | None = None  # Ray cluster to join; None starts a local Ray
