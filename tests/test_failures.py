@@ -45,8 +45,10 @@ def test_an_out_in_a_bucket_is_written_and_a_refused_one_leaves_it_untouched(s3,
     data = write_tiny_dataset(tmp_path / "data").root
     done = run_cli_process("data", "export", "--out", "s3://augment-tests/real", "--data-root", data, "--offline", env=s3.env)
     assert done.returncode == 0, done.stderr
-    again = run_cli_process("data", "export", "--out", "s3://augment-tests/real", "--data-root", tmp_path / "none", "--offline", env=s3.env)
+    again = run_cli_process("data", "export", "--out", "s3://augment-tests/real", "--data-root", data, "--offline",
+                            "--dataset", "kmnist", env=s3.env)
     assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1, again.stderr
+    assert "made with other settings (dataset)" in again.stderr
     import boto3
 
     client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1", aws_access_key_id="testing",
