@@ -166,7 +166,7 @@ def _check_cluster_outputs(result: subprocess.CompletedProcess, s3_env: dict) ->
         from pyarrow import fs as pafs
 
         s3, _ = pafs.FileSystem.from_uri("s3://bucket/aug")
-        for folder in ("real", "gan", "judge", "synthetic", "merged", "classifier", "report"):
+        for folder in ("real", "gan", "judge", "synthetic", "merged", "classifier/cas", "report"):
             assert s3.get_file_info(f"bucket/aug/{folder}/_manifest.json").type == pafs.FileType.File, folder
         assert ds.dataset("bucket/aug/synthetic", filesystem=s3, format="parquet").count_rows() == 12_000
     finally:
