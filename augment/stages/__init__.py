@@ -15,3 +15,15 @@ def __getattr__(name: str):
     if name in NAMES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(name)
+
+
+def lazy_api(package: str, module: str, names: tuple[str, ...]):
+    """A stage package's __getattr__: its run() needs torch and Ray, so `module` is imported when
+    one of `names` is first asked for, not when the CLI reads a config's defaults."""
+
+    def __getattr__(name: str):
+        if name in names:
+            return getattr(importlib.import_module(f"{package}.{module}"), name)
+        raise AttributeError(name)
+
+    return __getattr__

@@ -6,16 +6,10 @@ plan.py             the classifiers the report needs (CAS, gain-table variants)
 classic_augment.py  torchvision affine + elastic, the classic-augmentation baseline
 """
 
+from augment.stages import lazy_api
 from augment.stages.classifier.config import FOLDER, ClassifierConfig
 
 STAGE_API = ("run", "ClassifierResult", "run_unless_current")
 __all__ = ["FOLDER", "ClassifierConfig", *STAGE_API]
 
-
-def __getattr__(name: str):
-    # run() needs torch and Ray: imported when a stage really runs, not when a CLI reads defaults
-    if name in STAGE_API:
-        from augment.stages.classifier import train
-
-        return getattr(train, name)
-    raise AttributeError(name)
+__getattr__ = lazy_api(__name__, "train", STAGE_API)

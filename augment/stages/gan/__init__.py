@@ -5,16 +5,10 @@ train.py      run(cfg): the driver side and the per-worker training loop
 artifacts.py  samples/, metrics.csv and the progress GIF the run folder holds
 """
 
+from augment.stages import lazy_api
 from augment.stages.gan.config import FOLDER, GanConfig
 
 STAGE_API = ("run", "GanResult")
 __all__ = ["FOLDER", "GanConfig", *STAGE_API]
 
-
-def __getattr__(name: str):
-    # run() needs torch and Ray: imported when a stage really runs, not when a CLI reads defaults
-    if name in STAGE_API:
-        from augment.stages.gan import train
-
-        return getattr(train, name)
-    raise AttributeError(name)
+__getattr__ = lazy_api(__name__, "train", STAGE_API)

@@ -4,16 +4,10 @@ config.py  MergedConfig
 merge.py   run(cfg)
 """
 
+from augment.stages import lazy_api
 from augment.stages.merged.config import FOLDER, MergedConfig
 
 STAGE_API = ("run", "MergedResult")
 __all__ = ["FOLDER", "MergedConfig", *STAGE_API]
 
-
-def __getattr__(name: str):
-    # run() needs torch and Ray: imported when a stage really runs, not when a CLI reads defaults
-    if name in STAGE_API:
-        from augment.stages.merged import merge
-
-        return getattr(merge, name)
-    raise AttributeError(name)
+__getattr__ = lazy_api(__name__, "merge", STAGE_API)

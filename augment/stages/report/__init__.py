@@ -6,16 +6,10 @@ quality.py   label fidelity, confusion, feature statistics
 plots.py     confusion.png, samples.png, gain.png
 """
 
+from augment.stages import lazy_api
 from augment.stages.report.config import FOLDER, ReportConfig
 
 STAGE_API = ("run", "ReportResult")
 __all__ = ["FOLDER", "ReportConfig", *STAGE_API]
 
-
-def __getattr__(name: str):
-    # run() needs torch and Ray: imported when a stage really runs, not when a CLI reads defaults
-    if name in STAGE_API:
-        from augment.stages.report import evaluate
-
-        return getattr(evaluate, name)
-    raise AttributeError(name)
+__getattr__ = lazy_api(__name__, "evaluate", STAGE_API)

@@ -8,16 +8,10 @@ synthesis.py    PartMaker: one part, generator + judge, written whole
 model_check.py  refuse a generator and judge that disagree before any actor starts
 """
 
+from augment.stages import lazy_api
 from augment.stages.synthetic.config import FOLDER, SyntheticConfig
 
 STAGE_API = ("run", "SyntheticResult")
 __all__ = ["FOLDER", "SyntheticConfig", *STAGE_API]
 
-
-def __getattr__(name: str):
-    # run() needs torch and Ray: imported when a stage really runs, not when a CLI reads defaults
-    if name in STAGE_API:
-        from augment.stages.synthetic import generate
-
-        return getattr(generate, name)
-    raise AttributeError(name)
+__getattr__ = lazy_api(__name__, "generate", STAGE_API)
