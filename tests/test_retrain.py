@@ -14,7 +14,7 @@ from augment.core.datasets import open_dataset
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
 from augment.stages.classifier.config import ClassifierConfig
-from augment.stages.classifier.train import _learning_rate, select_rows
+from augment.stages.classifier.train import schedule_for, select_rows
 from augment.stages.merged.config import MergedConfig
 from augment.stages.real.config import RealConfig
 from augment.stages.synthetic.config import SyntheticConfig
@@ -119,8 +119,8 @@ def test_data_without_a_manifest_is_refused(merged, tmp_path, run_cli):
 
 def test_learning_rate_warms_up_within_one_epoch_and_decays_per_sample_seen():
     cfg = ClassifierConfig(data="d", out="o", lr=1e-3, lr_decay=0.5, batch_size=100)
-    low_data = [_learning_rate(cfg, step, rows=1000) for step in range(10)]
+    low_data = [schedule_for(cfg, rows=1000)(step) for step in range(10)]
     assert low_data[0] == pytest.approx(1e-4) and low_data[9] == pytest.approx(1e-3 * 0.5 ** (900 / 60_000))
-    full_data = [_learning_rate(cfg, step, rows=60_000) for step in (0, 49, 99)]
+    full_data = [schedule_for(cfg, rows=60_000)(step) for step in (0, 49, 99)]
     assert full_data[0] == pytest.approx(1e-5) and full_data[1] < 1e-3 / 2 + 1e-9  # 100 warm-up steps
-    assert _learning_rate(cfg, 1099, rows=60_000) == pytest.approx(1e-3 * 0.5 ** (109_900 / 60_000))
+    assert schedule_for(cfg, rows=60_000)(1099) == pytest.approx(1e-3 * 0.5 ** (109_900 / 60_000))

@@ -49,6 +49,47 @@ def digits_on_device(ref, device: torch.device) -> tuple[torch.Tensor, torch.Ten
             torch.from_numpy(labels.copy()).long().to(device))
 
 
+def check_training_options(cfg) -> None:
+    """The options every Ray Train stage shares: dataset, epochs, workers, a global batch that
+    splits evenly over the workers, and the classifier recipe's --lr-decay where the stage has one."""
+    mnist.check_dataset(cfg.dataset)
+    require(cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})")
+    require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
+    require(
+        cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
+        f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
+    )
+    decay = getattr(cfg, "lr_decay", None)
+    require(decay is None or 0.0 < decay <= 1.0, f"--lr-decay must be in (0, 1] (got {decay})")
+
+
+def fit(train_fn, loop_config: dict, *, what: str, cfg, worker_cpus: float, storage_path: str, fs, max_failures: int = 0, datasets=None):
+    """Runs `train_fn` on cfg.workers Ray Train workers; Ray's run state and checkpoints go to
+    storage_path/RAY_RUN_NAME. A failure that outlives `max_failures` restarts is one AugmentError."""
+    import ray.train
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from augment.core.errors import first_line
+
+    trainer = TorchTrainer(
+        train_fn,
+        train_loop_config=loop_config,
+        datasets=datasets,
+        scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": worker_cpus}),
+        run_config=RunConfig(
+            name=RAY_RUN_NAME, storage_path=storage_path, storage_filesystem=fs,
+            failure_config=FailureConfig(max_failures=max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+        ),
+    )
+    try:
+        return trainer.fit()
+    except ray.train.TrainingFailedError as exc:
+        restarts = f" after {max_failures} restarts" if max_failures else ""
+        raise AugmentError(f"{what} training failed{restarts}: {first_line(exc)}") from None
+
+
 def check_training_subset(limit: int | None, real_per_class: int | None, batch_size: int, num_classes: int = 10) -> None:
     """--limit / --real-per-class: one of them at most, and at least one global batch of images."""
     require(limit is None or real_per_class is None, "--limit and --real-per-class cannot be combined: choose one")

@@ -31,17 +31,18 @@ from ray.data.collate_fn import NumpyBatchCollateFn
 from augment.core import manifest, mnist, storage
 from augment.core.console import plural
 from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
-from augment.core.errors import AugmentError, first_line, require
+from augment.core.errors import AugmentError, require
 from augment.core.progress import progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.core.ray_train import (
-    CHECKPOINTS_KEPT,
     FAULT_MARKER,
     RAY_RUN_NAME,
     RUN_INFO,
+    check_training_options,
     completed_epochs,
     crash_once,
     digits_on_device,
+    fit,
     newest_checkpoint,
     run_info,
     start_worker,
@@ -51,6 +52,7 @@ from augment.core.ray_train import (
 from augment.models.checkpoint import save_state
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
+from augment.models.classifier_training import Schedule, optimizer_for, train_epoch
 from augment.stages.classifier.config import FOLDER, ClassifierConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
@@ -61,8 +63,6 @@ DATA_TASK_CPUS = 0.25  # Ray Data's read/select/augment tasks: small, so they fi
 # whatever `num_cpus` says, and trainers holding every CPU would wait forever for rows.
 DATA_CPU_RESERVE = 1.0
 SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
-WARMUP_STEPS = 100
-DECAY_SAMPLES = 60_000  # one MNIST training split
 
 
 @dataclass(frozen=True)
@@ -83,16 +83,9 @@ class ClassifierResult:
 
 
 def validate(cfg: ClassifierConfig) -> None:
-    mnist.check_dataset(cfg.dataset)
-    require(cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})")
-    require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
-    require(
-        cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
-        f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
-    )
+    check_training_options(cfg)
     require(not (cfg.real_only and cfg.synthetic_only), "pass at most one of --real-only and --synthetic-only")
     require(cfg.max_synthetic is None or cfg.max_synthetic >= 1, f"--max-synthetic must be at least 1 (got {cfg.max_synthetic})")
-    require(0.0 < cfg.lr_decay <= 1.0, f"--lr-decay must be in (0, 1] (got {cfg.lr_decay})")
     require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
 
 
@@ -146,8 +139,6 @@ def run(cfg: ClassifierConfig) -> ClassifierResult:
     test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
 
     import ray
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
 
     with ray_session(cfg.address, ray_train=True), progress_channel() as progress:
         worker_cpus, threads = _worker_resources(cfg)
@@ -155,25 +146,13 @@ def run(cfg: ClassifierConfig) -> ClassifierResult:
             manifest.clear_output(fs, run, OWNED)
         storage.delete(fs, storage.join(run, manifest.MANIFEST_NAME))  # training again: incomplete until exported
         write_run_info(fs, run, KIND, identity)
-        trainer = TorchTrainer(
+        result = fit(
             _retrain_worker,
-            train_loop_config={
-                "config": asdict(cfg), "rows": selection.rows, "threads": threads,
-                "test": ray.put((test.images, test.labels)), "num_classes": len(test.classes),
-                "progress": progress,
-            },
+            {"config": asdict(cfg), "rows": selection.rows, "threads": threads, "test": ray.put((test.images, test.labels)),
+             "num_classes": len(test.classes), "progress": progress},
+            what="classifier", cfg=cfg, worker_cpus=worker_cpus, storage_path=run, fs=fs, max_failures=cfg.max_failures,
             datasets={"train": _training_rows(cfg, dataset)},
-            scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": worker_cpus}),
-            run_config=RunConfig(
-                name=RAY_RUN_NAME, storage_path=run, storage_filesystem=fs,
-                failure_config=FailureConfig(max_failures=cfg.max_failures),
-                checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
-            ),
         )
-        try:
-            result = trainer.fit()
-        except ray.train.TrainingFailedError as exc:
-            raise AugmentError(f"classifier training failed: {first_line(exc)}") from None
         state, history = newest_checkpoint(cfg.out, result.checkpoint, "cpu")
 
     model = DigitClassifier(ClassifierSpec(num_classes=len(test.classes)))
@@ -264,33 +243,21 @@ def _augment_batch(batch: dict) -> dict:
     return {"image": augment_images(batch["image"]), "label": batch["label"]}
 
 
-def _learning_rate(cfg: ClassifierConfig, step: int, rows: int) -> float:
-    """Linear warm-up over WARMUP_STEPS (or one epoch, when an epoch is shorter), then x lr_decay
-    per DECAY_SAMPLES samples seen.
-
-    Counted in samples, not epochs: 1,000 real images and 120,000 merged ones get the same schedule
-    per sample, so comparisons at equal epochs are not decided by one run's learning rate having
-    vanished; and no total length is needed, so a finished run can be extended. The warm-up is
-    capped at one epoch because 1,000 rows are 8 steps per epoch: 100 steps of warm-up would be
-    most of a low-data run.
-    """
-    warmup_steps = max(1, min(WARMUP_STEPS, rows // cfg.batch_size))
-    warmup = min(1.0, (step + 1) / warmup_steps)
-    return cfg.lr * warmup * cfg.lr_decay ** (step * cfg.batch_size / DECAY_SAMPLES)
+def schedule_for(cfg: ClassifierConfig, rows: int) -> Schedule:
+    return Schedule(cfg.lr, cfg.lr_decay, cfg.batch_size, rows)
 
 
 def _retrain_worker(loop: dict) -> None:
     """Runs on every Ray Train worker: AdamW over its Ray Data shard, test accuracy on rank 0."""
     import ray.train
     import ray.train.torch
-    import torch.nn.functional as F
 
     worker = start_worker(loop, ClassifierConfig)
     cfg, rank, world, device = worker.cfg, worker.rank, worker.world, worker.device
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = DigitClassifier(ClassifierSpec(num_classes=loop["num_classes"])).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = optimizer_for(model, cfg.weight_decay)
     first_epoch, history, step = 1, [], 0
     resume = newest_checkpoint(cfg.out, ray.train.get_checkpoint(), device)
     if resume:
@@ -300,39 +267,31 @@ def _retrain_worker(loop: dict) -> None:
         first_epoch, step = state["epoch"] + 1, state["step"]
     ddp_model = ray.train.torch.prepare_model(model)
     per_worker = cfg.batch_size // world
+    schedule = schedule_for(cfg, loop["rows"])
+    epoch_rows = loop["rows"] // cfg.batch_size * cfg.batch_size
 
     if rank == 0:
         test_images, test_labels = digits_on_device(loop["test"], device)
     shard = ray.train.get_dataset_shard("train")
 
-    for epoch in range(first_epoch, cfg.epochs + 1):
-        started = time.perf_counter()
-        ddp_model.train()
-        total, seen, batches = torch.zeros((), device=device), 0, 0
-        for batch in shard.iter_torch_batches(
-            batch_size=per_worker, drop_last=True, local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, loop["rows"]),
-            local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank, collate_fn=_Collate(device),
-        ):
-            images, labels = batch
-            for group in optimizer.param_groups:
-                group["lr"] = _learning_rate(cfg, step, loop["rows"])
-            loss = F.cross_entropy(ddp_model(images), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach()
-            seen += len(labels)
-            batches += 1
-            step += 1
+    def after_batch(epoch: int):
+        def seen(samples: int) -> None:
             if rank == 0:
-                epoch_rows = loop["rows"] // cfg.batch_size * cfg.batch_size
-                loop["progress"].update(f"classifier epoch {epoch}/{cfg.epochs}", min(seen * world, epoch_rows), epoch_rows, "samples")
+                loop["progress"].update(f"classifier epoch {epoch}/{cfg.epochs}", min(samples * world, epoch_rows), epoch_rows, "samples")
             if cfg.fail_at_epoch == epoch and rank == world - 1:
                 crash_once(cfg.out)
-        seconds = time.perf_counter() - started
+        return seen
+
+    for epoch in range(first_epoch, cfg.epochs + 1):
+        batches = shard.iter_torch_batches(
+            batch_size=per_worker, drop_last=True, local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, loop["rows"]),
+            local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank, collate_fn=_Collate(device),
+        )
+        stats = train_epoch(ddp_model, optimizer, batches, schedule, step, after_batch=after_batch(epoch))
+        step, seconds = stats.steps, stats.seconds
         row = {
-            "epoch": epoch, "loss": round(float(total) / max(1, batches), 5), "seconds": round(seconds, 3),
-            "samples_per_s": round(seen * world / seconds, 1), "steps": step, "lr": _learning_rate(cfg, step, loop["rows"]),
+            "epoch": epoch, "loss": round(stats.loss, 5), "seconds": round(seconds, 3),
+            "samples_per_s": round(stats.samples * world / seconds, 1), "steps": step, "lr": schedule(step),
             "test_accuracy": None,
         }
         saved = None

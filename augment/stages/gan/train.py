@@ -18,20 +18,21 @@ import torch
 
 from augment.core import manifest, mnist, storage
 from augment.core.console import plural
-from augment.core.errors import AugmentError, first_line, require
+from augment.core.errors import AugmentError, require
 from augment.core.precision import check_precision, resolve_for_training
 from augment.core.progress import progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.core.ray_train import (
-    CHECKPOINTS_KEPT,
     FAULT_MARKER,
     RAY_RUN_NAME,
     RUN_INFO,
+    check_training_options,
     check_training_subset,
     completed_epochs,
     cpus_per_worker,
     crash_once,
     digits_on_device,
+    fit,
     newest_checkpoint,
     start_worker,
     write_checkpoint_meta,
@@ -68,15 +69,9 @@ class GanResult:
 
 
 def validate(cfg: GanConfig) -> None:
-    mnist.check_dataset(cfg.dataset)
-    require(cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})")
-    require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
+    check_training_options(cfg)
     require(cfg.arch in ARCHS, f"unknown --arch {cfg.arch!r}: choose one of {', '.join(ARCHS)}")
     require(cfg.loss in LOSSES, f"unknown --loss {cfg.loss!r}: choose one of {', '.join(LOSSES)}")
-    require(
-        cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
-        f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
-    )
     check_training_subset(cfg.limit, cfg.real_per_class, cfg.batch_size)
     try:
         parse_policy(cfg.diff_augment)
@@ -103,8 +98,6 @@ def run(cfg: GanConfig) -> GanResult:
     images, labels = mnist.training_subset(split, cfg.limit, cfg.real_per_class)
     storage.check_writable(cfg.out)
     import ray
-    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
 
     with ray_session(cfg.address, ray_train=True), progress_channel() as progress:
         cpus = cpus_per_worker(cfg.workers, cfg.gpu, cfg.cpus_per_worker)
@@ -114,28 +107,12 @@ def run(cfg: GanConfig) -> GanResult:
         storage.delete(fs, storage.join(run, manifest.MANIFEST_NAME))  # training again: incomplete until exported
         write_run_info(fs, run, KIND, cfg.identity())
 
-        trainer = TorchTrainer(
+        result = fit(
             _train_worker,
-            train_loop_config={
-                "config": asdict(cfg),
-                "train": ray.put((images, labels)),
-                "num_classes": len(split.classes),
-                "threads": cpus,
-                "progress": progress,
-            },
-            scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": cpus}),
-            run_config=RunConfig(
-                name=RAY_RUN_NAME,
-                storage_path=run,
-                storage_filesystem=fs,
-                failure_config=FailureConfig(max_failures=cfg.max_failures),
-                checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
-            ),
+            {"config": asdict(cfg), "train": ray.put((images, labels)), "num_classes": len(split.classes), "threads": cpus,
+             "progress": progress},
+            what="GAN", cfg=cfg, worker_cpus=cpus, storage_path=run, fs=fs, max_failures=cfg.max_failures,
         )
-        try:
-            result = trainer.fit()
-        except ray.train.TrainingFailedError as exc:
-            raise AugmentError(f"GAN training failed after {cfg.max_failures} restarts: {first_line(exc)}") from None
         state, history = newest_checkpoint(cfg.out, result.checkpoint, "cpu")
 
     spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=len(split.classes), spectral_norm=cfg.spectral_norm)

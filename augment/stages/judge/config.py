@@ -19,12 +19,13 @@ class JudgeConfig(StageConfig, DataOptions, ComputeOptions):
     out: str
     epochs: int = 4
     batch_size: int = 128  # global
-    lr: float = 3e-3  # peak of the one-cycle schedule
+    lr: float = 3e-3  # peak, after a short warm-up (the classifier stage's recipe: models/classifier_training.py)
+    lr_decay: float = 0.5  # per 60,000 samples seen
     weight_decay: float = 1e-4
     limit: int | None = None
     real_per_class: int | None = None  # low-data regime, the same images as the low-data GAN
     seed: int = 0
 
     def identity(self) -> dict[str, Any]:
-        keys = ("dataset", "epochs", "batch_size", "lr", "weight_decay", "limit", "real_per_class", "seed")
+        keys = ("dataset", "epochs", "batch_size", "lr", "lr_decay", "weight_decay", "limit", "real_per_class", "seed")
         return {key: getattr(self, key) for key in keys}

@@ -17,12 +17,19 @@ from dataclasses import asdict, dataclass
 import torch
 
 from augment.core import manifest, mnist, storage
-from augment.core.errors import AugmentError, first_line, require
 from augment.core.progress import progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
-from augment.core.ray_train import check_training_subset, cpus_per_worker, digits_on_device, start_worker
+from augment.core.ray_train import (
+    check_training_options,
+    check_training_subset,
+    cpus_per_worker,
+    digits_on_device,
+    fit,
+    start_worker,
+)
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
+from augment.models.classifier_training import Schedule, optimizer_for, train_epoch
 from augment.stages.judge.config import FOLDER, JudgeConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
@@ -43,13 +50,7 @@ class JudgeResult:
 
 
 def validate(cfg: JudgeConfig) -> None:
-    mnist.check_dataset(cfg.dataset)
-    require(cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})")
-    require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
-    require(
-        cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
-        f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
-    )
+    check_training_options(cfg)
     check_training_subset(cfg.limit, cfg.real_per_class, cfg.batch_size)
 
 
@@ -66,30 +67,18 @@ def run(cfg: JudgeConfig) -> JudgeResult:
     test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
     storage.check_writable(cfg.out)
     import ray
-    from ray.train import RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
 
     with ray_session(cfg.address, ray_train=True), progress_channel() as progress:
         cpus = cpus_per_worker(cfg.workers, cfg.gpu)
         manifest.clear_output(fs, out, OWNED)
-        trainer = TorchTrainer(
+        fit(
             _judge_worker,
-            train_loop_config={
-                "config": asdict(cfg),
-                "train": ray.put(mnist.training_subset(train, cfg.limit, cfg.real_per_class)),
-                "test": ray.put((test.images, test.labels)),
-                "num_classes": len(train.classes),
-                "threads": cpus,
-                "progress": progress,
-            },
-            scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": cpus}),
+            {"config": asdict(cfg), "train": ray.put(mnist.training_subset(train, cfg.limit, cfg.real_per_class)),
+             "test": ray.put((test.images, test.labels)), "num_classes": len(train.classes), "threads": cpus,
+             "progress": progress},
             # Ray's own run state (no checkpoints) goes beside the judge, out of the way of readers.
-            run_config=RunConfig(name="ray", storage_path=storage.join(out, "_ray"), storage_filesystem=fs),
+            what="judge", cfg=cfg, worker_cpus=cpus, storage_path=storage.join(out, "_ray"), fs=fs,
         )
-        try:
-            trainer.fit()
-        except ray.train.TrainingFailedError as exc:
-            raise AugmentError(f"judge training failed: {first_line(exc)}") from None
     storage.delete(fs, storage.join(out, "_ray"))
 
     metrics = json.loads(storage.read_bytes(fs, storage.join(out, INFO_FILE)))
@@ -104,10 +93,9 @@ def run(cfg: JudgeConfig) -> JudgeResult:
 
 
 def _judge_worker(loop: dict) -> None:
-    """Runs on every Ray Train worker: one-cycle AdamW on its DistributedSampler shard."""
+    """Runs on every Ray Train worker: the classifier recipe on its DistributedSampler shard."""
     import ray.train
     import ray.train.torch
-    import torch.nn.functional as F
     from torch.utils.data import DistributedSampler
 
     worker = start_worker(loop, JudgeConfig)
@@ -116,30 +104,30 @@ def _judge_worker(loop: dict) -> None:
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = DigitClassifier(ClassifierSpec(num_classes=loop["num_classes"])).to(device)
     ddp_model = ray.train.torch.prepare_model(model)
+    optimizer = optimizer_for(model, cfg.weight_decay)
     per_worker = cfg.batch_size // world
     sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
     steps = len(sampler) // per_worker
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
+    schedule = Schedule(cfg.lr, cfg.lr_decay, cfg.batch_size, rows=steps * cfg.batch_size)
     test_images, test_labels = digits_on_device(loop["test"], device) if rank == 0 else (None, None)
 
-    for epoch in range(1, cfg.epochs + 1):
-        started = time.perf_counter()
-        sampler.set_epoch(epoch)
+    def batches():
         order = torch.tensor(list(sampler), device=device)
-        ddp_model.train()
-        total = torch.zeros((), device=device)
         for i in range(steps):
             batch = order[i * per_worker : (i + 1) * per_worker]
-            loss = F.cross_entropy(ddp_model(images[batch]), labels[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.detach()
-            if rank == 0:
-                loop["progress"].update(f"judge epoch {epoch}/{cfg.epochs}", (i + 1) * cfg.batch_size, steps * cfg.batch_size, "samples")
-        row = {"epoch": epoch, "loss": round(float(total) / steps, 5), "seconds": round(time.perf_counter() - started, 3)}
+            yield images[batch], labels[batch]
+
+    def show_progress(epoch: int):
+        if rank != 0:
+            return lambda seen: None
+        return lambda seen: loop["progress"].update(f"judge epoch {epoch}/{cfg.epochs}", seen * world, steps * cfg.batch_size, "samples")
+
+    step = 0
+    for epoch in range(1, cfg.epochs + 1):
+        sampler.set_epoch(epoch)
+        stats = train_epoch(ddp_model, optimizer, batches(), schedule, step, after_batch=show_progress(epoch))
+        step = stats.steps
+        row = {"epoch": epoch, "loss": round(stats.loss, 5), "seconds": round(stats.seconds, 3)}
         if rank == 0:
             row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
             loop["progress"].line(f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f}  {row['seconds']:.1f} s")
