@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from augment.core import manifest, mnist, storage
-from augment.core.errors import AugmentError, OtherSettings, require
+from augment.core.errors import AugmentError, OtherSettings, first_line, require
 from augment.models.checkpoint import load_state
 
 RUN_INFO = "run.json"  # what kind of run a folder holds and the settings that make it that run
@@ -69,8 +69,6 @@ def fit(train_fn, loop_config: dict, *, what: str, cfg, worker_cpus: float, stor
     import ray.train
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
-
-    from augment.core.errors import first_line
 
     trainer = TorchTrainer(
         train_fn,
