@@ -157,7 +157,7 @@ def judge(
 def generate(
     checkpoint: str = typer.Option(..., help="GAN run folder holding generator.safetensors + generator.json."),
     n: int = typer.Option(..., "--n", help="Rows to generate (exactly this many land)."),
-    out: str = typer.Option(..., help="Output folder or URI (s3://…): part-*.parquet + _manifest.json."),
+    out: str = typer.Option(..., help="Output folder or URI (s3://…): train/part-*.parquet + README.md + _manifest.json."),
     judge: Optional[str] = typer.Option(None, help="Judge folder (default CHECKPOINT/judge, trained there on first use)."),
     workers: Optional[int] = typer.Option(None, help="Actors (default: one per CPU, or one per GPU with --gpu)."),
     gpu: bool = typer.Option(False, "--gpu", help="Generate on GPUs, one per actor."),
@@ -195,7 +195,7 @@ def generate(
 def merge(
     real: str = typer.Option(..., help="A real export (`augment data export`); only its train split is used."),
     synthetic: str = typer.Option(..., help="A generation output with its _manifest.json."),
-    out: str = typer.Option(..., help="Merged dataset folder or URI: real/ + synthetic/ + _manifest.json."),
+    out: str = typer.Option(..., help="Merged dataset folder or URI: train/real/ + train/synthetic/ + README.md + _manifest.json."),
     synthetic_fraction: Optional[float] = typer.Option(None, help="Share of synthetic rows in the result, in [0, 1)."),
     max_synthetic: Optional[int] = typer.Option(None, help="At most this many synthetic rows (ids 0..K-1, class-balanced)."),
     real_per_class: Optional[int] = typer.Option(None, help="Low-data regime: keep the first K real images of each class."),

@@ -34,7 +34,7 @@ def test_export_round_trips_every_image_and_label(tiny_mnist, tmp_path):
         assert set(table.column("source").to_pylist()) == {"real"}
         assert table.column("confidence").null_count == table.num_rows
         meta = schema.read_metadata(fs, str(out / split / "part-00000.parquet"))
-        assert meta == {"schema_version": "1", "dataset": "mnist", "split": split}
+        assert meta == {"schema_version": "2", "dataset": "mnist", "split": split}
     assert result.counts["train"].rows == 300 and result.counts["test"].rows == 100
     assert result.counts["train"].per_label == {label: 30 for label in range(10)}
 
@@ -43,15 +43,17 @@ def test_manifest_is_written_and_describes_the_files(tiny_mnist, tmp_path):
     out = tmp_path / "real"
     stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     manifest = json.loads((out / "_manifest.json").read_text())
-    assert manifest["stage"] == "real" and manifest["config"] == {"dataset": "mnist"}
+    assert manifest["stage"] == "real" and manifest["config"] == {"dataset": "mnist", "schema_version": 2}
     assert manifest["rows"] == {"train": 300, "test": 100}
     assert manifest["rows_per_label"]["test"] == {str(label): 10 for label in range(10)}
     for entry in manifest["files"]:
         path = out / entry["path"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
-        assert pq.read_metadata(path).num_rows == entry["rows"]
+        if entry["path"].endswith(".parquet"):
+            assert pq.read_metadata(path).num_rows == entry["rows"]
+    assert sorted(f["path"] for f in manifest["files"]) == ["README.md", "test/part-00000.parquet", "train/part-00000.parquet"]
     # Written last: nothing in the output is newer than the manifest.
-    newest = max(p.stat().st_mtime_ns for p in out.rglob("*.parquet"))
+    newest = max(p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "_manifest.json")
     assert (out / "_manifest.json").stat().st_mtime_ns >= newest
 
 
@@ -62,7 +64,7 @@ def test_cli_export_prints_rows_per_label(tiny_mnist, tmp_path, run_cli):
     assert lines[1].split() == ["split", "rows", *map(str, range(10))]
     assert lines[2].split() == ["train", "300", *["30"] * 10]
     assert lines[3].split() == ["test", "100", *["10"] * 10]
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["_manifest.json", "test", "train"]
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["README.md", "_manifest.json", "test", "train"]
 
 
 def test_a_complete_output_is_skipped_another_dataset_refused_and_overwrite_replaces(tiny_mnist, tmp_path, run_cli):

@@ -43,7 +43,7 @@ def test_all_rows_merge_into_one_table_without_test_rows(inputs, tmp_path):
     result = _merge(inputs, out)
     assert (result.real_rows, result.synthetic_rows) == (400, 1000)
 
-    table = pq.read_table(out)
+    table = pq.read_table(out / "train")
     schema.check_schema(table.schema, where="merged")
     sources = np.array(table["source"].cast(pa.string()).to_pylist())
     real = table.filter(pa.array(sources == "real"))
@@ -62,7 +62,7 @@ def test_all_rows_merge_into_one_table_without_test_rows(inputs, tmp_path):
     assert m["rows_per_label"]["synthetic"] == {str(c): 100 for c in range(10)}
     assert all(not f["path"].startswith("test") for f in m["files"])
     # whole files are linked, not re-encoded
-    assert os.path.samefile(out / "synthetic/part-00000.parquet", syn / "part-00000.parquet")
+    assert os.path.samefile(out / "train/synthetic/part-00000.parquet", syn / "train/part-00000.parquet")
 
 
 def test_duckdb_and_ray_data_read_the_merged_folder_as_one_table(inputs, tmp_path, ray_local):
@@ -72,26 +72,26 @@ def test_duckdb_and_ray_data_read_the_merged_folder_as_one_table(inputs, tmp_pat
         f"SELECT source, count(*) FROM read_parquet('{out}/**/*.parquet') GROUP BY source ORDER BY source"
     ).fetchall()
     assert counts == [("real", 400), ("synthetic", 300)]
-    assert ray_local.data.read_parquet(str(out)).count() == 700
+    assert ray_local.data.read_parquet(str(out / "train")).count() == 700
 
 
 def test_max_synthetic_takes_a_nearly_balanced_id_prefix_cutting_one_part(inputs, tmp_path):
     out = tmp_path / "merged"
     result = _merge(inputs, out, max_synthetic=620)
     assert result.synthetic_rows == 620
-    synthetic = pq.read_table(out / "synthetic")
+    synthetic = pq.read_table(out / "train/synthetic")
     assert sorted(synthetic["id"].to_pylist()) == list(range(620))
     counts = np.bincount(synthetic["label"].to_numpy(), minlength=10)
     assert np.abs(counts - 62).max() <= 5  # a low-discrepancy prefix: off by a few rows, not by a share
-    assert sorted(p.name for p in (out / "synthetic").iterdir()) == [f"part-0000{k}.parquet" for k in range(3)]
-    schema.check_schema(pq.read_schema(out / "synthetic/part-00002.parquet"), where="cut part")
+    assert sorted(p.name for p in (out / "train/synthetic").iterdir()) == [f"part-0000{k}.parquet" for k in range(3)]
+    schema.check_schema(pq.read_schema(out / "train/synthetic/part-00002.parquet"), where="cut part")
 
 
 def test_synthetic_fraction_and_low_data_real_subset(inputs, tmp_path):
     tiny, _, _ = inputs
     result = _merge(inputs, tmp_path / "low", real_per_class=5, synthetic_fraction=0.75)
     assert (result.real_rows, result.synthetic_rows) == (50, 150)
-    real = pq.read_table(tmp_path / "low" / "real")
+    real = pq.read_table(tmp_path / "low" / "train" / "real")
     expected = np.concatenate([np.flatnonzero(tiny.train_labels == c)[:5] for c in range(10)])
     assert sorted(real["id"].to_pylist()) == sorted(expected.tolist())
 
@@ -112,21 +112,28 @@ def test_rerun_skips_and_other_settings_are_refused(inputs, tmp_path, run_cli):
     assert_one_line_error(other, "made with other settings (synthetic_rows)", "--overwrite")
 
 
-def _write_synthetic(folder: Path, table: pa.Table) -> Path:
+def _write_synthetic(folder: Path, table: pa.Table, manifest_version: int = schema.SCHEMA_VERSION) -> Path:
     """A hand-made generation output (one part + manifest), for inputs stages.synthetic.run() would never write."""
-    folder.mkdir(parents=True)
-    pq.write_table(table, folder / "part-00000.parquet")
+    (folder / "train").mkdir(parents=True)
+    pq.write_table(table, folder / "train/part-00000.parquet")
     fs, path = storage.resolve(str(folder))
-    manifest.write_manifest(fs, path, stage="synthetic", config={}, files=[manifest.file_entry(fs, path, "part-00000.parquet", table.num_rows)])
+    manifest.write_manifest(fs, path, stage="synthetic", config={}, files=[manifest.file_entry(fs, path, "train/part-00000.parquet", table.num_rows)])
+    written = json.loads((folder / "_manifest.json").read_text())
+    (folder / "_manifest.json").write_text(json.dumps({**written, "schema_version": manifest_version}))
     return folder
 
 
-def _synthetic_table(labels, *, shape=(28, 28), version="1") -> pa.Table:
+def _version_1(table: pa.Table) -> pa.Table:
+    table = table.drop_columns(["image_file"])
+    return table.replace_schema_metadata({**table.schema.metadata, b"augment.schema_version": b"1"})
+
+
+def _synthetic_table(labels, *, shape=(28, 28), version="2") -> pa.Table:
     n = len(labels)
     images = pa.FixedShapeTensorArray.from_numpy_ndarray(np.zeros((n, *shape), np.uint8))
     table = schema.make_table(np.arange(n), np.zeros((n, 28, 28), np.uint8), np.zeros(n, np.int64), source="synthetic",
                               metadata=schema.file_metadata("mnist"), confidence=np.ones(n), generator="g")
-    table = table.set_column(2, schema.SCHEMA.field("label"), pa.array(np.asarray(labels, np.int8)))
+    table = table.set_column(table.schema.get_field_index("label"), schema.SCHEMA.field("label"), pa.array(np.asarray(labels, np.int8)))
     if shape != (28, 28):
         table = table.set_column(1, pa.field("image", images.type), images)
     return table.replace_schema_metadata({**table.schema.metadata, b"augment.schema_version": version.encode()})
@@ -137,12 +144,15 @@ def _synthetic_table(labels, *, shape=(28, 28), version="1") -> pa.Table:
     [
         (lambda folder: (folder.mkdir(), pq.write_table(_synthetic_table([1, 2]), folder / "part-00000.parquet"))[-1],
          "has no _manifest.json"),
-        (lambda folder: _write_synthetic(folder, _synthetic_table([1, 2], version="2")), "not augment schema v1 (found version 2)"),
+        (lambda folder: _write_synthetic(folder, _synthetic_table([1, 2], version="3")), "not augment schema v2 (found version 3)"),
+        (lambda folder: _write_synthetic(folder, _synthetic_table([1, 2]), manifest_version=3), "uses schema version 3; this augment reads versions 1 and 2"),
+        (lambda folder: _write_synthetic(folder, _version_1(_synthetic_table([1, 2])), manifest_version=1),
+         "uses schema version 1; merging needs version 2: remake it"),
         (lambda folder: _write_synthetic(folder, _synthetic_table([1, 12])), "has label 12: labels must be 0-9"),
         (lambda folder: _write_synthetic(folder, _synthetic_table([1, 2], shape=(32, 32))), "column 'image' is"),
         (lambda folder: _write_synthetic(folder, _synthetic_table([1]).slice(0, 0)), "is empty (0 rows)"),
     ],
-    ids=["no-manifest", "schema-version", "label-out-of-range", "image-size", "empty"],
+    ids=["no-manifest", "schema-version", "manifest-version", "version-1", "label-out-of-range", "image-size", "empty"],
 )
 def test_bad_synthetic_input_is_one_line_and_writes_nothing(inputs, tmp_path, run_cli, make, fragment):
     _, real, _ = inputs

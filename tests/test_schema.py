@@ -21,7 +21,7 @@ def _real_table(n: int = 50) -> pa.Table:
     )
 
 
-def test_real_table_has_exactly_the_v1_schema_and_null_synthetic_columns():
+def test_real_table_has_exactly_the_v2_schema_and_null_synthetic_columns():
     table = _real_table()
     assert table.schema.equals(schema.SCHEMA, check_metadata=False)
     assert table.column("confidence").null_count == 50
@@ -75,7 +75,7 @@ def test_write_read_round_trip_is_exact_and_metadata_survives(tmp_path):
     back = schema.read_table(fs, path)
     np.testing.assert_array_equal(schema.images_to_numpy(back.column("image")), _images(200))
     np.testing.assert_array_equal(back.column("label").to_numpy(), np.arange(200) % 10)
-    assert schema.read_metadata(fs, path) == {"schema_version": "1", "dataset": "mnist", "split": "train"}
+    assert schema.read_metadata(fs, path) == {"schema_version": "2", "dataset": "mnist", "split": "train"}
     assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["part-00000.parquet"]  # no temp files left
 
@@ -111,12 +111,12 @@ def test_foreign_files_are_refused_with_the_first_difference(tmp_path):
     fs, path = storage.resolve(str(tmp_path / "x.parquet"))
     table = _real_table(5)
     pq.write_table(table.replace_schema_metadata({}), path)
-    with pytest.raises(AugmentError, match="not augment schema v1 \\(found version none\\)"):
+    with pytest.raises(AugmentError, match="not augment schema v1 or v2 \\(found version none\\)"):
         schema.read_table(fs, path)
     pq.write_table(table.drop_columns(["confidence"]), path)
     with pytest.raises(AugmentError, match="column 'confidence' is missing"):
         schema.read_table(fs, path)
-    wrong = table.set_column(2, "label", table.column("label").cast(pa.int32()))
+    wrong = table.set_column(table.schema.get_field_index("label"), "label", table.column("label").cast(pa.int32()))
     pq.write_table(wrong, path)
     with pytest.raises(AugmentError, match="column 'label' is int32, expected int8"):
         schema.read_table(fs, path)
@@ -131,3 +131,34 @@ def test_rays_own_tensor_type_never_reaches_a_file(tmp_path):
     with pytest.raises(AugmentError, match="column 'image' is .*expected extension<arrow.fixed_shape_tensor"):
         schema.write_parquet(table.set_column(1, "image", ray_images), fs, path)
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_image_file_is_a_pgm_of_the_same_pixels_that_pil_decodes():
+    from io import BytesIO
+
+    from PIL import Image
+
+    images = _images(6)
+    table = schema.make_table(np.arange(6), images, np.arange(6), source="real", metadata={})
+    files = table.column("image_file").combine_chunks()
+    assert files.field("path").null_count == 6
+    for k, data in enumerate(files.field("bytes").to_pylist()):
+        assert data.startswith(b"P5\n28 28\n255\n") and len(data) == 13 + 784
+        decoded = Image.open(BytesIO(data))
+        assert decoded.mode == "L" and decoded.size == (28, 28)
+        np.testing.assert_array_equal(np.asarray(decoded), images[k])
+
+
+def test_version_1_files_still_read_but_are_never_written(tmp_path):
+    fs, path = storage.resolve(str(tmp_path / "v1.parquet"))
+    table = _real_table(5).drop_columns(["image_file"])
+    table = table.replace_schema_metadata({**table.schema.metadata, b"augment.schema_version": b"1"})
+    pq.write_table(table, path)
+    back = schema.read_table(fs, path)
+    np.testing.assert_array_equal(schema.images_to_numpy(back["image"]), _images(5))
+    with pytest.raises(AugmentError, match="not augment schema v2 \\(found version 1\\)"):
+        schema.write_parquet(table, fs, str(tmp_path / "again.parquet"))
+    assert not (tmp_path / "again.parquet").exists()
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"augment.schema_version": b"2"}), path)
+    with pytest.raises(AugmentError, match="column 'image_file' is missing"):
+        schema.read_table(fs, path)

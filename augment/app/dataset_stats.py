@@ -62,7 +62,7 @@ def batches(fs, paths: list[str], columns: list[str]):
     for path in paths:
         with fs.open_input_file(path) as handle:
             parquet = pq.ParquetFile(handle)
-            schema.check_schema(parquet.schema_arrow, where=path)
+            schema.check_schema(parquet.schema_arrow, where=path, versions=schema.READABLE_VERSIONS)
             yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 

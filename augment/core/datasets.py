@@ -1,4 +1,4 @@
-"""Opening schema-v1 datasets for reading: which files a stage's output holds, and whether they
+"""Opening augment datasets (schema v1 or v2) for reading: which files a stage's output holds, and whether they
 are fit to train on.
 
 Merge, retrain and evaluate read through `open_dataset`, so every reader refuses the same things
@@ -27,6 +27,7 @@ class Dataset:
     uri: str
     stage: str
     paths: tuple[str, ...]  # full paths of the Parquet files, in manifest order
+    schema_version: int
     rows: int
     rows_per_label: dict[int, int]
     manifest: dict
@@ -42,10 +43,10 @@ def open_dataset(uri: str, *, what: str, stages: tuple[str, ...] = TRAINABLE_STA
     stage = found.get("stage")
     if stage not in stages:
         raise AugmentError(f"{what} {uri} is a {stage} output; expected one of: {', '.join(stages)}")
-    if found.get("schema_version") != schema.SCHEMA_VERSION:
-        raise AugmentError(
-            f"{what} {uri} uses schema version {found.get('schema_version')}; this augment reads version {schema.SCHEMA_VERSION}"
-        )
+    version = found.get("schema_version")
+    if version not in schema.READABLE_VERSIONS:
+        readable = " and ".join(str(v) for v in schema.READABLE_VERSIONS)
+        raise AugmentError(f"{what} {uri} uses schema version {version}; this augment reads versions {readable}")
     relative = [f["path"] for f in found["files"] if f["path"].endswith(".parquet")]
     if stage == "real":
         relative = [p for p in relative if p.startswith("train/")]
@@ -56,7 +57,7 @@ def open_dataset(uri: str, *, what: str, stages: tuple[str, ...] = TRAINABLE_STA
             raise AugmentError(f"{what} {uri}: {path} is listed in the manifest but missing")
         with fs.open_input_file(path) as handle:
             parquet = pq.ParquetFile(handle)
-            schema.check_schema(parquet.schema_arrow, where=f"{what} {path}")
+            schema.check_schema(parquet.schema_arrow, where=f"{what} {path}", versions=(version,))
             split = (parquet.schema_arrow.metadata or {}).get(f"{schema.META_PREFIX}split".encode())
             if split == b"test":
                 raise AugmentError(f"{what} {path} holds a test split: test data is never trained on")
@@ -70,4 +71,4 @@ def open_dataset(uri: str, *, what: str, stages: tuple[str, ...] = TRAINABLE_STA
         bad = low if low < 0 else high
         raise AugmentError(f"{what} {uri} has label {bad}: labels must be 0-{NUM_CLASSES - 1}")
     counts = np.bincount(values.astype(np.int64), minlength=NUM_CLASSES)
-    return Dataset(uri, stage, paths, rows, {c: int(counts[c]) for c in range(NUM_CLASSES)}, found)
+    return Dataset(uri, stage, paths, version, rows, {c: int(counts[c]) for c in range(NUM_CLASSES)}, found)

@@ -1,10 +1,12 @@
-"""The one definition of augment's Parquet schema (version 1); every writer and reader uses it.
+"""The one definition of augment's Parquet schema (version 2); every writer and reader uses it.
 
 Columns:
   id          int64, unique within a source (real rows: index in their split; synthetic rows: the
               generation index i, which alone determines the row). (source, id) is the key of a
               merged dataset.
   image       arrow.fixed_shape_tensor(uint8, [28, 28]), row-major
+  image_file  struct<bytes: binary, path: string>, the same pixels as a binary PGM file (path null):
+              Hugging Face's `Image` feature, so `datasets` and the Hub viewer show the digits
   label       int8
   source      dictionary<int8, string>, always the dictionary SOURCES so indices agree across files
   confidence  float32, judge probability of `label`; null for real rows
@@ -14,6 +16,11 @@ The image column is Arrow's *canonical* fixed-shape tensor extension: pyarrow, p
 duckdb read it without Ray (its storage is a plain fixed_size_list<uint8>[784]). Ray's own
 `ray.data.arrow_tensor_v2` is opaque to those readers and must never reach our files, so writers
 build tables here with an explicit schema instead of letting Ray infer one.
+
+Version 2 added `image_file`: Hugging Face `datasets` has no dtype for Arrow extension types and
+refuses any file holding one, so the dataset card (card.py) points it at every column but `image`.
+PGM, not PNG: a 13-byte header on the raw pixels, built for a whole batch in one numpy copy (PNG
+costs ~85 µs per image in PIL; the PGM column ~1 µs). Version-1 files (no `image_file`) still read.
 """
 
 from __future__ import annotations
@@ -30,12 +37,15 @@ from pyarrow import fs as pafs
 from augment.core import storage
 from augment.core.errors import AugmentError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 IMAGE_SHAPE = (28, 28)
 SOURCES = ("real", "synthetic")
 
 IMAGE_TYPE = pa.fixed_shape_tensor(pa.uint8(), list(IMAGE_SHAPE))
 SOURCE_TYPE = pa.dictionary(pa.int8(), pa.string())
+IMAGE_FILE_TYPE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
+PGM_HEADER = b"P5\n%d %d\n255\n" % (IMAGE_SHAPE[1], IMAGE_SHAPE[0])
 
 COMPRESSION = "zstd"
 # 65,536 rows = 51 MB of raw pixels per row group (~16 MB after zstd): large enough that footer and
@@ -53,6 +63,7 @@ SCHEMA = pa.schema(
     [
         pa.field("id", pa.int64(), nullable=False),
         pa.field("image", IMAGE_TYPE, nullable=False),
+        pa.field("image_file", IMAGE_FILE_TYPE, nullable=False),
         pa.field("label", pa.int8(), nullable=False),
         pa.field("source", SOURCE_TYPE, nullable=False),
         pa.field("confidence", pa.float32()),
@@ -60,6 +71,22 @@ SCHEMA = pa.schema(
     ]
 )
 COLUMNS = tuple(SCHEMA.names)
+# Everything Hugging Face `datasets` can hold (it rejects the extension-typed `image`).
+HF_COLUMNS = tuple(name for name in COLUMNS if name != "image")
+_V1_COLUMNS = tuple(name for name in COLUMNS if name != "image_file")
+
+
+def hf_features(classes: list[str]) -> list[dict]:
+    """The `dataset_info.features` of a dataset card: HF_COLUMNS as `datasets` types."""
+    dtypes = {
+        "id": "int64",
+        "image_file": "image",
+        "label": {"class_label": {"names": {str(k): name for k, name in enumerate(classes)}}},
+        "source": "string",
+        "confidence": "float32",
+        "generator": "string",
+    }
+    return [{"name": name, "dtype": dtypes[name]} for name in HF_COLUMNS]
 
 
 def file_metadata(
@@ -91,6 +118,18 @@ def image_array(images: np.ndarray) -> pa.ExtensionArray:
     return pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(images))
 
 
+def image_file_array(images: np.ndarray) -> pa.StructArray:
+    """Each image as a binary PGM file, for the whole batch in one copy (no per-image Python)."""
+    images = np.asarray(images, dtype=np.uint8).reshape(len(images), -1)
+    header = np.frombuffer(PGM_HEADER, dtype=np.uint8)
+    files = np.empty((len(images), len(header) + images.shape[1]), dtype=np.uint8)
+    files[:, : len(header)] = header
+    files[:, len(header) :] = images
+    offsets = np.arange(0, files.size + 1, files.shape[1], dtype=np.int32)
+    data = pa.BinaryArray.from_buffers(pa.binary(), len(files), [None, pa.py_buffer(offsets), pa.py_buffer(files)])
+    return pa.StructArray.from_arrays([data, pa.nulls(len(files), pa.string())], fields=list(IMAGE_FILE_TYPE))
+
+
 def source_array(source: str, n: int) -> pa.DictionaryArray:
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
@@ -108,13 +147,14 @@ def make_table(
     confidence: np.ndarray | None = None,
     generator: str | None = None,
 ) -> pa.Table:
-    """Build a schema-v1 table from numpy columns (no per-row Python)."""
+    """Build a schema-v2 table from numpy columns (no per-row Python)."""
     n = len(ids)
     if not (len(images) == len(labels) == n):
         raise ValueError(f"column lengths differ: ids {n}, images {len(images)}, labels {len(labels)}")
     columns = [
         pa.array(np.asarray(ids, dtype=np.int64)),
         image_array(images),
+        image_file_array(images),
         pa.array(np.asarray(labels).astype(np.int8, casting="same_kind")),
         source_array(source, n),
         pa.nulls(n, pa.float32()) if confidence is None else pa.array(np.asarray(confidence, np.float32)),
@@ -140,7 +180,7 @@ def write_parquet(table: pa.Table, fs: pafs.FileSystem, path: str) -> None:
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
-    """A small schema-v1 file in memory (a download), written with the settings of every file."""
+    """A small schema-v2 file in memory (a download), written with the settings of every file."""
     check_schema(table.schema, where="table to write")
     buffer = pa.BufferOutputStream()
     pq.write_table(table, buffer, row_group_size=ROW_GROUP_ROWS, **WRITE_OPTIONS)
@@ -193,17 +233,21 @@ class PartWriter:
         storage.delete(self.fs, self.tmp)
 
 
-def check_schema(schema: pa.Schema, *, where: str) -> None:
-    """Refuse anything that is not schema v1, naming the first difference."""
+def check_schema(schema: pa.Schema, *, where: str, versions: tuple[int, ...] = (SCHEMA_VERSION,)) -> int:
+    """Refuse anything that is not one of `versions` of our schema, naming the first difference.
+    Writers accept only the current version; readers pass READABLE_VERSIONS. Returns the version."""
     version = (schema.metadata or {}).get(_VERSION_KEY.encode(), b"").decode()
-    if version != str(SCHEMA_VERSION):
-        raise AugmentError(f"{where}: not augment schema v{SCHEMA_VERSION} (found version {version or 'none'})")
-    for expected in SCHEMA:
+    if version not in {str(v) for v in versions}:
+        wanted = " or ".join(f"v{v}" for v in versions)
+        raise AugmentError(f"{where}: not augment schema {wanted} (found version {version or 'none'})")
+    columns = COLUMNS if int(version) >= 2 else _V1_COLUMNS
+    for expected in (SCHEMA.field(name) for name in columns):
         if expected.name not in schema.names:
             raise AugmentError(f"{where}: column {expected.name!r} is missing")
         actual = schema.field(expected.name).type
         if actual != expected.type:
             raise AugmentError(f"{where}: column {expected.name!r} is {actual}, expected {expected.type}")
+    return int(version)
 
 
 def read_metadata(fs: pafs.FileSystem, path: str) -> dict[str, str]:
@@ -221,7 +265,7 @@ def read_table(fs: pafs.FileSystem, path: str, columns: list[str] | None = None)
     """Read one file or a folder of parts as one table, checking the schema."""
     table = pq.read_table(path, filesystem=fs, columns=columns)
     if columns is None:
-        check_schema(table.schema, where=path)
+        check_schema(table.schema, where=path, versions=READABLE_VERSIONS)
     return table
 
 

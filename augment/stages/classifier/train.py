@@ -197,7 +197,7 @@ def _data_digest(dataset: Dataset, cfg: ClassifierConfig) -> str:
     they live, and a real-only run on a merged dataset depends on its real/ files alone."""
     files = [f for f in dataset.manifest["files"] if f["path"].endswith(".parquet")]
     if dataset.stage == "merged" and (cfg.real_only or cfg.synthetic_only):
-        source = "real/" if cfg.real_only else "synthetic/"
+        source = "train/real/" if cfg.real_only else "train/synthetic/"
         files = [f for f in files if f["path"].startswith(source)]
     return hashlib.sha256(json.dumps([dataset.stage, sorted(f["sha256"] for f in files)]).encode()).hexdigest()
 

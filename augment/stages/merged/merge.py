@@ -1,8 +1,9 @@
 """The `merged/` stage: run(cfg) puts the real training split and synthetic rows in one dataset.
 
-Layout: `MERGED/real/part-*.parquet` and `MERGED/synthetic/part-*.parquet`, then `_manifest.json`.
-pyarrow, duckdb (`MERGED/**/*.parquet`) and `ray.data.read_parquet(MERGED)` read it as one table;
-the `source` column tells the rows apart, (source, id) is the key.
+Layout: `MERGED/train/real/part-*.parquet` and `MERGED/train/synthetic/part-*.parquet`, then the
+dataset card `README.md`, then `_manifest.json`. pyarrow and Ray Data (`MERGED/train`), duckdb
+(`MERGED/train/**/*.parquet`) and Hugging Face (`load_dataset(MERGED)`) read it as one table; the
+`source` column tells the rows apart, (source, id) is the key.
 
 Nothing is re-encoded that need not be: whole files are hard-linked on local disk (copied
 server-side on object stores). Synthetic ids are generation indices and any prefix 0..K-1 is
@@ -21,13 +22,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from augment.core import manifest, mnist, schema, storage
+from augment.core import card, manifest, mnist, schema, storage
 from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
 from augment.core.errors import AugmentError, require
 from augment.stages.merged.config import FOLDER, MergedConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
-OWNED = ("real", "synthetic")
+ROWS_FOLDER = "train"
+# "real" and "synthetic" held the rows before schema v2: an --overwrite removes them too.
+OWNED = (ROWS_FOLDER, card.CARD_NAME, "real", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -62,13 +65,17 @@ def run(cfg: MergedConfig) -> MergedResult:
     validate(cfg)
     real = open_dataset(cfg.real, what="--real", stages=("real",))
     synthetic = open_dataset(cfg.synthetic, what="--synthetic", stages=("synthetic",))
+    for option, dataset in (("--real", real), ("--synthetic", synthetic)):
+        require(dataset.schema_version == schema.SCHEMA_VERSION,
+                f"{option} {dataset.uri} uses schema version {dataset.schema_version}; merging needs version "
+                f"{schema.SCHEMA_VERSION}: remake it with this augment (the same command, --overwrite)")
     real_ids = _real_selection(real, cfg.real_per_class)
     real_rows = real.rows if real_ids is None else len(real_ids)
     synthetic_rows = _synthetic_rows(cfg, real_rows, synthetic.rows)
     identity = {
         "real": real.manifest["config_digest"], "real_files": [f["sha256"] for f in real.manifest["files"]],
         "synthetic": synthetic.manifest["config_digest"], "synthetic_rows": synthetic_rows,
-        "real_per_class": cfg.real_per_class,
+        "real_per_class": cfg.real_per_class, "schema_version": schema.SCHEMA_VERSION,
     }
     fs, out = storage.resolve(cfg.out)
     done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite)
@@ -81,17 +88,42 @@ def run(cfg: MergedConfig) -> MergedResult:
     per_source = {source: [0] * NUM_CLASSES for source in schema.SOURCES}
     for entry in files:
         for label, rows in enumerate(entry.pop("per_label")):
-            per_source[entry["path"].split("/")[0]][label] += rows
+            per_source[entry["path"].split("/")[1]][label] += rows
+    entries = [manifest.file_entry(fs, out, entry["path"], entry["rows"]) for entry in files]
+    entries.append(card.write_card(fs, out, _card(cfg, real, synthetic, per_source, entries)))
     seconds = time.perf_counter() - started
     manifest.write_manifest(
         fs, out, stage=KIND, config=identity,
-        files=[manifest.file_entry(fs, out, entry["path"], entry["rows"]) for entry in files],
+        files=entries,
         rows={"real": real_rows, "synthetic": synthetic_rows, "total": real_rows + synthetic_rows},
         rows_per_label={source: {str(c): n for c, n in enumerate(counts)} for source, counts in per_source.items()},
         sources={"real": cfg.real, "synthetic": cfg.synthetic}, elapsed_s=round(seconds, 3),
     )
     result_counts = {source: dict(enumerate(counts)) for source, counts in per_source.items()}
     return MergedResult(cfg.out, real_rows, synthetic_rows, result_counts, seconds, skipped=False)
+
+
+def _card(cfg: MergedConfig, real: Dataset, synthetic: Dataset, per_source: dict[str, list[int]], files: list[dict]) -> card.Card:
+    dataset = real.manifest.get("config", {}).get("dataset", "mnist")
+    rows = {source: sum(counts) for source, counts in per_source.items()}
+    real_rows = f"all {rows['real']:,} train rows" if cfg.real_per_class is None else \
+        f"the first {cfg.real_per_class:,} train images of each class ({rows['real']:,} rows)"
+    return card.Card(
+        title=f"{dataset} + synthetic digits ({rows['real']:,} real + {rows['synthetic']:,} synthetic, augment)",
+        summary=f"A training set: real {dataset} train rows and synthetic rows in one table; the `source` column "
+                "tells them apart and `(source, id)` is the key. The real test split is not here: "
+                "evaluate on it.",
+        dataset=dataset,
+        classes=list(real.manifest.get("classes") or [str(c) for c in range(NUM_CLASSES)]),
+        splits=[card.Split(ROWS_FOLDER, rows["real"] + rows["synthetic"], card.split_bytes(files, ROWS_FOLDER))],
+        provenance=[
+            ("real rows", f"{real_rows} of `{cfg.real}`"),
+            ("synthetic rows", f"ids 0..{rows['synthetic'] - 1:,} of `{cfg.synthetic}` "
+                               f"(generator `{synthetic.manifest.get('generator_sha256')}`)"),
+        ],
+        rows_per_label={source: dict(enumerate(counts)) for source, counts in per_source.items()},
+        uri=cfg.out,
+    )
 
 
 def _counts(done: dict) -> dict[str, dict[int, int]]:
@@ -126,7 +158,7 @@ def _merge_real(fs, out: str, real: Dataset, ids: np.ndarray | None) -> list[dic
     real_fs, _ = storage.resolve(real.uri)
     files = []
     for k, path in enumerate(real.paths):
-        target = f"real/part-{k:05d}.parquet"
+        target = f"{ROWS_FOLDER}/real/part-{k:05d}.parquet"
         if ids is None:
             table = pq.read_table(path, filesystem=real_fs, columns=["label"])
             _copy(real_fs, path, fs, storage.join(out, target))
@@ -148,12 +180,13 @@ def _merge_synthetic(fs, out: str, synthetic: Dataset, rows: int) -> list[dict]:
         kept = pc.sum(keep).as_py() or 0
         if kept == 0:
             continue
-        target = storage.join(out, f"synthetic/part-{k:05d}.parquet")
+        relative = f"{ROWS_FOLDER}/synthetic/part-{k:05d}.parquet"
+        target = storage.join(out, relative)
         if kept == ids.num_rows:
             _copy(syn_fs, path, fs, target)
         else:
             _write_prefix(syn_fs, path, fs, target, rows)
-        files.append({"path": f"synthetic/part-{k:05d}.parquet", "rows": kept, "per_label": _per_label(ids.filter(keep))})
+        files.append({"path": relative, "rows": kept, "per_label": _per_label(ids.filter(keep))})
     if sum(f["rows"] for f in files) != rows:
         raise AugmentError(f"--synthetic {synthetic.uri} does not hold ids 0..{rows - 1}: not an augment generation output?")
     return files

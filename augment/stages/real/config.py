@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from augment.core.options import DataOptions, StageConfig
+from augment.core.schema import SCHEMA_VERSION
 
 FOLDER = "real"
 
@@ -20,4 +21,4 @@ class RealConfig(StageConfig, DataOptions):
 
     def identity(self) -> dict[str, Any]:
         """The settings that determine the output's content (where the files came from does not)."""
-        return {"dataset": self.dataset}
+        return {"dataset": self.dataset, "schema_version": SCHEMA_VERSION}

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augment.core import manifest, mnist, schema, storage
+from augment.core import card, manifest, mnist, schema, storage
 from augment.core.schema import LabelCounts
 from augment.stages.real.config import FOLDER, RealConfig
 
 KIND = FOLDER
+OWNED = (*mnist.SPLITS, card.CARD_NAME)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def run(cfg: RealConfig) -> RealResult:
     fs, out = storage.resolve(cfg.out)
     mnist.check_dataset(cfg.dataset)
     mnist.resolve_data_root(cfg.data_root)
-    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=mnist.SPLITS, overwrite=cfg.overwrite)
+    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=OWNED, overwrite=cfg.overwrite)
     if done:
         counts = {name: LabelCounts(done["rows"][name], {int(c): n for c, n in done["rows_per_label"][name].items()})
                   for name in mnist.SPLITS}
@@ -45,7 +46,7 @@ def run(cfg: RealConfig) -> RealResult:
     splits = {name: mnist.load_split(cfg.dataset, name, cfg.data_root, download=cfg.download) for name in mnist.SPLITS}
 
     storage.check_writable(cfg.out)
-    manifest.clear_output(fs, out, owned=mnist.SPLITS)
+    manifest.clear_output(fs, out, owned=OWNED)
     files, counts = [], {}
     for name, split in splits.items():
         rows = len(split.labels)
@@ -60,6 +61,7 @@ def run(cfg: RealConfig) -> RealResult:
         files.append(manifest.file_entry(fs, out, split_file(name), rows))
         counts[name] = LabelCounts.of(split.labels)
 
+    files.append(card.write_card(fs, out, _card(cfg, splits, counts, files)))
     seconds = time.perf_counter() - started
     manifest.write_manifest(
         fs,
@@ -73,3 +75,18 @@ def run(cfg: RealConfig) -> RealResult:
         elapsed_s=round(seconds, 3),
     )
     return RealResult(out=cfg.out, counts=counts, seconds=seconds, skipped=False)
+
+
+def _card(cfg: RealConfig, splits: dict, counts: dict[str, LabelCounts], files: list[dict]) -> card.Card:
+    return card.Card(
+        title=f"{cfg.dataset} (augment export)",
+        summary=f"The real {cfg.dataset} images, unchanged: the `train` and `test` splits as they ship with "
+                "torchvision, one row per image, in their original order.",
+        dataset=cfg.dataset,
+        classes=list(splits["train"].classes),
+        splits=[card.Split(name, counts[name].rows, card.split_bytes(files, name)) for name in mnist.SPLITS],
+        provenance=[("source", f"torchvision's `{mnist.DATASETS[cfg.dataset]}` files (md5-checked)"),
+                    ("command", f"`augment data export --dataset {cfg.dataset}`")],
+        rows_per_label={name: counts[name].per_label for name in mnist.SPLITS},
+        uri=cfg.out,
+    )

@@ -137,8 +137,9 @@ def run(cfg: ReportConfig) -> ReportResult:
 def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict):
     """(images, labels, confidence, where from): ids 0..samples-1, a nearly class-balanced prefix."""
     if cfg.synthetic:
-        fs, folder = storage.resolve(cfg.synthetic)
-        table = pq.read_table(folder, filesystem=fs, columns=["id", "image", "label", "confidence"], filters=[("id", "<", cfg.samples)])
+        fs, _ = storage.resolve(cfg.synthetic)
+        paths = list(open_dataset(cfg.synthetic, what="--synthetic", stages=("synthetic",)).paths)
+        table = pq.read_table(paths, filesystem=fs, columns=["id", "image", "label", "confidence"], filters=[("id", "<", cfg.samples)])
         table = table.sort_by("id")
         if table.num_rows < cfg.samples:
             raise AugmentError(f"--synthetic {cfg.synthetic} holds {table.num_rows} rows, fewer than --samples {cfg.samples}")

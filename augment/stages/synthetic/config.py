@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from augment.core.options import ComputeOptions, StageConfig
+from augment.core.schema import SCHEMA_VERSION
 
 FOLDER = "synthetic"
 JUDGE_SUBFOLDER = "judge"  # CHECKPOINT/judge: the default judge, trained there on first use
@@ -44,4 +45,5 @@ class SyntheticConfig(StageConfig, ComputeOptions):
             "generator_sha256": generator_sha256,
             "judge_sha256": judge_sha256,
             "precision": precision,
+            "schema_version": SCHEMA_VERSION,
         }

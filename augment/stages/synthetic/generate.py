@@ -1,6 +1,7 @@
 """The `synthetic/` stage: run(cfg) writes N labeled synthetic digits as Parquet with Ray Data.
 
-Layout: ids 0..N-1 are cut into parts of at most `rows_per_file` rows (`part-00000.parquet`, ...).
+Layout: ids 0..N-1 are cut into parts of at most `rows_per_file` rows (`train/part-00000.parquet`, ...),
+then the dataset card `README.md`, then `_manifest.json`.
 A part is the unit of work: Ray Data hands part descriptors to a pool of actors that each load the
 generator and the judge once (`synthesis.PartMaker`) and write whole parts, each published by an
 atomic rename. `_manifest.json` comes last. So:
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augment.core import console, manifest, schema, storage
+from augment.core import card, console, manifest, schema, storage
+from augment.core.card import CARD_NAME
 from augment.core.errors import AugmentError, first_line, require
 from augment.core.precision import check_precision, resolve_here
 from augment.core.progress import ProgressReporter, progress_channel
@@ -33,7 +35,7 @@ from augment.models.generator_file import read_generator_info
 from augment.stages.judge.config import JudgeConfig
 from augment.stages.synthetic.config import FOLDER, JUDGE_SUBFOLDER, SyntheticConfig
 from augment.stages.synthetic.model_check import check_models_apart
-from augment.stages.synthetic.parts import PartPlan, part_bounds, part_name
+from augment.stages.synthetic.parts import PARTS_FOLDER, PartPlan, part_bounds, part_name
 from augment.stages.synthetic.sampling import MAX_ROWS, class_boundaries
 
 KIND = FOLDER
@@ -133,9 +135,11 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
     seconds = time.perf_counter() - started
     made_rows = sum(bounds[k][1] - bounds[k][0] for k, _, _ in todo)
     rows_per_s = made_rows / seconds if made_rows else 0.0
+    entries = [{key: f[key] for key in ("path", "rows", "bytes", "sha256")} for f in files]
+    entries.append(card.write_card(fs, out, _card(cfg, generator_info, judge_sha256, precision, entries, per_label, rejected)))
     manifest.write_manifest(
         fs, out, stage=KIND, config=identity,
-        files=[{key: f[key] for key in ("path", "rows", "bytes", "sha256")} for f in files],
+        files=entries,
         rows=rows, rows_per_label={str(c): v for c, v in per_label.items()},
         generator_sha256=generator_info["sha256"], judge_sha256=judge_sha256, seed=cfg.seed, n=cfg.n,
         mean_confidence=confidence_sum / rows, rejected_samples=rejected,
@@ -146,6 +150,31 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
         out=cfg.out, rows=rows, files=len(files), bytes=sum(f["bytes"] for f in files), seconds=seconds,
         rows_per_s=rows_per_s, per_label=per_label, mean_confidence=confidence_sum / rows,
         rejected=rejected, reused_parts=len(reused), precision=precision, skipped=False,
+    )
+
+
+def _card(cfg: SyntheticConfig, generator_info: dict, judge_sha256: str, precision: str, files: list[dict],
+          per_label: dict[int, int], rejected: int) -> card.Card:
+    dataset = generator_info.get("dataset", "mnist")
+    weights = "equal" if cfg.class_weights is None else ", ".join(f"{w:g}" for w in cfg.class_weights)
+    judge = (f"kept draws the judge gives ≥ {cfg.min_confidence:g} for their label; {rejected:,} draws were "
+             f"replaced (at most {cfg.max_attempts} per row)") if cfg.min_confidence > 0 else "off: every first draw kept"
+    return card.Card(
+        title=f"Synthetic {dataset} digits ({cfg.n:,} rows, augment)",
+        summary=f"{cfg.n:,} labeled images drawn from a class-conditional DCGAN trained on {dataset}: row `id` = i "
+                "is the i-th draw, its class and latent fixed by (seed, i) alone, so any prefix of ids is a "
+                "class-balanced sample and a rerun rewrites the same rows.",
+        dataset=dataset,
+        classes=list(generator_info.get("classes") or [str(c) for c in range(len(per_label))]),
+        splits=[card.Split(PARTS_FOLDER, cfg.n, card.split_bytes(files, PARTS_FOLDER))],
+        provenance=[
+            ("generator", f"`{generator_info['sha256']}` ({generator_info.get('epochs', '?')} GAN epochs on {dataset})"),
+            ("judge", f"`{judge_sha256}`"), ("seed", str(cfg.seed)), ("rows (N)", f"{cfg.n:,}"),
+            ("class weights", weights), ("judge filter", judge), ("precision", precision),
+            ("command", f"`augment generate --n {cfg.n} --seed {cfg.seed}" + (f" --min-confidence {cfg.min_confidence:g}`" if cfg.min_confidence else "`")),
+        ],
+        rows_per_label={PARTS_FOLDER: per_label},
+        uri=cfg.out,
     )
 
 
@@ -207,7 +236,7 @@ def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict) -> str:
     if cfg.precision != "auto":
         return cfg.precision
     if not cfg.overwrite:
-        for entry in storage.entries(fs, out):
+        for entry in storage.entries(fs, storage.join(out, PARTS_FOLDER)):
             if entry.base_name.startswith("part-") and entry.base_name.endswith(".parquet"):
                 earlier = json.loads(schema.read_metadata(fs, entry.path).get("run_config", "null")) or {}
                 if {**earlier, "precision": "auto"} == identity:
@@ -234,29 +263,31 @@ def _reusable_parts(cfg: SyntheticConfig, fs, out: str, identity: dict, bounds, 
 
     Anything else in the folder is refused unless --overwrite (then it is removed first).
     """
-    names = {part_name(k): k for k in range(len(bounds))}
-    found = storage.entries(fs, out)
+    names = {part_name(k).rsplit("/", 1)[1]: k for k in range(len(bounds))}
+    top = storage.entries(fs, out)
+    if cfg.overwrite:
+        manifest.clear_output(fs, out, [e.base_name for e in top])
+        return {}
+    foreign = [e.base_name for e in top if e.base_name not in (PARTS_FOLDER, CARD_NAME)]
+    found = storage.entries(fs, storage.join(out, PARTS_FOLDER))
     stale = [e for e in found if e.base_name.startswith(".part-") and ".tmp-" in e.base_name]
     for entry in stale:  # temporaries of a killed writer: never visible to readers
         storage.delete(fs, entry.path)
     found = [e for e in found if e not in stale]
-    if cfg.overwrite:
-        manifest.clear_output(fs, out, [e.base_name for e in found])
-        return {}
-    reusable, foreign = {}, []
+    reusable = {}
     for entry in found:
         k = names.get(entry.base_name)
         meta = schema.read_metadata(fs, entry.path) if k is not None else {}
         if k is None or json.loads(meta.get("run_config", "null")) != identity:
-            foreign.append(entry.base_name)
+            foreign.append(f"{PARTS_FOLDER}/{entry.base_name}")
             continue
         table = schema.read_table(fs, entry.path, columns=["label", "confidence"])
         if table.num_rows != bounds[k][1] - bounds[k][0]:
-            foreign.append(entry.base_name)
+            foreign.append(f"{PARTS_FOLDER}/{entry.base_name}")
             continue
         labels = table.column("label").to_numpy()
         reusable[k] = {
-            "part": k, "path": entry.base_name, "rows": table.num_rows, "bytes": entry.size,
+            "part": k, "path": part_name(k), "rows": table.num_rows, "bytes": entry.size,
             "sha256": storage.sha256(fs, entry.path),
             "per_label": np.bincount(labels, minlength=num_classes).tolist(),
             "confidence_sum": float(table.column("confidence").to_numpy().sum(dtype=np.float64)),

@@ -23,8 +23,14 @@ class PartPlan:
     precision: str = "fp32"  # "fp32" or "bf16" (resolved: never "auto"; see augment/core/precision.py)
 
 
+# Rows live one folder down, so the dataset card (README.md) beside them is not read as Parquet by
+# `pq.read_table(OUT/train)`, and Hugging Face names the split after the folder.
+PARTS_FOLDER = "train"
+
+
 def part_name(index: int) -> str:
-    return f"part-{index:05d}.parquet"
+    """A part's path inside the output folder."""
+    return f"{PARTS_FOLDER}/part-{index:05d}.parquet"
 
 
 def part_bounds(n: int, rows_per_file: int) -> list[tuple[int, int]]:
