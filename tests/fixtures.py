@@ -85,6 +85,10 @@ def write_truncated_archives(root: Path, class_name: str = "MNIST") -> Path:
     return raw
 
 
+# torchvision's MNIST.classes, as the GAN stage records them with the generator.
+MNIST_CLASSES = [f"{k} - {name}" for k, name in enumerate("zero one two three four five six seven eight nine".split())]
+
+
 def write_untrained_models(root: Path) -> tuple[Path, Path]:
     """(GAN run folder with an exported generator, judge folder): untrained, seeded weights."""
     import torch
@@ -98,6 +102,6 @@ def write_untrained_models(root: Path) -> tuple[Path, Path]:
     spec = GanSpec()
     generator = build_generator(spec)
     generator.apply(init_weights)
-    export_generator(str(root / "gan"), generator.eval(), spec, dataset="mnist", epochs=0)
+    export_generator(str(root / "gan"), generator.eval(), spec, dataset="mnist", epochs=0, classes=MNIST_CLASSES)
     export_classifier(str(root / "judge"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist", test_accuracy=0.0)
     return root / "gan", root / "judge"

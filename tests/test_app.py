@@ -108,6 +108,8 @@ def test_every_page_renders_on_a_tiny_run(tiny_run, monkeypatch, page):
         metrics = {m.label: m.value for m in app.metric}
         assert metrics["Rows"] == "300"  # 200 real + 100 synthetic
         assert metrics["Synthetic share"] == "33.3%"
+        card = texts(app)  # the folder's README.md, its YAML header left to the Hub
+        assert "## How the rows were made" in card and "### Hugging Face datasets" in card and "configs:" not in card
     if page == "Report":
         metrics = {m.label: m.value for m in app.metric}
         report = json.loads((tiny_run / "report" / "report.json").read_text())
@@ -184,7 +186,7 @@ def test_digits_are_reproducible_and_temperature_and_truncation_act(tiny_run):
 
 def test_dataset_figures_come_from_the_files(tiny_run):
     merged = dataset_stats.summarize(str(tiny_run / "merged"))
-    table = pq.read_table(str(tiny_run / "merged"))  # the whole tiny table, to check the streamed figures
+    table = pq.read_table(str(tiny_run / "merged" / "train"))  # the whole tiny table, to check the streamed figures
     labels, sources = table["label"].to_numpy(), np.array(table["source"].cast(pa.string()).to_pylist())
     for source in ("real", "synthetic"):
         assert merged.rows_by_source[source] == np.bincount(labels[sources == source], minlength=10).tolist()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import types
 
@@ -56,6 +57,12 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
         assert (out / name).stat().st_size > 0, name
     assert (out / "report.md").read_text().startswith("# augment report")
     assert (out / "runs" / "cas" / "_manifest.json").exists()
+    # The measured folder's dataset card now carries the figures, and its manifest the card's new digest.
+    card_text = (root / "syn" / "README.md").read_text()
+    assert f"| label fidelity (judge agrees with the label) | {report['label_fidelity']['overall']:.2%} of 200 rows |" in card_text
+    assert f"{report['cas']['accuracy']:.2%} (300 rows" in card_text and "No report has measured" not in card_text
+    listed = {f["path"]: f["sha256"] for f in json.loads((root / "syn" / "_manifest.json").read_text())["files"]}
+    assert listed["README.md"] == hashlib.sha256(card_text.encode()).hexdigest()
 
     again = stages.report.run(cfg)
     assert again.skipped and again.report == on_disk

@@ -42,7 +42,7 @@ def _cfg(models, out: Path, **changes) -> SyntheticConfig:
 
 
 def _read(out: Path):
-    return pq.read_table(out)
+    return pq.read_table(out / "train")
 
 
 def _manifest(out: Path) -> dict:
@@ -65,15 +65,16 @@ def test_exactly_n_balanced_unique_rows_with_two_workers(ray_local, models, tmp_
 
     manifest = _manifest(out)
     assert manifest["rows"] == 5000 and manifest["rows_per_label"] == {str(c): 500 for c in range(10)}
-    assert [f["path"] for f in manifest["files"]] == [f"part-{k:05d}.parquet" for k in range(5)]
-    for entry in manifest["files"]:
+    assert [f["path"] for f in manifest["files"]] == [*(f"train/part-{k:05d}.parquet" for k in range(5)), "README.md"]
+    for entry in manifest["files"][:-1]:
         assert entry["rows"] == 1000
         assert entry["sha256"] == hashlib.sha256((out / entry["path"]).read_bytes()).hexdigest()
     assert manifest["generator_sha256"] == json.loads((models[0] / INFO_FILE).read_text())["sha256"]
     assert manifest["seed"] == 0 and manifest["n"] == 5000 and manifest["elapsed_s"] > 0
     # "auto" was decided by a probe on the actors' hardware (here: this machine) and recorded
     assert manifest["config"]["precision"] == result.precision == resolve_here("auto", gpu=False)
-    assert sorted(p.name for p in out.iterdir()) == ["_manifest.json", *[f"part-{k:05d}.parquet" for k in range(5)]]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "_manifest.json", "train"]
+    assert sorted(p.name for p in (out / "train").iterdir()) == [f"part-{k:05d}.parquet" for k in range(5)]
 
 
 def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(ray_local, models, tmp_path):
@@ -86,7 +87,7 @@ def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(r
     assert table_a["label"].equals(table_b["label"])
     np.testing.assert_allclose(table_a["confidence"].to_numpy(), table_b["confidence"].to_numpy(), atol=1e-6)
     # The same rows as different files: the layout follows rows_per_file, nothing else.
-    assert len(_manifest(a)["files"]) == 5 and len(_manifest(b)["files"]) == 1
+    assert len(_manifest(a)["files"]) == 5 + 1 and len(_manifest(b)["files"]) == 1 + 1  # parts + card
 
     gan, judge = models
     manifest = _manifest(a)
@@ -161,7 +162,7 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
     stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200, precision=other))
     whole = _read(out).sort_by("id")
     (out / "_manifest.json").unlink()
-    (out / "part-00001.parquet").unlink()  # as if killed before this part was finished
+    (out / "train/part-00001.parquet").unlink()  # as if killed before this part was finished
 
     result = stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200))  # precision "auto"
     assert result.precision == other and result.reused_parts == 2
@@ -169,7 +170,7 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
     assert _read(out).sort_by("id").equals(whole)
 
     (out / "_manifest.json").unlink()
-    (out / "part-00002.parquet").unlink()
+    (out / "train/part-00002.parquet").unlink()
     not_other = "fp32" if other == "bf16" else "bf16"
     with pytest.raises(AugmentError, match="not made by this command with these settings"):
         stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200, precision=not_other))
@@ -183,21 +184,12 @@ def test_an_unreachable_min_confidence_is_refused_before_writing(ray_local, mode
     assert not out.exists()
 
 
-def test_output_reads_without_ray_and_with_ray_data(ray_local, models, tmp_path):
+def test_output_reads_with_ray_data_as_written(ray_local, models, tmp_path):
+    # Readers without Ray (pyarrow, pandas, polars, duckdb, datasets, Spark): tests/test_readers.py.
     out = tmp_path / "syn"
     stages.synthetic.run(_cfg(models, out, n=1500, rows_per_file=500))
-    proc = subprocess.run([sys.executable, str(READER_SCRIPT), str(out)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    results = json.loads(proc.stdout)
-    assert results.pop("ray_imported") is False
-
     table = _read(out).sort_by("id")
-    expected_images = hashlib.sha256(schema.images_to_numpy(table["image"]).tobytes()).hexdigest()
-    expected_labels = table["label"].to_numpy().tolist()
-    for reader, got in results.items():
-        assert got["rows"] == 1500 and got["images_sha256"] == expected_images and got["labels"] == expected_labels, reader
-
-    rows = ray_local.data.read_parquet(str(out)).take_all()
+    rows = ray_local.data.read_parquet(str(out / "train")).take_all()
     rows.sort(key=lambda row: row["id"])
     assert [row["id"] for row in rows] == list(range(1500))
     assert np.stack([row["image"] for row in rows]).tobytes() == schema.images_to_numpy(table["image"]).tobytes()
@@ -208,12 +200,12 @@ def test_a_complete_output_is_skipped_with_the_same_settings_and_refused_with_ot
     out = tmp_path / "syn"
     args = ("generate", "--checkpoint", gan, "--judge", judge, "--n", 300, "--out", out, "--workers", 1)
     assert run_cli(*args).returncode == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     again = run_cli(*args)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == f"{out} already holds these 300 rows (1 file): nothing to do"
     assert_one_line_error(run_cli(*args, "--seed", 7), "made with other settings (seed)", "--overwrite")
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
     result = run_cli(*args, "--overwrite", "--n", 200)
     assert result.returncode == 0, result.stderr
@@ -230,15 +222,15 @@ def test_a_killed_driver_leaves_no_partial_file_and_a_rerun_finishes_exactly(mod
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # its own local Ray, as a user gets
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list(out.glob("part-*.parquet"))) < 2:
+    while time.monotonic() < deadline and len(list(out.glob("train/part-*.parquet"))) < 2:
         assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
         time.sleep(0.05)  # a part of 2,000 rows takes ~0.2 s in bf16: kill while most are still to come
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished_before = sorted(p.name for p in out.glob("part-*.parquet"))
+    finished_before = sorted(p.name for p in out.glob("train/part-*.parquet"))
     assert 2 <= len(finished_before) < n // per_file, "kill the run mid-way"
     assert not (out / "_manifest.json").exists()
-    for part in out.glob("part-*.parquet"):  # whatever is visible is whole
+    for part in out.glob("train/part-*.parquet"):  # whatever is visible is whole
         assert pq.read_metadata(part).num_rows == per_file
 
     # The same command, also reporting whether the driver ever loaded torch (the actors do, it must not).
@@ -251,7 +243,7 @@ def test_a_killed_driver_leaves_no_partial_file_and_a_rerun_finishes_exactly(mod
     assert table.num_rows == n and np.array_equal(np.sort(table["id"].to_numpy()), np.arange(n))
     manifest = _manifest(out)
     assert manifest["rows"] == n and manifest["reused_parts"] >= len(finished_before)
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # temporaries cleaned up
+    assert not [p.name for p in out.rglob(".*")]  # temporaries cleaned up
 
 
 TORCH_REPORT = "import atexit, sys; atexit.register(lambda: print('driver loaded torch:', 'torch' in sys.modules)); "

@@ -111,7 +111,8 @@ def test_data_without_a_manifest_is_refused(merged, tmp_path, run_cli):
     tiny, _, syn, _ = merged
     incomplete = tmp_path / "syn"
     incomplete.mkdir()
-    (incomplete / "part-00000.parquet").write_bytes((syn / "part-00000.parquet").read_bytes())
+    (incomplete / "train").mkdir()
+    (incomplete / "train/part-00000.parquet").write_bytes((syn / "train/part-00000.parquet").read_bytes())
     result = run_cli("retrain", "--data", incomplete, "--out", tmp_path / "clf", "--data-root", tiny.root, "--offline")
     assert_one_line_error(result, "has no _manifest.json")
     assert not (tmp_path / "clf").exists()

@@ -143,3 +143,18 @@ def random_samples(uri: str, per_class: int, seed: int) -> dict[int, tuple[np.nd
         label: (images[np.searchsorted(rows, picked)], confidence[np.searchsorted(rows, picked)])
         for label, picked in chosen.items()
     }
+
+
+def card_body(uri: str) -> str | None:
+    """The folder's dataset card without its YAML header (which is for `datasets` and the Hub), or None."""
+    from augment.core.card import CARD_NAME
+
+    fs, folder = storage.resolve(uri)
+    path = storage.join(folder, CARD_NAME)
+    if storage.file_type(fs, path).name != "File":
+        return None
+    text = storage.read_bytes(fs, path).decode()
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 4)
+        text = text[end + 5:] if end >= 0 else text
+    return text.strip()

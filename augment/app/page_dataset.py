@@ -1,4 +1,5 @@
-"""Dataset: rows per class and source, confidence histogram, mean image and random samples per class."""
+"""Dataset: rows per class and source, confidence histogram, mean image, random samples per class, and
+the folder's dataset card."""
 
 from __future__ import annotations
 
@@ -79,3 +80,11 @@ def render(layout: RunLayout) -> None:
     for label, (images, scores) in samples(uri, signature, per_class, seed).items():
         captions = [f"{label}" if np.isnan(p) else f"{label} · {p:.2f}" for p in scores]
         st.image(list(enlarged(images)), caption=captions, width=84, output_format="PNG")
+
+    body = dataset_stats.card_body(uri)
+    st.subheader("Dataset card")
+    if body is None:
+        st.info("This folder has no README.md dataset card (written by augment since schema version 2).")
+    else:
+        with st.expander("README.md: what the rows are, how they were made, how to load them", expanded=False):
+            st.markdown(body)

@@ -73,7 +73,7 @@ def run(cfg: MergedConfig) -> MergedResult:
     real_rows = real.rows if real_ids is None else len(real_ids)
     synthetic_rows = _synthetic_rows(cfg, real_rows, synthetic.rows)
     identity = {
-        "real": real.manifest["config_digest"], "real_files": [f["sha256"] for f in real.manifest["files"]],
+        "real": real.manifest["config_digest"], "real_files": [f["sha256"] for f in real.manifest["files"] if f["path"].endswith(".parquet")],
         "synthetic": synthetic.manifest["config_digest"], "synthetic_rows": synthetic_rows,
         "real_per_class": cfg.real_per_class, "schema_version": schema.SCHEMA_VERSION,
     }

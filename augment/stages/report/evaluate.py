@@ -24,9 +24,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from augment import stages
-from augment.core import manifest, mnist, storage
+from augment.core import card, manifest, mnist, storage
 from augment.core.datasets import open_dataset
-from augment.core.errors import AugmentError, require
+from augment.core.errors import AugmentError, first_line, require
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
 from augment.stages.classifier.config import ClassifierConfig
@@ -131,7 +131,33 @@ def run(cfg: ReportConfig) -> ReportResult:
         fs, out, stage=KIND, config=identity, files=[manifest.file_entry(fs, out, name, rows=0) for name in written],
         elapsed_s=report["elapsed_s"],
     )
+    for dataset in inputs.values():  # the measured folders' cards now say how good their rows are
+        try:
+            card.refresh_quality(dataset.uri, card_quality(report, cfg.out))
+        except OSError as exc:
+            print(f"the report is written, but the card of {dataset.uri} could not be updated: {first_line(exc)}", flush=True)
     return ReportResult(cfg.out, report, report["elapsed_s"], skipped=False)
+
+
+def card_quality(report: dict, where: str) -> list[tuple[str, str]]:
+    """The report's headline figures as rows of a dataset card's quality table."""
+    fid = report["frechet_distance"]
+    rows = [
+        ("label fidelity (judge agrees with the label)", f"{report['label_fidelity']['overall']:.2%} of "
+                                                         f"{report['samples']['rows']:,} rows"),
+        ("mean judge confidence", f"{report['mean_confidence']:.3f}"),
+        ("Fréchet distance to real test (judge features)",
+         f"{fid['synthetic_vs_real_test']:.2f} (real train vs real test: {fid['real_train_vs_real_test']:.2f})"),
+    ]
+    cas = report["cas"]
+    rows.append(("CAS (train on synthetic, test on real)",
+                 f"{cas['accuracy']:.2%} ({cas['rows']:,} rows, {cas['epochs']} epochs)" if "accuracy" in cas else "not measured"))
+    for regime, variants in report["gain"].items():
+        for variant, row in variants.items():
+            rows.append((f"real test accuracy, {regime}: {variant}", f"{row['mean']:.2%} ± {row['std'] * 100:.2f} pt "
+                                                                     f"({len(row['runs'])} runs)"))
+    rows.append(("report", f"`{where}` (report.md, report.json)"))
+    return rows
 
 
 def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict):

@@ -193,8 +193,9 @@ def _finished(cfg: SyntheticConfig, fs, out: str, generator_sha256: str, judge_s
     precision = (recorded.get("config") or {}).get("precision") if cfg.precision == "auto" else cfg.precision
     identity = cfg.identity(generator_sha256, judge_sha256, precision)
     done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=(), overwrite=False)
+    parts = [f for f in done["files"] if f["path"].endswith(".parquet")]
     return SyntheticResult(
-        out=cfg.out, rows=done["rows"], files=len(done["files"]), bytes=sum(f["bytes"] for f in done["files"]), seconds=0.0,
+        out=cfg.out, rows=done["rows"], files=len(parts), bytes=sum(f["bytes"] for f in parts), seconds=0.0,
         rows_per_s=0.0, per_label={int(c): n for c, n in done["rows_per_label"].items()},
         mean_confidence=done["mean_confidence"], rejected=done["rejected_samples"], reused_parts=0, precision=precision,
         skipped=True,
