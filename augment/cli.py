@@ -87,7 +87,9 @@ def data_export(
     """Write a dataset's train and test splits in augment's Parquet schema (the real/ stage)."""
     result = stages.real.run(_config(RealConfig, locals()))
     done = "already exported with these settings" if result.skipped else f"wrote {result.out} in {result.seconds:.1f} s"
-    typer.echo(f"{done} ({dataset}, schema v1)")
+    from augment.core.schema import SCHEMA_VERSION
+
+    typer.echo(f"{done} ({dataset}, schema v{SCHEMA_VERSION})")
     typer.echo(_label_table(result.counts))
 
 

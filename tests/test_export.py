@@ -74,7 +74,7 @@ def test_a_complete_output_is_skipped_another_dataset_refused_and_overwrite_repl
     before = _snapshot(out)
     again = run_cli("data", "export", "--data-root", tiny_mnist.root, "--out", out)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith("already exported with these settings (mnist, schema v1)")
+    assert again.stdout.startswith("already exported with these settings (mnist, schema v2)")
     assert again.stdout.splitlines()[2].split() == ["train", "300", *["30"] * 10]  # the counts, from the manifest
     assert _snapshot(out) == before
     refused = run_cli("data", "export", "--data-root", tiny_mnist.root, "--out", out, "--dataset", "kmnist")

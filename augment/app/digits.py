@@ -1,5 +1,5 @@
 """Digits on demand: chosen classes, a seed, temperature and truncation -> images with the judge's
-confidence, as a PNG grid or a schema-v1 Parquet file.
+confidence, as a PNG grid or a schema-v2 Parquet file.
 
 Latents come from `sampling.latents_for(i, seed)` like the generation job's, so digit i of a
 request is reproducible from the request alone. Temperature scales the latent (below 1: more

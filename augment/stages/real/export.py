@@ -1,4 +1,4 @@
-"""The `real/` stage: run(cfg) writes a real dataset's train and test splits as schema-v1 Parquet."""
+"""The `real/` stage: run(cfg) writes a real dataset's train and test splits as schema-v2 Parquet."""
 
 from __future__ import annotations
 
