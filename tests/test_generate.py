@@ -21,6 +21,7 @@ from augment.core.errors import AugmentError
 from augment.core.precision import resolve_here
 from augment.models.gan import GanSpec, build_generator
 from augment.models.generator_file import INFO_FILE, export_generator
+from augment.stages.synthetic import generate
 from augment.stages.synthetic.config import SyntheticConfig
 from augment.stages.synthetic.parts import PartPlan
 from augment.stages.synthetic.sampling import latents_for
@@ -72,7 +73,9 @@ def test_exactly_n_balanced_unique_rows_with_two_workers(ray_local, models, tmp_
     assert manifest["generator_sha256"] == json.loads((models[0] / INFO_FILE).read_text())["sha256"]
     assert manifest["seed"] == 0 and manifest["n"] == 5000 and manifest["elapsed_s"] > 0
     # "auto" was decided by a probe on the actors' hardware (here: this machine) and recorded
-    assert manifest["config"]["precision"] == result.precision == resolve_here("auto", gpu=False)
+    probed = manifest["precision_probe"]
+    assert manifest["config"]["precision"] == result.precision == probed["precision"]
+    assert probed["fp32_rows_per_s"] > 0 and probed["bf16_rows_per_s"] > 0 and 0 <= probed["pixels_within_one_step"] <= 1
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "_manifest.json", "train"]
     assert sorted(p.name for p in (out / "train").iterdir()) == [f"part-{k:05d}.parquet" for k in range(5)]
 
@@ -155,9 +158,12 @@ def _generate_plain(models, out: Path, n: int) -> Path:
     return out
 
 
-def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local, models, tmp_path):
-    # The format "auto" would not pick on this machine, so adopting it cannot be a coincidence.
-    other = "fp32" if resolve_here("auto", gpu=False) == "bf16" else "bf16"
+def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local, models, tmp_path, monkeypatch):
+    # A probe that would pick the other format, so adopting the earlier one cannot be a coincidence;
+    # a continued run does not probe at all.
+    other = "bf16"
+    probes = []
+    monkeypatch.setattr(generate, "probe_on_actors_hardware", lambda *args: probes.append(args) or {"precision": "fp32"})
     out = tmp_path / "syn"
     stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200, precision=other))
     whole = _read(out).sort_by("id")
@@ -165,8 +171,8 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
     (out / "train/part-00001.parquet").unlink()  # as if killed before this part was finished
 
     result = stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200))  # precision "auto"
-    assert result.precision == other and result.reused_parts == 2
-    assert _manifest(out)["config"]["precision"] == other
+    assert result.precision == other and result.reused_parts == 2 and probes == []
+    assert _manifest(out)["config"]["precision"] == other and _manifest(out)["precision_probe"] is None
     assert _read(out).sort_by("id").equals(whole)
 
     (out / "_manifest.json").unlink()

@@ -84,3 +84,30 @@ def test_an_unknown_precision_is_refused():
         precision.check_precision("fp16")
     with pytest.raises(ValueError, match="fp32 or bf16"):
         DigitScorer.__init__(object.__new__(DigitScorer), "unused", None, precision="auto")
+
+
+@pytest.mark.parametrize("speedup, within, fid32, fid16, expected", [
+    (1.40, 0.995, 0.97, 0.968, "bf16"),  # faster, same digits to a uint8 step, fidelity unchanged
+    (1.05, 0.999, 0.97, 0.97, "fp32"),  # within a shared machine's drift: not worth a second format
+    (0.60, 0.999, 0.97, 0.97, "fp32"),  # a CPU that converts every tensor
+    (1.40, 0.950, 0.97, 0.97, "fp32"),  # faster but the pixels move
+    (1.40, 0.995, 0.97, 0.95, "fp32"),  # faster but the judge agrees less often
+    (1.40, 0.995, None, None, "bf16"),  # no judge: pixels decide
+])
+def test_the_probe_picks_bf16_only_when_faster_by_a_margin_and_the_quality_holds(speedup, within, fid32, fid16, expected):
+    from augment.stages.synthetic.precision_probe import decide
+
+    assert decide(speedup, within, fid32, fid16) == expected
+
+
+def test_the_probe_times_the_actual_models_in_both_formats(models):
+    from augment.stages.synthetic.precision_probe import PROBE_ROWS, decide, probe
+
+    gan, judge = models
+    found = probe(str(gan), str(judge))
+    assert found["rows"] == PROBE_ROWS and found["fp32_rows_per_s"] > 0 and found["bf16_rows_per_s"] > 0
+    assert found["speedup_bf16"] == pytest.approx(found["bf16_rows_per_s"] / found["fp32_rows_per_s"], rel=1e-2)
+    assert 0.0 <= found["pixels_within_one_step"] <= 1.0 and 0.0 <= found["fidelity_fp32"] <= 1.0
+    assert found["precision"] == decide(found["speedup_bf16"], found["pixels_within_one_step"],
+                                        found["fidelity_fp32"], found["fidelity_bf16"])
+    assert "CPUs" in found["machine"]

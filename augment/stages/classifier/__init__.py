@@ -3,7 +3,7 @@
 config.py           ClassifierConfig
 train.py            run(cfg), run_unless_current(cfg)
 plan.py             the classifiers the report needs (CAS, gain-table variants)
-classic_augment.py  torchvision affine + elastic, the classic-augmentation baseline
+classic_augment.py  affine + elastic distortions for whole batches, each row keyed: the classic baseline
 """
 
 from augment.stages import lazy_api

@@ -28,7 +28,7 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     real_only: bool = False  # train on the source=real rows only
     synthetic_only: bool = False  # train on the source=synthetic rows only (classification accuracy score)
     max_synthetic: int | None = None  # synthetic rows with id >= this are left out
-    classic_augment: bool = False  # torchvision affine + elastic on every training image
+    classic_augment: bool = False  # torchvision's affine + elastic distortions, batched, on every training image
     checkpoint_every: int = 1
     max_failures: int = 2
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
@@ -36,5 +36,7 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     def identity(self, data_digest: str) -> dict[str, Any]:
         """What makes two runs the same run: more epochs or other workers continue it."""
         keys = ("dataset", "batch_size", "lr", "lr_decay", "weight_decay", "seed", "real_only", "synthetic_only",
-                "max_synthetic", "classic_augment")
-        return {"data": data_digest, **{key: getattr(self, key) for key in keys}}
+                "max_synthetic")
+        # Named, not True: runs made with the earlier per-image, unseeded transforms are other runs.
+        augment = "batched, keyed by (seed, epoch, source, id)" if self.classic_augment else False
+        return {"data": data_digest, **{key: getattr(self, key) for key in keys}, "classic_augment": augment}

@@ -227,21 +227,19 @@ def _training_rows(cfg: ClassifierConfig, dataset: Dataset):
                                  columns=["id", "image", "label", "source"])
     rows = rows.map_batches(
         _select_batch, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS,
-        fn_kwargs={"real_only": cfg.real_only, "synthetic_only": cfg.synthetic_only, "max_synthetic": cfg.max_synthetic},
+        fn_kwargs={"real_only": cfg.real_only, "synthetic_only": cfg.synthetic_only, "max_synthetic": cfg.max_synthetic,
+                   "keys": cfg.classic_augment},
     )
-    if cfg.classic_augment:
-        rows = rows.map_batches(_augment_batch, batch_format="numpy", batch_size=256, num_cpus=DATA_TASK_CPUS)
     return rows.randomize_block_order()
 
 
-def _select_batch(batch: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None) -> pa.Table:
-    return batch.filter(_keep_mask(batch, real_only, synthetic_only, max_synthetic)).select(["image", "label"])
-
-
-def _augment_batch(batch: dict) -> dict:
-    from augment.stages.classifier.classic_augment import augment_images
-
-    return {"image": augment_images(batch["image"]), "label": batch["label"]}
+def _select_batch(batch: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None, keys: bool) -> pa.Table:
+    """The rows this run trains on; with classic augmentation also what keys each row's draw."""
+    kept = batch.filter(_keep_mask(batch, real_only, synthetic_only, max_synthetic))
+    if not keys:
+        return kept.select(["image", "label"])
+    synthetic = pc.cast(pc.equal(kept["source"].cast(pa.string()), "synthetic"), pa.int8())
+    return pa.table({"image": kept["image"], "label": kept["label"], "id": kept["id"], "synthetic": synthetic})
 
 
 def schedule_for(cfg: ClassifierConfig, rows: int) -> Schedule:
@@ -286,7 +284,8 @@ def _retrain_worker(loop: dict) -> None:
     for epoch in range(first_epoch, cfg.epochs + 1):
         batches = shard.iter_torch_batches(
             batch_size=per_worker, drop_last=True, local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, loop["rows"]),
-            local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank, collate_fn=_Collate(device),
+            local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank,
+            collate_fn=_Collate(device, augment_seed=cfg.seed if cfg.classic_augment else None, epoch=epoch),
         )
         stats = train_epoch(ddp_model, optimizer, batches, schedule, step, after_batch=after_batch(epoch))
         step, seconds = stats.steps, stats.seconds
@@ -310,13 +309,21 @@ def _retrain_worker(loop: dict) -> None:
 
 
 class _Collate(NumpyBatchCollateFn):
-    """numpy batch from Ray Data -> (images in [-1, 1] (N, 1, 28, 28), labels int64) on the device."""
+    """numpy batch from Ray Data -> (images in [-1, 1] (N, 1, 28, 28), labels int64) on the device.
 
-    def __init__(self, device):
-        self.device = device
+    Classic augmentation happens here, on whole batches (classic_augment.py), each row distorted by
+    a draw keyed on (seed, epoch, source, id): reproducible, and new every epoch."""
+
+    def __init__(self, device, augment_seed: int | None = None, epoch: int = 0):
+        self.device, self.augment_seed, self.epoch = device, augment_seed, epoch
 
     def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        images = torch.from_numpy(np.array(batch["image"], dtype=np.uint8)).to(self.device)  # Ray hands out read-only views
+        images = torch.from_numpy(np.array(batch["image"], dtype=np.uint8))  # Ray hands out read-only views
+        if self.augment_seed is not None:
+            from augment.stages.classifier.classic_augment import augment_batch, row_keys
+
+            images = augment_batch(images, row_keys(self.augment_seed, self.epoch, batch["synthetic"], batch["id"]))
+        images = images.to(self.device)
         labels = torch.from_numpy(batch["label"].astype(np.int64)).to(self.device)
         return mnist.to_gan_range(images).unsqueeze(1), labels
 

@@ -26,7 +26,7 @@ import numpy as np
 from augment.core import card, console, manifest, schema, storage
 from augment.core.card import CARD_NAME
 from augment.core.errors import AugmentError, first_line, require
-from augment.core.precision import check_precision, resolve_here
+from augment.core.precision import check_precision
 from augment.core.progress import ProgressReporter, progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
@@ -36,6 +36,7 @@ from augment.stages.judge.config import JudgeConfig
 from augment.stages.synthetic.config import FOLDER, JUDGE_SUBFOLDER, SyntheticConfig
 from augment.stages.synthetic.model_check import check_models_apart
 from augment.stages.synthetic.parts import PARTS_FOLDER, PartPlan, part_bounds, part_name
+from augment.stages.synthetic.precision_probe import probe, probe_apart
 from augment.stages.synthetic.sampling import MAX_ROWS, class_boundaries
 
 KIND = FOLDER
@@ -107,7 +108,8 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
     if done:
         return done
 
-    precision = _precision(cfg, fs, out, cfg.identity(generator_info["sha256"], judge_sha256, cfg.precision))
+    precision, probed = _precision(cfg, fs, out, cfg.identity(generator_info["sha256"], judge_sha256, cfg.precision),
+                                   judge_folder(cfg))
     identity = cfg.identity(generator_info["sha256"], judge_sha256, precision)
     metadata = schema.file_metadata(generator_info.get("dataset", "mnist"), generator=generator_info["sha256"], run_config=identity)
     boundaries = class_boundaries(num_classes, cfg.class_weights)
@@ -143,7 +145,7 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
         rows=rows, rows_per_label={str(c): v for c, v in per_label.items()},
         generator_sha256=generator_info["sha256"], judge_sha256=judge_sha256, seed=cfg.seed, n=cfg.n,
         mean_confidence=confidence_sum / rows, rejected_samples=rejected,
-        reused_parts=len(reused), elapsed_s=round(seconds, 3), rows_per_s=round(rows_per_s, 1),
+        reused_parts=len(reused), elapsed_s=round(seconds, 3), rows_per_s=round(rows_per_s, 1), precision_probe=probed,
         run={"workers": cfg.workers, "gpu": cfg.gpu, "batch_size": cfg.batch_size},
     )
     return SyntheticResult(
@@ -231,26 +233,36 @@ def _train_default_judge(cfg: SyntheticConfig, generator_info: dict) -> None:
                             gpu=cfg.gpu, address=cfg.address))
 
 
-def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict) -> str:
+def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str) -> tuple[str, dict | None]:
     """cfg.precision, with "auto" decided once for the whole run: as the interrupted run being
-    continued decided it, else by the hardware the actors will run on."""
+    continued decided it, else by timing both formats on the hardware the actors will run on
+    (precision_probe.py). Returns (precision, the probe's figures or None)."""
     if cfg.precision != "auto":
-        return cfg.precision
+        return cfg.precision, None
     if not cfg.overwrite:
         for entry in storage.entries(fs, storage.join(out, PARTS_FOLDER)):
             if entry.base_name.startswith("part-") and entry.base_name.endswith(".parquet"):
                 earlier = json.loads(schema.read_metadata(fs, entry.path).get("run_config", "null")) or {}
                 if {**earlier, "precision": "auto"} == identity:
-                    return earlier["precision"]
+                    return earlier["precision"], None
+    found = probe_on_actors_hardware(cfg, judge)
+    print(f"precision auto: {found['precision']} (bf16 {found['speedup_bf16']:.2f}x fp32's speed here, "
+          f"{found['pixels_within_one_step']:.1%} of pixels within one step)", flush=True)
+    return found["precision"], found
+
+
+def probe_on_actors_hardware(cfg: SyntheticConfig, judge: str) -> dict:
+    """precision_probe.probe where the actors will run: here (in a child process, the driver stays
+    without torch) for a local run; in a Ray task on a cluster, whose driver may be another kind."""
     if not _attached_to_ray(cfg.address):
-        return resolve_here("auto", cfg.gpu)
+        return probe_apart(cfg.checkpoint, judge, cfg.gpu)
     import ray
 
-    with ray_session(cfg.address, ray_train=False):  # on a cluster the driver's machine may not be the actors' kind
+    with ray_session(cfg.address, ray_train=False):
         if cfg.gpu:
             require(ray.cluster_resources().get("GPU", 0) >= 1, "--gpu: the Ray cluster has no GPUs")
-        probe = ray.remote(resolve_here).options(num_cpus=0.5, num_gpus=1 if cfg.gpu else 0)
-        return ray.get(probe.remote("auto", cfg.gpu))
+        remote = ray.remote(probe).options(num_cpus=0.5, num_gpus=1 if cfg.gpu else 0)
+        return ray.get(remote.remote(cfg.checkpoint, judge, cfg.gpu))
 
 
 def _attached_to_ray(address: str | None) -> bool:

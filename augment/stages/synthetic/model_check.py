@@ -41,7 +41,7 @@ def check_models_apart(plan: PartPlan) -> None:
     if "torch" in sys.modules:
         check_models(plan)
         return
-    package_root = str(Path(__file__).resolve().parents[1])  # a `ray job` working dir is not installed
+    package_root = str(Path(__file__).resolve().parents[3])  # a `ray job` working dir is not installed
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(
         [sys.executable, "-m", "augment.stages.synthetic.model_check", json.dumps(asdict(plan))],
