@@ -1,6 +1,8 @@
-"""The number format of forward passes: fp32, or bf16 where the hardware has bf16 matrix units
-(generation; GAN training uses the stricter resolve_for_training). No torch at import: the generate
-driver decides before any model is loaded.
+"""The number format of forward passes: fp32, or bf16 where the hardware has bf16 matrix units.
+
+Generation's "auto" is decided by timing the models (stages/synthetic/precision_probe.py); GAN
+training's by the rule below (resolve_for_training), because whether bf16 *trains* as well needs a
+training run to tell, which a two-second probe cannot give. No torch at import.
 
 Why bf16 pays only on some machines (generator + judge, 512 rows, one CPU thread, measured):
 Intel CPUs with AMX (Sapphire Rapids and later) run both models 3x faster in bf16 autocast; CPUs
