@@ -168,7 +168,7 @@ def _check_cluster_outputs(result: subprocess.CompletedProcess, s3_env: dict) ->
         s3, _ = pafs.FileSystem.from_uri("s3://bucket/aug")
         for folder in ("real", "gan", "judge", "synthetic", "merged", "classifier/cas", "report"):
             assert s3.get_file_info(f"bucket/aug/{folder}/_manifest.json").type == pafs.FileType.File, folder
-        assert ds.dataset("bucket/aug/synthetic", filesystem=s3, format="parquet").count_rows() == 12_000
+        assert ds.dataset("bucket/aug/synthetic/train", filesystem=s3, format="parquet").count_rows() == 12_000
     finally:
         for key, value in previous.items():
             if value is None:
