@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from augment.models.classifier_training import Schedule, optimizer_for, train_ep
 from augment.stages.classifier.classic_augment import augment_batch, row_keys  # noqa: E402
 from augment.stages.classifier.config import ClassifierConfig  # noqa: E402
 from augment.stages.real.config import RealConfig  # noqa: E402
+from augment.stages.synthetic.precision_probe import machine  # noqa: E402
 
 
 def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig, epochs: int, augment: bool) -> float:
@@ -44,7 +44,7 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig, ep
     model = DigitClassifier(ClassifierSpec())
     optimizer = optimizer_for(model, cfg.weight_decay)
     schedule = Schedule(cfg.lr, cfg.lr_decay, cfg.batch_size, len(labels))
-    all_images, all_labels = torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
+    all_images, all_labels = torch.from_numpy(np.array(images)), torch.from_numpy(labels.astype(np.int64))
     ids, step, rate = np.arange(len(labels)), 0, 0.0
     for epoch in range(1, epochs + 1):
         order = torch.randperm(len(labels))
@@ -87,7 +87,7 @@ def main() -> None:
     images, labels = table["image"].combine_chunks().to_numpy_ndarray(), table["label"].to_numpy()
     cfg = ClassifierConfig(data=export, out=str(work / "unused"), epochs=args.epochs, batch_size=args.batch_size,
                            workers=1, download=False)
-    print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
+    print(f"host: {machine()} ({torch.backends.cpu.get_cpu_capability()}), torch {torch.__version__}; "
           f"{len(labels):,} rows, batch {args.batch_size}, {args.epochs} epochs (last one timed)", flush=True)
 
     before = plain_loop(images, labels, cfg, args.epochs, augment=False)
