@@ -14,7 +14,7 @@ from augment.core.datasets import open_dataset
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
 from augment.stages.classifier.config import ClassifierConfig
-from augment.stages.classifier.train import schedule_for, select_rows
+from augment.stages.classifier.train import files_to_read, schedule_for, select_rows
 from augment.stages.merged.config import MergedConfig
 from augment.stages.real.config import RealConfig
 from augment.stages.synthetic.config import SyntheticConfig
@@ -49,6 +49,19 @@ def test_row_selection_counts_sources_and_never_the_test_split(merged):
     assert pick(folder, max_synthetic=300).rows == 700
     assert pick(real).per_source == {"real": 400, "synthetic": 0}  # a real export gives its train split only
     assert pick(syn).rows == 1000
+
+
+def test_an_epoch_reads_only_the_files_that_hold_selected_rows(merged):
+    _, real, syn, folder = merged
+    files = lambda uri, **options: [p.split("/train/", 1)[1] for p in files_to_read(
+        ClassifierConfig(data=str(uri), out="unused", **options), open_dataset(str(uri), what="--data"))]
+    everything = ["real/part-00000.parquet", "synthetic/part-00000.parquet", "synthetic/part-00001.parquet"]
+    assert files(folder) == everything
+    assert files(folder, real_only=True) == ["real/part-00000.parquet"]
+    assert files(folder, synthetic_only=True) == everything[1:]
+    assert files(folder, max_synthetic=300) == everything[:2]  # ids 500..999 cannot be below 300
+    assert files(folder, synthetic_only=True, max_synthetic=501) == everything[1:]
+    assert files(syn, max_synthetic=10) == ["part-00000.parquet"]
 
 
 def test_two_workers_stream_through_ray_data_survive_a_crash_and_export(merged, tmp_path):
