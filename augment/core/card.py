@@ -128,7 +128,7 @@ images = np.array([r.image for r in rows], dtype=np.uint8).reshape(-1, 28, 28)
 labels = np.array([r.label for r in rows])
 """,
         "Ray Data": start + f"""import ray
-ds = ray.data.read_parquet({rows}, columns=["image", "label"])   # image: (B, 28, 28) uint8 batches
+ds = ray.data.read_parquet({rows}).select_columns(["image", "label"])  # image: (B, 28, 28) uint8 batches
 batch = ds.take_batch(1000)
 images, labels = batch["image"], batch["label"]
 """,

@@ -223,8 +223,8 @@ def _training_rows(cfg: ClassifierConfig, dataset: Dataset):
 
     fs, _ = storage.resolve(dataset.uri)
     # Only the columns used: `image_file` (the same pixels for Hugging Face) is never decoded here.
-    rows = ray.data.read_parquet(files_to_read(cfg, dataset), filesystem=fs, num_cpus=DATA_TASK_CPUS,
-                                 columns=["id", "image", "label", "source"])
+    rows = ray.data.read_parquet(files_to_read(cfg, dataset), filesystem=fs, num_cpus=DATA_TASK_CPUS)
+    rows = rows.select_columns(["id", "image", "label", "source"])  # pushed down into the read
     rows = rows.map_batches(
         _select_batch, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS,
         fn_kwargs={"real_only": cfg.real_only, "synthetic_only": cfg.synthetic_only, "max_synthetic": cfg.max_synthetic,

@@ -262,7 +262,12 @@ def probe_on_actors_hardware(cfg: SyntheticConfig, judge: str) -> dict:
         if cfg.gpu:
             require(ray.cluster_resources().get("GPU", 0) >= 1, "--gpu: the Ray cluster has no GPUs")
         remote = ray.remote(probe).options(num_cpus=0.5, num_gpus=1 if cfg.gpu else 0)
-        return ray.get(remote.remote(cfg.checkpoint, judge, cfg.gpu))
+        try:
+            return ray.get(remote.remote(cfg.checkpoint, judge, cfg.gpu))
+        except ray.exceptions.RayTaskError as exc:  # a model that does not load: its one line, not the task's traceback
+            if isinstance(exc.cause, AugmentError):
+                raise AugmentError(str(exc.cause)) from None
+            raise
 
 
 def _attached_to_ray(address: str | None) -> bool:

@@ -115,9 +115,18 @@ def probe_apart(checkpoint: str, judge: str | None, gpu: bool = False) -> dict:
                           capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
-        raise AugmentError("timing fp32 against bf16 failed: " + lines[-1])
+        prefix = "" if proc.returncode == 2 else "timing fp32 against bf16 failed: "
+        raise AugmentError(prefix + lines[-1])
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _main(checkpoint: str, judge: str, gpu: str) -> None:
+    try:
+        print(json.dumps(probe(checkpoint, judge or None, gpu == "True")))
+    except AugmentError as exc:  # a model that does not load: its own line, exit 2 as the CLI would
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    print(json.dumps(probe(sys.argv[1], sys.argv[2] or None, sys.argv[3] == "True")))
+    _main(*sys.argv[1:4])
