@@ -24,9 +24,9 @@ from augment.core import storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, in_stage, require
 from augment.core.options import ComputeOptions, DataOptions, StageConfig
-from augment.core.precision import bf16_is_fast
 from augment.core.ray_session import ray_session
-from augment.stages.classifier.plan import GAIN_VARIANTS, classifier_runs, run_name
+from augment.forecast import MachineSpeed, measure_apart, stage_seconds
+from augment.stages.classifier.plan import classifier_runs, run_name
 from augment.stages.gan.config import GanConfig
 from augment.stages.judge.config import JudgeConfig
 from augment.stages.merged.config import MergedConfig
@@ -176,8 +176,9 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
     with ray_session(cfg.address, ray_train=True):  # its train stages
         _record_settings(cfg)
         workers = cfg.workers or _default_workers(cfg.gpu)
-        expected = forecast(cfg, workers)
-        echo(expected_duration(cfg, workers, expected))
+        speed = None if cfg.gpu else measure_apart()
+        expected = forecast(cfg, workers, speed)
+        echo(expected_duration(cfg, workers, expected, speed))
         chosen = [stage for stage in STAGES if stage in only]
         for k, stage in enumerate(chosen, 1):
             replace = stage in redo or any(dep in did_work for dep in PIPELINE[stage].needs)
@@ -268,46 +269,28 @@ def _default_workers(gpu: bool) -> int:
     return max(1, int(resources.get("GPU", 1))) if gpu else (2 if resources.get("CPU", 1) >= 2 else 1)
 
 
-def forecast(cfg: PipelineConfig, workers: int) -> dict[str, float]:
-    """Seconds per stage, a rough forecast from rates measured on a 2-core CPU box
-    (benchmarks/RESULTS.md), scaled by cores."""
+def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None = None) -> dict[str, float]:
+    """Seconds per stage, scaled from this machine's measured speed (augment/forecast/)."""
     import ray
 
-    cpus = max(1.0, ray.cluster_resources().get("CPU", 1.0))
-    images = cfg.limit or 60_000
-    if cfg.gpu:
-        gan, gen, clf = 20_000.0, 100_000.0, 30_000.0
-    else:
-        # GAN samples/s and generated rows/s per CPU: bf16 on AMX CPUs (the stages' "auto"), fp32
-        # elsewhere. This machine's CPU stands in for a cluster's workers: it is a forecast.
-        gan_per_cpu, gen_per_cpu = (520.0, 10_000.0) if bf16_is_fast(gpu=False) else (260.0, 2_000.0)
-        gan, gen, clf = gan_per_cpu * cpus, gen_per_cpu * cpus, 1_300.0 * cpus
-    fit = 20.0
-    real, merged = 60_000, 60_000 + min(cfg.n, cfg.merge_synthetic)
-    # The retrain stage trains every classifier of the report: CAS, then per seed each gain-table
-    # variant, on the real rows alone or on the merged ones.
-    rows_per_seed = sum(real if options.get("real_only") else merged for options in GAIN_VARIANTS.values())
-    per_seed = len(GAIN_VARIANTS) * fit + cfg.classifier_epochs * rows_per_seed / clf
-    seconds = {
-        "real": 10.0,  # reading the IDX files and writing Parquet: 8 s measured here
-        "gan": fit + cfg.gan_epochs() * images / gan,
-        "judge": fit + 4 * images / clf,
-        "synthetic": 10 + cfg.n / gen,
-        "merged": 3.0 + merged / 100_000,  # file copies: 3 s for 120,000 rows here
-        "classifier": fit + cfg.classifier_epochs * min(cfg.n, 60_000) / clf + cfg.seeds * per_seed,
-        "report": 15.0,
-    }
-    return seconds
+    if speed is None and not cfg.gpu:
+        speed = measure_apart()
+    return stage_seconds(
+        n=cfg.n, gan_epochs=cfg.gan_epochs(), gan_images=cfg.limit or 60_000, classifier_epochs=cfg.classifier_epochs,
+        merge_synthetic=cfg.merge_synthetic, seeds=cfg.seeds, cpus=max(1.0, ray.cluster_resources().get("CPU", 1.0)),
+        speed=None if cfg.gpu else speed,
+    )
 
 
-def expected_duration(cfg: PipelineConfig, workers: int, seconds: dict[str, float]) -> str:
+def expected_duration(cfg: PipelineConfig, workers: int, seconds: dict[str, float], speed: MachineSpeed | None = None) -> str:
     import ray
 
     where = "GPU" if cfg.gpu else f"{max(1.0, ray.cluster_resources().get('CPU', 1.0)):g} CPUs"
     total = sum(seconds.values())
     parts = ", ".join(f"{stage} ~{_minutes(value)}" for stage, value in seconds.items())
+    basis = "" if speed is None else f"; from this machine's speed, measured in {speed.seconds:.0f} s"
     return (f"augment run: {cfg.n:,} synthetic digits, GAN {plural(cfg.gan_epochs(), 'epoch')}, {plural(workers, 'worker')} on {where}; "
-            f"expected ~{_minutes(total)} if nothing is done yet ({parts})")
+            f"expected ~{_minutes(total)} if nothing is done yet ({parts}){basis}")
 
 
 def summary_table(result: PipelineResult) -> str:

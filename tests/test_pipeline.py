@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from augment import pipeline
-from augment.pipeline import STAGES, PipelineConfig, stages_to_redo
+from augment.pipeline import STAGES, stages_to_redo
 from augment.stages.report.evaluate import VARIANTS
 from tests.conftest import assert_one_line_error
 from tests.fixtures import TINY_RUN, write_tiny_dataset
@@ -87,20 +86,6 @@ def test_stages_downstream_of_a_forced_stage_are_redone():
     assert stages_to_redo(("gan",)) == {"gan", "synthetic", "merged", "classifier", "report"}
     assert stages_to_redo(("real",)) == {"real", "merged", "classifier", "report"}
     assert stages_to_redo(()) == set()
-
-
-def test_the_forecast_follows_the_precision_the_cpu_stages_will_run_in(ray_local, monkeypatch):
-    cfg = PipelineConfig(n=1_000_000)
-    monkeypatch.setattr(pipeline, "bf16_is_fast", lambda gpu: False)
-    fp32 = pipeline.forecast(cfg, workers=2)
-    monkeypatch.setattr(pipeline, "bf16_is_fast", lambda gpu: True)
-    bf16 = pipeline.forecast(cfg, workers=2)
-    assert list(fp32) == ["real", "gan", "judge", "synthetic", "merged", "classifier", "report"]
-    # bf16 on AMX: GAN epochs ~2x and generation ~5x faster (benchmarks/RESULTS.md); the classifiers stay fp32.
-    assert bf16["gan"] < fp32["gan"] and bf16["synthetic"] < fp32["synthetic"]
-    assert (bf16["judge"], bf16["classifier"], bf16["report"]) == (fp32["judge"], fp32["classifier"], fp32["report"])
-    three_seeds = pipeline.forecast(PipelineConfig(n=1_000_000, seeds=3), workers=2)
-    assert three_seeds["classifier"] > 2 * bf16["classifier"]  # each seed trains the gain table's classifiers again
 
 
 def test_a_run_folder_with_other_settings_is_refused(run_cli, tiny_data, tmp_path):

@@ -1,0 +1,53 @@
+"""`augment run`'s forecast: measured on this machine's models, scaled per stage."""
+
+from dataclasses import replace
+
+import pytest
+
+from augment.forecast import MachineSpeed, measure, stage_seconds
+from augment.forecast.stages import FIT_START_S
+
+SPEED = MachineSpeed(machine="test CPU, 2 CPUs", threads=2, gan_samples_per_s=1_000.0, gan_precision="fp32",
+                     generate_rows_per_s=8_000.0, generate_precision="bf16", classifier_samples_per_s=4_000.0,
+                     classic_samples_per_s=3_000.0, seconds=4.0)
+RUN = dict(n=1_000_000, gan_epochs=5, gan_images=60_000, classifier_epochs=4, merge_synthetic=60_000, seeds=1, cpus=2.0)
+
+
+def _work(seconds: dict, stage: str, fixed: float) -> float:
+    return seconds[stage] - fixed
+
+
+def test_each_stage_follows_the_rate_that_drives_it():
+    base = stage_seconds(**RUN, speed=SPEED)
+    assert list(base) == ["real", "gan", "judge", "synthetic", "merged", "classifier", "report"]
+    faster_generation = stage_seconds(**RUN, speed=replace(SPEED, generate_rows_per_s=16_000.0))
+    assert _work(faster_generation, "synthetic", 10.0) == pytest.approx(_work(base, "synthetic", 10.0) / 2)
+    assert {k: v for k, v in faster_generation.items() if k != "synthetic"} == {k: v for k, v in base.items() if k != "synthetic"}
+    faster_gan = stage_seconds(**RUN, speed=replace(SPEED, gan_samples_per_s=2_000.0))
+    assert _work(faster_gan, "gan", FIT_START_S) == pytest.approx(_work(base, "gan", FIT_START_S) / 2)
+    assert faster_gan["classifier"] == base["classifier"]
+    # The two gain-table variants with classic augmentation run at its rate; the other three at the plain one.
+    slower_classic = stage_seconds(**RUN, speed=replace(SPEED, classic_samples_per_s=1_500.0))
+    classic_rows = 4 * (60_000 + 120_000)
+    extra = classic_rows / 1_500.0 - classic_rows / 3_000.0
+    assert slower_classic["classifier"] - base["classifier"] == pytest.approx(extra, rel=1e-3)
+
+
+def test_seeds_repeat_the_gain_table_and_cpus_scale_the_rates():
+    one, three = stage_seconds(**RUN, speed=SPEED), stage_seconds(**{**RUN, "seeds": 3}, speed=SPEED)
+    cas = FIT_START_S + 4 * 60_000 / 4_000.0  # trained once, whatever the seeds
+    assert three["classifier"] - cas == pytest.approx(3 * (one["classifier"] - cas))
+    cluster = stage_seconds(**{**RUN, "cpus": 8.0}, speed=SPEED)  # 4x the threads measured here
+    assert _work(cluster, "gan", FIT_START_S) == pytest.approx(_work(one, "gan", FIT_START_S) / 4)
+    gpu = stage_seconds(**RUN, speed=None)
+    assert gpu["gan"] < one["gan"] and gpu["synthetic"] < one["synthetic"]
+
+
+def test_measuring_times_the_real_models_in_the_precision_auto_picks():
+    speed = measure()
+    assert speed.threads >= 1 and speed.generate_precision in ("fp32", "bf16") and speed.gan_precision in ("fp32", "bf16")
+    for rate in (speed.gan_samples_per_s, speed.generate_rows_per_s, speed.classifier_samples_per_s, speed.classic_samples_per_s):
+        assert rate > 0
+    # Generation is inference only; a GAN step is a forward and backward pass of both networks.
+    assert speed.generate_rows_per_s > speed.gan_samples_per_s
+    assert speed.classic_samples_per_s < speed.classifier_samples_per_s * 1.2  # augmentation adds work
