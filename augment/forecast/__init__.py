@@ -1,7 +1,7 @@
-"""`augment run`'s forecast: this machine's speed on the actual models (measure.py), turned into
+"""`augment run`'s forecast: this machine's speed on the actual models (machine_speed.py), turned into
 seconds per stage (stages.py)."""
 
-from augment.forecast.measure import MachineSpeed, measure, measure_apart
+from augment.forecast.machine_speed import MachineSpeed, measure, measure_apart
 from augment.forecast.stages import stage_seconds
 
 __all__ = ["MachineSpeed", "measure", "measure_apart", "stage_seconds"]

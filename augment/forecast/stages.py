@@ -1,6 +1,6 @@
-"""Seconds per stage of `augment run`, from this machine's measured speed (measure.py).
+"""Seconds per stage of `augment run`, from this machine's measured speed (machine_speed.py).
 
-A stage on Ray runs slower than the plain loop measure.py times: DDP's all-reduce, Ray Data feeding
+A stage on Ray runs slower than the plain loop machine_speed.py times: DDP's all-reduce, Ray Data feeding
 the trainers, the raylet and object store sharing the cores. The efficiencies below are those ratios
 (the stage's samples/s on Ray over the plain loop's on the same host, benchmarks/RESULTS.md, "The
 forecast"); the start-up costs are what each stage spends before its first batch. On a cluster this
@@ -9,7 +9,7 @@ machine stands in for the workers: rates scale with the cluster's CPUs over the 
 
 from __future__ import annotations
 
-from augment.forecast.measure import MachineSpeed
+from augment.forecast.machine_speed import MachineSpeed
 from augment.stages.classifier.plan import GAIN_VARIANTS
 
 GAN_EFFICIENCY = 1.0

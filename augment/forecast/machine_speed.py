@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from augment.core.errors import AugmentError
@@ -166,12 +166,9 @@ def measure_apart(gpu: bool = False) -> MachineSpeed:
         return measure(gpu)
     package_root = str(Path(__file__).resolve().parents[2])  # the folder holding `augment/`
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "augment.forecast.measure", str(gpu)], capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-m", "augment.forecast", str(gpu)], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
         raise AugmentError("timing this machine for the forecast failed: " + lines[-1])
     return MachineSpeed(**json.loads(proc.stdout.strip().splitlines()[-1]))
 
-
-if __name__ == "__main__":
-    print(json.dumps(asdict(measure(sys.argv[1] == "True"))))
