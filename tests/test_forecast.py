@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from augment.forecast import MachineSpeed, measure, stage_seconds
-from augment.forecast.stages import FIT_START_S
+from augment.forecast.stages import CLASSIC_EFFICIENCY, GAN_START_S, GENERATE_START_S
 
 SPEED = MachineSpeed(machine="test CPU, 2 CPUs", threads=2, gan_samples_per_s=1_000.0, gan_precision="fp32",
                      generate_rows_per_s=8_000.0, generate_precision="bf16", classifier_samples_per_s=4_000.0,
@@ -21,24 +21,24 @@ def test_each_stage_follows_the_rate_that_drives_it():
     base = stage_seconds(**RUN, speed=SPEED)
     assert list(base) == ["real", "gan", "judge", "synthetic", "merged", "classifier", "report"]
     faster_generation = stage_seconds(**RUN, speed=replace(SPEED, generate_rows_per_s=16_000.0))
-    assert _work(faster_generation, "synthetic", 10.0) == pytest.approx(_work(base, "synthetic", 10.0) / 2)
+    assert _work(faster_generation, "synthetic", GENERATE_START_S) == pytest.approx(_work(base, "synthetic", GENERATE_START_S) / 2)
     assert {k: v for k, v in faster_generation.items() if k != "synthetic"} == {k: v for k, v in base.items() if k != "synthetic"}
     faster_gan = stage_seconds(**RUN, speed=replace(SPEED, gan_samples_per_s=2_000.0))
-    assert _work(faster_gan, "gan", FIT_START_S) == pytest.approx(_work(base, "gan", FIT_START_S) / 2)
+    assert _work(faster_gan, "gan", GAN_START_S) == pytest.approx(_work(base, "gan", GAN_START_S) / 2)
     assert faster_gan["classifier"] == base["classifier"]
     # The two gain-table variants with classic augmentation run at its rate; the other three at the plain one.
     slower_classic = stage_seconds(**RUN, speed=replace(SPEED, classic_samples_per_s=1_500.0))
     classic_rows = 4 * (60_000 + 120_000)
-    extra = classic_rows / 1_500.0 - classic_rows / 3_000.0
+    extra = (classic_rows / 1_500.0 - classic_rows / 3_000.0) / CLASSIC_EFFICIENCY
     assert slower_classic["classifier"] - base["classifier"] == pytest.approx(extra, rel=1e-3)
 
 
 def test_seeds_repeat_the_gain_table_and_cpus_scale_the_rates():
     one, three = stage_seconds(**RUN, speed=SPEED), stage_seconds(**{**RUN, "seeds": 3}, speed=SPEED)
-    cas = FIT_START_S + 4 * 60_000 / 4_000.0  # trained once, whatever the seeds
+    cas = stage_seconds(**{**RUN, "seeds": 0}, speed=SPEED)["classifier"]  # CAS: trained once, whatever the seeds
     assert three["classifier"] - cas == pytest.approx(3 * (one["classifier"] - cas))
     cluster = stage_seconds(**{**RUN, "cpus": 8.0}, speed=SPEED)  # 4x the threads measured here
-    assert _work(cluster, "gan", FIT_START_S) == pytest.approx(_work(one, "gan", FIT_START_S) / 4)
+    assert _work(cluster, "gan", GAN_START_S) == pytest.approx(_work(one, "gan", GAN_START_S) / 4)
     gpu = stage_seconds(**RUN, speed=None)
     assert gpu["gan"] < one["gan"] and gpu["synthetic"] < one["synthetic"]
 

@@ -3,7 +3,7 @@
 A stage on Ray runs slower than the plain loop machine_speed.py times: DDP's all-reduce, Ray Data feeding
 the trainers, the raylet and object store sharing the cores. The efficiencies below are those ratios
 (the stage's samples/s on Ray over the plain loop's on the same host, benchmarks/RESULTS.md, "The
-forecast"); the start-up costs are what each stage spends before its first batch. On a cluster this
+measured forecast"); the start-up costs are what each stage spends before its first batch. On a cluster this
 machine stands in for the workers: rates scale with the cluster's CPUs over the threads measured here.
 """
 
@@ -12,13 +12,20 @@ from __future__ import annotations
 from augment.forecast.machine_speed import MachineSpeed
 from augment.stages.classifier.plan import GAIN_VARIANTS
 
-GAN_EFFICIENCY = 1.0
-GENERATE_EFFICIENCY = 1.0
-CLASSIFIER_EFFICIENCY = 1.0
-FIT_START_S = 20.0  # a Ray Train fit() before its first batch: worker group, process group, dataset
+# Calibrated on an AMD EPYC (Zen 1, AVX2, 2 vCPUs) with `augment run --n 100000 --epochs 1
+# --classifier-epochs 1`: stage rate on Ray / plain-loop rate, and the seconds outside epochs.
+GAN_EFFICIENCY = 0.88  # 316 samples/s on 2 DDP workers against 360 in one process
+GAN_START_S = 25.0
+JUDGE_EFFICIENCY = 0.83  # ~2,000 samples/s against 2,420; its test pass after every epoch is in the start-up
+JUDGE_START_S = 40.0
+GENERATE_EFFICIENCY = 0.55  # actors with one torch thread each, writing Parquet, against the probe's 2 threads
+GENERATE_START_S = 15.0  # actors starting, the precision probe, the manifest
+CLASSIFIER_EFFICIENCY = 0.65  # 1,474-1,504 samples/s in a first epoch (0.61), later epochs faster (Ray Data warm)
+CLASSIC_EFFICIENCY = 0.58  # 1,220 against 2,250 with batched classic augmentation, first epoch
 JUDGE_EPOCHS = 4
+FIT_START_S = 29.0  # a classifier's Ray Train fit() outside its epochs: worker group, Ray Data, checkpoints
 # --gpu: not measured on a GPU yet (no GPU here); rates from the GPU benchmarks, per GPU.
-GPU_RATES = {"gan": 20_000.0, "generate": 100_000.0, "classifier": 30_000.0, "classic": 30_000.0}
+GPU_RATES = {"gan": 20_000.0, "judge": 30_000.0, "generate": 100_000.0, "classifier": 30_000.0, "classic": 30_000.0}
 
 
 def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs: int, merge_synthetic: int,
@@ -30,14 +37,15 @@ def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs
         scale = cpus / speed.threads
         rate = {
             "gan": speed.gan_samples_per_s * scale * GAN_EFFICIENCY,
+            "judge": speed.classifier_samples_per_s * scale * JUDGE_EFFICIENCY,
             "generate": speed.generate_rows_per_s * scale * GENERATE_EFFICIENCY,
             "classifier": speed.classifier_samples_per_s * scale * CLASSIFIER_EFFICIENCY,
-            "classic": speed.classic_samples_per_s * scale * CLASSIFIER_EFFICIENCY,
+            "classic": speed.classic_samples_per_s * scale * CLASSIC_EFFICIENCY,
         }
     real, merged = 60_000, 60_000 + min(n, merge_synthetic)
 
-    def fit(rows: int, epochs: int, kind: str = "classifier") -> float:
-        return FIT_START_S + epochs * rows / rate[kind]
+    def fit(rows: int, epochs: int, kind: str = "classifier", start: float = FIT_START_S) -> float:
+        return start + epochs * rows / rate[kind]
 
     # The classifier stage trains every classifier of the report: CAS on the synthetic rows, then per
     # seed each gain-table variant, on the real rows alone or on the merged ones.
@@ -48,9 +56,9 @@ def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs
     )
     return {
         "real": 10.0,  # reading the IDX files and writing Parquet: 8 s measured
-        "gan": fit(gan_images, gan_epochs, "gan"),
-        "judge": fit(gan_images, JUDGE_EPOCHS),
-        "synthetic": 10.0 + n / rate["generate"],  # + the actors' start-up and the precision probe
+        "gan": fit(gan_images, gan_epochs, "gan", GAN_START_S),
+        "judge": fit(gan_images, JUDGE_EPOCHS, "judge", JUDGE_START_S),
+        "synthetic": GENERATE_START_S + n / rate["generate"],
         "merged": 3.0 + merged / 100_000,  # file copies: 3 s for 120,000 rows
         "classifier": fit(min(n, 60_000), classifier_epochs) + seeds * gain_table,
         "report": 15.0,
