@@ -173,10 +173,10 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
     redo = stages_to_redo(cfg.force) if not cfg.overwrite else set(STAGES)
     result = PipelineResult(cfg.out)
     did_work: set[str] = set()
+    speed = None if cfg.gpu else measure_apart()  # before Ray starts: its start-up would share the cores being timed
     with ray_session(cfg.address, ray_train=True):  # its train stages
         _record_settings(cfg)
         workers = cfg.workers or _default_workers(cfg.gpu)
-        speed = None if cfg.gpu else measure_apart()
         expected = forecast(cfg, workers, speed)
         echo(expected_duration(cfg, workers, expected, speed))
         chosen = [stage for stage in STAGES if stage in only]
