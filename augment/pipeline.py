@@ -269,16 +269,14 @@ def _default_workers(gpu: bool) -> int:
     return max(1, int(resources.get("GPU", 1))) if gpu else (2 if resources.get("CPU", 1) >= 2 else 1)
 
 
-def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None = None) -> dict[str, float]:
-    """Seconds per stage, scaled from this machine's measured speed (augment/forecast/)."""
+def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None) -> dict[str, float]:
+    """Seconds per stage, scaled from this machine's measured speed (augment/forecast/; None with --gpu)."""
     import ray
 
-    if speed is None and not cfg.gpu:
-        speed = measure_apart()
     return stage_seconds(
         n=cfg.n, gan_epochs=cfg.gan_epochs(), gan_images=cfg.limit or 60_000, classifier_epochs=cfg.classifier_epochs,
         merge_synthetic=cfg.merge_synthetic, seeds=cfg.seeds, cpus=max(1.0, ray.cluster_resources().get("CPU", 1.0)),
-        speed=None if cfg.gpu else speed,
+        speed=speed,
     )
 
 

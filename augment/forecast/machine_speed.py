@@ -80,15 +80,22 @@ def _sync_for(device):
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def _gan_rate(device, precision: str) -> float:
-    import torch
-
-    from augment.models.gan import GanSpec, build_discriminator, build_generator, init_weights, memory_format_for
-    from augment.models.gan_step import AUTOCAST_DTYPES, GanStep, make_ema
+def _default_gan():
+    """The GAN stage's default config and the spec it trains (10 classes)."""
+    from augment.models.gan import GanSpec
     from augment.stages.gan.config import GanConfig
 
     cfg = GanConfig(out="unused")
-    spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=10, spectral_norm=cfg.spectral_norm)
+    return cfg, GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=10, spectral_norm=cfg.spectral_norm)
+
+
+def _gan_rate(device, precision: str) -> float:
+    import torch
+
+    from augment.models.gan import build_discriminator, build_generator, init_weights, memory_format_for
+    from augment.models.gan_step import AUTOCAST_DTYPES, GanStep, make_ema
+
+    cfg, spec = _default_gan()
     torch.manual_seed(0)
     layout = memory_format_for(spec)
     generator, discriminator = build_generator(spec), build_discriminator(spec)
@@ -113,13 +120,11 @@ def _generate_probe(gpu: bool) -> dict:
 
     from augment.models.classifier import ClassifierSpec, DigitClassifier
     from augment.models.classifier_file import export_classifier
-    from augment.models.gan import GanSpec, build_generator, init_weights
+    from augment.models.gan import build_generator, init_weights
     from augment.models.generator_file import export_generator
-    from augment.stages.gan.config import GanConfig
     from augment.stages.synthetic.precision_probe import probe
 
-    cfg = GanConfig(out="unused")
-    spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=10, spectral_norm=cfg.spectral_norm)
+    cfg, spec = _default_gan()
     torch.manual_seed(0)
     generator = build_generator(spec)
     generator.apply(init_weights)
