@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 
+from augment.core.storage import RAY_JOB_ENV
 from augment.forecast import MachineSpeed, measure, stage_seconds
 from augment.forecast.stages import CLASSIC_EFFICIENCY, GAN_START_S, GENERATE_START_S
 
@@ -43,7 +44,8 @@ def test_seeds_repeat_the_gain_table_and_cpus_scale_the_rates():
     assert gpu["gan"] < one["gan"] and gpu["synthetic"] < one["synthetic"]
 
 
-def test_measuring_times_the_real_models_in_the_precision_auto_picks():
+def test_measuring_times_the_real_models_in_the_precision_auto_picks(monkeypatch):
+    monkeypatch.setenv(RAY_JOB_ENV, "{}")  # as in `augment submit pipeline`, where a relative path is refused
     speed = measure()
     assert speed.threads >= 1 and speed.generate_precision in ("fp32", "bf16") and speed.gan_precision in ("fp32", "bf16")
     for rate in (speed.gan_samples_per_s, speed.generate_rows_per_s, speed.classifier_samples_per_s, speed.classic_samples_per_s):

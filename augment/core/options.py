@@ -7,7 +7,8 @@ kept as URIs) where the config is built, in the driver, before any Ray worker se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
+from types import SimpleNamespace
 from typing import ClassVar
 
 from augment.core.storage import absolute_fields
@@ -21,6 +22,18 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         absolute_fields(self, *self.PATHS)
+
+    @classmethod
+    def defaults(cls) -> SimpleNamespace:
+        """The default settings, without building a config: building one resolves its paths, and in a
+        cluster job a placeholder path would be refused as relative."""
+        found = {}
+        for field in fields(cls):
+            if field.default is not MISSING:
+                found[field.name] = field.default
+            elif field.default_factory is not MISSING:
+                found[field.name] = field.default_factory()
+        return SimpleNamespace(**found)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -85,7 +85,7 @@ def _default_gan():
     from augment.models.gan import GanSpec
     from augment.stages.gan.config import GanConfig
 
-    cfg = GanConfig(out="unused")
+    cfg = GanConfig.defaults()
     return cfg, GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=10, spectral_norm=cfg.spectral_norm)
 
 
@@ -145,7 +145,7 @@ def _classifier_rate(device, classic: bool) -> float:
     from augment.stages.classifier.classic_augment import augment_batch, row_keys
     from augment.stages.classifier.config import ClassifierConfig
 
-    cfg = ClassifierConfig(data="unused", out="unused")
+    cfg = ClassifierConfig.defaults()
     torch.manual_seed(0)
     model = DigitClassifier(ClassifierSpec()).to(device).train()
     optimizer = optimizer_for(model, cfg.weight_decay)
