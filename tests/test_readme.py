@@ -119,7 +119,9 @@ def test_the_quickstart_block_runs_as_written(tmp_path_factory, monkeypatch):
 
 
 def _run(words: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    started = time.perf_counter()
     result = subprocess.run(words, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    print(f"{time.perf_counter() - started:6.1f} s  {shlex.join(words[1:])}", flush=True)  # where the test's time goes
     assert result.returncode == 0, (shlex.join(words), result.stdout[-3000:], result.stderr[-3000:])
     return result
 

@@ -18,6 +18,13 @@ from pyarrow import fs as pafs
 
 from augment.core.errors import AugmentError
 
+# An S3 endpoint that accepts connections and never answers held pyarrow's defaults for ~100 s per
+# call (several internal retries of a 3 s connect); these bound every call to about a minute.
+S3_CONNECT_TIMEOUT_S = 10.0
+S3_REQUEST_TIMEOUT_ENV = "AUGMENT_S3_REQUEST_TIMEOUT_S"  # seconds without a byte before a request fails
+S3_REQUEST_TIMEOUT_S = 20.0
+S3_ATTEMPTS = 3
+
 # Set by Ray's job supervisor in every `ray job submit` entry point's environment.
 RAY_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 
@@ -49,10 +56,29 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
     """Return (filesystem, path) for a local path or a `scheme://` URI."""
     if "://" in uri:
         try:
-            return pafs.FileSystem.from_uri(uri)
+            fs, path = pafs.FileSystem.from_uri(uri)
         except Exception as exc:  # pyarrow raises several types for unknown schemes / bad creds
             raise AugmentError(f"cannot open {uri}: {exc}") from None
+        return (_bounded(fs) if isinstance(fs, pafs.S3FileSystem) else fs), path
     return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
+
+
+def _bounded(fs: pafs.S3FileSystem) -> pafs.S3FileSystem:
+    """The same S3 filesystem (region, endpoint, credentials as from_uri resolved them from the URI and
+    the standard AWS variables) with bounded timeouts and retries. pyarrow exposes from_uri's
+    resolved options only through pickling, hence __reduce__."""
+    rebuild, (options,) = fs.__reduce__()
+    request_timeout = float(os.environ.get(S3_REQUEST_TIMEOUT_ENV, S3_REQUEST_TIMEOUT_S))
+    bounded = dict(options, connect_timeout=min(S3_CONNECT_TIMEOUT_S, request_timeout), request_timeout=request_timeout)
+    return pafs.S3FileSystem(**{k: v for k, v in bounded.items() if k in _S3_OPTIONS},
+                             retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS))
+
+
+_S3_OPTIONS = ("access_key", "secret_key", "session_token", "anonymous", "region", "scheme", "connect_timeout",
+               "request_timeout", "endpoint_override", "role_arn", "session_name", "external_id", "load_frequency",
+               "background_writes", "allow_delayed_open", "allow_bucket_creation", "allow_bucket_deletion",
+               "check_directory_existence_before_creation", "default_metadata", "proxy_options",
+               "force_virtual_addressing", "tls_ca_file_path")
 
 
 def check_writable(uri: str, option: str = "--out") -> None:
