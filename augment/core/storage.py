@@ -69,16 +69,9 @@ def _bounded(fs: pafs.S3FileSystem) -> pafs.S3FileSystem:
     resolved options only through pickling, hence __reduce__."""
     rebuild, (options,) = fs.__reduce__()
     request_timeout = float(os.environ.get(S3_REQUEST_TIMEOUT_ENV, S3_REQUEST_TIMEOUT_S))
-    bounded = dict(options, connect_timeout=min(S3_CONNECT_TIMEOUT_S, request_timeout), request_timeout=request_timeout)
-    return pafs.S3FileSystem(**{k: v for k, v in bounded.items() if k in _S3_OPTIONS},
-                             retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS))
-
-
-_S3_OPTIONS = ("access_key", "secret_key", "session_token", "anonymous", "region", "scheme", "connect_timeout",
-               "request_timeout", "endpoint_override", "role_arn", "session_name", "external_id", "load_frequency",
-               "background_writes", "allow_delayed_open", "allow_bucket_creation", "allow_bucket_deletion",
-               "check_directory_existence_before_creation", "default_metadata", "proxy_options",
-               "force_virtual_addressing", "tls_ca_file_path")
+    return rebuild({**options, "connect_timeout": min(S3_CONNECT_TIMEOUT_S, request_timeout),
+                    "request_timeout": request_timeout,
+                    "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS)})
 
 
 def check_writable(uri: str, option: str = "--out") -> None:
