@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from augment.core.console import RAYLET_LINE
 from augment.core.errors import AugmentError
 
 JOB_SCRIPTS = {"train": "jobs/train_gan.py", "generate": "jobs/generate.py", "retrain": "jobs/retrain.py", "pipeline": "jobs/pipeline.py"}
@@ -128,14 +129,19 @@ def _submit_job(client, entrypoint: str, runtime_env: dict, patience_s: float = 
 
 
 def follow(client, job_id: str, echo: Callable[[str], None], poll_s: float = 2.0) -> str:
-    """Print the job's log as it grows; return its final status."""
+    """Print the job's log as it grows, whole lines only; return its final status. The raylet's
+    messages ("(raylet) WARNING: 10 PYTHON worker processes have been started …") that Ray writes
+    into a job's log are left out, as a local run leaves them out: `ray job logs` still has them."""
     printed = 0
     while True:
         status = client.get_job_status(job_id).value
         logs = client.get_job_logs(job_id)
-        if len(logs) > printed:
-            echo(logs[printed:].rstrip("\n"))
-            printed = len(logs)
+        end = len(logs) if status in TERMINAL else logs.rfind("\n", printed) + 1
+        if end > printed:
+            lines = [line for line in logs[printed:end].rstrip("\n").split("\n") if not RAYLET_LINE.match(line)]
+            if lines:
+                echo("\n".join(lines))
+            printed = end
         if status in TERMINAL:
             return status
         time.sleep(poll_s)

@@ -85,3 +85,28 @@ def test_an_unreachable_jobs_api_is_one_line(tmp_path):
 def test_an_unknown_job_is_one_line():
     result = run_cli_process("submit", "painting", "--address", "http://127.0.0.1:1")
     assert_one_line_error(result, "unknown job 'painting'", "pipeline")
+
+
+class _GrowingJob:
+    """A job whose log arrives in pieces that split lines, with a raylet message among them."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces, self.polls = pieces, 0
+
+    def get_job_status(self, job_id):
+        done = self.polls >= len(self.pieces)
+        return type("Status", (), {"value": "SUCCEEDED" if done else "RUNNING"})()
+
+    def get_job_logs(self, job_id):
+        self.polls += 1
+        return "".join(self.pieces[: self.polls])
+
+
+def test_following_a_job_prints_whole_lines_and_leaves_out_the_raylets_messages():
+    from augment.submit import follow
+
+    raylet = "\x1b[33m(raylet)\x1b[0m WARNING: 10 PYTHON worker processes have been started on node: 0d28 with address: 192.0.2.2"
+    client = _GrowingJob(["report     15  fid", f"elity 99%\n{raylet}\n", "stage  seconds\n", "last line without newline"])
+    printed: list[str] = []
+    assert follow(client, "job", printed.append, poll_s=0) == "SUCCEEDED"
+    assert printed == ["report     15  fidelity 99%", "stage  seconds", "last line without newline"]
