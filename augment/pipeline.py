@@ -217,12 +217,11 @@ def _classifiers(cfg: PipelineConfig, workers: int, replace: bool):
     merge was redone, it keeps the runs that never read a synthetic row (real only, real +
     classic) when their real rows are unchanged."""
     forced = cfg.overwrite or "classifier" in cfg.force
-    results = {}
-    for name, run_cfg in classifier_runs(_report(cfg, workers)).items():
-        if replace and run_cfg.real_only and not forced:
-            results[name] = stages.classifier.run_unless_current(run_cfg)
-        else:
-            results[name] = stages.classifier.run(dataclasses.replace(run_cfg, overwrite=replace))
+    runs = classifier_runs(_report(cfg, workers))
+    for name, run_cfg in runs.items():
+        keep_current = replace and run_cfg.real_only and not forced
+        runs[name] = stages.classifier.unless_current(run_cfg) if keep_current else dataclasses.replace(run_cfg, overwrite=replace)
+    results = dict(zip(runs, stages.classifier.run_many(list(runs.values()), labels=[f"classifier {name}" for name in runs])))
     baseline, augmented = (results[run_name("full data", variant, 0)].test_accuracy for variant in (BASELINE, AUGMENTED))
     kept = sum(result.skipped for result in results.values())
     trained = f"{plural(len(results) - kept, 'classifier')} trained" + (f", {kept} kept" if kept else "")

@@ -109,13 +109,14 @@ def test_targets_and_markdown_cover_both_regimes():
 def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(monkeypatch):
     trained = []
 
-    def fake_retrain(cfg):
-        trained.append(cfg.out.split("/runs/")[1])
-        return types.SimpleNamespace(test_accuracy=0.9 + 0.01 * cfg.seed)
+    def fake_run_many(cfgs, labels):
+        trained.extend(cfg.out.split("/runs/")[1] for cfg in cfgs)
+        assert labels == [f"classifier {cfg.out.split('/runs/')[1]}" for cfg in cfgs]
+        return [types.SimpleNamespace(test_accuracy=0.9 + 0.01 * cfg.seed) for cfg in cfgs]
 
-    monkeypatch.setattr(stages.classifier, "run", fake_retrain)
+    monkeypatch.setattr(stages.classifier, "run_many", fake_run_many)
     cfg = ReportConfig(checkpoint="gan", out="report", merged="merged", seeds=2)
-    table = evaluate_module._gain_table(cfg, evaluate_module.classifier_runs(cfg))
+    table = evaluate_module._gain_table(cfg, evaluate_module.train_classifiers(cfg))
     assert trained == [f"full-data/{variant}/seed{seed}" for seed in (0, 1)
                        for variant in ("real-only", "real+synthetic", "real+classic", "real+classic+synthetic")]
     assert table["full data"]["real + classic"]["runs"] == [0.9, 0.91]

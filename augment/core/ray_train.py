@@ -29,15 +29,17 @@ class Worker:
     device: torch.device
 
 
-def start_worker(loop: dict, config_class) -> Worker:
+def start_worker(loop: dict, config_class=None) -> Worker:
     """The start of every training loop on a Ray Train worker: its config, its place in the group,
-    its device, and the torch threads the driver gave it (Ray sets OMP_NUM_THREADS=1 otherwise)."""
+    its device, and the torch threads the driver gave it (Ray sets OMP_NUM_THREADS=1 otherwise).
+    Without `config_class` (a loop over several runs, each with its own config) `cfg` is None."""
     import ray.train
     import ray.train.torch
 
     context = ray.train.get_context()
     torch.set_num_threads(loop["threads"])
-    return Worker(config_class(**loop["config"]), context.get_world_rank(), context.get_world_size(), ray.train.torch.get_device())
+    cfg = config_class(**loop["config"]) if config_class else None
+    return Worker(cfg, context.get_world_rank(), context.get_world_size(), ray.train.torch.get_device())
 
 
 def digits_on_device(ref, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,6 +182,24 @@ def newest_checkpoint(run_uri: str, registered, device) -> tuple[dict, list] | N
         except (OSError, ValueError, KeyError, AugmentError):
             continue
     return None
+
+
+def store_checkpoint(run_uri: str, folder: str, epoch: int) -> None:
+    """Upload a checkpoint written in `folder` to RUN/ray/checkpoint_epoch-NNNNNN, where
+    newest_checkpoint finds it, and keep the newest CHECKPOINTS_KEPT. For a loop that trains
+    several runs in one worker group, where Ray's own checkpoints would all land in one run's folder.
+    The state goes up before meta.json: a checkpoint cut short by a crash has no meta and is skipped."""
+    fs, run = storage.resolve(run_uri)
+    checkpoints = storage.join(run, RAY_RUN_NAME)
+    target = storage.join(checkpoints, f"checkpoint_epoch-{epoch:06d}")
+    storage.delete(fs, target)  # a partial upload of this epoch by a worker that died
+    names = sorted(Path(folder).iterdir(), key=lambda path: path.name == META_FILE)
+    for path in names:
+        storage.write_bytes_atomic(fs, storage.join(target, path.name), path.read_bytes())
+    ours = sorted(e.path for e in storage.entries(fs, checkpoints)
+                  if e.type.name == "Directory" and e.base_name.startswith("checkpoint_epoch-"))
+    for old in ours[:-CHECKPOINTS_KEPT]:
+        storage.delete(fs, old)
 
 
 def crash_once(run_uri: str) -> None:

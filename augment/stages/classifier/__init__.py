@@ -1,7 +1,7 @@
 """classifier/: digit classifiers trained on Ray Train, their rows streamed through Ray Data.
 
 config.py           ClassifierConfig
-train.py            run(cfg), run_unless_current(cfg)
+train.py            run(cfg); run_many(cfgs): several runs in one worker group; unless_current(cfg)
 plan.py             the classifiers the report needs (CAS, gain-table variants)
 classic_augment.py  affine + elastic distortions for whole batches, each row keyed: the classic baseline
 """
@@ -9,7 +9,7 @@ classic_augment.py  affine + elastic distortions for whole batches, each row key
 from augment.stages import lazy_api
 from augment.stages.classifier.config import FOLDER, ClassifierConfig
 
-STAGE_API = ("run", "ClassifierResult", "run_unless_current")
+STAGE_API = ("run", "run_many", "ClassifierResult", "unless_current")
 __all__ = ["FOLDER", "ClassifierConfig", *STAGE_API]
 
 __getattr__ = lazy_api(__name__, "train", STAGE_API)

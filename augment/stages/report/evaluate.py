@@ -9,8 +9,9 @@ REPORT/report.json + report.md + PNG plots:
   * the augmentation gain table: real only / real + synthetic / real + classic augmentation /
     real + classic + synthetic, same epochs, over `seeds` seeds, for each merged dataset given
     (full data, and a low-data merge made with --real-per-class).
-Every classifier is a `stages.classifier.run()` run under REPORT/runs/, so an interrupted evaluation continues
-where it stopped and a rerun with the same settings skips finished runs.
+Every classifier is a `stages.classifier` run under REPORT/runs/ (all of them in one Ray Train worker
+group), so an interrupted evaluation continues where it stopped and a rerun with the same settings
+skips finished runs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import statistics
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -29,7 +31,6 @@ from augment.core.datasets import open_dataset
 from augment.core.errors import AugmentError, first_line, require
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
-from augment.stages.classifier.config import ClassifierConfig
 from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
 from augment.stages.classifier.plan import RUNS, classifier_runs, regimes, run_name
 from augment.stages.report import plots
@@ -39,6 +40,9 @@ from augment.stages.synthetic.config import JUDGE_SUBFOLDER
 from augment.stages.synthetic.parts import PartPlan
 from augment.stages.synthetic.sampling import class_boundaries
 from augment.stages.synthetic.synthesis import PartMaker
+
+if TYPE_CHECKING:
+    from augment.stages.classifier.train import ClassifierResult
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 OWNED = (REPORT_FILE, REPORT_TEXT, RUNS, *PLOTS)
@@ -113,9 +117,9 @@ def run(cfg: ReportConfig) -> ReportResult:
         },
         "confusion": matrix.tolist(),
     }
-    runs = classifier_runs(cfg)
-    report["cas"] = _cas(cfg, runs)
-    report["gain"] = _gain_table(cfg, runs)
+    trained = train_classifiers(cfg)
+    report["cas"] = _cas(trained)
+    report["gain"] = _gain_table(cfg, trained)
     report["targets"] = _targets(report)
     report["elapsed_s"] = round(time.perf_counter() - started, 3)
 
@@ -180,23 +184,36 @@ def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict):
     return images, labels, confidence, f"generated here from {cfg.checkpoint} (seed {cfg.seed})"
 
 
-def _cas(cfg: ReportConfig, runs: dict[str, ClassifierConfig]) -> dict:
-    if "cas" not in runs:
+def train_classifiers(cfg: ReportConfig) -> dict[str, ClassifierResult]:
+    """Every classifier of the report, by run name, trained in one Ray Train worker group: CAS
+    first, then the gain table seed by seed, every variant, so an evaluation stopped part-way
+    leaves whole seeds, which a rerun with fewer --seeds on the same --out reuses as they are."""
+    runs = classifier_runs(cfg)
+    order = [name for name in runs if name == "cas"]
+    for regime, _, _ in regimes(cfg):
+        order += [run_name(regime, variant, seed) for seed in range(cfg.seeds) for variant in VARIANTS]
+    results = stages.classifier.run_many([runs[name] for name in order], labels=[_label(name) for name in order])
+    return dict(zip(order, results))
+
+
+def _label(name: str) -> str:
+    """How a run's progress lines name it: "classifier cas", "classifier full-data/real-only/seed0"."""
+    return f"classifier {name}"
+
+
+def _cas(trained: dict[str, ClassifierResult]) -> dict:
+    if "cas" not in trained:
         return {"skipped": "no --synthetic output given: CAS trains on generated rows"}
-    result = stages.classifier.run(runs["cas"])
+    result = trained["cas"]
     return {"accuracy": result.test_accuracy, "rows": result.rows, "epochs": result.epochs, "anchor": CAS_ANCHOR}
 
 
-def _gain_table(cfg: ReportConfig, runs: dict[str, ClassifierConfig]) -> dict:
+def _gain_table(cfg: ReportConfig, trained: dict[str, ClassifierResult]) -> dict:
     table = {}
     for regime, _, epochs in regimes(cfg):
-        # Seed by seed, every variant: an evaluation stopped part-way leaves whole seeds, which a
-        # rerun with fewer --seeds on the same --out reuses as they are.
-        accuracy = {(variant, seed): stages.classifier.run(runs[run_name(regime, variant, seed)]).test_accuracy
-                    for seed in range(cfg.seeds) for variant in VARIANTS}
         table[regime] = {}
         for variant in VARIANTS:
-            accuracies = [accuracy[variant, seed] for seed in range(cfg.seeds)]
+            accuracies = [trained[run_name(regime, variant, seed)].test_accuracy for seed in range(cfg.seeds)]
             table[regime][variant] = {
                 "mean": statistics.fmean(accuracies), "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
                 "runs": accuracies, "epochs": epochs,
