@@ -10,7 +10,7 @@ import typer
 
 from augment import __version__, stages
 from augment.app.config import AppConfig
-from augment.core import console
+from augment.core import console, storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, current_stage, first_line
 from augment.pipeline import STAGES, PipelineConfig
@@ -279,6 +279,9 @@ def run(
     samples: int = typer.Option(PipelineConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."),
     seeds: int = typer.Option(PipelineConfig.seeds, help="Seeds per gain-table variant (3 gives a spread)."),
     seed: int = typer.Option(PipelineConfig.seed, help="Seed of the GAN, the judge and the generation."),
+    rows_per_file: int = typer.Option(
+        PipelineConfig.rows_per_file, help="Most rows per synthetic part file; a part is one actor's task, so smaller parts spread generation over more nodes."
+    ),
     workers: Optional[int] = typer.Option(None, help="Ray Train workers (default: 2 on a CPU machine, 1 per GPU)."),
     gpu: bool = typer.Option(False, "--gpu", help="Use GPUs (defaults sized for a GPU)."),
     address: Address = None,
@@ -363,15 +366,25 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("augment: interrupted; run the same command again to continue where it stopped", err=True)
         sys.exit(130)
-    except Exception as exc:  # a bug or an environment we did not foresee: one line, the rest in a file
-        where = current_stage() or _command(args)
-        saved = console.save_traceback(exc, f"augment {' '.join(args)}")
-        typer.echo(
-            f"augment: error: {where} failed unexpectedly ({type(exc).__name__}: {first_line(exc)}); "
-            f"full traceback in {saved}",
-            err=True,
-        )
-        sys.exit(1)
+    except OSError as exc:
+        problem = storage.storage_problem(exc)
+        if problem is None:
+            _unexpected(exc, args)
+        typer.echo(f"augment: error: {problem}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        _unexpected(exc, args)
+
+
+def _unexpected(exc: Exception, args: list[str]) -> None:
+    """A bug or an environment we did not foresee: one line, the rest in a file."""
+    where = current_stage() or _command(args)
+    saved = console.save_traceback(exc, f"augment {' '.join(args)}")
+    typer.echo(
+        f"augment: error: {where} failed unexpectedly ({type(exc).__name__}: {first_line(exc)}); full traceback in {saved}",
+        err=True,
+    )
+    sys.exit(1)
 
 
 def _command(args: list[str]) -> str:

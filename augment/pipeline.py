@@ -53,6 +53,7 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
     samples: int = 10_000
     seeds: int = 1
     seed: int = 0
+    rows_per_file: int = SyntheticConfig.rows_per_file  # synthetic parts: smaller ones spread generation over more actors
     workers: int | None = None  # None: 1 per GPU with --gpu, else 2 when the machine has 2+ CPUs
     force: tuple[str, ...] = ()
 
@@ -100,7 +101,7 @@ def _judge(cfg: PipelineConfig, workers: int) -> JudgeConfig:
 def _synthetic(cfg: PipelineConfig, workers: int) -> SyntheticConfig:
     return SyntheticConfig(
         checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), n=cfg.n, out=folder(cfg, "synthetic"), seed=cfg.seed,
-        gpu=cfg.gpu, data_root=cfg.data_root, download=cfg.download, address=cfg.address,
+        rows_per_file=cfg.rows_per_file, gpu=cfg.gpu, data_root=cfg.data_root, download=cfg.download, address=cfg.address,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -88,11 +89,13 @@ def submit(cfg: SubmitConfig, echo: Callable[[str], None] = print) -> SubmitResu
         raise AugmentError(f"unknown job {cfg.job!r}: choose one of {', '.join(JOB_SCRIPTS)}")
     refuse_local_relative_paths(cfg.args)
     working_dir = cfg.working_dir or project_folder()
-    # Packaging chatter (which files were skipped, and on every upload a notice that .git is no
-    # longer packaged) would bury the job's own output and a failure's one-line error.
+    client = client_for(cfg.address)
+    # Packaging chatter (which files were skipped, "Uploading package …", and on every upload a
+    # notice that .git is no longer packaged) would bury the job's own output and a failure's
+    # one-line error. Set after Ray's import, whose logging setup resets its loggers' levels.
     logging.getLogger("ray._private.runtime_env").setLevel(logging.WARNING)
     logging.getLogger("ray._private.runtime_env.working_dir").setLevel(logging.ERROR)
-    client = client_for(cfg.address)
+    logging.getLogger("ray.dashboard.modules.dashboard_sdk").setLevel(logging.WARNING)
     result = SubmitResult()
     if cfg.job != "pipeline":
         steps = [(cfg.job, f"python {JOB_SCRIPTS[cfg.job]} {shlex.join(cfg.args)}".strip())]
@@ -128,6 +131,25 @@ def _submit_job(client, entrypoint: str, runtime_env: dict, patience_s: float = 
             time.sleep(2.0)
 
 
+# What the Jobs API itself writes into a job's log before the entry point runs; `submit` has
+# already said which job it submitted and what it runs.
+JOB_MANAGER_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+INFO job_manager\.py|Running entrypoint for job )")
+
+
+def _own_lines(lines: list[str]) -> list[str]:
+    """The job's own lines: without the raylet's messages (and their indented continuation
+    lines) or the job manager's."""
+    kept, in_raylet_message = [], False
+    for line in lines:
+        if RAYLET_LINE.match(line) or (in_raylet_message and line[:1] in ("\t", " ")):
+            in_raylet_message = True
+            continue
+        in_raylet_message = False
+        if not JOB_MANAGER_LINE.match(line):
+            kept.append(line)
+    return kept
+
+
 def follow(client, job_id: str, echo: Callable[[str], None], poll_s: float = 2.0) -> str:
     """Print the job's log as it grows, whole lines only; return its final status. The raylet's
     messages ("(raylet) WARNING: 10 PYTHON worker processes have been started …") that Ray writes
@@ -138,7 +160,7 @@ def follow(client, job_id: str, echo: Callable[[str], None], poll_s: float = 2.0
         logs = client.get_job_logs(job_id)
         end = len(logs) if status in TERMINAL else logs.rfind("\n", printed) + 1
         if end > printed:
-            lines = [line for line in logs[printed:end].rstrip("\n").split("\n") if not RAYLET_LINE.match(line)]
+            lines = _own_lines(logs[printed:end].rstrip("\n").split("\n"))
             if lines:
                 echo("\n".join(lines))
             printed = end

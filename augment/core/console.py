@@ -122,13 +122,15 @@ class _LineFilter:
     """A text stream that writes whole lines through, except raylet lines (to the log file)."""
 
     def __init__(self, stream) -> None:
-        self.stream, self.pending = stream, ""
+        self.stream, self.pending, self.logged = stream, "", False
 
     def write(self, text: str) -> int:
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
         for line in lines:
-            if RAYLET_LINE.match(line):
+            # a tab-indented line continues the message before it ("\t(2) raylet has lagging heartbeats …")
+            self.logged = bool(RAYLET_LINE.match(line) or (self.logged and line.startswith("\t")))
+            if self.logged:
                 with open(log_file(), "a", encoding="utf-8") as log:
                     log.write(line + "\n")
             else:
@@ -165,22 +167,25 @@ def _core_lines_to_log() -> Iterator[None]:
 
 def _forward(read_end: int, terminal: int) -> None:
     with os.fdopen(read_end, "rb", buffering=0) as pipe:
-        pending = b""
+        pending, logged = b"", False
         while chunk := pipe.read(65536):
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
-                _route(line + b"\n", terminal)
+                logged = _route(line + b"\n", terminal, logged)
         if pending:
-            _route(pending, terminal)
+            _route(pending, terminal, logged)
 
 
-def _route(line: bytes, terminal: int) -> None:
-    if RAY_CORE_LINE.match(line):
+def _route(line: bytes, terminal: int, after_logged: bool) -> bool:
+    """Ray's core lines, and the tab-indented lines that continue one, to the log file; the rest
+    to the terminal. Returns whether `line` went to the log."""
+    if RAY_CORE_LINE.match(line) or (after_logged and line.startswith(b"\t")):
         with open(log_file(), "ab") as stream:
             stream.write(line)
-    else:
-        os.write(terminal, line)
+        return True
+    os.write(terminal, line)
+    return False
 
 
 def save_traceback(exc: BaseException, context: str) -> Path:

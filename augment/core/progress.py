@@ -164,10 +164,15 @@ class _Live:
 @contextmanager
 def progress_channel(echo: Callable[[str], None] | None = None) -> Iterator[ProgressReporter]:
     """Inside a Ray session: a reporter to hand to workers, shown on this console until the block ends."""
+    import ray
     from ray.util.queue import Queue
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     echo = echo or (lambda text: print(text, flush=True))
-    queue = Queue(actor_options={"num_cpus": 0})
+    # On the driver's node: a queue on a worker node would be lost with that node, and with it
+    # every later line (a job that survived a lost node then finished in silence).
+    here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+    queue = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
     view = _Live() if sys.stdout.isatty() else _Plain(echo, every_s())
     stop = threading.Event()
     shown = threading.Thread(target=_show, args=(queue, view, stop), name="augment-progress", daemon=True)
@@ -194,7 +199,9 @@ def _show(queue, view, stop: threading.Event) -> None:
             if "line" in event:
                 view.line(event["line"])
                 continue
-            if step is None or event["desc"] != step.desc:
+            # a count that went back: the step started over (workers restarted after a lost node)
+            restarted = step is not None and event["done"] < step.done.get(event["key"], 0)
+            if step is None or event["desc"] != step.desc or restarted:
                 step = _Step(event["desc"], event["total"], event["unit"], now)
             step.done[event["key"]] = event["done"]
             if step.first_count is None:

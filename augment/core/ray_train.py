@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from augment.core import manifest, mnist, storage
+from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, first_line, require
 from augment.models.checkpoint import load_state
 
@@ -27,19 +28,35 @@ class Worker:
     rank: int
     world: int
     device: torch.device
+    nodes: str  # the Ray node ids the worker group runs on, sorted, space-separated: recorded per epoch
 
 
 def start_worker(loop: dict, config_class=None) -> Worker:
     """The start of every training loop on a Ray Train worker: its config, its place in the group,
-    its device, and the torch threads the driver gave it (Ray sets OMP_NUM_THREADS=1 otherwise).
-    Without `config_class` (a loop over several runs, each with its own config) `cfg` is None."""
+    its device, the nodes of the group, and the torch threads the driver gave it (Ray sets
+    OMP_NUM_THREADS=1 otherwise). Without `config_class` (a loop over several runs, each with its
+    own config) `cfg` is None."""
+    import ray
     import ray.train
     import ray.train.torch
 
     context = ray.train.get_context()
     torch.set_num_threads(loop["threads"])
     cfg = config_class(**loop["config"]) if config_class else None
-    return Worker(cfg, context.get_world_rank(), context.get_world_size(), ray.train.torch.get_device())
+    world = context.get_world_size()
+    nodes = [ray.get_runtime_context().get_node_id()]
+    if world > 1:
+        import torch.distributed as dist
+
+        gathered = [None] * world
+        dist.all_gather_object(gathered, nodes[0])
+        nodes = gathered
+    return Worker(cfg, context.get_world_rank(), world, ray.train.torch.get_device(), " ".join(sorted(set(nodes))))
+
+
+def nodes_of(history: list[dict]) -> list[str]:
+    """Every Ray node that trained some epoch of a run, from its metrics history."""
+    return sorted({node for row in history for node in str(row.get("nodes") or "").split()})
 
 
 def digits_on_device(ref, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,29 +82,107 @@ def check_training_options(cfg) -> None:
     require(decay is None or 0.0 < decay <= 1.0, f"--lr-decay must be in (0, 1] (got {decay})")
 
 
-def fit(train_fn, loop_config: dict, *, what: str, cfg, worker_cpus: float, storage_path: str, fs, max_failures: int = 0, datasets=None):
+# Waiting for nodes. A worker group that cannot be placed (a node was lost and no replacement has
+# joined yet) is retried by Ray Train every start timeout, forever by default: a job on a cluster
+# that shrank for good would hang. We wait this long in all for the asked workers, then carry on
+# from the last checkpoint with the workers that fit, or stop with one line saying what was needed.
+WAIT_FOR_NODES_ENV = "AUGMENT_WAIT_FOR_NODES_S"
+DEFAULT_WAIT_FOR_NODES_S = 600.0  # a spot replacement usually joins within a few minutes
+START_TIMEOUT_ENV = "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"  # Ray's own; the driver's value reaches the controller
+DEFAULT_START_TIMEOUT_S = 60.0
+
+
+def fit(train_fn, loop_config: dict, *, what: str, cfg, worker_cpus: float, storage_path: str, fs, max_failures: int = 0,
+        datasets=None, cpus_kept_free: float = 0.0):
     """Runs `train_fn` on cfg.workers Ray Train workers; Ray's run state and checkpoints go to
-    storage_path/RAY_RUN_NAME. A failure that outlives `max_failures` restarts is one AugmentError."""
+    storage_path/RAY_RUN_NAME. A failure that outlives `max_failures` restarts is one AugmentError.
+
+    When the cluster can no longer place every worker (nodes lost for good), training continues
+    from its last checkpoint on as many workers as now fit, beside `cpus_kept_free` CPUs left to
+    Ray Data; when not even one fits, it stops with one line."""
     import ray.train
+
+    workers = cfg.workers
+    while True:
+        try:
+            return _fit_once(train_fn, loop_config, workers, cfg.gpu, worker_cpus, storage_path, fs, max_failures, datasets)
+        except ray.train.TrainingFailedError as exc:
+            if not _could_not_place_workers(exc):
+                restarts = f" after {max_failures} restarts" if max_failures else ""
+                raise AugmentError(f"{what} training failed{restarts}: {first_line(exc)}") from None
+            fitting = _workers_that_fit(worker_cpus, cfg.gpu, cpus_kept_free, most=workers - 1, batch_size=cfg.batch_size)
+            each = f"{worker_cpus:g} CPU{' + 1 GPU' if cfg.gpu else ''} each"
+            waited = f"after waiting {wait_for_nodes_s():.0f} s for more ({WAIT_FOR_NODES_ENV})"
+            if fitting < 1:
+                data = f" beside {cpus_kept_free:g} CPU for Ray Data" if cpus_kept_free else ""
+                raise AugmentError(
+                    f"{what} training needs {workers} workers ({each}){data}; the cluster has {_alive_cpus():g} CPUs "
+                    f"{waited}: add nodes and rerun the same command to continue"
+                ) from None
+            print(f"{what}: only {fitting} of the {workers} workers ({each}) fit on the nodes left {waited}; "
+                  f"training continues from the last checkpoint on {plural(fitting, 'worker')}", flush=True)
+            workers = fitting
+
+
+def wait_for_nodes_s() -> float:
+    return float(os.environ.get(WAIT_FOR_NODES_ENV, DEFAULT_WAIT_FOR_NODES_S))
+
+
+def _fit_once(train_fn, loop_config, workers, gpu, worker_cpus, storage_path, fs, max_failures, datasets):
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
+    start_timeout = float(os.environ.setdefault(START_TIMEOUT_ENV, str(DEFAULT_START_TIMEOUT_S)))
     trainer = TorchTrainer(
         train_fn,
         train_loop_config=loop_config,
         datasets=datasets,
-        scaling_config=ScalingConfig(num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker={"CPU": worker_cpus}),
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=gpu, resources_per_worker={"CPU": worker_cpus}),
         run_config=RunConfig(
             name=RAY_RUN_NAME, storage_path=storage_path, storage_filesystem=fs,
-            failure_config=FailureConfig(max_failures=max_failures),
+            failure_config=FailureConfig(
+                max_failures=max_failures,
+                # each failed start of the worker group waited `start_timeout` for resources
+                controller_failure_limit=max(1, round(wait_for_nodes_s() / start_timeout)),
+            ),
             checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
         ),
     )
-    try:
-        return trainer.fit()
-    except ray.train.TrainingFailedError as exc:
-        restarts = f" after {max_failures} restarts" if max_failures else ""
-        raise AugmentError(f"{what} training failed{restarts}: {first_line(exc)}") from None
+    return trainer.fit()
+
+
+def _could_not_place_workers(exc) -> bool:
+    from ray.train.v2._internal.exceptions import WorkerGroupStartupTimeoutError
+
+    return isinstance(getattr(exc, "controller_failure", None), WorkerGroupStartupTimeoutError)
+
+
+def _alive_cpus() -> float:
+    import ray
+
+    return sum(node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"])
+
+
+def _workers_that_fit(worker_cpus: float, gpu: bool, cpus_kept_free: float, most: int, batch_size: int) -> int:
+    """Workers of `worker_cpus` CPUs (and a GPU each) that the live nodes can hold, node by node,
+    at most `most` and splitting `batch_size` evenly."""
+    import ray
+
+    nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
+    free = cpus_kept_free
+    fitting = 0
+    for resources in sorted(nodes, key=lambda r: r.get("CPU", 0.0), reverse=True):
+        cpus = resources.get("CPU", 0.0)
+        if free:  # Ray Data's CPU, taken on the biggest node
+            cpus, free = max(0.0, cpus - free), max(0.0, free - cpus)
+        by_cpu = int(cpus // worker_cpus) if worker_cpus else most
+        fitting += min(by_cpu, int(resources.get("GPU", 0))) if gpu else by_cpu
+    if free:
+        return 0
+    fitting = min(fitting, most)
+    while fitting > 1 and batch_size % fitting:
+        fitting -= 1
+    return fitting
 
 
 def check_training_subset(limit: int | None, real_per_class: int | None, batch_size: int, num_classes: int = 10) -> None:

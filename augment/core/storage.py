@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 import uuid
 from typing import Iterator
 
@@ -87,7 +88,7 @@ def check_writable(uri: str, option: str = "--out") -> None:
         try:
             found = fs.get_file_info(bucket).type != pafs.FileType.NotFound
         except OSError as exc:
-            raise AugmentError(f"{option} {uri}: cannot reach bucket {bucket}: {_reason(exc)}") from None
+            raise AugmentError(f"{option} {uri}: {storage_problem(exc) or f'cannot reach bucket {bucket}: {_reason(exc)}'}") from None
         if not found:
             raise AugmentError(f"{option} {uri}: bucket {bucket} does not exist; create it or choose another")
     made = _missing_folders(fs, path)
@@ -106,6 +107,30 @@ def check_writable(uri: str, option: str = "--out") -> None:
                     fs.delete_dir(folder)
             except OSError:
                 pass
+
+
+# pyarrow's S3 errors name the AWS error code: "AWS Error ACCESS_DENIED during HeadObject operation".
+_DENIED = ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH", "EXPIRED_TOKEN", "INVALID_CLIENT_TOKEN_ID",
+           "UNRECOGNIZED_CLIENT")
+_UNREACHABLE = ("NETWORK_CONNECTION", "REQUEST_TIMEOUT", "SERVICE_UNAVAILABLE", "SLOW_DOWN")
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """One line for an object-storage failure a user can fix (credentials, permissions, endpoint),
+    or None when `exc` is something else. Such a failure is the environment's, not a bug."""
+    text = " ".join(str(exc).split())
+    if "AWS Error" not in text:
+        return None
+    detail = text[text.index("AWS Error"):][:160]
+    found = re.search(r"key '([^']*)' in bucket '([^']*)'", text) or re.search(r"bucket '([^']*)'", text)
+    where = "" if not found else f" at s3://{found[2]}/{found[1]}" if found.re.groups == 2 else f" at s3://{found[1]}"
+    if any(code in text for code in _DENIED):
+        return (f"object storage refused the request{where} ({detail}): check the credentials (AWS_ACCESS_KEY_ID, "
+                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and that they may read and write there")
+    if any(code in text for code in _UNREACHABLE):
+        return (f"object storage did not answer{where} after {S3_ATTEMPTS} attempts ({detail}): check "
+                "AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) and the network")
+    return f"object storage failed{where} ({detail})"
 
 
 def _missing_folders(fs: pafs.FileSystem, path: str) -> list[str]:

@@ -45,6 +45,7 @@ from augment.core.ray_train import (
     digits_on_device,
     fit,
     newest_checkpoint,
+    nodes_of,
     run_info,
     start_worker,
     store_checkpoint,
@@ -213,6 +214,7 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
             what="classifier", cfg=first, worker_cpus=worker_cpus, storage_path=run, fs=fs,
             max_failures=max(job.cfg.max_failures for job in jobs),
             datasets={_shard_name(i): _training_rows(job.cfg, job.dataset) for i, job in enumerate(jobs)},
+            cpus_kept_free=DATA_CPU_RESERVE,
         )
     return [_export(job, len(tests[job.cfg.dataset, job.cfg.data_root].classes), started) for job in jobs]
 
@@ -243,7 +245,7 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
         epochs=state["epoch"], test_accuracy=final["test_accuracy"], best_test_accuracy=max(r["test_accuracy"] for r in history),
         classifier_sha256=info["sha256"], rows=selection.rows, rows_per_source=selection.per_source,
         rows_per_label={str(c): n for c, n in enumerate(selection.per_label)}, samples_per_s=final["samples_per_s"],
-        data=cfg.data, history=history, elapsed_s=round(seconds, 3),
+        data=cfg.data, history=history, nodes=nodes_of(history), elapsed_s=round(seconds, 3),
     )
     return ClassifierResult(
         cfg.out, state["epoch"], final["test_accuracy"], selection.rows, selection.per_source, seconds,
@@ -379,6 +381,7 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> Non
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         first_epoch, step = state["epoch"] + 1, state["step"]
+    resumed_from = first_epoch - 1
     ddp_model = ray.train.torch.prepare_model(model)
     per_worker = cfg.batch_size // world
     schedule = schedule_for(cfg, job["rows"])
@@ -407,7 +410,7 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> Non
         row = {
             "epoch": epoch, "loss": round(stats.loss, 5), "seconds": round(seconds, 3),
             "samples_per_s": round(stats.samples * world / seconds, 1), "steps": step, "lr": schedule(step),
-            "test_accuracy": None,
+            "workers": world, "nodes": worker.nodes, "resumed_from_epoch": resumed_from, "test_accuracy": None,
         }
         if rank == 0:
             row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
@@ -445,7 +448,8 @@ class _Collate(NumpyBatchCollateFn):
 
 def _metrics_csv(history: list[dict]) -> bytes:
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    columns = list(dict.fromkeys(key for row in history for key in row))  # a resumed run's older rows may lack newer columns
+    writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
     writer.writerows(history)
     return text.getvalue().encode()

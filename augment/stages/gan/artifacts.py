@@ -25,6 +25,7 @@ METRIC_COLUMNS = (
     "optimizer_steps",
     "resumed_from_epoch",
     "replica_max_abs_diff",
+    "workers",  # the worker group's size that epoch: fewer than asked after the cluster lost nodes for good
 )
 SAMPLES_DIR = "samples"
 METRICS_FILE = "metrics.csv"
@@ -76,7 +77,8 @@ def write_metrics_csv(run_uri: str, rows: Sequence[dict]) -> None:
 def read_metrics_csv(run_uri: str) -> list[dict]:
     fs, run = storage.resolve(run_uri)
     text = storage.read_bytes(fs, storage.join(run, METRICS_FILE)).decode()
-    return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+    # an empty cell: a column newer than the epoch that wrote the row
+    return [{k: float(v) if v != "" else float("nan") for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
 
 
 GIF_MAX_FRAMES = 100

@@ -34,6 +34,7 @@ from augment.core.ray_train import (
     digits_on_device,
     fit,
     newest_checkpoint,
+    nodes_of,
     start_worker,
     write_checkpoint_meta,
     write_run_info,
@@ -133,7 +134,7 @@ def run(cfg: GanConfig) -> GanResult:
         files=[manifest.file_entry(fs, run, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE)],
         epochs=state["epoch"], generator_sha256=info["sha256"], samples_per_s=samples_per_s,
         precision=precision, precision_per_epoch=[row.get("precision", "fp32") for row in history],
-        elapsed_s=round(seconds, 3),
+        nodes=nodes_of(history), elapsed_s=round(seconds, 3),
     )
     return GanResult(cfg.out, state["epoch"], info["sha256"], seconds, samples_per_s, skipped=False, precision=precision)
 
@@ -215,6 +216,8 @@ def _train_worker(loop: dict) -> None:
             "resumed_from_epoch": resumed_from,
             "replica_max_abs_diff": _replica_max_abs_diff([generator, discriminator], world),
             "precision": precision,
+            "workers": world,
+            "nodes": worker.nodes,
         }
         history.append(row)
         if rank == 0:

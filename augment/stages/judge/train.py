@@ -127,7 +127,8 @@ def _judge_worker(loop: dict) -> None:
         sampler.set_epoch(epoch)
         stats = train_epoch(ddp_model, optimizer, batches(), schedule, step, after_batch=show_progress(epoch))
         step = stats.steps
-        row = {"epoch": epoch, "loss": round(stats.loss, 5), "seconds": round(stats.seconds, 3)}
+        row = {"epoch": epoch, "loss": round(stats.loss, 5), "seconds": round(stats.seconds, 3), "workers": worker.world,
+               "nodes": worker.nodes}
         if rank == 0:
             row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
             loop["progress"].line(f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f}  {row['seconds']:.1f} s")

@@ -147,6 +147,7 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
         mean_confidence=confidence_sum / rows, rejected_samples=rejected,
         reused_parts=len(reused), elapsed_s=round(seconds, 3), rows_per_s=round(rows_per_s, 1), precision_probe=probed,
         run={"workers": cfg.workers, "gpu": cfg.gpu, "batch_size": cfg.batch_size},
+        made_on={f["path"]: f["node"] for f in files if f.get("node")},  # the Ray node of each part made by this run
     )
     return SyntheticResult(
         out=cfg.out, rows=rows, files=len(files), bytes=sum(f["bytes"] for f in files), seconds=seconds,
@@ -382,10 +383,13 @@ class _RayPartMaker:
     """Ray Data actor: one PartMaker per actor; each batch is one part descriptor."""
 
     def __init__(self, plan: PartPlan, device: str, threads: int, progress: ProgressReporter, rows_todo: int):
+        import ray
+
         from augment.stages.synthetic.synthesis import PartMaker  # torch: in the actor only
 
         self.maker = PartMaker(plan, device=device, threads=threads)
         self.progress, self.rows_todo = progress, rows_todo
+        self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         done = []
@@ -393,5 +397,6 @@ class _RayPartMaker:
             def rows_done(rows: int, part: int = int(k), size: int = int(stop - start)) -> None:
                 self.progress.update("generating", rows, self.rows_todo, "rows", key=part, final=rows == size)
 
-            done.append(json.dumps(self.maker.write_part(int(k), int(start), int(stop), on_rows=rows_done)))
+            result = self.maker.write_part(int(k), int(start), int(stop), on_rows=rows_done)
+            done.append(json.dumps({**result, "node": self.node}))
         return {"result": np.array(done, dtype=object)}

@@ -1,0 +1,161 @@
+"""A real multi-node Ray cluster on one machine, for tests: a head that runs no work (0 CPUs; the
+Jobs API and job drivers live there) and worker nodes, each its own `ray start` with its own
+temp dir, raylet and object store, which a test can kill (SIGKILL: no drain, as when a spot
+instance disappears) or add while a job runs. Only this cluster's own processes are ever stopped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from tests.ray_head import RayHead, _cluster_pids, _wait_for_jobs_api, free_port, ray_cli
+
+
+@dataclass
+class WorkerNode:
+    name: str  # also a custom resource the node carries ({name: 1}), so a test can tell nodes apart
+    temp_dir: str
+    cpus: int
+    alive: bool = True
+    node_id: str = ""  # Ray's id for it, known once it has registered
+
+
+@dataclass
+class RayCluster:
+    head: RayHead
+    gcs_address: str  # 127.0.0.1:PORT, what `ray start --address` and `ray.init` take
+    temp_dir: str
+    env: dict[str, str]
+    nodes: list[WorkerNode] = field(default_factory=list)
+    _names: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def address(self) -> str:  # the Jobs API
+        return self.head.address
+
+    def add_node(self, num_cpus: int = 1, wait: bool = True) -> WorkerNode:
+        node = WorkerNode(f"node{next(self._names)}", tempfile.mkdtemp(prefix="rn", dir="/tmp"), num_cpus)
+        command = [
+            ray_cli(), "start", f"--address={self.gcs_address}", f"--num-cpus={num_cpus}", "--num-gpus=0",
+            f"--resources={{\"{node.name}\": 1}}", f"--temp-dir={node.temp_dir}", "--node-ip-address=127.0.0.1",
+            "--disable-usage-stats", *_own_ports(),
+        ]
+        subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=self.env)
+        self.nodes.append(node)
+        if wait:
+            self.wait_for_cpus()
+        return node
+
+    def kill_node(self, node: WorkerNode) -> None:
+        """Every process of the node at once, with SIGKILL: its raylet, object store and the
+        workers and actors running on it. The head learns of it from missed heartbeats."""
+        _kill(node.temp_dir, graceful=False)
+        node.alive = False
+
+    def _state(self, code: str):
+        """What `code` prints as JSON, run in a driver attached to this cluster (never in the test
+        process, which may hold a Ray of its own)."""
+        script = f"import json, ray\nray.init(address={self.gcs_address!r}, configure_logging=False, log_to_driver=False)\n{code}"
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=self.env)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-2000:])
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def _alive_nodes(self) -> list[dict]:
+        return self._state("print(json.dumps([n for n in ray.nodes() if n['Alive']], default=str))")
+
+    def wait_for_cpus(self, timeout_s: float = 120.0) -> None:
+        """Until the GCS counts exactly the live nodes' CPUs: a new node registers a moment after
+        `ray start` returns, a killed one leaves after its heartbeats time out."""
+        expected = float(sum(node.cpus for node in self.nodes if node.alive))
+        deadline = time.time() + timeout_s
+        while True:
+            alive = self._alive_nodes()
+            found = sum(n["Resources"].get("CPU", 0.0) for n in alive)
+            if found == expected:
+                break
+            if time.time() > deadline:
+                raise TimeoutError(f"the cluster shows {found:g} CPUs, not {expected:g}")
+            time.sleep(1.0)
+        for node in self.nodes:
+            for n in alive:
+                if node.name in n["Resources"]:
+                    node.node_id = n["NodeID"]
+
+    def nodes_running(self, class_name: str) -> list[WorkerNode]:
+        """The worker nodes where a live actor whose class name contains `class_name` runs (State API)."""
+        actors = self._state(
+            "from ray.util.state import list_actors\n"
+            "print(json.dumps([[a.class_name, a.node_id] for a in list_actors(filters=[('state', '=', 'ALIVE')], limit=10000)]))"
+        )
+        ids = {node_id for name, node_id in actors if class_name in name}
+        return [node for node in self.nodes if node.alive and node.node_id in ids]
+
+    def ensure_nodes(self, count: int, num_cpus: int = 1) -> None:
+        """Add nodes until `count` worker nodes are alive (after a test killed some)."""
+        while sum(node.alive for node in self.nodes) < count:
+            self.add_node(num_cpus, wait=False)
+        self.wait_for_cpus()
+
+
+def _own_ports() -> list[str]:
+    # Every port a node opens, chosen free: the test session's own Ray may hold the defaults.
+    return [f"--{name}={free_port()}" for name in (
+        "node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+        "runtime-env-agent-port", "metrics-export-port",
+    )]
+
+
+def _kill(temp_dir: str, graceful: bool) -> None:
+    steps = ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)) if graceful else ((signal.SIGKILL, 5.0),)
+    for sig, pause in steps:
+        for pid in _cluster_pids(temp_dir):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + pause
+        while _cluster_pids(temp_dir) and time.time() < deadline:
+            time.sleep(0.2)
+
+
+@contextmanager
+def ray_cluster(worker_nodes: int = 2, cpus_per_node: int = 1, env_extra: dict[str, str] | None = None) -> Iterator[RayCluster]:
+    """A head with 0 CPUs and `worker_nodes` nodes of `cpus_per_node` CPUs. `env_extra`: variables
+    for every process of the cluster, jobs included (storage credentials, data root)."""
+    temp_dir = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    gcs_port, dashboard = free_port(), free_port()
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **(env_extra or {}))
+    command = [
+        ray_cli(), "start", "--head", f"--port={gcs_port}", "--num-cpus=0", "--num-gpus=0",
+        "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
+        f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
+        f"--ray-client-server-port={free_port()}", *_own_ports(),
+    ]
+    cluster = RayCluster(RayHead(f"http://127.0.0.1:{dashboard}", env), f"127.0.0.1:{gcs_port}", temp_dir, env)
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=env)
+        for _ in range(worker_nodes):
+            cluster.add_node(cpus_per_node, wait=False)
+        cluster.wait_for_cpus()
+        _wait_for_jobs_api(cluster.head)
+        yield cluster
+    finally:
+        for node in cluster.nodes:
+            _kill(node.temp_dir, graceful=True)
+            shutil.rmtree(node.temp_dir, ignore_errors=True)
+        _kill(temp_dir, graceful=True)
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -1,0 +1,291 @@
+"""The cluster promise: jobs on a real multi-node Ray cluster writing to S3 survive lost nodes.
+
+One cluster for the module: a head that runs no work (0 CPUs: the Jobs API and job drivers) and
+two 1-CPU worker nodes, each its own raylet and object store (tests/ray_cluster.py), plus a local
+server speaking the S3 protocol, reached as on AWS (standard variables + AWS_ENDPOINT_URL_S3).
+Jobs go in through `augment submit`, exactly as a user sends them. A node is lost with SIGKILL of
+all its processes (no drain); a replacement joins with `ray start`, or does not.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pytest
+
+from tests.fixtures import write_tiny_dataset
+from tests.ray_cluster import RayCluster, ray_cluster
+from tests.ray_head import ray_cli
+from tests.s3_server import s3_server
+
+BUCKET = "bucket"
+# Small waits for what a spot cluster gives minutes: Ray Train's start timeout for a worker group
+# that cannot be placed, and augment's total wait for lost nodes to be replaced.
+WAITS = {"RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "15", "AUGMENT_WAIT_FOR_NODES_S": "30"}
+TRAIN_WORKER = "RayTrainWorker"
+PART_MAKER = "_RayPartMaker"
+
+
+@dataclass
+class World:
+    cluster: RayCluster
+    env: dict[str, str]  # what a client process needs: S3 variables, the cluster's token
+    s3_env: dict[str, str]
+    data_root: Path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    data = write_tiny_dataset(tmp_path_factory.mktemp("cluster-data"), n_train=6000, n_test=200, learnable=True).root
+    with s3_server() as s3:
+        s3.create_bucket(BUCKET)
+        job_env = {**s3.env, **WAITS, "AUGMENT_DATA_ROOT": str(data), "AUGMENT_OFFLINE": "1"}
+        with ray_cluster(worker_nodes=2, cpus_per_node=1, env_extra=job_env) as cluster:
+            env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+            env.update(cluster.env)
+            yield World(cluster, env, s3.env, data)
+
+
+@pytest.fixture
+def cluster(world) -> RayCluster:
+    world.cluster.ensure_nodes(2)  # an earlier test may have left the cluster short
+    return world.cluster
+
+
+def submit(world: World, job: str, *args: str, on_line: Callable[[str], None] | None = None,
+           stop_when: Callable[[str], bool] | None = None, timeout_s: float = 900) -> tuple[int, list[str]]:
+    """`augment submit JOB --wait -- ARGS` in a client process; every console line goes to `on_line`
+    as it arrives. `stop_when(line)` true: the client is killed there (its job keeps running)."""
+    command = [sys.executable, "-c", "from augment.cli import main; main()", "submit", job,
+               "--address", world.cluster.address, "--wait", "--", *args]
+    proc = subprocess.Popen(command, env=world.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines, deadline = [], time.time() + timeout_s
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        lines.append(line)
+        print(line, flush=True)  # pytest shows it when the test fails
+        if on_line:
+            on_line(line)
+        if stop_when and stop_when(line):
+            proc.kill()
+            break
+        assert time.time() < deadline, "the job ran past its time limit"
+    return proc.wait(timeout=60), lines
+
+
+def s3() -> pafs.S3FileSystem:
+    return pafs.FileSystem.from_uri(f"s3://{BUCKET}")[0]
+
+
+def read_json(fs: pafs.FileSystem, path: str) -> dict:
+    with fs.open_input_stream(path) as stream:
+        return json.loads(stream.read())
+
+
+def read_csv(fs: pafs.FileSystem, path: str) -> list[dict]:
+    with fs.open_input_stream(path) as stream:
+        return list(csv.DictReader(io.StringIO(stream.read().decode())))
+
+
+def exists(fs: pafs.FileSystem, path: str) -> bool:
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+@pytest.fixture
+def bucket(world, monkeypatch) -> pafs.S3FileSystem:
+    for key, value in world.s3_env.items():
+        monkeypatch.setenv(key, value)
+    return s3()
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
+    deadline = time.time() + timeout_s
+    while not condition():
+        assert time.time() < deadline, f"never saw {what}"
+        time.sleep(0.5)
+
+
+def checkpoint_written(fs: pafs.FileSystem, run: str, epoch: int) -> bool:
+    """A checkpoint of `epoch` (or later) is complete in RUN/ray/ (its meta.json is written last)."""
+    selector = pafs.FileSelector(f"{run}/ray", allow_not_found=True)
+    folders = [info.path for info in fs.get_file_info(selector) if info.type == pafs.FileType.Directory
+               and info.base_name.startswith("checkpoint_")]
+    for folder in folders:
+        meta = f"{folder}/meta.json"
+        if exists(fs, meta) and read_json(fs, meta)["epoch"] >= epoch:
+            return True
+    return False
+
+
+class NodeLoss:
+    """Kills a node running `actor` once `trigger` has been printed and `ready()` holds; then adds a
+    replacement node, or not."""
+
+    def __init__(self, cluster: RayCluster, actor: str, trigger: str, ready: Callable[[], bool] = lambda: True,
+                 replace: bool = True):
+        self.cluster, self.actor, self.trigger, self.ready, self.replace = cluster, actor, trigger, ready, replace
+        self.killed_at: float | None = None
+        self.lost_node_id = ""
+
+    def __call__(self, line: str) -> None:
+        if self.killed_at is not None or not line.startswith(self.trigger):
+            return
+        wait_for(self.ready, "the checkpoint before the node loss")
+        running = self.cluster.nodes_running(self.actor)
+        assert running, f"no live {self.actor} on a worker node"
+        self.lost_node_id = running[0].node_id
+        self.cluster.kill_node(running[0])
+        self.killed_at = time.time()
+        print(f"--- test: killed {running[0].name} ({self.actor} ran there)", flush=True)
+        if self.replace:
+            self.cluster.add_node(1, wait=False)
+            print("--- test: a replacement node joins", flush=True)
+
+
+@pytest.fixture(scope="module")
+def models(world, tmp_path_factory) -> tuple[str, str]:
+    """A small trained generator and judge in the bucket, for the generation scenarios."""
+    folder = tmp_path_factory.mktemp("models")
+    env = {**os.environ, "AUGMENT_DATA_ROOT": str(world.data_root), "AUGMENT_OFFLINE": "1"}
+    env.pop("RAY_ADDRESS", None)
+    for command in (["train", "--out", folder / "gan", "--epochs", "1", "--limit", "1024"],
+                    ["judge", "--out", folder / "judge", "--epochs", "1", "--limit", "1024"]):
+        done = subprocess.run([sys.executable, "-c", "from augment.cli import main; main()", *map(str, command), "--workers", "1"],
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    previous = {key: os.environ.get(key) for key in world.s3_env}
+    os.environ.update(world.s3_env)
+    try:
+        fs = s3()
+        pafs.copy_files(str(folder), f"{BUCKET}/models", source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+    finally:
+        for key, value in previous.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    return f"s3://{BUCKET}/models/gan", f"s3://{BUCKET}/models/judge"
+
+
+def test_a_node_lost_in_gan_training_with_a_replacement_resumes_from_the_checkpoint_in_s3(world, cluster, bucket):
+    run = f"{BUCKET}/gan-lost-node"
+    loss = NodeLoss(cluster, TRAIN_WORKER, "epoch 1/3", ready=lambda: checkpoint_written(bucket, run, 1))
+    rc, lines = submit(world, "train", "--out", f"s3://{run}", "--epochs", "3", "--workers", "2", "--max-failures", "3",
+                       on_line=loss)
+    assert loss.killed_at is not None and rc == 0, lines[-20:]
+    metrics = read_csv(bucket, f"{run}/metrics.csv")
+    assert [int(row["epoch"]) for row in metrics] == [1, 2, 3]
+    assert [int(row["resumed_from_epoch"]) for row in metrics] == [0, 1, 1]  # epochs 2-3 continued from epoch 1's checkpoint
+    assert [int(row["workers"]) for row in metrics] == [2, 2, 2]  # the replacement took the lost worker's place
+    finished = read_json(bucket, f"{run}/_manifest.json")
+    assert finished["epochs"] == 3 and len(finished["nodes"]) >= 3  # two nodes, then one of them and the replacement
+    assert loss.lost_node_id in finished["nodes"]
+
+
+def test_a_node_lost_for_good_in_gan_training_finishes_on_the_nodes_left(world, cluster, bucket):
+    run = f"{BUCKET}/gan-shrunk"
+    loss = NodeLoss(cluster, TRAIN_WORKER, "epoch 1/3", ready=lambda: checkpoint_written(bucket, run, 1), replace=False)
+    rc, lines = submit(world, "train", "--out", f"s3://{run}", "--epochs", "3", "--workers", "2", "--max-failures", "3",
+                       on_line=loss)
+    assert loss.killed_at is not None and rc == 0, lines[-20:]
+    assert time.time() - loss.killed_at < 300  # bounded: Ray Train alone would wait for the node forever
+    notice = [line for line in lines if "fit on the nodes left" in line]
+    assert len(notice) == 1 and notice[0].startswith("GAN: only 1 of the 2 workers (1 CPU each)"), lines
+    metrics = read_csv(bucket, f"{run}/metrics.csv")
+    assert [(int(row["epoch"]), int(row["workers"]), int(row["resumed_from_epoch"])) for row in metrics] == [
+        (1, 2, 0), (2, 1, 1), (3, 1, 1)]
+    assert read_json(bucket, f"{run}/_manifest.json")["epochs"] == 3
+
+
+@pytest.mark.parametrize("replace", [True, False], ids=["replaced", "not-replaced"])
+def test_a_node_lost_in_generation_still_gives_exactly_n_unique_rows(world, cluster, bucket, models, replace):
+    gan, judge = models
+    out = f"{BUCKET}/synthetic-lost-node-{'replaced' if replace else 'for-good'}"
+    loss = NodeLoss(cluster, PART_MAKER, "train/part-00000.parquet done", replace=replace)
+    rc, lines = submit(world, "generate", "--checkpoint", gan, "--judge", judge, "--out", f"s3://{out}", "--n", "30000",
+                       "--rows-per-file", "2000", "--precision", "fp32", on_line=loss)
+    assert loss.killed_at is not None and rc == 0, lines[-20:]
+    finished = read_json(bucket, f"{out}/_manifest.json")
+    assert finished["rows"] == 30_000
+    rows = ds.dataset(f"{out}/train", filesystem=bucket, format="parquet").to_table(columns=["id"])
+    ids = rows["id"].to_pylist()
+    assert len(ids) == 30_000 and sorted(ids) == list(range(30_000))
+    # Under train/ only final part names, each the file the manifest lists, byte for byte.
+    names = sorted(info.base_name for info in bucket.get_file_info(pafs.FileSelector(f"{out}/train")))
+    listed = {entry["path"]: entry for entry in finished["files"] if entry["path"].startswith("train/")}
+    assert names == sorted(path.split("/")[1] for path in listed), names
+    for path, entry in listed.items():
+        assert bucket.get_file_info(f"{out}/{path}").size == entry["bytes"]
+    assert len(set(finished["made_on"].values())) >= 2  # actors on more than one node
+
+
+def test_a_node_lost_in_classifier_training_resumes_and_finishes(world, cluster, bucket):
+    real, run = f"{BUCKET}/classifier-lost-node/real", f"{BUCKET}/classifier-lost-node/classifier"
+    exported = subprocess.run([sys.executable, "-c", "from augment.cli import main; main()", "data", "export", "--out", f"s3://{real}"],
+                              env={**world.env, **world.s3_env, "AUGMENT_DATA_ROOT": str(world.data_root), "AUGMENT_OFFLINE": "1"},
+                              capture_output=True, text=True, timeout=300)
+    assert exported.returncode == 0, exported.stderr
+    loss = NodeLoss(cluster, TRAIN_WORKER, "classifier epoch 1/3", ready=lambda: checkpoint_written(bucket, run, 1))
+    rc, lines = submit(world, "retrain", "--data", f"s3://{real}", "--out", f"s3://{run}", "--epochs", "3", "--workers", "2",
+                       "--max-failures", "3", on_line=loss)
+    assert loss.killed_at is not None and rc == 0, lines[-20:]
+    finished = read_json(bucket, f"{run}/_manifest.json")
+    assert finished["epochs"] == 3 and finished["test_accuracy"] > 0.9
+    assert [(row["epoch"], row["resumed_from_epoch"]) for row in finished["history"]] == [(1, 0), (2, 1), (3, 1)]
+    assert [int(row["epoch"]) for row in read_csv(bucket, f"{run}/metrics.csv")] == [1, 2, 3]
+
+
+def test_submit_pipeline_on_several_nodes_writes_s3_and_continues_after_its_driver_is_killed(world, cluster, bucket):
+    out = f"{BUCKET}/pipeline"
+    args = ("--out", f"s3://{out}", "--n", "4000", "--rows-per-file", "1000", "--epochs", "2", "--classifier-epochs", "1",
+            "--samples", "200", "--merge-synthetic", "400", "--workers", "2")
+    # The first attempt loses its driver in GAN epoch 2: the job is stopped (its driver gets
+    # SIGTERM, then SIGKILL) and the client following it is killed.
+    jobs = []
+
+    def driver_killed(line: str) -> bool:
+        if line.startswith("submitted train job "):
+            jobs.append(line.split()[3].rstrip(":"))
+        if not line.startswith("epoch 1/2"):
+            return False
+        wait_for(lambda: checkpoint_written(bucket, f"{out}/gan", 1), "GAN epoch 1's checkpoint")
+        stopped = subprocess.run([ray_cli(), "job", "stop", "--address", world.cluster.address, jobs[0]],
+                                 env=world.env, capture_output=True, text=True, timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
+        return True
+
+    rc, _ = submit(world, "pipeline", *args, stop_when=driver_killed)
+    assert jobs and not exists(bucket, f"{out}/gan/_manifest.json")  # stopped mid-stage
+    # The same command again continues from what is in the bucket.
+    rc, lines = submit(world, "pipeline", *args)
+    assert rc == 0, lines[-30:]
+    assert lines[-1].endswith("ended SUCCEEDED, SUCCEEDED, SUCCEEDED"), lines[-1]
+    for stage in ("real", "gan", "judge", "synthetic", "merged", "classifier/cas", "report"):
+        assert exists(bucket, f"{out}/{stage}/_manifest.json"), stage
+    gan = read_csv(bucket, f"{out}/gan/metrics.csv")
+    assert [(int(row["epoch"]), int(row["resumed_from_epoch"])) for row in gan] == [(1, 0), (2, 1)]
+
+    # The rows read back from S3 with pyarrow and with DuckDB (over pyarrow's S3 filesystem: DuckDB's
+    # own httpfs extension is a download, which this machine cannot make).
+    import duckdb
+
+    synthetic = ds.dataset(f"{out}/synthetic/train", filesystem=bucket, format="parquet")
+    merged = ds.dataset(f"{out}/merged/train", filesystem=bucket, format="parquet")
+    assert synthetic.count_rows() == 4000 and merged.count_rows() == 6000 + 400
+    counts = duckdb.sql("SELECT source, count(*) AS n, count(DISTINCT id) AS ids FROM merged GROUP BY source ORDER BY source").fetchall()
+    assert counts == [("real", 6000, 6000), ("synthetic", 400, 400)]
+    assert duckdb.sql("SELECT count(*) FROM synthetic WHERE label BETWEEN 0 AND 9").fetchone()[0] == 4000
+
+    # Train workers and generation actors ran on more than one node.
+    assert len(read_json(bucket, f"{out}/gan/_manifest.json")["nodes"]) >= 2
+    assert len(set(read_json(bucket, f"{out}/synthetic/_manifest.json")["made_on"].values())) >= 2
