@@ -284,7 +284,7 @@ def test_submit_pipeline_on_several_nodes_writes_s3_and_continues_after_its_driv
     assert synthetic.count_rows() == 4000 and merged.count_rows() == 6000 + 400
     counts = duckdb.sql("SELECT source, count(*) AS n, count(DISTINCT id) AS ids FROM merged GROUP BY source ORDER BY source").fetchall()
     assert counts == [("real", 6000, 6000), ("synthetic", 400, 400)]
-    assert duckdb.sql("SELECT count(*) FROM synthetic WHERE label BETWEEN 0 AND 9").fetchone()[0] == 4000
+    assert duckdb.sql("SELECT count(*) FROM synthetic WHERE label BETWEEN 0 AND 9").fetchall() == [(4000,)]
 
     # Train workers and generation actors ran on more than one node.
     assert len(read_json(bucket, f"{out}/gan/_manifest.json")["nodes"]) >= 2
