@@ -98,7 +98,8 @@ class RayCluster:
         """The worker nodes where a live actor whose class name contains `class_name` runs (State API)."""
         actors = self._state(
             "from ray.util.state import list_actors\n"
-            "print(json.dumps([[a.class_name, a.node_id] for a in list_actors(filters=[('state', '=', 'ALIVE')], limit=10000)]))"
+            f"actors = list_actors(address={self.address!r}, filters=[('state', '=', 'ALIVE')], limit=10000)\n"
+            "print(json.dumps([[a.class_name, a.node_id] for a in actors]))"
         )
         ids = {node_id for name, node_id in actors if class_name in name}
         return [node for node in self.nodes if node.alive and node.node_id in ids]
