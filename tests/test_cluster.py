@@ -1,4 +1,6 @@
 """The cluster promise: jobs on a real multi-node Ray cluster writing to S3 survive lost nodes.
+(`augment submit pipeline` on such a cluster, its driver killed and the command run again, is the
+README's cluster command: tests/test_readme.py.)
 
 One cluster for the module: a head that runs no work (0 CPUs: the Jobs API and job drivers) and
 two 1-CPU worker nodes, each its own raylet and object store (tests/ray_cluster.py), plus a local
@@ -27,7 +29,6 @@ import pytest
 
 from tests.fixtures import write_tiny_dataset
 from tests.ray_cluster import RayCluster, ray_cluster
-from tests.ray_head import ray_cli
 from tests.s3_server import s3_server
 
 BUCKET = "bucket"
@@ -244,48 +245,3 @@ def test_a_node_lost_in_classifier_training_resumes_and_finishes(world, cluster,
     assert [(row["epoch"], row["resumed_from_epoch"]) for row in finished["history"]] == [(1, 0), (2, 1), (3, 1)]
     assert [int(row["epoch"]) for row in read_csv(bucket, f"{run}/metrics.csv")] == [1, 2, 3]
 
-
-def test_submit_pipeline_on_several_nodes_writes_s3_and_continues_after_its_driver_is_killed(world, cluster, bucket):
-    out = f"{BUCKET}/pipeline"
-    args = ("--out", f"s3://{out}", "--n", "4000", "--rows-per-file", "1000", "--epochs", "2", "--classifier-epochs", "1",
-            "--samples", "200", "--merge-synthetic", "400", "--workers", "2")
-    # The first attempt loses its driver in GAN epoch 2: the job is stopped (its driver gets
-    # SIGTERM, then SIGKILL) and the client following it is killed.
-    jobs = []
-
-    def driver_killed(line: str) -> bool:
-        if line.startswith("submitted train job "):
-            jobs.append(line.split()[3].rstrip(":"))
-        if not line.startswith("epoch 1/2"):
-            return False
-        wait_for(lambda: checkpoint_written(bucket, f"{out}/gan", 1), "GAN epoch 1's checkpoint")
-        stopped = subprocess.run([ray_cli(), "job", "stop", "--address", world.cluster.address, jobs[0]],
-                                 env=world.env, capture_output=True, text=True, timeout=120)
-        assert stopped.returncode == 0, stopped.stderr
-        return True
-
-    rc, _ = submit(world, "pipeline", *args, stop_when=driver_killed)
-    assert jobs and not exists(bucket, f"{out}/gan/_manifest.json")  # stopped mid-stage
-    # The same command again continues from what is in the bucket.
-    rc, lines = submit(world, "pipeline", *args)
-    assert rc == 0, lines[-30:]
-    assert lines[-1].endswith("ended SUCCEEDED, SUCCEEDED, SUCCEEDED"), lines[-1]
-    for stage in ("real", "gan", "judge", "synthetic", "merged", "classifier/cas", "report"):
-        assert exists(bucket, f"{out}/{stage}/_manifest.json"), stage
-    gan = read_csv(bucket, f"{out}/gan/metrics.csv")
-    assert [(int(row["epoch"]), int(row["resumed_from_epoch"])) for row in gan] == [(1, 0), (2, 1)]
-
-    # The rows read back from S3 with pyarrow and with DuckDB (over pyarrow's S3 filesystem: DuckDB's
-    # own httpfs extension is a download, which this machine cannot make).
-    import duckdb
-
-    synthetic = ds.dataset(f"{out}/synthetic/train", filesystem=bucket, format="parquet")
-    merged = ds.dataset(f"{out}/merged/train", filesystem=bucket, format="parquet")
-    assert synthetic.count_rows() == 4000 and merged.count_rows() == 6000 + 400
-    counts = duckdb.sql("SELECT source, count(*) AS n, count(DISTINCT id) AS ids FROM merged GROUP BY source ORDER BY source").fetchall()
-    assert counts == [("real", 6000, 6000), ("synthetic", 400, 400)]
-    assert duckdb.sql("SELECT count(*) FROM synthetic WHERE label BETWEEN 0 AND 9").fetchall() == [(4000,)]
-
-    # Train workers and generation actors ran on more than one node.
-    assert len(read_json(bucket, f"{out}/gan/_manifest.json")["nodes"]) >= 2
-    assert len(set(read_json(bucket, f"{out}/synthetic/_manifest.json")["made_on"].values())) >= 2

@@ -37,11 +37,11 @@ def ray_session(address: str | None, *, ray_train: bool) -> Iterator[None]:
                  **_local_options(address, ray_train))
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise AugmentError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
-    try:
-        with console.ray_chatter_to_log():
+    with console.ray_chatter_to_log():  # also around shutdown: the raylet's last messages arrive as Ray stops
+        try:
             yield
-    finally:
-        ray.shutdown()
+        finally:
+            ray.shutdown()
 
 
 def refuse_gpu_on_a_cpu_machine(gpu: bool, address: str | None) -> None:
