@@ -216,6 +216,9 @@ def retrain(
     dataset: str = typer.Option(ClassifierConfig.dataset, help="Whose real test split measures accuracy."),
     data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP + " (the real test split)"),
     epochs: int = typer.Option(ClassifierConfig.epochs, help="Total epochs; raise it on an existing run to train more."),
+    samples_seen: Optional[int] = typer.Option(
+        None, help="Train on this many samples (steps x batch) instead of whole --epochs: the last pass stops part-way."
+    ),
     workers: Workers = ClassifierConfig.workers,
     gpu: Gpu = False,
     batch_size: BatchSize = ClassifierConfig.batch_size,
@@ -251,6 +254,9 @@ def evaluate(
     low_data_merged: Optional[str] = typer.Option(None, help="Merged dataset made with --real-per-class (low-data gain table)."),
     seeds: int = typer.Option(ReportConfig.seeds, help="Seeds per gain-table variant."),
     epochs: int = typer.Option(ReportConfig.epochs, help="Epochs of every CAS and full-data classifier."),
+    samples_seen: Optional[int] = typer.Option(
+        None, help="Samples (steps x batch) every gain-table classifier trains on; default: real only's epochs x real rows."
+    ),
     low_data_epochs: int = typer.Option(ReportConfig.low_data_epochs, help="Epochs of every low-data classifier."),
     cas_rows: int = typer.Option(ReportConfig.cas_rows, help="Synthetic rows the CAS classifier trains on."),
     seed: int = typer.Option(ReportConfig.seed, help="Seed of in-process samples when no --synthetic is given."),
@@ -273,6 +279,9 @@ def run(
     data_root: DataRoot = None,
     epochs: Optional[int] = typer.Option(None, help="GAN epochs (default 5 on CPU, 30 with --gpu)."),
     classifier_epochs: int = typer.Option(PipelineConfig.classifier_epochs, help="Epochs of every retrained classifier."),
+    samples_seen: Optional[int] = typer.Option(
+        None, help="Samples (steps x batch) every gain-table classifier trains on; default: real only's epochs x real rows."
+    ),
     arch: str = typer.Option(PipelineConfig.arch, help="dcgan, sagan or mlp."),
     limit: Optional[int] = typer.Option(None, help="GAN and judge train on the first N images only (quick runs)."),
     merge_synthetic: int = typer.Option(PipelineConfig.merge_synthetic, help="Synthetic rows merged with the real training split."),

@@ -47,6 +47,7 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
     n: int = 1_000_000
     epochs: int | None = None  # GAN epochs; None: 5 on CPU, 30 with --gpu
     classifier_epochs: int = 4
+    samples_seen: int | None = None  # every gain-table classifier's budget; None: real only's epochs x real rows
     arch: str = "dcgan"
     limit: int | None = None  # GAN and judge see the first N training images only (quick runs)
     merge_synthetic: int = 60_000  # synthetic rows merged with the 60,000 real ones for retraining
@@ -62,7 +63,8 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
 
     def identity(self) -> dict[str, Any]:
         keys = ("n", "dataset", "classifier_epochs", "arch", "limit", "merge_synthetic", "samples", "seeds", "seed")
-        return {"gan_epochs": self.gan_epochs(), **{key: getattr(self, key) for key in keys}}
+        budget = {} if self.samples_seen is None else {"samples_seen": self.samples_seen}  # absent: older runs keep their identity
+        return {"gan_epochs": self.gan_epochs(), **{key: getattr(self, key) for key in keys}, **budget}
 
 
 RUN_FILE = "pipeline.json"
@@ -118,8 +120,8 @@ def _report(cfg: PipelineConfig, workers: int) -> ReportConfig:
         checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), out=folder(cfg, "report"),
         synthetic=folder(cfg, "synthetic"), merged=folder(cfg, "merged"), dataset=cfg.dataset, data_root=cfg.data_root,
         download=cfg.download, samples=min(cfg.samples, cfg.n), seed=cfg.seed, seeds=cfg.seeds,
-        epochs=cfg.classifier_epochs, cas_rows=min(cfg.n, 60_000), runs=folder(cfg, "classifier"), workers=workers,
-        gpu=cfg.gpu, address=cfg.address,
+        epochs=cfg.classifier_epochs, samples_seen=cfg.samples_seen, cas_rows=min(cfg.n, 60_000),
+        runs=folder(cfg, "classifier"), workers=workers, gpu=cfg.gpu, address=cfg.address,
     )
 
 

@@ -56,6 +56,12 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     assert sorted(report["gain"]["full data"]) == sorted(VARIANTS)
     for row in report["gain"]["full data"].values():
         assert len(row["runs"]) == 1 and row["std"] == 0.0 and 0.0 <= row["mean"] <= 1.0
+    # equal budgets: every variant sees real only's samples (1 epoch x the real rows), within one batch
+    budget = report["gain_budget"]["full data"]
+    assert budget == json.loads((out / "merged" / "_manifest.json").read_text())["rows"]["real"]
+    gain = report["gain"]["full data"]
+    assert all(budget - 128 < row["samples_seen"] <= budget for row in gain.values()), gain
+    assert gain["real + synthetic"]["rows"] > gain["real only"]["rows"]
     assert report["cas"]["rows"] == 1000 and set(report["targets"]) >= {"label fidelity >= 99%", "CAS >= 98%"}
     for name in ("report.md", "confusion.png", "samples.png", "gain.png"):
         assert (out / "report" / name).stat().st_size > 0, name

@@ -138,3 +138,15 @@ def test_learning_rate_warms_up_within_one_epoch_and_decays_per_sample_seen():
     full_data = [schedule_for(cfg, rows=60_000)(step) for step in (0, 49, 99)]
     assert full_data[0] == pytest.approx(1e-5) and full_data[1] < 1e-3 / 2 + 1e-9  # 100 warm-up steps
     assert schedule_for(cfg, rows=60_000)(1099) == pytest.approx(1e-3 * 0.5 ** (109_900 / 60_000))
+
+
+def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_equal_cost(merged, tmp_path):
+    # 400 real rows: 3 steps of 128 per epoch; 1,400 merged rows: 10 steps per epoch
+    budget = 7 * 128
+    real_only = stages.classifier.run(_cfg(merged, tmp_path / "real", real_only=True, samples_seen=budget, workers=2, epochs=99))
+    both = stages.classifier.run(_cfg(merged, tmp_path / "both", samples_seen=budget, workers=2, epochs=99))
+    assert (real_only.epochs, real_only.samples_seen) == (3, budget)  # 3 + 3 + 1 steps
+    assert (both.epochs, both.samples_seen) == (1, budget)  # 7 of the epoch's 10 steps
+    history = json.loads((tmp_path / "real" / "_manifest.json").read_text())["history"]
+    assert [row["steps"] for row in history] == [3, 6, 7] and history[-1]["samples_seen"] == budget
+    assert json.loads((tmp_path / "both" / "_manifest.json").read_text())["samples_seen"] == budget

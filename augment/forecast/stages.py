@@ -51,10 +51,9 @@ def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs
         return start + epochs * rows / rate[kind]
 
     # The classifier stage trains every classifier of the report: CAS on the synthetic rows, then per
-    # seed each gain-table variant, on the real rows alone or on the merged ones.
+    # seed each gain-table variant, all on real only's budget of samples (epochs x real rows).
     gain_table = sum(
-        fit(real if options.get("real_only") else merged, classifier_epochs,
-            "classic" if options.get("classic_augment") else "classifier", CLASSIFIER_RUN_START_S)
+        fit(real, classifier_epochs, "classic" if options.get("classic_augment") else "classifier", CLASSIFIER_RUN_START_S)
         for options in GAIN_VARIANTS.values()
     )
     return {

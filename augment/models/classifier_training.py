@@ -60,15 +60,20 @@ def train_epoch(
     schedule: Callable[[int], float],
     step: int,
     after_batch: Callable[[int], None] = lambda samples: None,
+    stop_at_step: int | None = None,
 ) -> EpochStats:
     """One pass over `batches` (images in [-1, 1] (N, 1, 28, 28), int64 labels); `step` is the
     optimizer steps taken before it, so a resumed run continues the schedule where it stopped.
-    `after_batch` receives the samples seen so far (progress, fault injection)."""
+    `after_batch` receives the samples seen so far (progress, fault injection). At `stop_at_step`
+    (a budget of samples seen) training stops and the rest of the pass is only read, so that every
+    rank, and a streaming data source, ends the pass together."""
     started = time.perf_counter()
     model.train()
     first_step = step
     total, samples = None, 0
     for images, labels in batches:
+        if stop_at_step is not None and step >= stop_at_step:
+            continue
         for group in optimizer.param_groups:
             group["lr"] = schedule(step)
         loss = F.cross_entropy(model(images), labels)

@@ -20,6 +20,10 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     out: str
     dataset: str = "mnist"  # whose real test split measures accuracy
     epochs: int = 4
+    # A budget of samples seen (optimizer steps x global batch) instead of whole epochs: training
+    # runs ceil(budget / epoch) epochs and stops inside the last one, so runs on datasets of
+    # different sizes can be compared at equal cost (the gain table's variants).
+    samples_seen: int | None = None
     batch_size: int = 128  # global
     lr: float = 3e-3  # peak, after a short warm-up
     lr_decay: float = 0.5  # per 60,000 samples seen: needs no total length, so a run can be extended
@@ -39,4 +43,14 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
                 "max_synthetic")
         # Named, not True: runs made with the earlier per-image, unseeded transforms are other runs.
         augment = "batched, keyed by (seed, epoch, source, id)" if self.classic_augment else False
-        return {"data": data_digest, **{key: getattr(self, key) for key in keys}, "classic_augment": augment}
+        budget = {} if self.samples_seen is None else {"samples_seen": self.samples_seen}  # absent: runs made before it keep their identity
+        return {"data": data_digest, **{key: getattr(self, key) for key in keys}, "classic_augment": augment, **budget}
+
+    def steps(self) -> int | None:
+        """The optimizer steps the budget allows (None: whole epochs)."""
+        return None if self.samples_seen is None else self.samples_seen // self.batch_size
+
+    def epochs_for(self, rows: int) -> int:
+        """Epochs over `rows` training rows: --epochs, or as many as the budget reaches into."""
+        steps = self.steps()
+        return self.epochs if steps is None else max(1, -(-steps // (rows // self.batch_size)))

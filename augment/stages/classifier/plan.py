@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from augment.core import storage
+from augment.core import manifest, storage
 from augment.stages.classifier.config import ClassifierConfig
 
 if TYPE_CHECKING:  # the report stage asks for these runs; the classifier stage owns the plan
@@ -44,10 +44,22 @@ def classifier_runs(cfg: ReportConfig) -> dict[str, ClassifierConfig]:
     if cfg.synthetic:
         runs["cas"] = config(cfg.synthetic, "cas", cfg.epochs, cfg.seed, synthetic_only=True, max_synthetic=cfg.cas_rows)
     for regime, merged, epochs in regimes(cfg):
+        budget = gain_budget(cfg, merged, epochs)
         for variant, options in GAIN_VARIANTS.items():
             for seed in range(cfg.seeds):
-                runs[run_name(regime, variant, seed)] = config(merged, run_name(regime, variant, seed), epochs, seed, **options)
+                runs[run_name(regime, variant, seed)] = config(merged, run_name(regime, variant, seed), epochs, seed,
+                                                               samples_seen=budget, **options)
     return runs
+
+
+def gain_budget(cfg: ReportConfig, merged: str, epochs: int) -> int | None:
+    """Samples seen by every variant of a regime: --samples-seen, else real only's `epochs` passes
+    over the merged dataset's real rows (from its manifest; None, whole epochs, without one)."""
+    if cfg.samples_seen is not None:
+        return cfg.samples_seen
+    rows = (manifest.read_manifest(*storage.resolve(merged)) or {}).get("rows")
+    real_rows = rows.get("real") if isinstance(rows, dict) else None
+    return epochs * real_rows if real_rows else None
 
 
 def regimes(cfg: ReportConfig) -> list[tuple[str, str, int]]:

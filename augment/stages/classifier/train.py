@@ -78,11 +78,13 @@ class ClassifierResult:
     seconds: float
     samples_per_s: float
     skipped: bool
+    samples_seen: int = 0  # optimizer steps x global batch over the whole run
 
     @property
     def summary(self) -> str:
         sources = ", ".join(f"{n:,} {source}" for source, n in self.rows_per_source.items() if n)
-        return f"{plural(self.epochs, 'epoch')} over {sources} rows; real test accuracy {self.test_accuracy:.4f}"
+        return (f"{plural(self.epochs, 'epoch')} over {sources} rows ({self.samples_seen:,} samples seen); "
+                f"real test accuracy {self.test_accuracy:.4f}")
 
 
 def validate(cfg: ClassifierConfig) -> None:
@@ -90,6 +92,8 @@ def validate(cfg: ClassifierConfig) -> None:
     require(not (cfg.real_only and cfg.synthetic_only), "pass at most one of --real-only and --synthetic-only")
     require(cfg.max_synthetic is None or cfg.max_synthetic >= 1, f"--max-synthetic must be at least 1 (got {cfg.max_synthetic})")
     require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
+    require(cfg.samples_seen is None or cfg.samples_seen >= cfg.batch_size,
+            f"--samples-seen must be at least one batch ({cfg.batch_size}; got {cfg.samples_seen})")
 
 
 @dataclass(frozen=True)
@@ -173,16 +177,18 @@ def _prepare(cfg: ClassifierConfig, label: str) -> ClassifierResult | _Pending:
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     dataset = open_dataset(cfg.data, what="--data")
     identity = cfg.identity(_data_digest(dataset, cfg))
+    selection = select_rows(cfg, dataset)
+    cfg = replace(cfg, epochs=cfg.epochs_for(selection.rows))
     done = completed_epochs(cfg.out, kind=KIND, what="classifier run", identity=identity, epochs=cfg.epochs, overwrite=cfg.overwrite)
     if done == cfg.epochs:
         fs, run = storage.resolve(cfg.out)
         finished = manifest.read_manifest(fs, run)
         return ClassifierResult(
             cfg.out, done, finished["test_accuracy"], finished["rows"], finished["rows_per_source"], 0.0,
-            finished["samples_per_s"], skipped=True,
+            finished["samples_per_s"], skipped=True, samples_seen=finished.get("samples_seen", 0),
         )
     storage.check_writable(cfg.out)
-    return _Pending(cfg, dataset, identity, select_rows(cfg, dataset), label)
+    return _Pending(cfg, dataset, identity, selection, label)
 
 
 def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResult]:
@@ -245,11 +251,12 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
         epochs=state["epoch"], test_accuracy=final["test_accuracy"], best_test_accuracy=max(r["test_accuracy"] for r in history),
         classifier_sha256=info["sha256"], rows=selection.rows, rows_per_source=selection.per_source,
         rows_per_label={str(c): n for c, n in enumerate(selection.per_label)}, samples_per_s=final["samples_per_s"],
-        data=cfg.data, history=history, nodes=nodes_of(history), elapsed_s=round(seconds, 3),
+        data=cfg.data, history=history, nodes=nodes_of(history), samples_seen=final["steps"] * cfg.batch_size,
+        elapsed_s=round(seconds, 3),
     )
     return ClassifierResult(
         cfg.out, state["epoch"], final["test_accuracy"], selection.rows, selection.per_source, seconds,
-        final["samples_per_s"], skipped=False,
+        final["samples_per_s"], skipped=False, samples_seen=final["steps"] * cfg.batch_size,
     )
 
 
@@ -386,15 +393,19 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> Non
     per_worker = cfg.batch_size // world
     schedule = schedule_for(cfg, job["rows"])
     epoch_rows = job["rows"] // cfg.batch_size * cfg.batch_size
+    budget = cfg.steps()  # None: whole epochs
     name = job["label"]
 
     if rank == 0:
         test_images, test_labels = digits_on_device(job["test"], device)
 
     def after_batch(epoch: int):
+        # the samples this epoch trains on: all of them, or what is left of the budget
+        this_epoch = epoch_rows if budget is None else min(epoch_rows, (budget - (epoch - 1) * (epoch_rows // cfg.batch_size)) * cfg.batch_size)
+
         def seen(samples: int) -> None:
             if rank == 0:
-                progress.update(f"{name} epoch {epoch}/{cfg.epochs}", min(samples * world, epoch_rows), epoch_rows, "samples")
+                progress.update(f"{name} epoch {epoch}/{cfg.epochs}", min(samples * world, this_epoch), this_epoch, "samples")
             if cfg.fail_at_epoch == epoch and rank == world - 1:
                 crash_once(cfg.out)
         return seen
@@ -405,11 +416,12 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> Non
             local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank,
             collate_fn=_Collate(device, augment_seed=cfg.seed if cfg.classic_augment else None, epoch=epoch),
         )
-        stats = train_epoch(ddp_model, optimizer, batches, schedule, step, after_batch=after_batch(epoch))
+        stats = train_epoch(ddp_model, optimizer, batches, schedule, step, after_batch=after_batch(epoch), stop_at_step=budget)
         step, seconds = stats.steps, stats.seconds
         row = {
             "epoch": epoch, "loss": round(stats.loss, 5), "seconds": round(seconds, 3),
-            "samples_per_s": round(stats.samples * world / seconds, 1), "steps": step, "lr": schedule(step),
+            "samples_per_s": round(stats.samples * world / seconds, 1), "steps": step, "samples_seen": step * cfg.batch_size,
+            "lr": schedule(step),
             "workers": world, "nodes": worker.nodes, "resumed_from_epoch": resumed_from, "test_accuracy": None,
         }
         if rank == 0:

@@ -28,5 +28,9 @@ class ReportConfig(StageConfig, DataOptions, ComputeOptions):
     seeds: int = 3
     epochs: int = 4
     low_data_epochs: int = 30  # 1,000 real images need many more passes than 60,000
+    # Every gain-table variant trains on the same number of samples (steps x batch): by default what
+    # real only sees in --epochs (--low-data-epochs) over the real rows, so a variant with twice the
+    # rows makes half the passes instead of twice the steps.
+    samples_seen: int | None = None
     cas_rows: int = 60_000
     runs: str | None = None  # where the CAS and gain-table classifiers live (default OUT/runs)

@@ -32,7 +32,7 @@ from augment.core.errors import AugmentError, first_line, require
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
 from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
-from augment.stages.classifier.plan import RUNS, classifier_runs, regimes, run_name
+from augment.stages.classifier.plan import RUNS, classifier_runs, gain_budget, regimes, run_name
 from augment.stages.report import plots
 from augment.stages.report.config import FOLDER, PLOTS, REPORT_FILE, REPORT_TEXT, ReportConfig
 from augment.stages.report.quality import confusion, fidelity, frechet_distance, per_class_frechet, predictions
@@ -86,6 +86,7 @@ def run(cfg: ReportConfig) -> ReportResult:
         "generator_sha256": generator_info["sha256"], "judge_sha256": judge_info["sha256"],
         **{name: dataset.manifest["config_digest"] for name, dataset in inputs.items()},
         **{key: getattr(cfg, key) for key in ("dataset", "samples", "seed", "seeds", "epochs", "low_data_epochs", "cas_rows")},
+        "gain_budget": _gain_budgets(cfg),  # gain tables at equal samples seen (reports before it trained equal epochs)
     }
     fs, out = storage.resolve(cfg.out)
     done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite)
@@ -120,6 +121,7 @@ def run(cfg: ReportConfig) -> ReportResult:
     trained = train_classifiers(cfg)
     report["cas"] = _cas(trained)
     report["gain"] = _gain_table(cfg, trained)
+    report["gain_budget"] = _gain_budgets(cfg)
     report["targets"] = _targets(report)
     report["elapsed_s"] = round(time.perf_counter() - started, 3)
 
@@ -213,12 +215,20 @@ def _gain_table(cfg: ReportConfig, trained: dict[str, ClassifierResult]) -> dict
     for regime, _, epochs in regimes(cfg):
         table[regime] = {}
         for variant in VARIANTS:
-            accuracies = [trained[run_name(regime, variant, seed)].test_accuracy for seed in range(cfg.seeds)]
+            results = [trained[run_name(regime, variant, seed)] for seed in range(cfg.seeds)]
+            accuracies = [result.test_accuracy for result in results]
             table[regime][variant] = {
                 "mean": statistics.fmean(accuracies), "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                "runs": accuracies, "epochs": epochs,
+                "runs": accuracies,
+                # equal budgets: the samples every run saw (steps x batch), and the passes that took over its rows
+                "epochs": results[0].epochs, "samples_seen": results[0].samples_seen, "rows": results[0].rows,
             }
     return table
+
+
+def _gain_budgets(cfg: ReportConfig) -> dict:
+    """Samples seen by every variant of each regime: the comparison holds this fixed."""
+    return {regime: gain_budget(cfg, merged, epochs) for regime, merged, epochs in regimes(cfg)}
 
 
 def _targets(report: dict) -> dict:
@@ -266,10 +276,17 @@ def report_markdown(report: dict) -> str:
     if not report["gain"]:
         lines.append("Not measured: no merged dataset given.")
     for regime, variants in report["gain"].items():
-        lines += [f"### {regime}", "", "| variant | mean | std | runs | epochs |", "|---|---|---|---|---|"]
+        budget = report.get("gain_budget", {}).get(regime)
+        lines += [f"### {regime}", ""]
+        if budget:
+            lines += [f"Every variant trains on {budget:,} samples (optimizer steps x batch): what real only sees in its "
+                      "epochs; a variant with more rows makes fewer passes over them.", ""]
+        lines += ["| variant | mean | std | runs | rows | samples seen | epochs |", "|---|---|---|---|---|---|---|"]
         for variant, row in variants.items():
             runs = ", ".join(f"{r:.4f}" for r in row["runs"])
-            lines.append(f"| {variant} | {row['mean']:.2%} | {row['std'] * 100:.2f} pt | {runs} | {row['epochs']} |")
+            seen = f"{row['samples_seen']:,}" if row.get("samples_seen") else "—"
+            rows = f"{row['rows']:,}" if row.get("rows") else "—"
+            lines.append(f"| {variant} | {row['mean']:.2%} | {row['std'] * 100:.2f} pt | {runs} | {rows} | {seen} | {row['epochs']} |")
         lines.append("")
     if report["gain"]:
         lines.append("![gain](gain.png)")
