@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import socket
@@ -30,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate_throughput import untrained_models  # noqa: E402
+
+from augment.stages.synthetic.precision_probe import machine  # noqa: E402
 
 
 def free_port() -> int:
@@ -52,19 +53,12 @@ def generate(checkpoint: str, judge: str, out: str, n: int, precision: str, env:
     return rate
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--precision", default="auto")
     args = parser.parse_args()
-    print(f"host: {cpu_name()}, {os.cpu_count()} CPUs; n={args.n:,}, precision {args.precision}", flush=True)
+    print(f"host: {machine()}; n={args.n:,}, precision {args.precision}", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="gen-s3-"))
     port = free_port()

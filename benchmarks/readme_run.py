@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from augment.stages.synthetic.precision_probe import machine  # noqa: E402
 
 FORECAST = re.compile(r"expected ~([\d.]+) (min|s)\b.*?\((.*)\)")
 STAGE_START = re.compile(r"^\[(\w+)\] stage \d+/\d+: .*; forecast (.+)$")
@@ -29,13 +32,6 @@ def seconds(text: str) -> float:
     return float(value) * (60.0 if unit.startswith("min") else 1.0)
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -44,7 +40,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="readme-run-"))
     augment = str(Path(sys.executable).parent / "augment")
     command = [augment if os.path.exists(augment) else "augment", "run", "--n", str(args.n), *args.extra]
-    print(f"host: {cpu_name()}, {os.cpu_count()} CPUs; in {folder}: {' '.join(command)}", flush=True)
+    print(f"host: {machine()}; in {folder}: {' '.join(command)}", flush=True)
 
     started = time.perf_counter()
     lines: list[tuple[float, str]] = []

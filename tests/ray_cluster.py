@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from tests.ray_head import RayHead, _cluster_pids, _wait_for_jobs_api, free_port, ray_cli
+from tests.ray_head import RayHead, _wait_for_jobs_api, free_port, ray_cli, stop_processes
 
 
 @dataclass
@@ -61,7 +60,7 @@ class RayCluster:
     def kill_node(self, node: WorkerNode) -> None:
         """Every process of the node at once, with SIGKILL: its raylet, object store and the
         workers and actors running on it. The head learns of it from missed heartbeats."""
-        _kill(node.temp_dir, graceful=False)
+        stop_processes(node.temp_dir, graceful=False)
         node.alive = False
 
     def _state(self, code: str):
@@ -119,19 +118,6 @@ def _own_ports() -> list[str]:
     )]
 
 
-def _kill(temp_dir: str, graceful: bool) -> None:
-    steps = ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)) if graceful else ((signal.SIGKILL, 5.0),)
-    for sig, pause in steps:
-        for pid in _cluster_pids(temp_dir):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.time() + pause
-        while _cluster_pids(temp_dir) and time.time() < deadline:
-            time.sleep(0.2)
-
-
 @contextmanager
 def ray_cluster(worker_nodes: int = 2, cpus_per_node: int = 1, env_extra: dict[str, str] | None = None) -> Iterator[RayCluster]:
     """A head with 0 CPUs and `worker_nodes` nodes of `cpus_per_node` CPUs. `env_extra`: variables
@@ -156,7 +142,7 @@ def ray_cluster(worker_nodes: int = 2, cpus_per_node: int = 1, env_extra: dict[s
         yield cluster
     finally:
         for node in cluster.nodes:
-            _kill(node.temp_dir, graceful=True)
+            stop_processes(node.temp_dir, graceful=True)
             shutil.rmtree(node.temp_dir, ignore_errors=True)
-        _kill(temp_dir, graceful=True)
+        stop_processes(temp_dir, graceful=True)
         shutil.rmtree(temp_dir, ignore_errors=True)

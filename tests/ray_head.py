@@ -89,16 +89,23 @@ def ray_head(num_cpus: int = 2, env_extra: dict[str, str] | None = None) -> Iter
         _wait_for_jobs_api(head)
         yield head
     finally:
-        for sig, pause in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 1.0)):
-            for pid in _cluster_pids(temp_dir):
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.time() + pause
-            while _cluster_pids(temp_dir) and time.time() < deadline:
-                time.sleep(0.2)
+        stop_processes(temp_dir, graceful=True)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def stop_processes(temp_dir: str, graceful: bool) -> None:
+    """Every process of the Ray node(s) started with `temp_dir`, and their descendants: SIGTERM,
+    then SIGKILL for what is left (graceful), or SIGKILL at once (a node lost without warning)."""
+    steps = ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)) if graceful else ((signal.SIGKILL, 5.0),)
+    for sig, pause in steps:
+        for pid in _cluster_pids(temp_dir):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + pause
+        while _cluster_pids(temp_dir) and time.time() < deadline:
+            time.sleep(0.2)
 
 
 def _wait_for_jobs_api(head: RayHead, timeout_s: float = 120.0) -> None:
