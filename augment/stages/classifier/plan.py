@@ -53,13 +53,15 @@ def classifier_runs(cfg: ReportConfig) -> dict[str, ClassifierConfig]:
 
 
 def gain_budget(cfg: ReportConfig, merged: str, epochs: int) -> int | None:
-    """Samples seen by every variant of a regime: --samples-seen, else real only's `epochs` passes
-    over the merged dataset's real rows (from its manifest; None, whole epochs, without one)."""
+    """Samples seen by every variant of a regime: --samples-seen, else what real only sees in
+    `epochs` passes over the merged dataset's real rows (from its manifest; None, whole epochs,
+    without one)."""
     if cfg.samples_seen is not None:
         return cfg.samples_seen
     rows = (manifest.read_manifest(*storage.resolve(merged)) or {}).get("rows")
     real_rows = rows.get("real") if isinstance(rows, dict) else None
-    return epochs * real_rows if real_rows else None
+    batch = ClassifierConfig.batch_size  # an epoch drops its last partial batch: real only sees whole batches
+    return epochs * (real_rows // batch * batch) if real_rows and real_rows >= batch else None
 
 
 def regimes(cfg: ReportConfig) -> list[tuple[str, str, int]]:
