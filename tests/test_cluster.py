@@ -67,9 +67,9 @@ def cluster(world) -> RayCluster:
 
 
 def submit(world: World, job: str, *args: str, on_line: Callable[[str], None] | None = None,
-           stop_when: Callable[[str], bool] | None = None, timeout_s: float = 900) -> tuple[int, list[str]]:
+           timeout_s: float = 900) -> tuple[int, list[str]]:
     """`augment submit JOB --wait -- ARGS` in a client process; every console line goes to `on_line`
-    as it arrives. `stop_when(line)` true: the client is killed there (its job keeps running)."""
+    as it arrives."""
     command = [sys.executable, "-c", "from augment.cli import main; main()", "submit", job,
                "--address", world.cluster.address, "--wait", "--", *args]
     proc = subprocess.Popen(command, env=world.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -80,9 +80,6 @@ def submit(world: World, job: str, *args: str, on_line: Callable[[str], None] | 
         print(line, flush=True)  # pytest shows it when the test fails
         if on_line:
             on_line(line)
-        if stop_when and stop_when(line):
-            proc.kill()
-            break
         assert time.time() < deadline, "the job ran past its time limit"
     return proc.wait(timeout=60), lines
 
