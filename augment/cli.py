@@ -20,7 +20,7 @@ from augment.stages.judge.config import JudgeConfig
 from augment.stages.merged.config import MergedConfig
 from augment.stages.real.config import RealConfig
 from augment.stages.report.config import ReportConfig
-from augment.stages.synthetic.config import SyntheticConfig
+from augment.stages.synthetic.config import FILL, SyntheticConfig
 
 app = typer.Typer(
     help="Class-conditional GAN data augmentation on Ray: train, generate, merge, retrain, evaluate.",
@@ -60,7 +60,9 @@ Address = Annotated[Optional[str], typer.Option(help="Ray cluster to join (defau
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace what --out holds (made with other settings, or foreign).")]
 BatchSize = Annotated[int, typer.Option(help="Global batch, split evenly across workers.")]
 Limit = Annotated[Optional[int], typer.Option(help="Train on the first N images only (quick runs).")]
-RealPerClass = Annotated[Optional[int], typer.Option(help="Low-data regime: the first K images of each class (as merge --real-per-class).")]
+REAL_PER_CLASS_HELP = ("The first K images of each class (low data), or one entry per class, a count or a percentage "
+                       "of that class (a long tail: 100%,100%,100%,100%,100%,2%,2%,2%,2%,2%).")
+RealPerClass = Annotated[Optional[str], typer.Option(help=REAL_PER_CLASS_HELP + " As merge --real-per-class.")]
 Seed = Annotated[int, typer.Option(help="Seed for weights, shuffling and noise.")]
 CheckpointEvery = Annotated[int, typer.Option(help="Checkpoint every K epochs (and always the last).")]
 MaxFailures = Annotated[int, typer.Option(help="Worker crashes survived, each resumed from the last checkpoint.")]
@@ -158,14 +160,16 @@ def judge(
 @app.command("generate")
 def generate(
     checkpoint: str = typer.Option(..., help="GAN run folder holding generator.safetensors + generator.json."),
-    n: int = typer.Option(..., "--n", help="Rows to generate (exactly this many land)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Rows to generate (exactly this many land); with --class-weights fill, default: the deficit."),
     out: str = typer.Option(..., help="Output folder or URI (s3://…): train/part-*.parquet + README.md + _manifest.json."),
     judge: Optional[str] = typer.Option(None, help="Judge folder (default CHECKPOINT/judge, trained there on first use)."),
     workers: Optional[int] = typer.Option(None, help="Actors (default: one per CPU, or one per GPU with --gpu)."),
     gpu: bool = typer.Option(False, "--gpu", help="Generate on GPUs, one per actor."),
     batch_size: int = typer.Option(SyntheticConfig.batch_size, help="Rows per generator forward pass."),
     seed: int = typer.Option(SyntheticConfig.seed, help="Row i's latent depends on (seed, i) only."),
-    class_weights: Optional[str] = typer.Option(None, help="Class distribution as w0,…,w9 (default balanced)."),
+    class_weights: Optional[str] = typer.Option(
+        None, help="Class distribution as w0,…,w9 (default balanced), or fill: what each class of the GAN's real rows lacks "
+                   "against the largest (a long tail made even; --n defaults to the total deficit)."),
     min_confidence: float = typer.Option(
         SyntheticConfig.min_confidence, help="Replace samples the judge gives less than this probability of their label."
     ),
@@ -200,7 +204,7 @@ def merge(
     out: str = typer.Option(..., help="Merged dataset folder or URI: train/real/ + train/synthetic/ + README.md + _manifest.json."),
     synthetic_fraction: Optional[float] = typer.Option(None, help="Share of synthetic rows in the result, in [0, 1)."),
     max_synthetic: Optional[int] = typer.Option(None, help="At most this many synthetic rows (ids 0..K-1, class-balanced)."),
-    real_per_class: Optional[int] = typer.Option(None, help="Low-data regime: keep the first K real images of each class."),
+    real_per_class: Optional[str] = typer.Option(None, help=REAL_PER_CLASS_HELP),
     overwrite: Overwrite = False,
 ) -> None:
     """Merge the real training split with synthetic rows into one Parquet dataset (the merged/ stage)."""
@@ -228,6 +232,8 @@ def retrain(
     synthetic_only: bool = typer.Option(False, "--synthetic-only", help="Train on the synthetic rows only (CAS)."),
     max_synthetic: Optional[int] = typer.Option(None, help="Leave out synthetic rows with id >= K."),
     classic_augment: bool = typer.Option(False, "--classic-augment", help="torchvision affine + elastic augmentation."),
+    balanced_loss: bool = typer.Option(
+        False, "--balanced-loss", help="Weigh each class's rows by rows / (classes x its rows) in the loss (a long-tail baseline)."),
     seed: Seed = ClassifierConfig.seed,
     checkpoint_every: CheckpointEvery = ClassifierConfig.checkpoint_every,
     max_failures: MaxFailures = ClassifierConfig.max_failures,
@@ -345,13 +351,13 @@ def app_command(
     launch(AppConfig(run=run, port=port, host=host, allow_remote=allow_remote), echo=typer.echo)
 
 
-def _weights(text: Optional[str]) -> Optional[tuple[float, ...]]:
-    if text is None:
-        return None
+def _weights(text: Optional[str]) -> Optional[tuple[float, ...] | str]:
+    if text is None or text.strip() == FILL:
+        return None if text is None else FILL
     try:
         return tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise AugmentError(f"--class-weights must be comma-separated numbers like 1,1,1,1,1,1,1,1,1,2 (got {text!r})") from None
+        raise AugmentError(f"--class-weights must be {FILL} or comma-separated numbers like 1,1,1,1,1,1,1,1,1,2 (got {text!r})") from None
 
 
 def _label_table(counts) -> str:

@@ -22,6 +22,7 @@ def _no_ambient_data_settings(monkeypatch, tmp_path):
     """Tests never see the developer's data root, home cache or offline switch."""
     monkeypatch.delenv("AUGMENT_DATA_ROOT", raising=False)
     monkeypatch.delenv("AUGMENT_OFFLINE", raising=False)
+    monkeypatch.delenv("AUGMENT_CACHE_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 

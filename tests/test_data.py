@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,21 @@ def test_low_data_subset_is_the_first_k_of_every_class_in_file_order():
     assert mnist.training_subset(split, None, None)[1].tolist() == labels.tolist()
     with pytest.raises(AugmentError, match="--real-per-class 4: class 0 has only 3 real images"):
         mnist.training_subset(split, None, 4)
+
+
+def test_a_per_class_list_makes_a_long_tail_of_counts_or_percentages():
+    from augment.core.per_class import parse_per_class, per_class_counts
+
+    labels = np.array([3, 1, 3, 0, 1, 3, 0, 2, 2, 1, 0, 2, 3, 3])  # class 3 has 5 rows, the others 3
+    split = mnist.Split(images=np.arange(14, dtype=np.uint8).reshape(14, 1, 1), labels=labels, classes=tuple("0123"))
+    _, kept = mnist.training_subset(split, None, parse_per_class("3,2,1,40%"))
+    assert np.bincount(kept).tolist() == [3, 2, 1, 2]  # 40% of class 3's five
+    images, _ = mnist.training_subset(split, None, parse_per_class("1,1,1,100%"))
+    assert images.ravel().tolist() == [0, 1, 2, 3, 5, 7, 12, 13]  # the first of each class, all of class 3, in file order
+    assert parse_per_class("100%,100%,2%,2%") == ("100%", "100%", "2%", "2%") and parse_per_class("7") == 7
+    assert parse_per_class([5, "2.50%"]) == (5, "2.5%")  # as a run record holds it (JSON list)
+    assert per_class_counts(("1%",), np.array([50])).tolist() == [1]  # a share rounds down, to at least one image
+    for text, message in [("3,2,1", "needs 4 entries (one per class), got 3"), ("3,2,1,6", "class 3 has only 5 real images"),
+                          ("3,2,0%,1", "percentage in (0, 100]%"), ("a,b,c,d", "takes K or one entry per class")]:
+        with pytest.raises(AugmentError, match=re.escape(message)):
+            mnist.training_subset(split, None, parse_per_class(text))

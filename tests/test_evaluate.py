@@ -112,7 +112,8 @@ def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(mo
     def fake_run_many(cfgs, labels):
         trained.extend(cfg.out.split("/runs/")[1] for cfg in cfgs)
         assert labels == [f"classifier {cfg.out.split('/runs/')[1]}" for cfg in cfgs]
-        return [types.SimpleNamespace(test_accuracy=0.9 + 0.01 * cfg.seed, epochs=cfg.epochs, samples_seen=0, rows=0) for cfg in cfgs]
+        return [types.SimpleNamespace(test_accuracy=0.9 + 0.01 * cfg.seed, epochs=cfg.epochs, samples_seen=0, rows=0,
+                                      balanced_accuracy=None, worst_class_recall=None) for cfg in cfgs]
 
     monkeypatch.setattr(stages.classifier, "run_many", fake_run_many)
     cfg = ReportConfig(checkpoint="gan", out="report", merged="merged", seeds=2)

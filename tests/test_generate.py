@@ -26,7 +26,7 @@ from augment.stages.synthetic.parts import PartPlan
 from augment.stages.synthetic.sampling import latents_for
 from augment.stages.synthetic.synthesis import PartMaker
 from tests.conftest import assert_one_line_error, run_cli_process
-from tests.fixtures import write_untrained_models
+from tests.fixtures import MNIST_CLASSES, write_untrained_models
 
 READER_SCRIPT = Path(__file__).with_name("read_without_ray.py")
 
@@ -160,6 +160,66 @@ def _generate_plain(models, out: Path, n: int, **changes) -> Path:
     return out
 
 
+def test_class_weights_fill_writes_exactly_what_each_class_lacks(ray_local, models, tmp_path, run_cli):
+    # A GAN that trained on a long tail (as `augment train --real-per-class …` records it): fill writes
+    # the deficit against the largest class, per class, and N defaults to their sum.
+    import torch
+
+    from augment.models.gan import GanSpec, build_generator
+
+    torch.manual_seed(0)
+    tail = tmp_path / "tail-gan"
+    counts = [300, 300, 280, 300, 300, 6, 7, 6, 6, 6]
+    export_generator(str(tail), build_generator(GanSpec()).eval(), GanSpec(), dataset="mnist", epochs=0,
+                     classes=MNIST_CLASSES, rows_per_label=counts)
+    deficits = [300 - c for c in counts]
+    result = run_cli("generate", "--checkpoint", tail, "--judge", models[1], "--class-weights", "fill", "--out", tmp_path / "fill")
+    assert result.returncode == 0, result.stderr
+    table = _read(tmp_path / "fill")
+    assert table.num_rows == sum(deficits) == 1_489
+    assert np.bincount(table["label"].to_numpy(), minlength=10).tolist() == deficits
+    recorded = _manifest(tmp_path / "fill")["config"]
+    assert recorded["class_weights"] == [float(d) for d in deficits] and recorded["n"] == 1_489
+    assert "fill" not in recorded.values()  # the run records what fill meant for this GAN
+
+    # an explicit --n keeps the proportions
+    proportional = stages.synthetic.run(_cfg((tail, models[1]), tmp_path / "fill-600", n=600, class_weights="fill"))
+    labels = np.bincount(_read(tmp_path / "fill-600")["label"].to_numpy(), minlength=10)
+    assert proportional.rows == 600 and labels[[0, 1, 3, 4]].tolist() == [0] * 4
+    assert np.abs(labels - 600 * np.array(deficits) / sum(deficits)).max() <= 1
+
+    # a GAN trained on balanced rows has nothing to fill; without fill, --n is required
+    export_generator(str(tmp_path / "even-gan"), build_generator(GanSpec()).eval(), GanSpec(), dataset="mnist", epochs=0,
+                     classes=MNIST_CLASSES, rows_per_label=[30] * 10)
+    balanced = run_cli("generate", "--checkpoint", tmp_path / "even-gan", "--judge", models[1], "--class-weights", "fill",
+                       "--out", tmp_path / "none")
+    assert_one_line_error(balanced, "--class-weights fill: the GAN's real rows are balanced (no class lacks any): nothing to fill")
+    missing = run_cli("generate", "--checkpoint", tail, "--judge", models[1], "--out", tmp_path / "none")
+    assert_one_line_error(missing, "--n is required (it may be left out with --class-weights fill)")
+    assert not (tmp_path / "none").exists()
+
+
+def test_a_later_job_with_the_same_models_on_this_machine_adopts_the_remembered_decision(ray_local, models, tmp_path, monkeypatch):
+    # The probe says bf16 once; a second job (another folder, same models) adopts it without probing;
+    # another torch version (a different key) probes again. The file lives in ~/.cache/augment.
+    probes = []
+    figures = {"precision": "bf16", "speedup_bf16": 1.8, "pixels_within_one_step": 1.0,
+               "fp32_rows_per_s": 1000.0, "bf16_rows_per_s": 1800.0}
+    monkeypatch.setattr(generate, "probe_on_actors_hardware", lambda *args: probes.append(args) or dict(figures))
+    first = stages.synthetic.run(_cfg(models, tmp_path / "a", n=400))
+    second = stages.synthetic.run(_cfg(models, tmp_path / "b", n=400))
+    assert first.precision == second.precision == "bf16" and len(probes) == 1
+    recorded = _manifest(tmp_path / "b")["precision_probe"]
+    assert recorded["speedup_bf16"] == 1.8 and recorded["remembered_from"] == str(Path.home() / ".cache/augment/precision-decisions.json")
+    assert Path(recorded["remembered_from"]).is_file()
+
+    from importlib import metadata
+    real_version = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "0.0-other" if name == "torch" else real_version(name))
+    stages.synthetic.run(_cfg(models, tmp_path / "c", n=400))
+    assert len(probes) == 2
+
+
 def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local, models, tmp_path, monkeypatch):
     # A probe that would pick the other format, so adopting the earlier one cannot be a coincidence;
     # a continued run does not probe at all.
@@ -289,7 +349,7 @@ def _bad_generator(root: Path) -> Path:
         (["--n", "-5"], ["--n must be between 1", "-5"]),
         (["--class-weights", "0,0,0,0,0,0,0,0,0,0"], ["--class-weights", "positive sum"]),
         (["--class-weights", "1,2,3"], ["--class-weights needs 10 weights", "got 3"]),
-        (["--class-weights", "1,x"], ["--class-weights must be comma-separated numbers"]),
+        (["--class-weights", "1,x"], ["--class-weights must be fill or comma-separated numbers"]),
         (["--min-confidence", "1.5"], ["--min-confidence must be in [0, 1)", "1.5"]),
         (["--precision", "fp16"], ["--precision must be one of auto, fp32, bf16", "fp16"]),
         (["--checkpoint", "{empty}"], ["holds no exported generator"]),

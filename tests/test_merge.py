@@ -95,6 +95,14 @@ def test_synthetic_fraction_and_low_data_real_subset(inputs, tmp_path):
     expected = np.concatenate([np.flatnonzero(tiny.train_labels == c)[:5] for c in range(10)])
     assert sorted(real["id"].to_pylist()) == sorted(expected.tolist())
 
+    long_tail = _merge(inputs, tmp_path / "tail", real_per_class="10,10,10,10,10,2,2,2,2,50%", max_synthetic=100)
+    real = pq.read_table(tmp_path / "tail" / "train" / "real")
+    half = int(np.sum(tiny.train_labels == 9)) // 2
+    assert np.bincount(real["label"].to_numpy(), minlength=10).tolist() == [10] * 5 + [2] * 4 + [half]
+    recorded = json.loads((tmp_path / "tail" / "_manifest.json").read_text())["config"]["real_per_class"]
+    assert recorded == [10, 10, 10, 10, 10, 2, 2, 2, 2, "50%"] and long_tail.real_rows == 58 + half
+    assert _merge(inputs, tmp_path / "tail", real_per_class="10,10,10,10,10,2,2,2,2,50%", max_synthetic=100).skipped
+
     too_many = pytest.raises(Exception, match="needs 1,200 synthetic rows, but --synthetic holds 1,000")
     with too_many:
         _merge(inputs, tmp_path / "big", synthetic_fraction=0.75)

@@ -56,6 +56,7 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     assert sorted(report["gain"]["full data"]) == sorted(VARIANTS)
     for row in report["gain"]["full data"].values():
         assert len(row["runs"]) == 1 and row["std"] == 0.0 and 0.0 <= row["mean"] <= 1.0
+        assert 0.0 <= row["worst_class_recall"] <= row["balanced_accuracy"] <= 1.0  # read for long tails
     # equal budgets: every variant sees real only's samples (1 epoch x the real rows), within one batch
     budget, gain = report["gain_budget"]["full data"], report["gain"]["full data"]
     real_rows = json.loads((out / "merged" / "_manifest.json").read_text())["rows"]["real"]

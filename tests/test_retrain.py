@@ -14,7 +14,9 @@ from augment.core.datasets import open_dataset
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
 from augment.stages.classifier.config import ClassifierConfig
-from augment.stages.classifier.train import files_to_read, schedule_for, select_rows
+from augment.stages.classifier.rows import files_to_read, select_rows
+from augment.models.classifier_training import balanced_class_weights
+from augment.stages.classifier.train import schedule_for
 from augment.stages.merged.config import MergedConfig
 from augment.stages.real.config import RealConfig
 from augment.stages.synthetic.config import SyntheticConfig
@@ -83,7 +85,14 @@ def test_two_workers_stream_through_ray_data_survive_a_crash_and_export(merged, 
     model, info = load_classifier(str(out))
     test = mnist.load_split("mnist", "test", str(tiny.root), download=False)
     images = mnist.to_gan_range(torch.from_numpy(test.images)).unsqueeze(1)
-    assert accuracy(model, images, torch.from_numpy(test.labels).long()) == pytest.approx(result.test_accuracy, abs=1e-4)
+    labels = torch.from_numpy(test.labels).long()
+    assert accuracy(model, images, labels) == pytest.approx(result.test_accuracy, abs=1e-4)
+    # per-class recall on the real test split: its mean is balanced accuracy, its minimum the worst class's
+    predicted = model.eval()(images).argmax(1)
+    recalls = [float((predicted[labels == c] == c).float().mean()) for c in range(10)]
+    assert m["recall_per_class"] == pytest.approx(recalls, abs=1e-4)
+    assert result.balanced_accuracy == m["balanced_accuracy"] == pytest.approx(sum(recalls) / 10, abs=1e-4)
+    assert result.worst_class_recall == m["worst_class_recall"] == pytest.approx(min(recalls), abs=1e-4)
     assert info["rows_per_source"] == {"real": 400, "synthetic": 0}
     assert (out / "metrics.csv").read_text().splitlines()[0].startswith("epoch,loss")
 
@@ -101,6 +110,24 @@ def test_classic_augmentation_on_merged_rows_and_rerun_skips(merged, tmp_path, r
     other = run_cli("retrain", "--data", folder, "--out", out, "--data-root", tiny.root, "--offline", "--epochs", 1,
                     "--batch-size", 64, "--max-synthetic", 200)
     assert_one_line_error(other, "classifier run with other settings (classic_augment)")
+    balanced = run_cli("retrain", "--data", folder, "--out", out, "--data-root", tiny.root, "--offline", "--epochs", 1,
+                       "--batch-size", 64, "--classic-augment", "--max-synthetic", 200, "--balanced-loss")
+    assert_one_line_error(balanced, "classifier run with other settings (balanced_loss)")
+
+
+def test_a_class_balanced_loss_weighs_every_class_the_same_in_total():
+    weights = balanced_class_weights([300, 6, 0])
+    assert weights.tolist() == pytest.approx([307 / 900, 307 / 18, 307 / 3])
+    logits, labels = torch.randn(8, 3), torch.tensor([0, 0, 0, 0, 0, 0, 1, 2])
+    counts = torch.bincount(labels, minlength=3).float()
+    # each class adds the same total weight: the rare rows count as much as the common ones together
+    assert (balanced_class_weights(counts.int().tolist()) * counts).tolist() == pytest.approx([8 / 3] * 3)
+    plain = torch.nn.functional.cross_entropy(logits, labels)
+    weighted = torch.nn.functional.cross_entropy(logits, labels, weight=balanced_class_weights(counts.int().tolist()))
+    per_row = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    assert weighted == pytest.approx(float(sum(per_row[labels == c].mean() for c in range(3)) / 3), abs=1e-5) and weighted != plain
+    assert ClassifierConfig(data="d", out="o", balanced_loss=True).identity("x")["balanced_loss"] is True
+    assert "balanced_loss" not in ClassifierConfig(data="d", out="o").identity("x")  # runs made before it keep theirs
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from augment.core.errors import AugmentError
+from augment.core.per_class import PerClass, per_class_counts
 
 # Dataset name -> torchvision.datasets class name. All share MNIST's layout (28x28 uint8, 10
 # classes, four IDX files), so nothing below is special-cased per dataset.
@@ -134,31 +135,29 @@ def from_gan_range(images: torch.Tensor) -> torch.Tensor:
     return images.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
-def first_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
-    """Indices (ascending) of the first `per_class` rows of every class (fewer where a class has fewer)."""
+def first_per_class(labels: np.ndarray, per_class: int | np.ndarray) -> np.ndarray:
+    """Indices (ascending) of the first `per_class` rows of every class (fewer where a class has
+    fewer); `per_class` is one count for all classes or one per class (indexed by label)."""
     labels = np.asarray(labels)
     keep = np.zeros(len(labels), dtype=bool)
     for label in np.unique(labels):
-        keep[np.flatnonzero(labels == label)[:per_class]] = True
+        count = per_class if np.isscalar(per_class) else int(per_class[label])
+        keep[np.flatnonzero(labels == label)[:count]] = True
     return np.flatnonzero(keep)
 
 
-def low_data_rows(labels: np.ndarray, per_class: int, num_classes: int) -> np.ndarray:
-    """The low-data subset: the first `per_class` rows of every class, refusing a class with fewer.
+def low_data_rows(labels: np.ndarray, per_class: PerClass, num_classes: int) -> np.ndarray:
+    """The --real-per-class subset: the first rows of every class (K each, or one entry per
+    class), refusing a class with fewer.
 
-    One rule for every stage (GAN, judge, merge), so the GAN and the classifiers of a low-data
-    experiment see exactly the same real images.
+    One rule for every stage (GAN, judge, merge), so the GAN and the classifiers of a low-data or
+    long-tail experiment see exactly the same real images.
     """
-    if per_class < 1:
-        raise AugmentError(f"--real-per-class must be at least 1 (got {per_class})")
-    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
-    scarce = np.flatnonzero(counts < per_class)
-    if len(scarce):
-        raise AugmentError(f"--real-per-class {per_class}: class {scarce[0]} has only {counts[scarce[0]]} real images")
-    return first_per_class(labels, per_class)
+    counts = per_class_counts(per_class, np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes))
+    return first_per_class(labels, counts)
 
 
-def training_subset(split: Split, limit: int | None, per_class: int | None) -> tuple[np.ndarray, np.ndarray]:
+def training_subset(split: Split, limit: int | None, per_class: PerClass | None) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) a training stage sees: all, the first `limit`, or the low-data subset."""
     rows = slice(limit) if per_class is None else low_data_rows(split.labels, per_class, len(split.classes))
     return split.images[rows], split.labels[rows]

@@ -11,6 +11,7 @@ from dataclasses import MISSING, dataclass, fields
 from types import SimpleNamespace
 from typing import ClassVar
 
+from augment.core.per_class import parse_per_class
 from augment.core.storage import absolute_fields
 
 
@@ -22,6 +23,8 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         absolute_fields(self, *self.PATHS)
+        if "real_per_class" in {field.name for field in fields(self)}:  # text from the CLI, a list from a record
+            object.__setattr__(self, "real_per_class", parse_per_class(self.real_per_class))
 
     @classmethod
     def defaults(cls) -> SimpleNamespace:

@@ -13,6 +13,7 @@ import torch
 from augment.core import manifest, mnist, storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, first_line, require
+from augment.core.per_class import describe_per_class
 from augment.models.checkpoint import load_state
 
 RUN_INFO = "run.json"  # what kind of run a folder holds and the settings that make it that run
@@ -185,15 +186,20 @@ def _workers_that_fit(worker_cpus: float, gpu: bool, cpus_kept_free: float, most
     return fitting
 
 
-def check_training_subset(limit: int | None, real_per_class: int | None, batch_size: int, num_classes: int = 10) -> None:
-    """--limit / --real-per-class: one of them at most, and at least one global batch of images."""
+def check_training_subset(limit: int | None, real_per_class, batch_size: int, num_classes: int = 10) -> None:
+    """--limit / --real-per-class: one of them at most, and at least one global batch of images
+    (checked here for counts; percentages of each class once the data is read)."""
     require(limit is None or real_per_class is None, "--limit and --real-per-class cannot be combined: choose one")
-    require(real_per_class is None or real_per_class >= 1, f"--real-per-class must be at least 1 (got {real_per_class})")
     if limit is not None:
         require(limit >= batch_size, f"--limit {limit} is smaller than one batch ({batch_size})")
-    if real_per_class is not None:
+    if isinstance(real_per_class, int):
+        require(real_per_class >= 1, f"--real-per-class must be at least 1 (got {real_per_class})")
         rows = real_per_class * num_classes
         require(rows >= batch_size, f"--real-per-class {real_per_class} gives {rows} images, fewer than one batch ({batch_size})")
+    elif real_per_class is not None and all(isinstance(entry, int) for entry in real_per_class):
+        require(all(entry >= 1 for entry in real_per_class), f"--real-per-class: every class needs at least 1 image (got {describe_per_class(real_per_class)})")
+        rows = sum(real_per_class)
+        require(rows >= batch_size, f"--real-per-class {describe_per_class(real_per_class)} gives {rows} images, fewer than one batch ({batch_size})")
 
 
 def cpus_per_worker(workers: int, gpu: bool, override: int | None = None) -> int:

@@ -98,3 +98,14 @@ def probabilities(model: nn.Module, images: torch.Tensor, batch_size: int = 2048
 
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     return float((probabilities(model, images).argmax(dim=1) == labels).float().mean())
+
+
+def test_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict:
+    """Accuracy, and what a class-imbalanced comparison reads: the recall of each class, their mean
+    (balanced accuracy) and the worst class's."""
+    correct = probabilities(model, images).argmax(dim=1) == labels
+    per_class = torch.zeros(num_classes).index_add_(0, labels.cpu(), correct.float().cpu())
+    counts = torch.bincount(labels.cpu(), minlength=num_classes).clamp(min=1)
+    recall = (per_class / counts).tolist()
+    return {"test_accuracy": float(correct.float().mean()), "balanced_accuracy": sum(recall) / num_classes,
+            "worst_class_recall": min(recall), "recall_per_class": [round(r, 5) for r in recall]}

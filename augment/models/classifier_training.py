@@ -49,6 +49,13 @@ class EpochStats:
     seconds: float
 
 
+def balanced_class_weights(rows_per_class: list[int]) -> torch.Tensor:
+    """Loss weights of a class-balanced cross entropy: rows / (classes x the class's rows), so each
+    class adds the same total weight (a class without rows gets the weight of one row)."""
+    counts = torch.tensor(rows_per_class, dtype=torch.float32).clamp(min=1)
+    return counts.sum() / (len(counts) * counts)
+
+
 def optimizer_for(model: torch.nn.Module, weight_decay: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=0.0, weight_decay=weight_decay)  # lr: set per step by the Schedule
 
@@ -61,12 +68,14 @@ def train_epoch(
     step: int,
     after_batch: Callable[[int], None] = lambda samples: None,
     stop_at_step: int | None = None,
+    class_weights: torch.Tensor | None = None,
 ) -> EpochStats:
     """One pass over `batches` (images in [-1, 1] (N, 1, 28, 28), int64 labels); `step` is the
     optimizer steps taken before it, so a resumed run continues the schedule where it stopped.
     `after_batch` receives the samples seen so far (progress, fault injection). At `stop_at_step`
     (a budget of samples seen) training stops and the rest of the pass is only read, so that every
-    rank, and a streaming data source, ends the pass together."""
+    rank, and a streaming data source, ends the pass together. `class_weights` weigh each class's
+    rows in the loss (a class-balanced loss)."""
     started = time.perf_counter()
     model.train()
     first_step = step
@@ -76,7 +85,7 @@ def train_epoch(
             continue
         for group in optimizer.param_groups:
             group["lr"] = schedule(step)
-        loss = F.cross_entropy(model(images), labels)
+        loss = F.cross_entropy(model(images), labels, weight=class_weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

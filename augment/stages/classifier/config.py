@@ -33,6 +33,9 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     synthetic_only: bool = False  # train on the source=synthetic rows only (classification accuracy score)
     max_synthetic: int | None = None  # synthetic rows with id >= this are left out
     classic_augment: bool = False  # torchvision's affine + elastic distortions, batched, on every training image
+    # Class-balanced loss: each class's rows weigh rows / (classes x that class's rows) in the cross
+    # entropy, so a rare class counts as much as a common one: the long-tail baseline of practitioners.
+    balanced_loss: bool = False
     checkpoint_every: int = 1
     max_failures: int = 2
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
@@ -43,8 +46,10 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
                 "max_synthetic")
         # Named, not True: runs made with the earlier per-image, unseeded transforms are other runs.
         augment = "batched, keyed by (seed, epoch, source, id)" if self.classic_augment else False
-        budget = {} if self.samples_seen is None else {"samples_seen": self.samples_seen}  # absent: runs made before it keep their identity
-        return {"data": data_digest, **{key: getattr(self, key) for key in keys}, "classic_augment": augment, **budget}
+        # absent when unset: runs made before these options keep their identity
+        budget = {} if self.samples_seen is None else {"samples_seen": self.samples_seen}
+        balanced = {"balanced_loss": True} if self.balanced_loss else {}
+        return {"data": data_digest, **{key: getattr(self, key) for key in keys}, "classic_augment": augment, **budget, **balanced}
 
     def steps(self) -> int | None:
         """The optimizer steps the budget allows (None: whole epochs)."""

@@ -20,18 +20,15 @@ import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import torch
 from ray.data.collate_fn import NumpyBatchCollateFn
 
 from augment.core import manifest, mnist, storage
 from augment.core.console import plural
-from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
+from augment.core.datasets import Dataset, open_dataset
 from augment.core.errors import AugmentError, require
 from augment.core.progress import progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
@@ -53,15 +50,15 @@ from augment.core.ray_train import (
     write_run_info,
 )
 from augment.models.checkpoint import save_state
-from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
+from augment.models.classifier import ClassifierSpec, DigitClassifier, test_scores
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
-from augment.models.classifier_training import Schedule, optimizer_for, train_epoch
+from augment.models.classifier_training import Schedule, balanced_class_weights, optimizer_for, train_epoch
 from augment.stages.classifier.config import FOLDER, ClassifierConfig
+from augment.stages.classifier.rows import Selection, select_rows, training_rows
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 METRICS_FILE = "metrics.csv"
 OWNED = (manifest.MANIFEST_NAME, RUN_INFO, RAY_RUN_NAME, WEIGHTS_FILE, INFO_FILE, METRICS_FILE, FAULT_MARKER)
-DATA_TASK_CPUS = 0.25  # Ray Data's read/select/augment tasks: small, so they fit beside the trainers
 # CPUs left to Ray Data when the trainers are sized: its file-listing task asks for a whole CPU
 # whatever `num_cpus` says, and trainers holding every CPU would wait forever for rows.
 DATA_CPU_RESERVE = 1.0
@@ -79,6 +76,8 @@ class ClassifierResult:
     samples_per_s: float
     skipped: bool
     samples_seen: int = 0  # optimizer steps x global batch over the whole run
+    balanced_accuracy: float | None = None  # mean of the per-class recalls on the real test split
+    worst_class_recall: float | None = None
 
     @property
     def summary(self) -> str:
@@ -94,37 +93,6 @@ def validate(cfg: ClassifierConfig) -> None:
     require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
     require(cfg.samples_seen is None or cfg.samples_seen >= cfg.batch_size,
             f"--samples-seen must be at least one batch ({cfg.batch_size}; got {cfg.samples_seen})")
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The rows one run trains on: counted on the driver from the id/label/source columns."""
-
-    rows: int
-    per_source: dict[str, int]
-    per_label: list[int]
-
-
-def select_rows(cfg: ClassifierConfig, dataset: Dataset) -> Selection:
-    fs, _ = storage.resolve(dataset.uri)
-    table = pq.read_table(list(dataset.paths), filesystem=fs, columns=["id", "label", "source"])
-    table = table.filter(_keep_mask(table, cfg.real_only, cfg.synthetic_only, cfg.max_synthetic))
-    sources = table["source"].cast(pa.string()).to_numpy(zero_copy_only=False)
-    per_source = {source: int((sources == source).sum()) for source in ("real", "synthetic")}
-    per_label = np.bincount(table["label"].to_numpy().astype(np.int64), minlength=NUM_CLASSES).tolist()
-    if table.num_rows < cfg.batch_size:
-        raise AugmentError(
-            f"--data {cfg.data}: {table.num_rows} rows selected for training, fewer than one batch ({cfg.batch_size})"
-        )
-    return Selection(table.num_rows, per_source, per_label)
-
-
-def _keep_mask(table: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None):
-    synthetic = pc.equal(table["source"].cast(pa.string()), "synthetic")
-    keep = pc.invert(synthetic) if real_only else synthetic if synthetic_only else pc.or_(synthetic, pc.invert(synthetic))
-    if max_synthetic is not None:
-        keep = pc.and_(keep, pc.or_(pc.invert(synthetic), pc.less(table["id"], max_synthetic)))
-    return keep
 
 
 def run(cfg: ClassifierConfig) -> ClassifierResult:
@@ -186,6 +154,7 @@ def _prepare(cfg: ClassifierConfig, label: str) -> ClassifierResult | _Pending:
         return ClassifierResult(
             cfg.out, done, finished["test_accuracy"], finished["rows"], finished["rows_per_source"], 0.0,
             finished["samples_per_s"], skipped=True, samples_seen=finished.get("samples_seen", 0),
+            balanced_accuracy=finished.get("balanced_accuracy"), worst_class_recall=finished.get("worst_class_recall"),
         )
     storage.check_writable(cfg.out)
     return _Pending(cfg, dataset, identity, selection, label)
@@ -210,7 +179,7 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
             storage.delete(fs, storage.join(run, manifest.MANIFEST_NAME))  # training again: incomplete until exported
             write_run_info(fs, run, KIND, job.identity)
         runs = [
-            {"config": asdict(job.cfg), "rows": job.selection.rows, "label": job.label,
+            {"config": asdict(job.cfg), "rows": job.selection.rows, "per_label": job.selection.per_label, "label": job.label,
              "test": test_refs[job.cfg.dataset, job.cfg.data_root], "num_classes": len(tests[job.cfg.dataset, job.cfg.data_root].classes)}
             for job in jobs
         ]
@@ -219,7 +188,7 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
             _retrain_worker, {"runs": runs, "threads": threads, "progress": progress},
             what="classifier", cfg=first, worker_cpus=worker_cpus, storage_path=run, fs=fs,
             max_failures=max(job.cfg.max_failures for job in jobs),
-            datasets={_shard_name(i): _training_rows(job.cfg, job.dataset) for i, job in enumerate(jobs)},
+            datasets={_shard_name(i): training_rows(job.cfg, job.dataset) for i, job in enumerate(jobs)},
             cpus_kept_free=DATA_CPU_RESERVE,
         )
     return [_export(job, len(tests[job.cfg.dataset, job.cfg.data_root].classes), started) for job in jobs]
@@ -252,11 +221,13 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
         classifier_sha256=info["sha256"], rows=selection.rows, rows_per_source=selection.per_source,
         rows_per_label={str(c): n for c, n in enumerate(selection.per_label)}, samples_per_s=final["samples_per_s"],
         data=cfg.data, history=history, nodes=nodes_of(history), samples_seen=final["steps"] * cfg.batch_size,
-        elapsed_s=round(seconds, 3),
+        balanced_accuracy=final.get("balanced_accuracy"), worst_class_recall=final.get("worst_class_recall"),
+        recall_per_class=final.get("recall_per_class"), elapsed_s=round(seconds, 3),
     )
     return ClassifierResult(
         cfg.out, state["epoch"], final["test_accuracy"], selection.rows, selection.per_source, seconds,
         final["samples_per_s"], skipped=False, samples_seen=final["steps"] * cfg.batch_size,
+        balanced_accuracy=final.get("balanced_accuracy"), worst_class_recall=final.get("worst_class_recall"),
     )
 
 
@@ -299,63 +270,6 @@ def _worker_resources(cfg: ClassifierConfig) -> tuple[float, int]:
     return min(share, max(1.0, float(int(share)))), max(1, int(cpus // cfg.workers))
 
 
-def _training_rows(cfg: ClassifierConfig, dataset: Dataset):
-    """The Ray Data pipeline the trainers iterate: image (N, 28, 28) uint8 and label."""
-    import ray
-
-    fs, _ = storage.resolve(dataset.uri)
-    # Only the columns used: `image_file` (the same pixels for Hugging Face) is never decoded here.
-    rows = ray.data.read_parquet(files_to_read(cfg, dataset), filesystem=fs, num_cpus=DATA_TASK_CPUS)
-    rows = rows.select_columns(["id", "image", "label", "source"])  # pushed down into the read
-    rows = rows.map_batches(
-        _select_batch, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS,
-        fn_kwargs={"real_only": cfg.real_only, "synthetic_only": cfg.synthetic_only, "max_synthetic": cfg.max_synthetic,
-                   "keys": cfg.classic_augment},
-    )
-    return rows.randomize_block_order()
-
-
-def files_to_read(cfg: ClassifierConfig, dataset: Dataset) -> list[str]:
-    """The dataset's files that can hold a selected row, so an epoch does not read the rest: a
-    file whose rows are all of a source the run leaves out, or all synthetic with ids at or above
-    --max-synthetic (CAS on 60,000 of a million generated rows read all million every epoch).
-    Decided from each file's footer statistics and its `source` column; rows are still filtered."""
-    fs, _ = storage.resolve(dataset.uri)
-    keep = []
-    for path in dataset.paths:
-        with fs.open_input_file(path) as handle:
-            parquet = pq.ParquetFile(handle)
-            sources = set(pc.unique(parquet.read(columns=["source"])["source"].cast(pa.string())).to_pylist())
-            lowest = _lowest_id(parquet)
-        if sources == {"synthetic"} and (cfg.real_only or (cfg.max_synthetic is not None and lowest is not None
-                                                           and lowest >= cfg.max_synthetic)):
-            continue
-        if sources == {"real"} and cfg.synthetic_only:
-            continue
-        keep.append(path)
-    return keep or list(dataset.paths)  # nothing selected at all is refused by select_rows, not here
-
-
-def _lowest_id(parquet: pq.ParquetFile) -> int | None:
-    column = parquet.schema_arrow.get_field_index("id")
-    lows = []
-    for group in range(parquet.metadata.num_row_groups):
-        stats = parquet.metadata.row_group(group).column(column).statistics
-        if stats is None or not stats.has_min_max:
-            return None
-        lows.append(stats.min)
-    return min(lows) if lows else None
-
-
-def _select_batch(batch: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None, keys: bool) -> pa.Table:
-    """The rows this run trains on; with classic augmentation also what keys each row's draw."""
-    kept = batch.filter(_keep_mask(batch, real_only, synthetic_only, max_synthetic))
-    if not keys:
-        return kept.select(["image", "label"])
-    synthetic = pc.cast(pc.equal(kept["source"].cast(pa.string()), "synthetic"), pa.int8())
-    return pa.table({"image": kept["image"], "label": kept["label"], "id": kept["id"], "synthetic": synthetic})
-
-
 def schedule_for(cfg: ClassifierConfig, rows: int) -> Schedule:
     return Schedule(cfg.lr, cfg.lr_decay, cfg.batch_size, rows)
 
@@ -394,6 +308,7 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> Non
     schedule = schedule_for(cfg, job["rows"])
     epoch_rows = job["rows"] // cfg.batch_size * cfg.batch_size
     budget = cfg.steps()  # None: whole epochs
+    class_weights = balanced_class_weights(job["per_label"]).to(device) if cfg.balanced_loss else None
     name = job["label"]
 
     if rank == 0:
@@ -414,9 +329,10 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> Non
         batches = shard.iter_torch_batches(
             batch_size=per_worker, drop_last=True, local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, job["rows"]),
             local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank,
-            collate_fn=_Collate(device, augment_seed=cfg.seed if cfg.classic_augment else None, epoch=epoch),
+            collate_fn=_Collate(augment_seed=cfg.seed if cfg.classic_augment else None, epoch=epoch),
         )
-        stats = train_epoch(ddp_model, optimizer, batches, schedule, step, after_batch=after_batch(epoch), stop_at_step=budget)
+        stats = train_epoch(ddp_model, optimizer, on_trainer(batches, device), schedule, step, after_batch=after_batch(epoch),
+                            stop_at_step=budget, class_weights=class_weights)
         step, seconds = stats.steps, stats.seconds
         row = {
             "epoch": epoch, "loss": round(stats.loss, 5), "seconds": round(seconds, 3),
@@ -425,7 +341,8 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> Non
             "workers": world, "nodes": worker.nodes, "resumed_from_epoch": resumed_from, "test_accuracy": None,
         }
         if rank == 0:
-            row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
+            scores = test_scores(model, test_images, test_labels, job["num_classes"])
+            row.update({key: round(value, 5) if isinstance(value, float) else value for key, value in scores.items()})
             progress.line(f"{name} epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
                           f"{row['test_accuracy']:.4f}  {seconds:.1f} s  {row['samples_per_s']:,.0f} samples/s")
             history.append(row)
@@ -435,27 +352,42 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> Non
                     write_checkpoint_meta(folder, epoch, history, asdict(cfg))
                     store_checkpoint(cfg.out, folder, epoch)
         # every rank waits here for rank 0's checkpoint: a restart then finds it in storage
-        ray.train.report({k: v for k, v in row.items() if v is not None})
+        ray.train.report({k: v for k, v in row.items() if v is not None and not isinstance(v, list)})
 
 
 class _Collate(NumpyBatchCollateFn):
-    """numpy batch from Ray Data -> (images in [-1, 1] (N, 1, 28, 28), labels int64) on the device.
+    """numpy batch from Ray Data -> (uint8 images (N, 28, 28), int64 labels, augmentation keys or None).
 
-    Classic augmentation happens here, on whole batches (classic_augment.py), each row distorted by
-    a draw keyed on (seed, epoch, source, id): reproducible, and new every epoch."""
+    No tensor arithmetic here: Ray runs the collate function in its prefetch thread, and the first
+    parallel torch op in a thread gives it an OpenMP team of its own. Two teams on two CPUs make
+    libgomp stop spin-waiting, and the trainer's threads then sleep and wake on a futex between the
+    thousands of small parallel regions of every step (measured: ~130% CPU and ~3,500 context
+    switches/s in the training process instead of ~190%). The arithmetic happens in `on_trainer`."""
 
-    def __init__(self, device, augment_seed: int | None = None, epoch: int = 0):
-        self.device, self.augment_seed, self.epoch = device, augment_seed, epoch
+    def __init__(self, augment_seed: int | None = None, epoch: int = 0):
+        self.augment_seed, self.epoch = augment_seed, epoch
 
-    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None]:
         images = torch.from_numpy(np.array(batch["image"], dtype=np.uint8))  # Ray hands out read-only views
+        labels = torch.from_numpy(batch["label"].astype(np.int64))
+        keys = None
         if self.augment_seed is not None:
-            from augment.stages.classifier.classic_augment import augment_batch, row_keys
+            from augment.stages.classifier.classic_augment import row_keys
 
-            images = augment_batch(images, row_keys(self.augment_seed, self.epoch, batch["synthetic"], batch["id"]))
-        images = images.to(self.device)
-        labels = torch.from_numpy(batch["label"].astype(np.int64)).to(self.device)
-        return mnist.to_gan_range(images).unsqueeze(1), labels
+            keys = row_keys(self.augment_seed, self.epoch, batch["synthetic"], batch["id"])
+        return images, labels, keys
+
+
+def on_trainer(batches, device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The training thread's side of _Collate: classic augmentation on whole batches
+    (classic_augment.py; each row distorted by a draw keyed on (seed, epoch, source, id):
+    reproducible, and new every epoch), then images in [-1, 1] (N, 1, 28, 28) on the device."""
+    for images, labels, keys in batches:
+        if keys is not None:
+            from augment.stages.classifier.classic_augment import augment_batch
+
+            images = augment_batch(images, keys)
+        yield mnist.to_gan_range(images.to(device)).unsqueeze(1), labels.to(device)
 
 
 def _metrics_csv(history: list[dict]) -> bytes:
@@ -463,5 +395,6 @@ def _metrics_csv(history: list[dict]) -> bytes:
     columns = list(dict.fromkeys(key for row in history for key in row))  # a resumed run's older rows may lack newer columns
     writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
-    writer.writerows(history)
+    writer.writerows({key: " ".join(map(str, value)) if isinstance(value, list) else value for key, value in row.items()}
+                     for row in history)  # per-class recalls: one cell, space-separated
     return text.getvalue().encode()

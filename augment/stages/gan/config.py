@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from augment.core.options import ComputeOptions, DataOptions, StageConfig
+from augment.core.per_class import PerClass, recorded
 
 FOLDER = "gan"
 
@@ -22,7 +23,7 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
     arch: str = "dcgan"
     batch_size: int = 128  # global: split evenly across workers, so results do not depend on W
     limit: int | None = None  # first N training images, for quick runs
-    real_per_class: int | None = None  # low-data regime: the first K images of each class (data.low_data_rows)
+    real_per_class: PerClass | None = None  # low-data regime: the first K images of each class (data.low_data_rows)
     seed: int = 0
     latent_dim: int = 128
     lr: float = 2e-4
@@ -44,4 +45,4 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
         """What makes two runs the same run: continuing with more epochs or other workers is fine."""
         keys = ("dataset", "arch", "batch_size", "limit", "real_per_class", "seed", "latent_dim", "lr", "beta1", "beta2",
                 "loss", "ema_decay", "spectral_norm", "diff_augment")
-        return {key: getattr(self, key) for key in keys}
+        return {**{key: getattr(self, key) for key in keys}, "real_per_class": recorded(self.real_per_class)}

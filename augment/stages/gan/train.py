@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
 from augment.core import manifest, mnist, storage
@@ -121,7 +122,7 @@ def run(cfg: GanConfig) -> GanResult:
     ema.load_state_dict(state["ema"])
     info = export_generator(
         cfg.out, ema.module, spec, dataset=cfg.dataset, epochs=state["epoch"], classes=list(split.classes),
-        training=cfg.identity(),
+        training=cfg.identity(), rows_per_label=np.bincount(labels.astype(np.int64), minlength=len(split.classes)).tolist(),
     )
     artifacts.write_metrics_csv(cfg.out, history)
     artifacts.write_progress_gif(cfg.out, state["epoch"])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from augment.core.options import ComputeOptions, DataOptions, StageConfig
+from augment.core.per_class import PerClass, recorded
 
 FOLDER = "judge"
 
@@ -23,9 +24,9 @@ class JudgeConfig(StageConfig, DataOptions, ComputeOptions):
     lr_decay: float = 0.5  # per 60,000 samples seen
     weight_decay: float = 1e-4
     limit: int | None = None
-    real_per_class: int | None = None  # low-data regime, the same images as the low-data GAN
+    real_per_class: PerClass | None = None  # low-data regime, the same images as the low-data GAN
     seed: int = 0
 
     def identity(self) -> dict[str, Any]:
         keys = ("dataset", "epochs", "batch_size", "lr", "lr_decay", "weight_decay", "limit", "real_per_class", "seed")
-        return {key: getattr(self, key) for key in keys}
+        return {**{key: getattr(self, key) for key in keys}, "real_per_class": recorded(self.real_per_class)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from augment.core.options import StageConfig
+from augment.core.per_class import PerClass
 
 FOLDER = "merged"
 
@@ -20,4 +21,4 @@ class MergedConfig(StageConfig):
     out: str
     synthetic_fraction: float | None = None  # share of synthetic rows in the result
     max_synthetic: int | None = None  # at most this many synthetic rows (ids 0..K-1)
-    real_per_class: int | None = None  # low-data regime: the first K real images of each class
+    real_per_class: PerClass | None = None  # the first K real images of each class, or one entry per class

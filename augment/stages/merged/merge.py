@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from augment.core import card, manifest, mnist, schema, storage
 from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
 from augment.core.errors import AugmentError, require
+from augment.core.per_class import PerClass, describe_per_class, recorded
 from augment.stages.merged.config import FOLDER, MergedConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
@@ -57,7 +58,7 @@ def validate(cfg: MergedConfig) -> None:
         f"--synthetic-fraction must be in [0, 1) (got {cfg.synthetic_fraction})",
     )
     require(cfg.max_synthetic is None or cfg.max_synthetic >= 0, f"--max-synthetic must be at least 0 (got {cfg.max_synthetic})")
-    require(cfg.real_per_class is None or cfg.real_per_class >= 1, f"--real-per-class must be at least 1 (got {cfg.real_per_class})")
+    require(not isinstance(cfg.real_per_class, int) or cfg.real_per_class >= 1, f"--real-per-class must be at least 1 (got {cfg.real_per_class})")
 
 
 def run(cfg: MergedConfig) -> MergedResult:
@@ -75,7 +76,7 @@ def run(cfg: MergedConfig) -> MergedResult:
     identity = {
         "real": real.manifest["config_digest"], "real_files": [f["sha256"] for f in real.manifest["files"] if f["path"].endswith(".parquet")],
         "synthetic": synthetic.manifest["config_digest"], "synthetic_rows": synthetic_rows,
-        "real_per_class": cfg.real_per_class, "schema_version": schema.SCHEMA_VERSION,
+        "real_per_class": recorded(cfg.real_per_class), "schema_version": schema.SCHEMA_VERSION,
     }
     fs, out = storage.resolve(cfg.out)
     done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite)
@@ -106,8 +107,12 @@ def run(cfg: MergedConfig) -> MergedResult:
 def _card(cfg: MergedConfig, real: Dataset, synthetic: Dataset, per_source: dict[str, list[int]], files: list[dict]) -> card.Card:
     dataset = real.manifest.get("config", {}).get("dataset", "mnist")
     rows = {source: sum(counts) for source, counts in per_source.items()}
-    real_rows = f"all {rows['real']:,} train rows" if cfg.real_per_class is None else \
-        f"the first {cfg.real_per_class:,} train images of each class ({rows['real']:,} rows)"
+    if cfg.real_per_class is None:
+        real_rows = f"all {rows['real']:,} train rows"
+    elif isinstance(cfg.real_per_class, int):
+        real_rows = f"the first {cfg.real_per_class:,} train images of each class ({rows['real']:,} rows)"
+    else:
+        real_rows = f"the first {describe_per_class(cfg.real_per_class)} train images of classes 0, 1, … in turn ({rows['real']:,} rows)"
     return card.Card(
         title=f"{dataset} + synthetic digits ({rows['real']:,} real + {rows['synthetic']:,} synthetic, augment)",
         summary=f"A training set: real {dataset} train rows and synthetic rows in one table; the `source` column "
@@ -130,8 +135,8 @@ def _counts(done: dict) -> dict[str, dict[int, int]]:
     return {source: {int(c): n for c, n in counts.items()} for source, counts in done["rows_per_label"].items()}
 
 
-def _real_selection(real: Dataset, per_class: int | None) -> np.ndarray | None:
-    """Ids of the low-data subset (first `per_class` images of each class), or None for all rows."""
+def _real_selection(real: Dataset, per_class: PerClass | None) -> np.ndarray | None:
+    """Ids of the --real-per-class subset (the first images of each class), or None for all rows."""
     if per_class is None:
         return None
     fs, _ = storage.resolve(real.uri)

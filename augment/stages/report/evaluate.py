@@ -220,10 +220,18 @@ def _gain_table(cfg: ReportConfig, trained: dict[str, ClassifierResult]) -> dict
             table[regime][variant] = {
                 "mean": statistics.fmean(accuracies), "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
                 "runs": accuracies,
+                # what a class-imbalanced comparison reads (None: runs trained before they were recorded)
+                "balanced_accuracy": _mean_of(result.balanced_accuracy for result in results),
+                "worst_class_recall": _mean_of(result.worst_class_recall for result in results),
                 # equal budgets: the samples every run saw (steps x batch), and the passes that took over its rows
                 "epochs": results[0].epochs, "samples_seen": results[0].samples_seen, "rows": results[0].rows,
             }
     return table
+
+
+def _mean_of(values) -> float | None:
+    values = list(values)
+    return None if any(value is None for value in values) else statistics.fmean(values)
 
 
 def _gain_budgets(cfg: ReportConfig) -> dict:
@@ -281,12 +289,14 @@ def report_markdown(report: dict) -> str:
         if budget:
             lines += [f"Every variant trains on {budget:,} samples (optimizer steps x batch): what real only sees in its "
                       "epochs; a variant with more rows makes fewer passes over them.", ""]
-        lines += ["| variant | mean | std | runs | rows | samples seen | epochs |", "|---|---|---|---|---|---|---|"]
+        lines += ["| variant | mean | std | runs | balanced accuracy | worst-class recall | rows | samples seen | epochs |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for variant, row in variants.items():
             runs = ", ".join(f"{r:.4f}" for r in row["runs"])
             seen = f"{row['samples_seen']:,}" if row.get("samples_seen") else "—"
             rows = f"{row['rows']:,}" if row.get("rows") else "—"
-            lines.append(f"| {variant} | {row['mean']:.2%} | {row['std'] * 100:.2f} pt | {runs} | {rows} | {seen} | {row['epochs']} |")
+            balanced, worst = (f"{row[key]:.2%}" if row.get(key) is not None else "—" for key in ("balanced_accuracy", "worst_class_recall"))
+            lines.append(f"| {variant} | {row['mean']:.2%} | {row['std'] * 100:.2f} pt | {runs} | {balanced} | {worst} | {rows} | {seen} | {row['epochs']} |")
         lines.append("")
     if report["gain"]:
         lines.append("![gain](gain.png)")

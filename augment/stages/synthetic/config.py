@@ -10,6 +10,7 @@ from augment.core.schema import SCHEMA_VERSION
 
 FOLDER = "synthetic"
 JUDGE_SUBFOLDER = "judge"  # CHECKPOINT/judge: the default judge, trained there on first use
+FILL = "fill"  # class_weights: each class's deficit in the GAN's real rows (generate.py resolves it)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,13 +20,13 @@ class SyntheticConfig(StageConfig, ComputeOptions):
     PATHS = ("checkpoint", "out", "judge", "data_root")
 
     checkpoint: str  # a GAN run folder holding generator.safetensors + generator.json
-    n: int
+    n: int | None  # None only with class_weights FILL: the total deficit
     out: str
     judge: str | None = None  # a judge folder; None: CHECKPOINT/judge, trained there on first use
     workers: int | None = None  # None: one per GPU with --gpu, else one per CPU of the cluster
     batch_size: int = 512  # rows per generator forward
     seed: int = 0
-    class_weights: tuple[float, ...] | None = None  # None: balanced
+    class_weights: tuple[float, ...] | str | None = None  # None: balanced; FILL: resolved to the deficits before use
     min_confidence: float = 0.0
     max_attempts: int = 32  # fresh latents a row may draw before the run gives up
     rows_per_file: int = 262_144  # at most; parts are split evenly (~65 MB each for MNIST digits)

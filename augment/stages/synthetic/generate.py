@@ -19,13 +19,14 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from augment.core import card, console, manifest, schema, storage
 from augment.core.card import CARD_NAME
 from augment.core.errors import AugmentError, first_line, require
+from augment.core.per_class import parse_per_class
 from augment.core.precision import check_precision
 from augment.core.progress import ProgressReporter, progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
@@ -33,10 +34,10 @@ from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
 from augment.models.classifier_file import read_classifier_info
 from augment.models.generator_file import read_generator_info
 from augment.stages.judge.config import JudgeConfig
-from augment.stages.synthetic.config import FOLDER, JUDGE_SUBFOLDER, SyntheticConfig
+from augment.stages.synthetic.config import FILL, FOLDER, JUDGE_SUBFOLDER, SyntheticConfig
 from augment.stages.synthetic.model_check import check_models_apart
 from augment.stages.synthetic.parts import PARTS_FOLDER, PartPlan, part_bounds, part_name
-from augment.stages.synthetic.precision_probe import probe, probe_apart
+from augment.stages.synthetic.precision_probe import cache_file, decision_key, probe, probe_apart, remember, remembered
 from augment.stages.synthetic.sampling import MAX_ROWS, class_boundaries
 
 KIND = FOLDER
@@ -64,19 +65,44 @@ class SyntheticResult:
 
 
 def validate(cfg: SyntheticConfig) -> None:
-    require(1 <= cfg.n <= MAX_ROWS, f"--n must be between 1 and {MAX_ROWS:,} (got {cfg.n})")
+    require(cfg.n is not None or cfg.class_weights == FILL, "--n is required (it may be left out with --class-weights fill)")
+    require(cfg.n is None or 1 <= cfg.n <= MAX_ROWS, f"--n must be between 1 and {MAX_ROWS:,} (got {cfg.n})")
     require(cfg.batch_size >= 1, f"--batch-size must be at least 1 (got {cfg.batch_size})")
     require(cfg.workers is None or cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
     require(0.0 <= cfg.min_confidence < 1.0, f"--min-confidence must be in [0, 1) (got {cfg.min_confidence})")
     require(cfg.max_attempts >= 1, f"--max-attempts must be at least 1 (got {cfg.max_attempts})")
     require(cfg.rows_per_file >= 1, f"--rows-per-file must be at least 1 (got {cfg.rows_per_file})")
     check_precision(cfg.precision)
-    if cfg.class_weights is not None:
+    if cfg.class_weights is not None and cfg.class_weights != FILL:
         weights = cfg.class_weights
         require(
             all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0,
             f"--class-weights must be non-negative numbers with a positive sum (got {','.join(map(str, weights))})",
         )
+
+
+def class_deficits(cfg: SyntheticConfig, generator_info: dict, num_classes: int) -> list[int]:
+    """What each class of the GAN's real training rows lacks against the largest class: the rows
+    `--class-weights fill` writes. Counts as the GAN recorded them, else from its training settings
+    and the real data (a GAN exported before it recorded them)."""
+    counts = generator_info.get("rows_per_label")
+    if counts is None:
+        from augment.core import mnist
+
+        training = generator_info.get("training") or {}
+        split = mnist.load_split(training.get("dataset", "mnist"), "train", cfg.data_root, download=cfg.download)
+        _, labels = mnist.training_subset(split, training.get("limit"), parse_per_class(training.get("real_per_class")))
+        counts = np.bincount(labels.astype(np.int64), minlength=num_classes).tolist()
+    return [max(counts) - count for count in counts]
+
+
+def filled(cfg: SyntheticConfig, deficits: list[int]) -> SyntheticConfig:
+    """cfg with --class-weights fill resolved: the deficits as weights, and as N unless --n was given
+    (then N rows in the deficits' proportions). Exactly the deficit per class when N is their sum
+    (sampling.labels_for places class k's rows at the quantiles of its share)."""
+    total = sum(deficits)
+    require(total > 0, "--class-weights fill: the GAN's real rows are balanced (no class lacks any): nothing to fill")
+    return replace(cfg, class_weights=tuple(float(d) for d in deficits), n=cfg.n if cfg.n is not None else total)
 
 
 def judge_folder(cfg: SyntheticConfig) -> str:
@@ -94,6 +120,8 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
     generator_info = read_generator_info(cfg.checkpoint)  # refuses a missing or corrupt generator now
     spec = generator_info["spec"]
     num_classes = spec["num_classes"]
+    if cfg.class_weights == FILL:
+        cfg = filled(cfg, class_deficits(cfg, generator_info, num_classes))
     if cfg.class_weights is not None:
         require(
             len(cfg.class_weights) == num_classes,
@@ -109,7 +137,7 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
         return done
 
     precision, probed = _precision(cfg, fs, out, cfg.identity(generator_info["sha256"], judge_sha256, cfg.precision),
-                                   judge_folder(cfg))
+                                   judge_folder(cfg), generator_info["sha256"], judge_sha256)
     identity = cfg.identity(generator_info["sha256"], judge_sha256, precision)
     metadata = schema.file_metadata(generator_info.get("dataset", "mnist"), generator=generator_info["sha256"], run_config=identity)
     boundaries = class_boundaries(num_classes, cfg.class_weights)
@@ -234,10 +262,12 @@ def _train_default_judge(cfg: SyntheticConfig, generator_info: dict) -> None:
                             gpu=cfg.gpu, address=cfg.address))
 
 
-def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str) -> tuple[str, dict | None]:
+def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str, generator_sha256: str,
+               judge_sha256: str) -> tuple[str, dict | None]:
     """cfg.precision, with "auto" decided once for the whole run: as the interrupted run being
-    continued decided it, else by timing both formats on the hardware the actors will run on
-    (precision_probe.py). Returns (precision, the probe's figures or None)."""
+    continued decided it, else as an earlier job on this machine decided for the same models, else
+    by timing both formats on the hardware the actors will run on (precision_probe.py). Returns
+    (precision, the probe's figures or None)."""
     if cfg.precision != "auto":
         return cfg.precision, None
     if not cfg.overwrite:
@@ -246,9 +276,18 @@ def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str) -
                 earlier = json.loads(schema.read_metadata(fs, entry.path).get("run_config", "null")) or {}
                 if {**earlier, "precision": "auto"} == identity:
                     return earlier["precision"], None
+    local = _actors_run_here(cfg.address)  # a cluster's workers may be another kind than this machine
+    key = decision_key(generator_sha256, judge_sha256, cfg.gpu)
+    found = remembered(key) if local else None
+    if found is not None:
+        print(f"precision auto: {found['precision']} (as measured for these models on this machine on "
+              f"{found['measured_at']}: bf16 {found['speedup_bf16']:.2f}x fp32's speed)", flush=True)
+        return found["precision"], {**found, "remembered_from": str(cache_file())}
     found = probe_on_actors_hardware(cfg, judge)
     print(f"precision auto: {found['precision']} (bf16 {found['speedup_bf16']:.2f}x fp32's speed here, "
           f"{found['pixels_within_one_step']:.1%} of pixels within one step)", flush=True)
+    if local:
+        remember(key, found)
     return found["precision"], found
 
 
@@ -269,6 +308,20 @@ def probe_on_actors_hardware(cfg: SyntheticConfig, judge: str) -> dict:
             if isinstance(exc.cause, AugmentError):
                 raise AugmentError(str(exc.cause)) from None
             raise
+
+
+def _actors_run_here(address: str | None) -> bool:
+    """Whether every node the actors can run on is this machine (a local Ray, or a test cluster of
+    several nodes on one host)."""
+    if not _attached_to_ray(address):
+        return True
+    import socket
+
+    import ray
+
+    with ray_session(address, ray_train=False):
+        hosts = {node["NodeManagerHostname"] for node in ray.nodes() if node["Alive"]}
+    return hosts == {socket.gethostname()}
 
 
 def _attached_to_ray(address: str | None) -> bool:
