@@ -115,6 +115,8 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
         (["--real-per-class", "0"], "--real-per-class must be at least 1"),
         (["--diff-augment", "translation,color"], "unknown --diff-augment policy 'color'"),
         (["--real-per-class", "5"], "--real-per-class 5 gives 50 images, fewer than one batch (128)"),
+        (["--real-per-class", "1,2"], "--real-per-class 1,2: needs 10 entries (one per class), got 2"),
+        (["--real-per-class", "9,9,9,9,9,9,9,9,9,9"], "--real-per-class 9,9,9,9,9,9,9,9,9,9 gives 90 images, fewer than one batch (128)"),
         (["--real-per-class", "31", "--batch-size", "64"], "--real-per-class 31: class 0 has only 30 real images"),
         (["--precision", "fp16"], "--precision must be one of auto, fp32, bf16 (got 'fp16')"),
     ],

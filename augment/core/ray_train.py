@@ -196,6 +196,9 @@ def check_training_subset(limit: int | None, real_per_class, batch_size: int, nu
         require(real_per_class >= 1, f"--real-per-class must be at least 1 (got {real_per_class})")
         rows = real_per_class * num_classes
         require(rows >= batch_size, f"--real-per-class {real_per_class} gives {rows} images, fewer than one batch ({batch_size})")
+    elif real_per_class is not None and len(real_per_class) != num_classes:
+        raise AugmentError(f"--real-per-class {describe_per_class(real_per_class)}: needs {num_classes} entries (one per class), "
+                           f"got {len(real_per_class)}")
     elif real_per_class is not None and all(isinstance(entry, int) for entry in real_per_class):
         require(all(entry >= 1 for entry in real_per_class), f"--real-per-class: every class needs at least 1 image (got {describe_per_class(real_per_class)})")
         rows = sum(real_per_class)
