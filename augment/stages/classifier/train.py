@@ -1,12 +1,13 @@
 """The `classifier/` stage: run(cfg) trains the digit classifier on a Parquet dataset (real,
 synthetic or merged) with Ray Train, the rows streaming in through Ray Data.
 
-`ray.data.read_parquet` -> row selection (--real-only / --synthetic-only / --max-synthetic) ->
-optional classic augmentation -> `datasets={"train": ...}`; each worker iterates its shard with
-`iter_torch_batches`, so millions of rows never sit in memory at once. Every epoch visits the blocks
-in a new random order and mixes rows in a local shuffle buffer (Ray's cheap per-epoch shuffle; a
-full `random_shuffle` would move the whole dataset through the object store every epoch).
-Accuracy is measured on the *real* test split after every epoch. Checkpoints, crash recovery and
+Parquet row groups read with row selection (--real-only / --synthetic-only / --max-synthetic;
+rows.py) -> `datasets={"train": ...}`; each worker iterates its shard with `iter_torch_batches`, so
+millions of rows never sit in memory at once, and applies classic augmentation on its training
+thread. Every epoch visits the blocks in a new random order and mixes rows in a local shuffle
+buffer (Ray's cheap per-epoch shuffle; a full `random_shuffle` would move the whole dataset through
+the object store every epoch). Accuracy, balanced accuracy and worst-class recall are measured on
+the *real* test split after every epoch. Checkpoints, crash recovery and
 "rerun = continue" work as in GAN training; `classifier.safetensors` + `classifier.json` are the
 export.
 """
@@ -59,8 +60,8 @@ from augment.stages.classifier.rows import Selection, select_rows, training_rows
 KIND = FOLDER  # the manifest's kind: the stage's name
 METRICS_FILE = "metrics.csv"
 OWNED = (manifest.MANIFEST_NAME, RUN_INFO, RAY_RUN_NAME, WEIGHTS_FILE, INFO_FILE, METRICS_FILE, FAULT_MARKER)
-# CPUs left to Ray Data when the trainers are sized: its file-listing task asks for a whole CPU
-# whatever `num_cpus` says, and trainers holding every CPU would wait forever for rows.
+# CPUs left to Ray Data's read tasks when the trainers are sized: trainers holding every CPU would
+# wait forever for rows.
 DATA_CPU_RESERVE = 1.0
 SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
 
