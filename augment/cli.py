@@ -352,8 +352,10 @@ def app_command(
 
 
 def _weights(text: Optional[str]) -> Optional[tuple[float, ...] | str]:
-    if text is None or text.strip() == FILL:
-        return None if text is None else FILL
+    if text is None:
+        return None
+    if text.strip() == FILL:
+        return FILL
     try:
         return tuple(float(part) for part in text.split(","))
     except ValueError:

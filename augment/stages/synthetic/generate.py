@@ -137,7 +137,7 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
         return done
 
     precision, probed = _precision(cfg, fs, out, cfg.identity(generator_info["sha256"], judge_sha256, cfg.precision),
-                                   judge_folder(cfg), generator_info["sha256"], judge_sha256)
+                                   judge_folder(cfg))
     identity = cfg.identity(generator_info["sha256"], judge_sha256, precision)
     metadata = schema.file_metadata(generator_info.get("dataset", "mnist"), generator=generator_info["sha256"], run_config=identity)
     boundaries = class_boundaries(num_classes, cfg.class_weights)
@@ -262,8 +262,7 @@ def _train_default_judge(cfg: SyntheticConfig, generator_info: dict) -> None:
                             gpu=cfg.gpu, address=cfg.address))
 
 
-def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str, generator_sha256: str,
-               judge_sha256: str) -> tuple[str, dict | None]:
+def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str) -> tuple[str, dict | None]:
     """cfg.precision, with "auto" decided once for the whole run: as the interrupted run being
     continued decided it, else as an earlier job on this machine decided for the same models, else
     by timing both formats on the hardware the actors will run on (precision_probe.py). Returns
@@ -277,7 +276,7 @@ def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str, g
                 if {**earlier, "precision": "auto"} == identity:
                     return earlier["precision"], None
     local = _actors_run_here(cfg.address)  # a cluster's workers may be another kind than this machine
-    key = decision_key(generator_sha256, judge_sha256, cfg.gpu)
+    key = decision_key(identity["generator_sha256"], identity["judge_sha256"], cfg.gpu)
     found = remembered(key) if local else None
     if found is not None:
         print(f"precision auto: {found['precision']} (as measured for these models on this machine on "
