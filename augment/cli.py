@@ -231,6 +231,8 @@ def retrain(
     real_only: bool = typer.Option(False, "--real-only", help="Train on the real rows only (the baseline)."),
     synthetic_only: bool = typer.Option(False, "--synthetic-only", help="Train on the synthetic rows only (CAS)."),
     max_synthetic: Optional[int] = typer.Option(None, help="Leave out synthetic rows with id >= K."),
+    synthetic_per_epoch: Optional[int] = typer.Option(
+        None, help="Each epoch: the real rows + the next K synthetic rows (fresh ones every epoch, wrapping around)."),
     classic_augment: bool = typer.Option(False, "--classic-augment", help="torchvision affine + elastic augmentation."),
     balanced_loss: bool = typer.Option(
         False, "--balanced-loss", help="Weigh each class's rows by rows / (classes x its rows) in the loss (a long-tail baseline)."),
@@ -265,6 +267,9 @@ def evaluate(
     ),
     low_data_epochs: int = typer.Option(ReportConfig.low_data_epochs, help="Epochs of every low-data classifier."),
     cas_rows: int = typer.Option(ReportConfig.cas_rows, help="Synthetic rows the CAS classifier trains on."),
+    curve: Optional[str] = typer.Option(
+        None, help="Synthetic rows available, e.g. 0,10000,60000,250000,1000000: real + synthetic at the gain budget "
+                   "with the pool cut to each (the report's curve)."),
     seed: int = typer.Option(ReportConfig.seed, help="Seed of in-process samples when no --synthetic is given."),
     workers: int = typer.Option(ReportConfig.workers, help="Ray Train workers per classifier."),
     gpu: Gpu = False,
@@ -290,7 +295,12 @@ def run(
     ),
     arch: str = typer.Option(PipelineConfig.arch, help="dcgan, sagan or mlp."),
     limit: Optional[int] = typer.Option(None, help="GAN and judge train on the first N images only (quick runs)."),
-    merge_synthetic: int = typer.Option(PipelineConfig.merge_synthetic, help="Synthetic rows merged with the real training split."),
+    merge_synthetic: Optional[int] = typer.Option(
+        None, help="Synthetic rows merged with the real training split (default: all; the synthetic classifiers draw "
+                   "fresh ones every epoch)."),
+    curve: str = typer.Option(
+        ",".join(map(str, PipelineConfig.curve)), help="The report's synthetic-rows curve: real + synthetic at an equal "
+                                                         "budget with the pool cut to each count ('' for none)."),
     samples: int = typer.Option(PipelineConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."),
     seeds: int = typer.Option(PipelineConfig.seeds, help="Seeds per gain-table variant (3 gives a spread)."),
     seed: int = typer.Option(PipelineConfig.seed, help="Seed of the GAN, the judge and the generation."),

@@ -26,7 +26,7 @@ from augment.core.errors import AugmentError, OtherSettings, in_stage, require
 from augment.core.options import ComputeOptions, DataOptions, StageConfig
 from augment.core.ray_session import ray_session
 from augment.forecast import MachineSpeed, measure_apart, stage_seconds
-from augment.stages.classifier.plan import classifier_runs, run_name
+from augment.stages.classifier.plan import classifier_runs, readable_rows, run_name
 from augment.stages.gan.config import GanConfig
 from augment.stages.judge.config import JudgeConfig
 from augment.stages.merged.config import MergedConfig
@@ -50,7 +50,10 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
     samples_seen: int | None = None  # every gain-table classifier's budget; None: real only's epochs x real rows
     arch: str = "dcgan"
     limit: int | None = None  # GAN and judge see the first N training images only (quick runs)
-    merge_synthetic: int = 60_000  # synthetic rows merged with the 60,000 real ones for retraining
+    # Synthetic rows merged with the 60,000 real ones (None: all N; whole files are linked, not
+    # copied). The synthetic classifiers draw one real rows' worth of fresh ones every epoch.
+    merge_synthetic: int | None = None
+    curve: tuple[int, ...] = (0, 10_000, 60_000, 250_000, 1_000_000)  # the report's synthetic-rows curve
     samples: int = 10_000
     seeds: int = 1
     seed: int = 0
@@ -64,7 +67,7 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
     def identity(self) -> dict[str, Any]:
         keys = ("n", "dataset", "classifier_epochs", "arch", "limit", "merge_synthetic", "samples", "seeds", "seed")
         budget = {} if self.samples_seen is None else {"samples_seen": self.samples_seen}  # absent: older runs keep their identity
-        return {"gan_epochs": self.gan_epochs(), **{key: getattr(self, key) for key in keys}, **budget}
+        return {"gan_epochs": self.gan_epochs(), **{key: getattr(self, key) for key in keys}, "curve": list(self.curve), **budget}
 
 
 RUN_FILE = "pipeline.json"
@@ -120,7 +123,7 @@ def _report(cfg: PipelineConfig, workers: int) -> ReportConfig:
         checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), out=folder(cfg, "report"),
         synthetic=folder(cfg, "synthetic"), merged=folder(cfg, "merged"), dataset=cfg.dataset, data_root=cfg.data_root,
         download=cfg.download, samples=min(cfg.samples, cfg.n), seed=cfg.seed, seeds=cfg.seeds,
-        epochs=cfg.classifier_epochs, samples_seen=cfg.samples_seen, cas_rows=min(cfg.n, 60_000),
+        epochs=cfg.classifier_epochs, samples_seen=cfg.samples_seen, cas_rows=min(cfg.n, 60_000), curve=cfg.curve,
         runs=folder(cfg, "classifier"), workers=workers, gpu=cfg.gpu, address=cfg.address,
     )
 
@@ -278,8 +281,18 @@ def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None) -> d
     return stage_seconds(
         n=cfg.n, gan_epochs=cfg.gan_epochs(), gan_images=cfg.limit or 60_000, classifier_epochs=cfg.classifier_epochs,
         merge_synthetic=cfg.merge_synthetic, seeds=cfg.seeds, cpus=max(1.0, ray.cluster_resources().get("CPU", 1.0)),
-        speed=speed,
+        speed=speed, curve_runs=len(curve_runs_beyond_gain_table(cfg)),
     )
+
+
+def curve_runs_beyond_gain_table(cfg: PipelineConfig) -> set[int]:
+    """The curve's points that are runs of their own (not real only, not the gain table's real +
+    synthetic run), from the default budget: epochs x the 60,000 real rows' whole batches."""
+    real = 60_000
+    merged = cfg.n if cfg.merge_synthetic is None else min(cfg.n, cfg.merge_synthetic)
+    budget = cfg.samples_seen or cfg.classifier_epochs * (real // 128 * 128)
+    readable = min(merged, readable_rows(budget, real))
+    return {min(rows, readable) for rows in cfg.curve} - {0, readable}
 
 
 def expected_duration(cfg: PipelineConfig, workers: int, seconds: dict[str, float], speed: MachineSpeed | None = None) -> str:

@@ -124,9 +124,52 @@ def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(mo
     assert table["full data"]["real + classic"]["mean"] == pytest.approx(0.905)
 
 
+def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_budget(inputs, monkeypatch):
+    _, _, _, root = inputs  # merged: 400 real + 200 synthetic rows
+    trained = {}
+
+    def fake_run_many(cfgs, labels):
+        for cfg in cfgs:
+            trained[cfg.out.split("/runs/")[1]] = cfg
+        return [types.SimpleNamespace(test_accuracy=0.5 + (cfg.max_synthetic or 1000) / 10_000 if not cfg.real_only else 0.5,
+                                      epochs=cfg.epochs, samples_seen=cfg.samples_seen, rows=0, balanced_accuracy=0.5,
+                                      worst_class_recall=0.4) for cfg in cfgs]
+
+    monkeypatch.setattr(stages.classifier, "run_many", fake_run_many)
+    cfg = ReportConfig(checkpoint="gan", out="report", merged=str(root / "merged"), seeds=1, epochs=1, curve="1000,0,50,200")
+    assert cfg.curve == (0, 50, 200, 1000)
+    runs = evaluate_module.train_classifiers(cfg)
+    # budget 384 samples (one pass over the real rows' whole batches): one epoch of 400 real + 400 synthetic
+    # rows reads at most the pool's 200, so 200 and 1,000 available are the gain table's real + synthetic run
+    assert sorted(trained) == ["full-data/real+classic+synthetic/seed0", "full-data/real+classic/seed0",
+                               "full-data/real+synthetic/seed0", "full-data/real-only/seed0", "full-data/synthetic-rows-50/seed0"]
+    assert trained["full-data/synthetic-rows-50/seed0"].max_synthetic == 50
+    assert {trained[name].samples_seen for name in trained} == {384}
+    assert trained["full-data/real+synthetic/seed0"].synthetic_per_epoch == 400 and trained["full-data/real-only/seed0"].synthetic_per_epoch is None
+    curve = evaluate_module._curve(cfg, runs)["full data"]
+    assert [(p["rows_available"], p["rows_read"]) for p in curve] == [(0, 0), (50, 50), (200, 200), (1000, 200)]
+    assert [p["mean"] for p in curve] == pytest.approx([0.5, 0.505, 0.6, 0.6])
+    text = report_markdown({**_minimal_report(), "curve": {"full data": curve}, "gain_budget": {"full data": 384}})
+    assert "| 1,000 | 200 | 60.00% |" in text and "How many synthetic rows: full data" in text
+    assert evaluate_module.plots.curve_png({"full data": curve})[:4] == b"\x89PNG"
+
+
+def _minimal_report() -> dict:
+    return {
+        "generator": {"sha256": "a" * 64, "epochs": 20}, "judge": {"sha256": "b" * 64, "test_accuracy": 0.994},
+        "samples": {"rows": 10, "from": "x"}, "label_fidelity": fidelity(np.arange(10), np.arange(10)),
+        "mean_confidence": 0.99, "confusion": confusion(np.arange(10), np.arange(10)).tolist(),
+        "frechet_distance": {"feature_space": "judge", "synthetic_vs_real_test": 1.0, "real_train_vs_real_test": 0.1,
+                             "per_class": {c: 1.0 for c in range(10)}},
+        "cas": {"skipped": "x"}, "gain": {}, "targets": {},
+    }
+
+
 @pytest.mark.parametrize(
     "args, fragment",
     [
+        (["--curve", "10,many"], "--curve takes row counts separated by commas"),
+        (["--curve", "-5"], "--curve takes row counts of 0 or more"),
         (["--samples", "5"], "--samples must be at least 20"),
         (["--seeds", "0"], "--seeds must be at least 1"),
     ],

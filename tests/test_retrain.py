@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import torch
 
@@ -14,7 +16,7 @@ from augment.core.datasets import open_dataset
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
 from augment.stages.classifier.config import ClassifierConfig
-from augment.stages.classifier.rows import files_to_read, select_rows
+from augment.stages.classifier.rows import epoch_units, files_to_read, read_unit, row_group_index, select_rows, window
 from augment.models.classifier_training import balanced_class_weights
 from augment.stages.classifier.train import schedule_for
 from augment.stages.merged.config import MergedConfig
@@ -51,6 +53,35 @@ def test_row_selection_counts_sources_and_never_the_test_split(merged):
     assert pick(folder, max_synthetic=300).rows == 700
     assert pick(real).per_source == {"real": 400, "synthetic": 0}  # a real export gives its train split only
     assert pick(syn).rows == 1000
+
+
+def test_fresh_synthetic_rows_every_epoch_the_next_window_of_the_pool(merged):
+    _, _, _, folder = merged
+    dataset = open_dataset(str(folder), what="--data")
+
+    def epochs(count: int, **options) -> list[tuple[int, list[int]]]:
+        """(real rows, sorted synthetic ids) each epoch reads."""
+        cfg = ClassifierConfig(data=str(folder), out="unused", batch_size=8, **options)
+        selection, groups, read = select_rows(cfg, dataset), row_group_index(dataset), []
+        for epoch in range(1, count + 1):
+            tables = [read_unit(pa.Table.from_pylist([unit]), dataset.uri, True) for unit in epoch_units(cfg, selection, groups, epoch)]
+            rows = pa.concat_tables(tables)
+            synthetic = pc.equal(rows["synthetic"], 1)
+            read.append((len(rows) - pc.sum(synthetic).as_py(), sorted(rows.filter(synthetic)["id"].to_pylist())))
+        return read
+
+    selection = select_rows(ClassifierConfig(data=str(folder), out="unused", synthetic_per_epoch=300), dataset)
+    assert (selection.rows, selection.per_source, selection.pool) == (700, {"real": 400, "synthetic": 300}, 1000)
+    assert sum(selection.per_label) == 700 and selection.synthetic_read(epochs=2) == 600
+    assert window(4, 300, 1000) == [(900, 1000), (0, 200)]
+    assert epochs(4, synthetic_per_epoch=300) == [
+        (400, list(range(0, 300))), (400, list(range(300, 600))), (400, list(range(600, 900))),
+        (400, list(range(0, 200)) + list(range(900, 1000))),  # wraps around the pool
+    ]
+    # a pool smaller than an epoch's share is read more than once per epoch, in the same proportions
+    assert epochs(1, synthetic_per_epoch=300, max_synthetic=120) == [(400, sorted(list(range(120)) * 2 + list(range(60))))]
+    assert epochs(1, synthetic_only=True, synthetic_per_epoch=50) == [(0, list(range(50)))]
+    assert epochs(2, max_synthetic=100) == [(400, list(range(100)))] * 2  # without it: every selected row, every epoch
 
 
 def test_an_epoch_reads_only_the_files_that_hold_selected_rows(merged):
@@ -137,6 +168,8 @@ def test_a_class_balanced_loss_weighs_every_class_the_same_in_total():
         (["--workers", "0"], "--workers must be at least 1"),
         (["--real-only", "--synthetic-only"], "at most one of --real-only and --synthetic-only"),
         (["--batch-size", "100000"], "fewer than one batch"),
+        (["--synthetic-per-epoch", "0"], "--synthetic-per-epoch must be at least 1"),
+        (["--real-only", "--synthetic-per-epoch", "10"], "--synthetic-per-epoch needs synthetic rows"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(merged, tmp_path, run_cli, args, fragment):
@@ -177,3 +210,8 @@ def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_e
     history = json.loads((tmp_path / "real" / "_manifest.json").read_text())["history"]
     assert [row["steps"] for row in history] == [3, 6, 7] and history[-1]["samples_seen"] == budget
     assert json.loads((tmp_path / "both" / "_manifest.json").read_text())["samples_seen"] == budget
+    # fresh synthetic rows: 400 real + 300 synthetic per epoch, 5 steps each, a new window every epoch
+    fresh = stages.classifier.run(_cfg(merged, tmp_path / "fresh", samples_seen=budget, workers=2, epochs=99, synthetic_per_epoch=300))
+    assert (fresh.epochs, fresh.samples_seen, fresh.rows, fresh.rows_per_source) == (2, budget, 700, {"real": 400, "synthetic": 300})
+    done = json.loads((tmp_path / "fresh" / "_manifest.json").read_text())
+    assert [row["steps"] for row in done["history"]] == [5, 7] and done["config"]["synthetic_per_epoch"] == 300

@@ -11,6 +11,7 @@ from dataclasses import MISSING, dataclass, fields
 from types import SimpleNamespace
 from typing import ClassVar
 
+from augment.core.errors import AugmentError
 from augment.core.per_class import parse_per_class
 from augment.core.storage import absolute_fields
 
@@ -23,8 +24,11 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         absolute_fields(self, *self.PATHS)
-        if "real_per_class" in {field.name for field in fields(self)}:  # text from the CLI, a list from a record
+        names = {field.name for field in fields(self)}
+        if "real_per_class" in names:  # text from the CLI, a list from a record
             object.__setattr__(self, "real_per_class", parse_per_class(self.real_per_class))
+        if "curve" in names:
+            object.__setattr__(self, "curve", parse_row_counts(self.curve, "--curve"))
 
     @classmethod
     def defaults(cls) -> SimpleNamespace:
@@ -37,6 +41,20 @@ class StageConfig:
             elif field.default_factory is not MISSING:
                 found[field.name] = field.default_factory()
         return SimpleNamespace(**found)
+
+
+def parse_row_counts(value, option: str) -> tuple[int, ...]:
+    """Row counts as "0,10000,60000" (the CLI) or a sequence (a record): sorted, without repeats."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        counts = [int(str(item).strip().replace("_", "")) for item in items if str(item).strip()]
+    except ValueError:
+        raise AugmentError(f"{option} takes row counts separated by commas, e.g. 0,10000,60000 (got {value!r})") from None
+    if any(count < 0 for count in counts):
+        raise AugmentError(f"{option} takes row counts of 0 or more (got {value!r})")
+    return tuple(sorted(set(counts)))
 
 
 @dataclass(frozen=True, kw_only=True)

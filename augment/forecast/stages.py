@@ -31,9 +31,10 @@ CLASSIFIER_RUN_START_S = 2.0
 GPU_RATES = {"gan": 20_000.0, "judge": 30_000.0, "generate": 100_000.0, "classifier": 30_000.0, "classic": 30_000.0}
 
 
-def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs: int, merge_synthetic: int,
-                  seeds: int, cpus: float, speed: MachineSpeed | None) -> dict[str, float]:
-    """Seconds per stage; speed None means --gpu (the GPU rates above, one GPU)."""
+def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs: int, merge_synthetic: int | None,
+                  seeds: int, cpus: float, speed: MachineSpeed | None, curve_runs: int = 0) -> dict[str, float]:
+    """Seconds per stage; speed None means --gpu (the GPU rates above, one GPU). `curve_runs`: the
+    synthetic-rows curve's runs beyond the gain table, per seed."""
     if speed is None:
         rate = dict(GPU_RATES)
     else:
@@ -45,7 +46,7 @@ def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs
             "classifier": speed.classifier_samples_per_s * scale * CLASSIFIER_EFFICIENCY,
             "classic": speed.classic_samples_per_s * scale * CLASSIC_EFFICIENCY,
         }
-    real, merged = 60_000, 60_000 + min(n, merge_synthetic)
+    real, merged = 60_000, 60_000 + min(n, n if merge_synthetic is None else merge_synthetic)
 
     def fit(rows: int, epochs: int, kind: str = "classifier", start: float = FIT_START_S) -> float:
         return start + epochs * rows / rate[kind]
@@ -55,13 +56,13 @@ def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs
     gain_table = sum(
         fit(real, classifier_epochs, "classic" if options.get("classic_augment") else "classifier", CLASSIFIER_RUN_START_S)
         for options in GAIN_VARIANTS.values()
-    )
+    ) + curve_runs * fit(real, classifier_epochs, start=CLASSIFIER_RUN_START_S)
     return {
         "real": 10.0,  # reading the IDX files and writing Parquet: 8 s measured
         "gan": fit(gan_images, gan_epochs, "gan", GAN_START_S),
         "judge": fit(gan_images, JUDGE_EPOCHS, "judge", JUDGE_START_S),
         "synthetic": GENERATE_START_S + n / rate["generate"],
-        "merged": 3.0 + merged / 100_000,  # file copies: 3 s for 120,000 rows
+        "merged": 3.0 + merged / 100_000,  # file links or copies: 3 s for 120,000 rows
         "classifier": FIT_START_S + fit(min(n, 60_000), classifier_epochs, start=CLASSIFIER_RUN_START_S) + seeds * gain_table,
         "report": 15.0,
     }

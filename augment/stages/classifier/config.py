@@ -32,6 +32,9 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     real_only: bool = False  # train on the source=real rows only
     synthetic_only: bool = False  # train on the source=synthetic rows only (classification accuracy score)
     max_synthetic: int | None = None  # synthetic rows with id >= this are left out
+    # Fresh synthetic rows: each epoch trains on the real rows and the next K rows of the synthetic
+    # pool, wrapping around (rows.py), instead of every synthetic row every epoch.
+    synthetic_per_epoch: int | None = None
     classic_augment: bool = False  # torchvision's affine + elastic distortions, batched, on every training image
     # Class-balanced loss: each class's rows weigh rows / (classes x that class's rows) in the cross
     # entropy, so a rare class counts as much as a common one: the long-tail baseline of practitioners.
@@ -49,7 +52,9 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
         # absent when unset: runs made before these options keep their identity
         budget = {} if self.samples_seen is None else {"samples_seen": self.samples_seen}
         balanced = {"balanced_loss": True} if self.balanced_loss else {}
-        return {"data": data_digest, **{key: getattr(self, key) for key in keys}, "classic_augment": augment, **budget, **balanced}
+        fresh = {} if self.synthetic_per_epoch is None else {"synthetic_per_epoch": self.synthetic_per_epoch}
+        return {"data": data_digest, **{key: getattr(self, key) for key in keys}, "classic_augment": augment, **budget,
+                **balanced, **fresh}
 
     def steps(self) -> int | None:
         """The optimizer steps the budget allows (None: whole epochs)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from augment.core import manifest, storage
@@ -44,12 +45,25 @@ def classifier_runs(cfg: ReportConfig) -> dict[str, ClassifierConfig]:
     if cfg.synthetic:
         runs["cas"] = config(cfg.synthetic, "cas", cfg.epochs, cfg.seed, synthetic_only=True, max_synthetic=cfg.cas_rows)
     for regime, merged, epochs in regimes(cfg):
-        budget = gain_budget(cfg, merged, epochs)
+        budget, real_rows = gain_budget(cfg, merged, epochs), merged_rows(merged).get("real")
         for variant, options in GAIN_VARIANTS.items():
+            fresh = {} if options.get("real_only") or not real_rows else {"synthetic_per_epoch": real_rows}
             for seed in range(cfg.seeds):
                 runs[run_name(regime, variant, seed)] = config(merged, run_name(regime, variant, seed), epochs, seed,
-                                                               samples_seen=budget, **options)
+                                                               samples_seen=budget, **options, **fresh)
+        for point in curve_points(cfg, merged, epochs):
+            for seed in range(cfg.seeds):
+                name = point.run_name(regime, seed)
+                if name not in runs:
+                    runs[name] = config(merged, name, epochs, seed, samples_seen=budget, max_synthetic=point.rows_read,
+                                        synthetic_per_epoch=real_rows)
     return runs
+
+
+def merged_rows(merged: str) -> dict:
+    """The merged dataset's rows per source, from its manifest ({} without one)."""
+    rows = (manifest.read_manifest(*storage.resolve(merged)) or {}).get("rows")
+    return rows if isinstance(rows, dict) else {}
 
 
 def gain_budget(cfg: ReportConfig, merged: str, epochs: int) -> int | None:
@@ -58,10 +72,46 @@ def gain_budget(cfg: ReportConfig, merged: str, epochs: int) -> int | None:
     without one)."""
     if cfg.samples_seen is not None:
         return cfg.samples_seen
-    rows = (manifest.read_manifest(*storage.resolve(merged)) or {}).get("rows")
-    real_rows = rows.get("real") if isinstance(rows, dict) else None
+    real_rows = merged_rows(merged).get("real")
     batch = ClassifierConfig.batch_size  # an epoch drops its last partial batch: real only sees whole batches
     return epochs * (real_rows // batch * batch) if real_rows and real_rows >= batch else None
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One point of the synthetic-rows curve: real + synthetic at the regime's budget, the pool cut
+    to the first `rows_available` synthetic rows. At that budget a classifier draws from at most
+    `readable` synthetic rows (its epochs x one real rows' worth each), so every point at or above
+    it is the gain table's real + synthetic run, and 0 is real only."""
+
+    rows_available: int
+    readable: int
+
+    @property
+    def rows_read(self) -> int:
+        return min(self.rows_available, self.readable)
+
+    def run_name(self, regime: str, seed: int) -> str:
+        if self.rows_read == 0:
+            return run_name(regime, "real only", seed)
+        if self.rows_read == self.readable:
+            return run_name(regime, "real + synthetic", seed)
+        return f"{regime.replace(' ', '-')}/synthetic-rows-{self.rows_read}/seed{seed}"
+
+
+def curve_points(cfg: ReportConfig, merged: str, epochs: int) -> list[CurvePoint]:
+    rows = merged_rows(merged)
+    real, pool, budget = rows.get("real"), rows.get("synthetic", 0), gain_budget(cfg, merged, epochs)
+    if not cfg.curve or not real or budget is None:
+        return []
+    return [CurvePoint(available, min(pool, readable_rows(budget, real))) for available in cfg.curve]
+
+
+def readable_rows(budget: int, real_rows: int) -> int:
+    """Synthetic rows a real + synthetic run draws from within `budget` samples: one real rows'
+    worth per epoch over the real rows and as many synthetic ones."""
+    batch = ClassifierConfig.batch_size
+    return -(-(budget // batch) // ((2 * real_rows) // batch)) * real_rows
 
 
 def regimes(cfg: ReportConfig) -> list[tuple[str, str, int]]:

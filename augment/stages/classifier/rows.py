@@ -1,15 +1,21 @@
 """The rows a classifier run trains on: which files and rows are selected (counted on the driver)
 and the Ray Data pipeline that streams them to the trainers.
 
-Only pyarrow and numpy here, never torch: Ray Data runs `select_batch` in worker processes it
-starts and stops as an epoch's tasks come and go, and each new process imports this module.
-Importing the training module (torch, Ray Train) cost ~2 s of CPU per process, several times per
-epoch, taken from the trainers on a small machine.
+Only pyarrow and numpy here, never torch: Ray Data runs `read_unit` in worker processes it starts
+and stops as an epoch's tasks come and go, and each new process imports this module. Importing
+the training module (torch, Ray Train) cost ~2 s of CPU per process, several times per epoch,
+taken from the trainers on a small machine.
+
+Fresh synthetic rows (`synthetic_per_epoch` S): every epoch trains on the selected real rows and
+the next S rows of the synthetic pool (the synthetic rows selected, in id order), wrapping around,
+so a budget of several epochs draws new synthetic rows instead of repeating the same ones, and the
+real : synthetic ratio of every epoch stays fixed however large the pool is. Without it an epoch
+is every selected row, as in any dataset.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -22,29 +28,69 @@ from augment.core.errors import AugmentError
 from augment.stages.classifier.config import ClassifierConfig
 
 DATA_TASK_CPUS = 0.25  # Ray Data's read/select tasks: small, so they fit beside the trainers
+NO_ID = 0  # an id range [lo, hi) with lo == hi keeps no synthetic row
+EVERY_ID = 2**62
 
 
 @dataclass(frozen=True)
 class Selection:
-    """The rows one run trains on: counted on the driver from the id/label/source columns."""
+    """The rows one run trains on, per epoch: counted on the driver from the id/label/source columns."""
 
-    rows: int
-    per_source: dict[str, int]
-    per_label: list[int]
+    rows: int  # per epoch
+    per_source: dict[str, int]  # per epoch
+    per_label: list[int]  # per epoch (the first epoch's, with fresh synthetic rows)
+    # With fresh synthetic rows: the pool's ids, sorted; epoch e reads window(e) of them.
+    pool_ids: np.ndarray | None = field(default=None, compare=False, repr=False)
+    per_epoch: int = 0  # synthetic rows per epoch when pool_ids is set
+
+    @property
+    def fresh(self) -> bool:
+        return self.pool_ids is not None
+
+    @property
+    def pool(self) -> int:
+        """Synthetic rows the run can draw from."""
+        return len(self.pool_ids) if self.fresh else self.per_source["synthetic"]
+
+    def synthetic_read(self, epochs: int) -> int:
+        """Distinct synthetic rows `epochs` epochs read."""
+        return min(self.pool, self.per_epoch * epochs) if self.fresh else self.pool
 
 
 def select_rows(cfg: ClassifierConfig, dataset: Dataset) -> Selection:
     fs, _ = storage.resolve(dataset.uri)
     table = pq.read_table(list(dataset.paths), filesystem=fs, columns=["id", "label", "source"])
     table = table.filter(_keep_mask(table, cfg.real_only, cfg.synthetic_only, cfg.max_synthetic))
-    sources = table["source"].cast(pa.string()).to_numpy(zero_copy_only=False)
-    per_source = {source: int((sources == source).sum()) for source in ("real", "synthetic")}
-    per_label = np.bincount(table["label"].to_numpy().astype(np.int64), minlength=NUM_CLASSES).tolist()
-    if table.num_rows < cfg.batch_size:
+    synthetic = table["source"].cast(pa.string()).to_numpy(zero_copy_only=False) == "synthetic"
+    labels = table["label"].to_numpy().astype(np.int64)
+    real_labels = np.bincount(labels[~synthetic], minlength=NUM_CLASSES)
+    selection = Selection(int(len(labels)), {"real": int((~synthetic).sum()), "synthetic": int(synthetic.sum())},
+                          (real_labels + np.bincount(labels[synthetic], minlength=NUM_CLASSES)).tolist())
+    if cfg.synthetic_per_epoch is not None and synthetic.any():
+        ids = table["id"].to_numpy()[synthetic]
+        order = np.argsort(ids, kind="stable")
+        pool_ids, pool_labels = ids[order], labels[synthetic][order]
+        first = np.concatenate([np.arange(a, b) for a, b in window(1, cfg.synthetic_per_epoch, len(pool_ids))])
+        per_label = real_labels + np.bincount(pool_labels[first], minlength=NUM_CLASSES)
+        real = selection.per_source["real"]
+        selection = Selection(real + cfg.synthetic_per_epoch, {"real": real, "synthetic": cfg.synthetic_per_epoch},
+                              per_label.tolist(), pool_ids, cfg.synthetic_per_epoch)
+    if selection.rows < cfg.batch_size:
         raise AugmentError(
-            f"--data {cfg.data}: {table.num_rows} rows selected for training, fewer than one batch ({cfg.batch_size})"
+            f"--data {cfg.data}: {selection.rows} rows selected for training, fewer than one batch ({cfg.batch_size})"
         )
-    return Selection(table.num_rows, per_source, per_label)
+    return selection
+
+
+def window(epoch: int, per_epoch: int, pool: int) -> list[tuple[int, int]]:
+    """Positions [a, b) in the pool that epoch `epoch` (from 1) reads: the `per_epoch` after the
+    previous epoch's, wrapping around (a pool smaller than an epoch is read more than once)."""
+    position, remaining, spans = (epoch - 1) * per_epoch % pool, per_epoch, []
+    while remaining:
+        take = min(remaining, pool - position)
+        spans.append((position, position + take))
+        remaining, position = remaining - take, 0
+    return spans
 
 
 def _keep_mask(table: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None):
@@ -55,45 +101,28 @@ def _keep_mask(table: pa.Table, real_only: bool, synthetic_only: bool, max_synth
     return keep
 
 
-def training_rows(cfg: ClassifierConfig, dataset: Dataset):
-    """The Ray Data pipeline the trainers iterate: image (N, 28, 28) uint8 and label (and, with
-    classic augmentation, what keys each row's draw), one block per Parquet row group.
-
-    Read with pyarrow in our own tasks rather than `ray.data.read_parquet`: Ray 2.60's Parquet
-    source lists the files in a 1-CPU task and reads their footers on a pool of new actors at the
-    start of *every* execution, i.e. every epoch: several Python processes started per epoch, a
-    few CPU-seconds each, taken from the trainers on a small machine. The row groups are listed
-    once here, on the driver; the blocks still stream, in a new random order every epoch."""
-    import ray
-
-    units = [{"path": path, "row_group": group} for path, groups in row_groups(dataset, files_to_read(cfg, dataset))
-             for group in range(groups)]
-    rows = ray.data.from_items(units, override_num_blocks=len(units))
-    rows = rows.map_batches(
-        read_unit, batch_size=1, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS,
-        fn_kwargs={"uri": dataset.uri, "real_only": cfg.real_only, "synthetic_only": cfg.synthetic_only,
-                   "max_synthetic": cfg.max_synthetic, "keys": cfg.classic_augment},
-    )
-    return rows.randomize_block_order()
+@dataclass(frozen=True)
+class RowGroup:
+    path: str
+    index: int
+    sources: frozenset[str]  # of the whole file
+    ids: tuple[int, int] | None  # lowest and highest id, from the footer (None: no statistics)
 
 
-def row_groups(dataset: Dataset, paths: list[str]) -> list[tuple[str, int]]:
+def row_group_index(dataset: Dataset) -> list[RowGroup]:
+    """Every row group of the dataset with what its file's footer and `source` column say."""
     fs, _ = storage.resolve(dataset.uri)
-    counts = []
-    for path in paths:
+    groups = []
+    for path in dataset.paths:
         with fs.open_input_file(path) as handle:
-            counts.append((path, pq.ParquetFile(handle).metadata.num_row_groups))
-    return counts
-
-
-def read_unit(unit: pa.Table, uri: str, real_only: bool, synthetic_only: bool, max_synthetic: int | None, keys: bool) -> pa.Table:
-    """A Ray Data task: one row group's selected rows (only the columns used: `image_file`, the
-    same pixels for Hugging Face, is never read here)."""
-    fs, _ = storage.resolve(uri)
-    path, group = unit["path"][0].as_py(), unit["row_group"][0].as_py()
-    with fs.open_input_file(path) as handle:
-        table = pq.ParquetFile(handle).read_row_group(group, columns=["id", "image", "label", "source"])
-    return select_batch(table, real_only, synthetic_only, max_synthetic, keys)
+            parquet = pq.ParquetFile(handle)
+            sources = frozenset(pc.unique(parquet.read(columns=["source"])["source"].cast(pa.string())).to_pylist())
+            column = parquet.schema_arrow.get_field_index("id")
+            for index in range(parquet.metadata.num_row_groups):
+                stats = parquet.metadata.row_group(index).column(column).statistics
+                ids = (stats.min, stats.max) if stats is not None and stats.has_min_max else None
+                groups.append(RowGroup(path, index, sources, ids))
+    return groups
 
 
 def files_to_read(cfg: ClassifierConfig, dataset: Dataset) -> list[str]:
@@ -101,37 +130,71 @@ def files_to_read(cfg: ClassifierConfig, dataset: Dataset) -> list[str]:
     file whose rows are all of a source the run leaves out, or all synthetic with ids at or above
     --max-synthetic (CAS on 60,000 of a million generated rows read all million every epoch).
     Decided from each file's footer statistics and its `source` column; rows are still filtered."""
-    fs, _ = storage.resolve(dataset.uri)
-    keep = []
-    for path in dataset.paths:
-        with fs.open_input_file(path) as handle:
-            parquet = pq.ParquetFile(handle)
-            sources = set(pc.unique(parquet.read(columns=["source"])["source"].cast(pa.string())).to_pylist())
-            lowest = _lowest_id(parquet)
-        if sources == {"synthetic"} and (cfg.real_only or (cfg.max_synthetic is not None and lowest is not None
-                                                           and lowest >= cfg.max_synthetic)):
-            continue
-        if sources == {"real"} and cfg.synthetic_only:
-            continue
-        keep.append(path)
-    return keep or list(dataset.paths)  # nothing selected at all is refused by select_rows, not here
+    units = _units(cfg, row_group_index(dataset), [(0, cfg.max_synthetic or EVERY_ID)])
+    return list(dict.fromkeys(unit["path"] for unit in units)) or list(dataset.paths)
 
 
-def _lowest_id(parquet: pq.ParquetFile) -> int | None:
-    column = parquet.schema_arrow.get_field_index("id")
-    lows = []
-    for group in range(parquet.metadata.num_row_groups):
-        stats = parquet.metadata.row_group(group).column(column).statistics
-        if stats is None or not stats.has_min_max:
-            return None
-        lows.append(stats.min)
-    return min(lows) if lows else None
+def _units(cfg: ClassifierConfig, groups: list[RowGroup], id_spans: list[tuple[int, int]]) -> list[dict]:
+    """One read task per row group and id span: real rows kept or not, synthetic ids in [lo, hi)."""
+    units = []
+    if not cfg.synthetic_only:
+        units += [{"path": g.path, "row_group": g.index, "real": True, "lo": NO_ID, "hi": NO_ID}
+                  for g in groups if "real" in g.sources]
+    if not cfg.real_only:
+        for lo, hi in id_spans:
+            units += [{"path": g.path, "row_group": g.index, "real": False, "lo": lo, "hi": hi} for g in groups
+                      if "synthetic" in g.sources and (g.ids is None or (g.ids[0] < hi and g.ids[1] >= lo))]
+    return units
 
 
-def select_batch(batch: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None, keys: bool) -> pa.Table:
-    """The rows this run trains on; with classic augmentation also what keys each row's draw."""
-    kept = batch.filter(_keep_mask(batch, real_only, synthetic_only, max_synthetic))
+def training_rows(cfg: ClassifierConfig, dataset: Dataset, selection: Selection, epoch: int | None = None,
+                  groups: list[RowGroup] | None = None):
+    """The Ray Data pipeline the trainers iterate (one epoch of it, given `epoch`, with fresh
+    synthetic rows): image (N, 28, 28) uint8 and label (and, with classic augmentation, what keys
+    each row's draw), one block per Parquet row group and id span.
+
+    Read with pyarrow in our own tasks rather than `ray.data.read_parquet`: Ray 2.60's Parquet
+    source lists the files in a 1-CPU task and reads their footers on a pool of new actors at the
+    start of *every* execution, i.e. every epoch: several Python processes started per epoch, a
+    few CPU-seconds each, taken from the trainers on a small machine. The row groups are listed
+    once, on the driver; the blocks still stream, in a new random order every epoch."""
+    import ray
+
+    units = epoch_units(cfg, selection, row_group_index(dataset) if groups is None else groups, epoch or 1)
+    rows = ray.data.from_items(units, override_num_blocks=len(units))
+    rows = rows.map_batches(read_unit, batch_size=1, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS,
+                            fn_kwargs={"uri": dataset.uri, "keys": cfg.classic_augment})
+    return rows.randomize_block_order()
+
+
+def epoch_units(cfg: ClassifierConfig, selection: Selection, groups: list[RowGroup], epoch: int) -> list[dict]:
+    """The read tasks of one epoch: every selected row, or with fresh synthetic rows the real rows
+    and the epoch's window of the pool (as id spans: the pool's ids are sorted)."""
+    if selection.fresh:
+        ids = selection.pool_ids
+        spans = [(int(ids[a]), int(ids[b - 1]) + 1) for a, b in window(epoch, selection.per_epoch, len(ids))]
+    else:
+        spans = [(0, cfg.max_synthetic or EVERY_ID)]
+    return _units(cfg, groups, spans)
+
+
+def read_unit(unit: pa.Table, uri: str, keys: bool) -> pa.Table:
+    """A Ray Data task: one row group's selected rows (only the columns used: `image_file`, the
+    same pixels for Hugging Face, is never read here)."""
+    fs, _ = storage.resolve(uri)
+    path, group = unit["path"][0].as_py(), unit["row_group"][0].as_py()
+    with fs.open_input_file(path) as handle:
+        table = pq.ParquetFile(handle).read_row_group(group, columns=["id", "image", "label", "source"])
+    return select_batch(table, unit["real"][0].as_py(), unit["lo"][0].as_py(), unit["hi"][0].as_py(), keys)
+
+
+def select_batch(batch: pa.Table, real: bool, lo: int, hi: int, keys: bool) -> pa.Table:
+    """The rows of `batch` a unit trains on (real rows if `real`, synthetic ids in [lo, hi)); with
+    classic augmentation also what keys each row's draw."""
+    synthetic = pc.equal(batch["source"].cast(pa.string()), "synthetic")
+    in_span = pc.and_(pc.greater_equal(batch["id"], lo), pc.less(batch["id"], hi))
+    kept = batch.filter(pc.or_(pc.and_(synthetic, in_span), pc.and_(pc.invert(synthetic), pa.scalar(real))))
     if not keys:
         return kept.select(["image", "label"])
-    synthetic = pc.cast(pc.equal(kept["source"].cast(pa.string()), "synthetic"), pa.int8())
-    return pa.table({"image": kept["image"], "label": kept["label"], "id": kept["id"], "synthetic": synthetic})
+    flag = pc.cast(pc.equal(kept["source"].cast(pa.string()), "synthetic"), pa.int8())
+    return pa.table({"image": kept["image"], "label": kept["label"], "id": kept["id"], "synthetic": flag})

@@ -55,7 +55,7 @@ from augment.models.classifier import ClassifierSpec, DigitClassifier, test_scor
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
 from augment.models.classifier_training import Schedule, balanced_class_weights, optimizer_for, train_epoch
 from augment.stages.classifier.config import FOLDER, ClassifierConfig
-from augment.stages.classifier.rows import Selection, select_rows, training_rows
+from augment.stages.classifier.rows import Selection, row_group_index, select_rows, training_rows
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 METRICS_FILE = "metrics.csv"
@@ -92,6 +92,9 @@ def validate(cfg: ClassifierConfig) -> None:
     require(not (cfg.real_only and cfg.synthetic_only), "pass at most one of --real-only and --synthetic-only")
     require(cfg.max_synthetic is None or cfg.max_synthetic >= 1, f"--max-synthetic must be at least 1 (got {cfg.max_synthetic})")
     require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
+    require(cfg.synthetic_per_epoch is None or cfg.synthetic_per_epoch >= 1,
+            f"--synthetic-per-epoch must be at least 1 (got {cfg.synthetic_per_epoch})")
+    require(cfg.synthetic_per_epoch is None or not cfg.real_only, "--synthetic-per-epoch needs synthetic rows: not with --real-only")
     require(cfg.samples_seen is None or cfg.samples_seen >= cfg.batch_size,
             f"--samples-seen must be at least one batch ({cfg.batch_size}; got {cfg.samples_seen})")
 
@@ -181,6 +184,7 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
             write_run_info(fs, run, KIND, job.identity)
         runs = [
             {"config": asdict(job.cfg), "rows": job.selection.rows, "per_label": job.selection.per_label, "label": job.label,
+             "fresh": job.selection.fresh,
              "test": test_refs[job.cfg.dataset, job.cfg.data_root], "num_classes": len(tests[job.cfg.dataset, job.cfg.data_root].classes)}
             for job in jobs
         ]
@@ -189,14 +193,25 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
             _retrain_worker, {"runs": runs, "threads": threads, "progress": progress},
             what="classifier", cfg=first, worker_cpus=worker_cpus, storage_path=run, fs=fs,
             max_failures=max(job.cfg.max_failures for job in jobs),
-            datasets={_shard_name(i): training_rows(job.cfg, job.dataset) for i, job in enumerate(jobs)},
+            datasets=_datasets(jobs),
             cpus_kept_free=DATA_CPU_RESERVE,
         )
     return [_export(job, len(tests[job.cfg.dataset, job.cfg.data_root].classes), started) for job in jobs]
 
 
-def _shard_name(index: int) -> str:
-    return f"train{index}"
+def _datasets(jobs: list[_Pending]) -> dict:
+    """Run i reads dataset `train{i}` every epoch; with fresh synthetic rows each epoch reads rows of
+    its own, `train{i}.{epoch}` (Ray Train repeats one dataset's plan every epoch)."""
+    datasets = {}
+    for i, job in enumerate(jobs):
+        groups = row_group_index(job.dataset)
+        for epoch in range(1, job.cfg.epochs + 1) if job.selection.fresh else (None,):
+            datasets[_shard_name(i, epoch)] = training_rows(job.cfg, job.dataset, job.selection, epoch, groups)
+    return datasets
+
+
+def _shard_name(index: int, epoch: int | None = None) -> str:
+    return f"train{index}" if epoch is None else f"train{index}.{epoch}"
 
 
 def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult:
@@ -279,14 +294,12 @@ def _retrain_worker(loop: dict) -> None:
     """Runs on every Ray Train worker: each run in turn, AdamW over its Ray Data shard, test
     accuracy on rank 0. After a restart (a worker died) every run resumes from its newest
     checkpoint in its own folder; runs trained to their last epoch are passed over."""
-    import ray.train
-
     worker = start_worker(loop)
     for index, job in enumerate(loop["runs"]):
-        _train_run(ClassifierConfig(**job["config"]), job, worker, loop["progress"], ray.train.get_dataset_shard(_shard_name(index)))
+        _train_run(ClassifierConfig(**job["config"]), job, worker, loop["progress"], index)
 
 
-def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> None:
+def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -> None:
     import ray.train
     import ray.train.torch
 
@@ -327,6 +340,7 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, shard) -> Non
         return seen
 
     for epoch in range(first_epoch, cfg.epochs + 1):
+        shard = ray.train.get_dataset_shard(_shard_name(index, epoch if job["fresh"] else None))
         batches = shard.iter_torch_batches(
             batch_size=per_worker, drop_last=True, local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, job["rows"]),
             local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank,

@@ -8,7 +8,7 @@ from augment.core.options import ComputeOptions, DataOptions, StageConfig
 
 FOLDER = "report"
 REPORT_FILE, REPORT_TEXT = "report.json", "report.md"
-PLOTS = ("confusion.png", "samples.png", "gain.png")
+PLOTS = ("confusion.png", "samples.png", "gain.png", "curve.png")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,4 +33,7 @@ class ReportConfig(StageConfig, DataOptions, ComputeOptions):
     # rows makes half the passes instead of twice the steps.
     samples_seen: int | None = None
     cas_rows: int = 60_000
+    # The synthetic-rows curve: real + synthetic at each regime's budget with the pool cut to each
+    # of these row counts (0: real only), e.g. (0, 10_000, 60_000, 250_000, 1_000_000).
+    curve: tuple[int, ...] = ()
     runs: str | None = None  # where the CAS and gain-table classifiers live (default OUT/runs)

@@ -32,7 +32,7 @@ from augment.core.errors import AugmentError, first_line, require
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
 from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
-from augment.stages.classifier.plan import RUNS, classifier_runs, gain_budget, regimes, run_name
+from augment.stages.classifier.plan import RUNS, classifier_runs, curve_points, gain_budget, regimes, run_name
 from augment.stages.report import plots
 from augment.stages.report.config import FOLDER, PLOTS, REPORT_FILE, REPORT_TEXT, ReportConfig
 from augment.stages.report.quality import confusion, fidelity, frechet_distance, per_class_frechet, predictions
@@ -87,6 +87,8 @@ def run(cfg: ReportConfig) -> ReportResult:
         **{name: dataset.manifest["config_digest"] for name, dataset in inputs.items()},
         **{key: getattr(cfg, key) for key in ("dataset", "samples", "seed", "seeds", "epochs", "low_data_epochs", "cas_rows")},
         "gain_budget": _gain_budgets(cfg),  # gain tables at equal samples seen (reports before it trained equal epochs)
+        "fresh_synthetic": True,  # synthetic variants draw new synthetic rows every epoch, one real rows' worth
+        **({"curve": list(cfg.curve)} if cfg.curve else {}),
     }
     fs, out = storage.resolve(cfg.out)
     done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite)
@@ -122,6 +124,7 @@ def run(cfg: ReportConfig) -> ReportResult:
     report["cas"] = _cas(trained)
     report["gain"] = _gain_table(cfg, trained)
     report["gain_budget"] = _gain_budgets(cfg)
+    report["curve"] = _curve(cfg, trained)
     report["targets"] = _targets(report)
     report["elapsed_s"] = round(time.perf_counter() - started, 3)
 
@@ -131,6 +134,9 @@ def run(cfg: ReportConfig) -> ReportResult:
     if report["gain"]:
         storage.write_bytes_atomic(fs, storage.join(out, "gain.png"), plots.gain_png(report["gain"]))
         written.append("gain.png")
+    if report["curve"]:
+        storage.write_bytes_atomic(fs, storage.join(out, "curve.png"), plots.curve_png(report["curve"]))
+        written.append("curve.png")
     storage.write_bytes_atomic(fs, storage.join(out, REPORT_FILE), json.dumps(report, indent=2, sort_keys=True).encode())
     storage.write_bytes_atomic(fs, storage.join(out, REPORT_TEXT), report_markdown(report).encode())
     manifest.write_manifest(
@@ -192,8 +198,10 @@ def train_classifiers(cfg: ReportConfig) -> dict[str, ClassifierResult]:
     leaves whole seeds, which a rerun with fewer --seeds on the same --out reuses as they are."""
     runs = classifier_runs(cfg)
     order = [name for name in runs if name == "cas"]
-    for regime, _, _ in regimes(cfg):
-        order += [run_name(regime, variant, seed) for seed in range(cfg.seeds) for variant in VARIANTS]
+    for regime, merged, epochs in regimes(cfg):
+        for seed in range(cfg.seeds):
+            order += [run_name(regime, variant, seed) for variant in VARIANTS]
+            order += [name for name in (p.run_name(regime, seed) for p in curve_points(cfg, merged, epochs)) if name not in order]
     results = stages.classifier.run_many([runs[name] for name in order], labels=[_label(name) for name in order])
     return dict(zip(order, results))
 
@@ -212,21 +220,37 @@ def _cas(trained: dict[str, ClassifierResult]) -> dict:
 
 def _gain_table(cfg: ReportConfig, trained: dict[str, ClassifierResult]) -> dict:
     table = {}
-    for regime, _, epochs in regimes(cfg):
+    for regime, _, _ in regimes(cfg):
         table[regime] = {}
         for variant in VARIANTS:
             results = [trained[run_name(regime, variant, seed)] for seed in range(cfg.seeds)]
-            accuracies = [result.test_accuracy for result in results]
             table[regime][variant] = {
-                "mean": statistics.fmean(accuracies), "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-                "runs": accuracies,
-                # what a class-imbalanced comparison reads (None: runs trained before they were recorded)
-                "balanced_accuracy": _mean_of(result.balanced_accuracy for result in results),
-                "worst_class_recall": _mean_of(result.worst_class_recall for result in results),
+                **_summary(results),
                 # equal budgets: the samples every run saw (steps x batch), and the passes that took over its rows
                 "epochs": results[0].epochs, "samples_seen": results[0].samples_seen, "rows": results[0].rows,
             }
     return table
+
+
+def _curve(cfg: ReportConfig, trained: dict[str, ClassifierResult]) -> dict:
+    """regime -> one row per --curve point: real + synthetic accuracy with that many synthetic rows available."""
+    curve = {}
+    for regime, merged, epochs in regimes(cfg):
+        points = curve_points(cfg, merged, epochs)
+        if points:
+            curve[regime] = [
+                {"rows_available": point.rows_available, "rows_read": point.rows_read,
+                 **_summary([trained[point.run_name(regime, seed)] for seed in range(cfg.seeds)])} for point in points]
+    return curve
+
+
+def _summary(results: list[ClassifierResult]) -> dict:
+    """Accuracy over seeds, and what a class-imbalanced comparison reads (None: runs trained
+    before those were recorded)."""
+    accuracies = [result.test_accuracy for result in results]
+    return {"mean": statistics.fmean(accuracies), "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+            "runs": accuracies, "balanced_accuracy": _mean_of(result.balanced_accuracy for result in results),
+            "worst_class_recall": _mean_of(result.worst_class_recall for result in results)}
 
 
 def _mean_of(values) -> float | None:
@@ -300,5 +324,17 @@ def report_markdown(report: dict) -> str:
         lines.append("")
     if report["gain"]:
         lines.append("![gain](gain.png)")
+    for regime, points in report.get("curve", {}).items():
+        budget = report.get("gain_budget", {}).get(regime)
+        lines += ["", f"### How many synthetic rows: {regime}", "",
+                  f"Real + synthetic at the same budget ({budget:,} samples), the synthetic pool cut to the first K rows; "
+                  "every epoch takes one real rows' worth of the pool's next rows. Rows read: what the budget can draw.", "",
+                  "| synthetic rows available | rows read | mean | std | runs |", "|---|---|---|---|---|"]
+        for point in points:
+            runs = ", ".join(f"{r:.4f}" for r in point["runs"])
+            lines.append(f"| {point['rows_available']:,} | {point['rows_read']:,} | {point['mean']:.2%} | "
+                         f"{point['std'] * 100:.2f} pt | {runs} |")
+    if report.get("curve"):
+        lines += ["", "![curve](curve.png)"]
     lines += ["", "## Targets", ""] + [f"- {'met' if ok else '**missed**'}: {name}" for name, ok in report["targets"].items()]
     return "\n".join(lines) + "\n"

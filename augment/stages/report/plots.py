@@ -75,3 +75,20 @@ def gain_png(gain: dict) -> bytes:
         ax.set_title(regime)
     fig.tight_layout()
     return _png(fig)
+
+
+def curve_png(curve: dict) -> bytes:
+    """Real test accuracy (± std over seeds) against synthetic rows available, one line per regime."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for regime, points in curve.items():
+        rows = [max(point["rows_available"], 1) for point in points]
+        ax.errorbar(rows, [p["mean"] * 100 for p in points], yerr=[p["std"] * 100 for p in points], marker="o",
+                    capsize=3, label=regime)
+    ax.set_xscale("symlog", linthresh=1000)
+    ax.set_xlabel("synthetic rows available (0: real only)")
+    ax.set_ylabel("real test accuracy (%)")
+    ax.set_title("Real + synthetic at an equal budget")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
