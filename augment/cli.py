@@ -236,6 +236,8 @@ def retrain(
     classic_augment: bool = typer.Option(False, "--classic-augment", help="torchvision affine + elastic augmentation."),
     balanced_loss: bool = typer.Option(
         False, "--balanced-loss", help="Weigh each class's rows by rows / (classes x its rows) in the loss (a long-tail baseline)."),
+    init_from: Optional[str] = typer.Option(
+        None, help="Start from this classifier's weights (a retrain folder), e.g. one trained --synthetic-only: fine-tuning."),
     seed: Seed = ClassifierConfig.seed,
     checkpoint_every: CheckpointEvery = ClassifierConfig.checkpoint_every,
     max_failures: MaxFailures = ClassifierConfig.max_failures,

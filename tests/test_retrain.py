@@ -170,6 +170,7 @@ def test_a_class_balanced_loss_weighs_every_class_the_same_in_total():
         (["--batch-size", "100000"], "fewer than one batch"),
         (["--synthetic-per-epoch", "0"], "--synthetic-per-epoch must be at least 1"),
         (["--real-only", "--synthetic-per-epoch", "10"], "--synthetic-per-epoch needs synthetic rows"),
+        (["--init-from", "no-such-classifier"], "--init-from"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(merged, tmp_path, run_cli, args, fragment):
@@ -215,3 +216,16 @@ def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_e
     assert (fresh.epochs, fresh.samples_seen, fresh.rows, fresh.rows_per_source) == (2, budget, 700, {"real": 400, "synthetic": 300})
     done = json.loads((tmp_path / "fresh" / "_manifest.json").read_text())
     assert [row["steps"] for row in done["history"]] == [5, 7] and done["config"]["synthetic_per_epoch"] == 300
+
+    # fine-tuning: one step at a vanishing learning rate leaves the starting weights as they were
+    # (BatchNorm's running statistics do move: they are not weights)
+    start, _ = load_classifier(str(tmp_path / "fresh"))
+    tuned = stages.classifier.run(_cfg(merged, tmp_path / "tuned", real_only=True, samples_seen=128, workers=1, lr=1e-12,
+                                       init_from=str(tmp_path / "fresh")))
+    weights, info = load_classifier(str(tmp_path / "tuned"))
+    assert tuned.samples_seen == 128 and info["trained_on"].endswith(f"starting from {tmp_path / 'fresh'}")
+    start_weights = dict(start.named_parameters())
+    for name, value in weights.named_parameters():
+        assert torch.allclose(value, start_weights[name], atol=1e-6), name
+    assert json.loads((tmp_path / "tuned" / "_manifest.json").read_text())["config"]["init_from"] == \
+        json.loads((tmp_path / "fresh" / "classifier.json").read_text())["sha256"]

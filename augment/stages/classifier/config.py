@@ -14,7 +14,7 @@ FOLDER = "classifier"
 class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     """Train the digit classifier on a Parquet dataset through Ray Data (the `classifier/` stage)."""
 
-    PATHS = ("data", "out", "data_root")
+    PATHS = ("data", "out", "data_root", "init_from")
 
     data: str  # a merged, synthetic or real output (a real export contributes its train split only)
     out: str
@@ -39,11 +39,14 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     # Class-balanced loss: each class's rows weigh rows / (classes x that class's rows) in the cross
     # entropy, so a rare class counts as much as a common one: the long-tail baseline of practitioners.
     balanced_loss: bool = False
+    # Start from another classifier's weights (e.g. one trained on synthetic rows only) instead of
+    # a fresh initialisation: pretrain-then-fine-tune. The optimizer and schedule start afresh.
+    init_from: str | None = None
     checkpoint_every: int = 1
     max_failures: int = 2
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
 
-    def identity(self, data_digest: str) -> dict[str, Any]:
+    def identity(self, data_digest: str, init_sha256: str | None = None) -> dict[str, Any]:
         """What makes two runs the same run: more epochs or other workers continue it."""
         keys = ("dataset", "batch_size", "lr", "lr_decay", "weight_decay", "seed", "real_only", "synthetic_only",
                 "max_synthetic")
@@ -53,8 +56,9 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
         budget = {} if self.samples_seen is None else {"samples_seen": self.samples_seen}
         balanced = {"balanced_loss": True} if self.balanced_loss else {}
         fresh = {} if self.synthetic_per_epoch is None else {"synthetic_per_epoch": self.synthetic_per_epoch}
+        init = {} if init_sha256 is None else {"init_from": init_sha256}  # the weights, wherever they live
         return {"data": data_digest, **{key: getattr(self, key) for key in keys}, "classic_augment": augment, **budget,
-                **balanced, **fresh}
+                **balanced, **fresh, **init}
 
     def steps(self) -> int | None:
         """The optimizer steps the budget allows (None: whole epochs)."""

@@ -30,7 +30,7 @@ from ray.data.collate_fn import NumpyBatchCollateFn
 from augment.core import manifest, mnist, storage
 from augment.core.console import plural
 from augment.core.datasets import Dataset, open_dataset
-from augment.core.errors import AugmentError, require
+from augment.core.errors import AugmentError, first_line, require
 from augment.core.progress import progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.core.ray_train import (
@@ -52,7 +52,7 @@ from augment.core.ray_train import (
 )
 from augment.models.checkpoint import save_state
 from augment.models.classifier import ClassifierSpec, DigitClassifier, test_scores
-from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
+from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier, load_classifier, read_classifier_info
 from augment.models.classifier_training import Schedule, balanced_class_weights, optimizer_for, train_epoch
 from augment.stages.classifier.config import FOLDER, ClassifierConfig
 from augment.stages.classifier.rows import Selection, row_group_index, select_rows, training_rows
@@ -148,7 +148,7 @@ def _prepare(cfg: ClassifierConfig, label: str) -> ClassifierResult | _Pending:
     validate(cfg)
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     dataset = open_dataset(cfg.data, what="--data")
-    identity = cfg.identity(_data_digest(dataset, cfg))
+    identity = cfg.identity(_data_digest(dataset, cfg), _init_sha256(cfg))
     selection = select_rows(cfg, dataset)
     cfg = replace(cfg, epochs=cfg.epochs_for(selection.rows))
     done = completed_epochs(cfg.out, kind=KIND, what="classifier run", identity=identity, epochs=cfg.epochs, overwrite=cfg.overwrite)
@@ -247,9 +247,20 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
     )
 
 
+def _init_sha256(cfg: ClassifierConfig) -> str | None:
+    """The starting weights' digest (--init-from), checked readable before any Ray work."""
+    if cfg.init_from is None:
+        return None
+    try:
+        return read_classifier_info(cfg.init_from)["sha256"]
+    except (AugmentError, OSError) as exc:
+        raise AugmentError(f"--init-from {cfg.init_from}: {first_line(exc)}") from None
+
+
 def _trained_on(cfg: ClassifierConfig) -> str:
     what = "real rows of " if cfg.real_only else "synthetic rows of " if cfg.synthetic_only else ""
-    return what + cfg.data + (" with classic augmentation" if cfg.classic_augment else "")
+    return (what + cfg.data + (" with classic augmentation" if cfg.classic_augment else "")
+            + (f", starting from {cfg.init_from}" if cfg.init_from else ""))
 
 
 def unless_current(cfg: ClassifierConfig) -> ClassifierConfig:
@@ -257,7 +268,7 @@ def unless_current(cfg: ClassifierConfig) -> ClassifierConfig:
     kept, or continued if interrupted; anything else there is replaced. So a real-only classifier
     survives a new generation, whose merged real/ files are the same."""
     dataset = open_dataset(cfg.data, what="--data")
-    current = run_info(cfg.out).get("identity") == cfg.identity(_data_digest(dataset, cfg))
+    current = run_info(cfg.out).get("identity") == cfg.identity(_data_digest(dataset, cfg), _init_sha256(cfg))
     return replace(cfg, overwrite=not current)
 
 
@@ -316,6 +327,8 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         first_epoch, step = state["epoch"] + 1, state["step"]
+    elif cfg.init_from:
+        model.load_state_dict(load_classifier(cfg.init_from, device)[0].state_dict())
     resumed_from = first_epoch - 1
     ddp_model = ray.train.torch.prepare_model(model)
     per_worker = cfg.batch_size // world
