@@ -290,7 +290,7 @@ def run(
     out: str = typer.Option(PipelineConfig.out, help="Run folder or URI: one subfolder per stage."),
     dataset: Dataset = PipelineConfig.dataset,
     data_root: DataRoot = None,
-    epochs: Optional[int] = typer.Option(None, help="GAN epochs (default 5 on CPU, 30 with --gpu)."),
+    epochs: Optional[int] = typer.Option(None, help="GAN epochs (default 20 on CPU, 30 with --gpu)."),
     classifier_epochs: int = typer.Option(PipelineConfig.classifier_epochs, help="Epochs of every retrained classifier."),
     samples_seen: Optional[int] = typer.Option(
         None, help="Samples (steps x batch) every gain-table classifier trains on; default: real only's epochs x real rows."
@@ -304,6 +304,8 @@ def run(
         ",".join(map(str, PipelineConfig.curve)), help="The report's synthetic-rows curve: real + synthetic at an equal "
                                                          "budget with the pool cut to each count ('' for none)."),
     samples: int = typer.Option(PipelineConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."),
+    min_confidence: float = typer.Option(
+        PipelineConfig.min_confidence, help="Replace generated digits the judge gives less than this probability of their label (0: keep all)."),
     seeds: int = typer.Option(PipelineConfig.seeds, help="Seeds per gain-table variant (3 gives a spread)."),
     seed: int = typer.Option(PipelineConfig.seed, help="Seed of the GAN, the judge and the generation."),
     rows_per_file: int = typer.Option(

@@ -53,6 +53,7 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
     per_class = np.array(report["confusion"]).sum(axis=1)
     assert per_class.sum() == 200 and per_class.min() >= 18 and per_class.max() <= 22  # a near-balanced id prefix
     assert report["cas"]["rows"] == 300 and 0.0 <= report["cas"]["accuracy"] <= 1.0 and report["gain"] == {}
+    assert report["filtered_at"] == 0.0 and "generator_fidelity" not in report  # unfiltered rows: one fidelity
     for name in ("report.md", "confusion.png", "samples.png", "_manifest.json"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "report.md").read_text().startswith("# augment report")
@@ -66,6 +67,20 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
 
     again = stages.report.run(cfg)
     assert again.skipped and again.report == on_disk
+
+
+def test_rows_the_judge_filtered_also_report_the_generators_unfiltered_fidelity(inputs, tmp_path):
+    tiny, gan, judge, root = inputs
+    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=200, out=str(tmp_path / "syn"), min_confidence=0.05))
+    result = stages.report.run(ReportConfig(
+        checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "report"), synthetic=str(tmp_path / "syn"),
+        data_root=str(tiny.root), download=False, samples=100, epochs=1, cas_rows=200,
+    ))
+    report = result.report
+    assert report["filtered_at"] == 0.05 and 0.0 <= report["generator_fidelity"]["overall"] <= 1.0
+    assert len(report["generator_fidelity"]["per_class"]) == 10
+    assert "before the judge's filter" in result.summary
+    assert "kept by the same judge at confidence >= 0.05" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(inputs, tmp_path):

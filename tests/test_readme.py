@@ -33,7 +33,7 @@ from tests.s3_server import s3_server
 ROOT = Path(__file__).resolve().parents[1]
 # 12,000 rows: a few seconds of generation, long enough for its progress lines
 TINY_PIPELINE = {"--n": "12000", "--epochs": "1", "--classifier-epochs": "1", "--samples": "200", "--merge-synthetic": "400",
-                 "--workers": "1"}
+                 "--min-confidence": "0", "--workers": "1"}  # a one-epoch GAN's digits rarely pass the default filter
 # Per command (its first words): size options to set, replacing the README's value or appended.
 SIZES = {
     ("data", "export"): {},

@@ -16,6 +16,7 @@ skips finished runs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import time
@@ -59,7 +60,9 @@ class ReportResult:
     @property
     def summary(self) -> str:
         fid, cas = self.report["frechet_distance"], self.report["cas"].get("accuracy")
-        return (f"fidelity {self.report['label_fidelity']['overall']:.2%}, FD {fid['synthetic_vs_real_test']:.2f} "
+        raw = self.report.get("generator_fidelity")
+        unfiltered = "" if raw is None else f" ({raw['overall']:.2%} before the judge's filter)"
+        return (f"fidelity {self.report['label_fidelity']['overall']:.2%}{unfiltered}, FD {fid['synthetic_vs_real_test']:.2f} "
                 f"(floor {fid['real_train_vs_real_test']:.2f}), CAS {'n/a' if cas is None else f'{cas:.2%}'}")
 
 
@@ -104,6 +107,7 @@ def run(cfg: ReportConfig) -> ReportResult:
     test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
     images, labels, confidence, origin = _synthetic_samples(cfg, judge_uri, generator_info)
     predicted = predictions(judge, images)
+    threshold = inputs["synthetic"].manifest["config"].get("min_confidence", 0.0) if "synthetic" in inputs else 0.0
     matrix = confusion(predicted, labels)
     floor_rows = mnist.first_per_class(train.labels, max(2, len(labels) // 10))
     report = {
@@ -112,6 +116,10 @@ def run(cfg: ReportConfig) -> ReportResult:
         "samples": {"rows": int(len(labels)), "from": origin},
         "label_fidelity": fidelity(predicted, labels),
         "mean_confidence": float(confidence.mean()),
+        # Rows kept by the same judge at confidence >= min_confidence agree with it by construction:
+        # the generator's own draws, before that filter, are scored too.
+        "filtered_at": threshold,
+        **({"generator_fidelity": _unfiltered_fidelity(cfg, judge, judge_uri, generator_info)} if threshold > 0 else {}),
         "frechet_distance": {
             "feature_space": f"judge penultimate layer ({judge.spec.hidden} features)",
             "synthetic_vs_real_test": frechet_distance(judge, test.images, images),
@@ -156,7 +164,7 @@ def card_quality(report: dict, where: str) -> list[tuple[str, str]]:
     fid = report["frechet_distance"]
     rows = [
         ("label fidelity (judge agrees with the label)", f"{report['label_fidelity']['overall']:.2%} of "
-                                                         f"{report['samples']['rows']:,} rows"),
+                                                         f"{report['samples']['rows']:,} rows" + _filter_note(report)),
         ("mean judge confidence", f"{report['mean_confidence']:.3f}"),
         ("Fréchet distance to real test (judge features)",
          f"{fid['synthetic_vs_real_test']:.2f} (real train vs real test: {fid['real_train_vs_real_test']:.2f})"),
@@ -170,6 +178,11 @@ def card_quality(report: dict, where: str) -> list[tuple[str, str]]:
                                                                      f"({len(row['runs'])} runs)"))
     rows.append(("report", f"`{where}` (report.md, report.json)"))
     return rows
+
+
+def _unfiltered_fidelity(cfg: ReportConfig, judge, judge_uri: str, generator_info: dict) -> dict:
+    images, labels, _, _ = _synthetic_samples(dataclasses.replace(cfg, synthetic=None), judge_uri, generator_info)
+    return fidelity(predictions(judge, images), labels)
 
 
 def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict):
@@ -279,6 +292,13 @@ def _targets(report: dict) -> dict:
     return targets
 
 
+def _filter_note(report: dict) -> str:
+    if "generator_fidelity" not in report:
+        return ""
+    return (f" (these rows were kept by the same judge at confidence >= {report['filtered_at']:g}; the generator's "
+            f"unfiltered draws: {report['generator_fidelity']['overall']:.2%})")
+
+
 def report_markdown(report: dict) -> str:
     fid = report["frechet_distance"]
     fidelity_row = " | ".join(f"{report['label_fidelity']['per_class'].get(str(c), report['label_fidelity']['per_class'].get(c, float('nan'))):.3f}" for c in range(10))
@@ -290,7 +310,7 @@ def report_markdown(report: dict) -> str:
         f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}.", "",
         "## Label fidelity and Fréchet distance", "",
         f"- Label fidelity (judge agrees with the conditioning label): **{report['label_fidelity']['overall']:.2%}**; "
-        f"mean judge confidence {report['mean_confidence']:.3f}",
+        f"mean judge confidence {report['mean_confidence']:.3f}" + _filter_note(report),
         f"- Fréchet distance in {fid['feature_space']}: synthetic vs real test **{fid['synthetic_vs_real_test']:.2f}**; "
         f"floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}", "",
         "| class | " + " | ".join(map(str, range(10))) + " |", "|---" * 11 + "|",
