@@ -39,9 +39,9 @@ SIZES = {
     ("data", "export"): {},
     ("train",): {"--epochs": "1"},
     ("judge",): {"--epochs": "1"},
-    ("generate",): {"--n": "1000"},
+    ("generate",): {"--n": "1000", "--min-confidence": "0"},  # a one-epoch GAN's digits rarely pass the filter
     ("merge",): {"--max-synthetic": "400"},
-    ("retrain",): {"--epochs": "1"},
+    ("retrain",): {"--samples-seen": "512", "--synthetic-per-epoch": "400"},
     ("evaluate",): {"--samples": "200", "--seeds": "1", "--epochs": "1", "--cas-rows": "400"},
     ("run",): TINY_PIPELINE,
     # the job's options, after `--`: a worker per node, and parts small enough for an actor per node
