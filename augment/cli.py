@@ -173,6 +173,8 @@ def generate(
     min_confidence: float = typer.Option(
         SyntheticConfig.min_confidence, help="Replace samples the judge gives less than this probability of their label."
     ),
+    temperature: float = typer.Option(
+        SyntheticConfig.temperature, help="Latents ~ N(0, T^2): above 1 more varied digits (pair it with --min-confidence)."),
     max_attempts: int = typer.Option(SyntheticConfig.max_attempts, help="Fresh samples a row may draw before the run gives up."),
     rows_per_file: int = typer.Option(SyntheticConfig.rows_per_file, help="Most rows per part file (parts are split evenly)."),
     precision: str = typer.Option(
@@ -306,6 +308,7 @@ def run(
     samples: int = typer.Option(PipelineConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."),
     min_confidence: float = typer.Option(
         PipelineConfig.min_confidence, help="Replace generated digits the judge gives less than this probability of their label (0: keep all)."),
+    temperature: float = typer.Option(PipelineConfig.temperature, help="Latents ~ N(0, T^2) in generation: above 1 more varied digits."),
     seeds: int = typer.Option(PipelineConfig.seeds, help="Seeds per gain-table variant (3 gives a spread)."),
     seed: int = typer.Option(PipelineConfig.seed, help="Seed of the GAN, the judge and the generation."),
     rows_per_file: int = typer.Option(

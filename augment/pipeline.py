@@ -60,6 +60,8 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
     # The judge's filter: a draw it gives less than this probability of its label is replaced by a
     # fresh one (~3% of a 20-epoch GAN's draws). 0 keeps every draw.
     min_confidence: float = 0.9
+    # Latents ~ N(0, T^2) in generation: more varied digits, which the filter above keeps honest.
+    temperature: float = 1.5
     seeds: int = 1
     seed: int = 0
     rows_per_file: int = SyntheticConfig.rows_per_file  # synthetic parts: smaller ones spread generation over more actors
@@ -70,8 +72,8 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
         return self.epochs if self.epochs is not None else (30 if self.gpu else 20)
 
     def identity(self) -> dict[str, Any]:
-        keys = ("n", "dataset", "classifier_epochs", "arch", "limit", "merge_synthetic", "samples", "min_confidence", "seeds",
-                "seed")
+        keys = ("n", "dataset", "classifier_epochs", "arch", "limit", "merge_synthetic", "samples", "min_confidence",
+                "temperature", "seeds", "seed")
         budget = {} if self.samples_seen is None else {"samples_seen": self.samples_seen}  # absent: older runs keep their identity
         return {"gan_epochs": self.gan_epochs(), **{key: getattr(self, key) for key in keys}, "curve": list(self.curve), **budget}
 
@@ -112,7 +114,7 @@ def _judge(cfg: PipelineConfig, workers: int) -> JudgeConfig:
 def _synthetic(cfg: PipelineConfig, workers: int) -> SyntheticConfig:
     return SyntheticConfig(
         checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), n=cfg.n, out=folder(cfg, "synthetic"), seed=cfg.seed,
-        min_confidence=cfg.min_confidence, rows_per_file=cfg.rows_per_file, gpu=cfg.gpu, data_root=cfg.data_root, download=cfg.download, address=cfg.address,
+        min_confidence=cfg.min_confidence, temperature=cfg.temperature, rows_per_file=cfg.rows_per_file, gpu=cfg.gpu, data_root=cfg.data_root, download=cfg.download, address=cfg.address,
     )
 
 
@@ -166,6 +168,7 @@ def validate(cfg: PipelineConfig) -> None:
     require(cfg.gan_epochs() >= 1, f"--epochs must be at least 1 (got {cfg.gan_epochs()})")
     require(cfg.workers is None or cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
     require(0.0 <= cfg.min_confidence < 1.0, f"--min-confidence must be in [0, 1) (got {cfg.min_confidence})")
+    require(0.0 < cfg.temperature <= 3.0, f"--temperature must be in (0, 3] (got {cfg.temperature})")
     unknown = [s for s in cfg.force if s not in STAGES]
     require(not unknown, f"--force {','.join(unknown)}: stages are {', '.join(STAGES)}")
 

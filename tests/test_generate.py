@@ -113,6 +113,25 @@ def test_other_seed_other_rows_same_labels(ray_local, models, tmp_path):
     assert schema.images_to_numpy(t0["image"]).tobytes() != schema.images_to_numpy(t1["image"]).tobytes()
 
 
+def test_a_temperature_scales_each_rows_latent_and_is_part_of_the_identity(ray_local, models, tmp_path):
+    stages.synthetic.run(_cfg(models, tmp_path / "t1", n=640))
+    hot = stages.synthetic.run(_cfg(models, tmp_path / "t2", n=640, temperature=2.0))
+    t1, t2 = _read(tmp_path / "t1"), _read(tmp_path / "t2")
+    assert t1["label"].equals(t2["label"]) and t1["id"].equals(t2["id"])
+    assert schema.images_to_numpy(t1["image"]).tobytes() != schema.images_to_numpy(t2["image"]).tobytes()
+    assert _manifest(tmp_path / "t2")["config"]["temperature"] == 2.0
+    assert "temperature" not in _manifest(tmp_path / "t1")["config"]  # outputs made before it keep their identity
+    assert "--temperature 2`" in (tmp_path / "t2" / "README.md").read_text()
+    # row i at temperature T is the generator's image of T x row i's standard latent, whatever part makes it
+    gan, judge = models
+    plan = PartPlan(checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "unused"), n=640, seed=0,
+                    boundaries=tuple(np.linspace(0.1, 1.0, 10).tolist()), min_confidence=0.0, max_attempts=1,
+                    batch_size=512, metadata={}, temperature=2.0, precision=hot.precision)
+    ids = np.array([3, 200, 639])
+    images, _, _, _ = PartMaker(plan).make_rows(ids)
+    assert np.array_equal(images, schema.images_to_numpy(t2["image"].take(ids)))
+
+
 def test_class_weights_set_the_label_distribution(ray_local, models, tmp_path):
     out = tmp_path / "weighted"
     stages.synthetic.run(_cfg(models, out, n=1000, class_weights=(1, 0, 0, 0, 0, 0, 0, 0, 0, 3)))
@@ -351,6 +370,7 @@ def _bad_generator(root: Path) -> Path:
         (["--class-weights", "1,2,3"], ["--class-weights needs 10 weights", "got 3"]),
         (["--class-weights", "1,x"], ["--class-weights must be fill or comma-separated numbers"]),
         (["--min-confidence", "1.5"], ["--min-confidence must be in [0, 1)", "1.5"]),
+        (["--temperature", "0"], ["--temperature must be in (0, 3]"]),
         (["--precision", "fp16"], ["--precision must be one of auto, fp32, bf16", "fp16"]),
         (["--checkpoint", "{empty}"], ["holds no exported generator"]),
         (["--checkpoint", "{bad}"], ["generator.json does not match its weights"]),

@@ -119,7 +119,8 @@ def run(cfg: ReportConfig) -> ReportResult:
         # Rows kept by the same judge at confidence >= min_confidence agree with it by construction:
         # the generator's own draws, before that filter, are scored too.
         "filtered_at": threshold,
-        **({"generator_fidelity": _unfiltered_fidelity(cfg, judge, judge_uri, generator_info)} if threshold > 0 else {}),
+        **({"generator_fidelity": _unfiltered_fidelity(cfg, judge, judge_uri, generator_info, inputs["synthetic"])}
+           if threshold > 0 else {}),
         "frechet_distance": {
             "feature_space": f"judge penultimate layer ({judge.spec.hidden} features)",
             "synthetic_vs_real_test": frechet_distance(judge, test.images, images),
@@ -180,12 +181,14 @@ def card_quality(report: dict, where: str) -> list[tuple[str, str]]:
     return rows
 
 
-def _unfiltered_fidelity(cfg: ReportConfig, judge, judge_uri: str, generator_info: dict) -> dict:
-    images, labels, _, _ = _synthetic_samples(dataclasses.replace(cfg, synthetic=None), judge_uri, generator_info)
-    return fidelity(predictions(judge, images), labels)
+def _unfiltered_fidelity(cfg: ReportConfig, judge, judge_uri: str, generator_info: dict, synthetic) -> dict:
+    """The judge on the generator's first draws, at the temperature the rows were drawn with."""
+    temperature = synthetic.manifest["config"].get("temperature", 1.0)
+    images, labels, _, _ = _synthetic_samples(dataclasses.replace(cfg, synthetic=None), judge_uri, generator_info, temperature)
+    return {**fidelity(predictions(judge, images), labels), "temperature": temperature}
 
 
-def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict):
+def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict, temperature: float = 1.0):
     """(images, labels, confidence, where from): ids 0..samples-1, a nearly class-balanced prefix."""
     if cfg.synthetic:
         fs, _ = storage.resolve(cfg.synthetic)
@@ -199,7 +202,7 @@ def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict):
     plan = PartPlan(
         checkpoint=cfg.checkpoint, judge=judge_uri, out=cfg.out, n=cfg.samples, seed=cfg.seed,
         boundaries=tuple(class_boundaries(generator_info["spec"]["num_classes"], None).tolist()),
-        min_confidence=0.0, max_attempts=1, batch_size=512, metadata={},
+        min_confidence=0.0, max_attempts=1, batch_size=512, metadata={}, temperature=temperature,
     )
     images, labels, confidence, _ = PartMaker(plan).make_rows(np.arange(cfg.samples))
     return images, labels, confidence, f"generated here from {cfg.checkpoint} (seed {cfg.seed})"

@@ -28,6 +28,10 @@ class SyntheticConfig(StageConfig, ComputeOptions):
     seed: int = 0
     class_weights: tuple[float, ...] | str | None = None  # None: balanced; FILL: resolved to the deficits before use
     min_confidence: float = 0.0
+    # Latents drawn from N(0, temperature^2): above 1 the generator's digits vary more (and more of
+    # them fail the judge's filter, which replaces them); a synthetic-only classifier learns more
+    # from them (benchmarks/RESULTS.md).
+    temperature: float = 1.0
     max_attempts: int = 32  # fresh latents a row may draw before the run gives up
     rows_per_file: int = 262_144  # at most; parts are split evenly (~65 MB each for MNIST digits)
     precision: str = "auto"  # "fp32", "bf16" or "auto": bf16 where the hardware has bf16 matrix units
@@ -36,7 +40,9 @@ class SyntheticConfig(StageConfig, ComputeOptions):
 
     def identity(self, generator_sha256: str, judge_sha256: str, precision: str) -> dict[str, Any]:
         """Everything that determines the rows (workers and batch size do not); `precision` resolved."""
+        varied = {} if self.temperature == 1.0 else {"temperature": self.temperature}  # absent: older outputs keep theirs
         return {
+            **varied,
             "n": self.n,
             "seed": self.seed,
             "class_weights": None if self.class_weights is None else list(self.class_weights),

@@ -71,6 +71,7 @@ def validate(cfg: SyntheticConfig) -> None:
     require(cfg.workers is None or cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
     require(0.0 <= cfg.min_confidence < 1.0, f"--min-confidence must be in [0, 1) (got {cfg.min_confidence})")
     require(cfg.max_attempts >= 1, f"--max-attempts must be at least 1 (got {cfg.max_attempts})")
+    require(0.0 < cfg.temperature <= 3.0, f"--temperature must be in (0, 3] (got {cfg.temperature})")
     require(cfg.rows_per_file >= 1, f"--rows-per-file must be at least 1 (got {cfg.rows_per_file})")
     check_precision(cfg.precision)
     if cfg.class_weights is not None and cfg.class_weights != FILL:
@@ -145,6 +146,7 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
         checkpoint=cfg.checkpoint, judge=judge_folder(cfg), out=cfg.out, n=cfg.n, seed=cfg.seed,
         boundaries=tuple(boundaries.tolist()), min_confidence=cfg.min_confidence,
         max_attempts=cfg.max_attempts, batch_size=cfg.batch_size, metadata=metadata, precision=precision,
+        temperature=cfg.temperature,
     )
     check_models_apart(plan)  # before _reusable_parts, which may clear the folder
     bounds = part_bounds(cfg.n, cfg.rows_per_file)
@@ -201,8 +203,10 @@ def _card(cfg: SyntheticConfig, generator_info: dict, judge_sha256: str, precisi
         provenance=[
             ("generator", f"`{generator_info['sha256']}` ({generator_info.get('epochs', '?')} GAN epochs on {dataset})"),
             ("judge", f"`{judge_sha256}`"), ("seed", str(cfg.seed)), ("rows (N)", f"{cfg.n:,}"),
-            ("class weights", weights), ("judge filter", judge), ("precision", precision),
-            ("command", f"`augment generate --n {cfg.n} --seed {cfg.seed}" + (f" --min-confidence {cfg.min_confidence:g}`" if cfg.min_confidence else "`")),
+            ("class weights", weights), ("judge filter", judge), ("sampling temperature", f"{cfg.temperature:g}"),
+            ("precision", precision),
+            ("command", f"`augment generate --n {cfg.n} --seed {cfg.seed}" + (f" --min-confidence {cfg.min_confidence:g}" if cfg.min_confidence else "")
+             + (f" --temperature {cfg.temperature:g}" if cfg.temperature != 1.0 else "") + "`"),
         ],
         rows_per_label={PARTS_FOLDER: per_label},
         uri=cfg.out,

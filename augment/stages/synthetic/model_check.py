@@ -59,7 +59,7 @@ def _preflight_min_confidence(maker, plan: PartPlan) -> None:
     num_classes = len(boundaries)
     labels = np.repeat(np.arange(num_classes), PREFLIGHT_PER_CLASS)
     # Attempt numbers far above max_attempts: fresh latents that no real row uses.
-    z = latents_for(np.arange(len(labels)), plan.seed, maker.latent_dim, attempt=1 << 20)
+    z = latents_for(np.arange(len(labels)), plan.seed, maker.latent_dim, attempt=1 << 20) * plan.temperature
     _, scores = maker.score(z, labels)
     rows = expected_counts(plan.n, boundaries)
     for c in range(num_classes):

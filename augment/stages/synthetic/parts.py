@@ -21,6 +21,7 @@ class PartPlan:
     batch_size: int
     metadata: dict[str, str]  # footer metadata of every part file
     precision: str = "fp32"  # "fp32" or "bf16" (resolved: never "auto"; see augment/core/precision.py)
+    temperature: float = 1.0  # latents ~ N(0, temperature^2)
 
 
 # Rows live one folder down, so the dataset card (README.md) beside them is not read as Parquet by

@@ -99,7 +99,7 @@ class PartMaker(DigitScorer):
             confidence = np.empty(len(ids), dtype=np.float32)
         pending, rejected = np.arange(len(ids)), 0
         for attempt in range(plan.max_attempts):
-            z = latents_for(ids[pending], plan.seed, self.latent_dim, attempt)
+            z = latents_for(ids[pending], plan.seed, self.latent_dim, attempt) * plan.temperature
             pixels, scores = self.score(z, labels[pending])
             accepted = scores >= plan.min_confidence
             images[pending[accepted]] = pixels[accepted]
