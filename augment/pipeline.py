@@ -58,10 +58,11 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
     curve: tuple[int, ...] = (0, 10_000, 60_000, 250_000, 1_000_000)  # the report's synthetic-rows curve
     samples: int = 10_000
     # The judge's filter: a draw it gives less than this probability of its label is replaced by a
-    # fresh one (~3% of a 20-epoch GAN's draws). 0 keeps every draw.
+    # fresh one (~3% of a 20-epoch GAN's draws at temperature 1). 0 keeps every draw.
     min_confidence: float = 0.9
     # Latents ~ N(0, T^2) in generation: more varied digits, which the filter above keeps honest.
-    temperature: float = 1.5
+    # Plain CAS of 60,000 filtered rows: 97.95% at T = 1, 98.40% at 1.5, 98.56% at 2 (2 seeds each).
+    temperature: float = 2.0
     seeds: int = 1
     seed: int = 0
     rows_per_file: int = SyntheticConfig.rows_per_file  # synthetic parts: smaller ones spread generation over more actors
