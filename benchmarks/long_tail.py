@@ -69,6 +69,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="real only's epochs: the budget of every variant")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--min-confidence", type=float, default=0.5)  # the long-tail judge is unsure of its rare classes
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="generate's: another value writes its own fill/merged/runs folders (fill-t2, …), the "
+                             "real-only variants are shared")
     parser.add_argument("--work", default=None)
     args = parser.parse_args()
     if not os.environ.get("AUGMENT_DATA_ROOT"):
@@ -79,14 +82,16 @@ def main() -> None:
     augment("data", "export", "--out", work / "real", "--offline")
     augment("train", "--out", work / "gan", "--real-per-class", args.tail, "--epochs", args.gan_epochs, "--offline")
     augment("judge", "--out", work / "judge", "--real-per-class", args.tail, "--epochs", args.judge_epochs, "--offline")
+    tag = "" if args.temperature == 1.0 else f"-t{args.temperature:g}"
+    fill, merged = work / f"fill{tag}", work / f"merged{tag}"
     augment("generate", "--checkpoint", work / "gan", "--judge", work / "judge", "--class-weights", "fill",
-            "--min-confidence", args.min_confidence, "--out", work / "fill")
-    augment("merge", "--real", work / "real", "--synthetic", work / "fill", "--real-per-class", args.tail, "--out", work / "merged")
+            "--min-confidence", args.min_confidence, "--temperature", args.temperature, "--out", fill)
+    augment("merge", "--real", work / "real", "--synthetic", fill, "--real-per-class", args.tail, "--out", merged)
 
-    real_rows = json.loads((work / "merged" / "_manifest.json").read_text())["rows"]["real"]
+    real_rows = json.loads((merged / "_manifest.json").read_text())["rows"]["real"]
     batch = ClassifierConfig.batch_size
     budget = args.epochs * (real_rows // batch * batch)
-    filled_rows = json.loads((work / "fill" / "_manifest.json").read_text())["rows"]
+    filled_rows = json.loads((fill / "_manifest.json").read_text())["rows"]
     cfgs, labels = [], []
     for seed in range(args.seeds):
         for variant, options in VARIANTS.items():
@@ -94,7 +99,10 @@ def main() -> None:
             if "fill_share" in options:
                 options["max_synthetic"] = round(options.pop("fill_share") * filled_rows)
             name = f"{variant.replace(' ', '_').replace(',', '').replace('+', 'and').replace('/', '-in-')}/seed{seed}"
-            cfgs.append(ClassifierConfig(data=str(work / "merged"), out=str(work / "runs" / name), epochs=args.epochs,
+            # real-only runs read no fill row: one set of them serves every temperature
+            shared = options.get("real_only") and (work / "merged" / "_manifest.json").exists()
+            data, runs = (work / "merged", work / "runs") if shared else (merged, work / f"runs{tag}")
+            cfgs.append(ClassifierConfig(data=str(data), out=str(runs / name), epochs=args.epochs,
                                          samples_seen=budget, seed=seed, workers=1, download=False, **options))
             labels.append(f"{variant} seed {seed}")
     print(f"budget: {budget:,} samples seen per classifier ({real_rows:,} real rows)", flush=True)
@@ -110,11 +118,11 @@ def main() -> None:
                                 ("worst_class_recall", [r.worst_class_recall for r in runs]))
         }
         table[variant]["rows"], table[variant]["samples_seen"] = runs[0].rows, runs[0].samples_seen
-    fill = json.loads((work / "fill" / "_manifest.json").read_text())
-    out = {"host": machine(), "tail": args.tail, "gan_epochs": args.gan_epochs, "budget": budget, "real_rows": real_rows,
-           "synthetic_rows_per_label": fill["rows_per_label"], "seeds": args.seeds, "table": table,
+    filled = json.loads((fill / "_manifest.json").read_text())
+    out = {"host": machine(), "tail": args.tail, "gan_epochs": args.gan_epochs, "temperature": args.temperature, "budget": budget, "real_rows": real_rows,
+           "synthetic_rows_per_label": filled["rows_per_label"], "seeds": args.seeds, "table": table,
            "seconds": round(time.perf_counter() - started, 1)}
-    (work / "long_tail.json").write_text(json.dumps(out, indent=1))
+    (work / f"long_tail{tag}.json").write_text(json.dumps(out, indent=1))
     print("\n| variant | rows | accuracy | balanced accuracy | worst-class recall |\n|---|---|---|---|---|")
     for variant, row in table.items():
         cells = [f"{row[k]['mean']:.2%} ± {row[k]['std'] * 100:.2f}" for k in ("accuracy", "balanced_accuracy", "worst_class_recall")]
@@ -125,7 +133,7 @@ def main() -> None:
     for key, target in (("worst_class_recall", 0.02), ("balanced_accuracy", 0.005)):
         gain = table[best_fill][key]["mean"] - table[best_plain][key]["mean"]
         print(f"{key}: {best_fill} - {best_plain} = {gain * 100:+.2f} points (target >= +{target * 100:.1f})")
-    print(f"whole experiment {time.perf_counter() - started:.0f} s; results in {work / 'long_tail.json'}")
+    print(f"whole experiment {time.perf_counter() - started:.0f} s; results in {work / f'long_tail{tag}.json'}")
 
 
 if __name__ == "__main__":
