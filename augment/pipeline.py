@@ -292,7 +292,8 @@ def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None) -> d
     return stage_seconds(
         n=cfg.n, gan_epochs=cfg.gan_epochs(), gan_images=cfg.limit or 60_000, classifier_epochs=cfg.classifier_epochs,
         merge_synthetic=cfg.merge_synthetic, seeds=cfg.seeds, cpus=max(1.0, ray.cluster_resources().get("CPU", 1.0)),
-        speed=speed, curve_runs=len(curve_runs_beyond_gain_table(cfg)),
+        speed=speed, curve_runs=len(curve_runs_beyond_gain_table(cfg)), filtered=cfg.min_confidence > 0,
+        temperature=cfg.temperature,
     )
 
 

@@ -6,7 +6,13 @@ import pytest
 
 from augment.core.storage import RAY_JOB_ENV
 from augment.forecast import MachineSpeed, measure, stage_seconds
-from augment.forecast.stages import CLASSIC_EFFICIENCY, GAN_START_S, GENERATE_START_S
+from augment.forecast.stages import (
+    CLASSIC_EFFICIENCY,
+    CLASSIFIER_EFFICIENCY,
+    CLASSIFIER_RUN_START_S,
+    GAN_START_S,
+    GENERATE_START_S,
+)
 
 SPEED = MachineSpeed(machine="test CPU, 2 CPUs", threads=2, gan_samples_per_s=1_000.0, gan_precision="fp32",
                      generate_rows_per_s=8_000.0, generate_precision="bf16", classifier_samples_per_s=4_000.0,
@@ -32,6 +38,18 @@ def test_each_stage_follows_the_rate_that_drives_it():
     classic_rows = 2 * 4 * 60_000  # equal budgets: both variants see real only's 4 epochs x 60,000 samples
     extra = (classic_rows / 1_500.0 - classic_rows / 3_000.0) / CLASSIC_EFFICIENCY
     assert slower_classic["classifier"] - base["classifier"] == pytest.approx(extra, rel=1e-3)
+
+
+def test_the_judges_filter_and_the_curve_runs_add_their_work():
+    base = stage_seconds(**RUN, speed=SPEED)
+    hot = stage_seconds(**RUN, speed=SPEED, filtered=True, temperature=2.0)
+    assert _work(hot, "synthetic", GENERATE_START_S) == pytest.approx(_work(base, "synthetic", GENERATE_START_S) / 0.722)
+    between = stage_seconds(**RUN, speed=SPEED, filtered=True, temperature=1.75)
+    assert _work(between, "synthetic", GENERATE_START_S) == pytest.approx(_work(base, "synthetic", GENERATE_START_S) / ((0.874 + 0.722) / 2))
+    assert stage_seconds(**RUN, speed=SPEED, temperature=2.0) == base  # no filter: every first draw is a row
+    curve = stage_seconds(**RUN, speed=SPEED, curve_runs=2)
+    one_run = CLASSIFIER_RUN_START_S + 4 * 60_000 / (SPEED.classifier_samples_per_s * CLASSIFIER_EFFICIENCY)
+    assert curve["classifier"] - base["classifier"] == pytest.approx(2 * one_run, rel=1e-3)
 
 
 def test_seeds_repeat_the_gain_table_and_cpus_scale_the_rates():

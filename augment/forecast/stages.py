@@ -27,14 +27,19 @@ FIT_START_S = 29.0  # a Ray Train fit() outside its epochs: worker group, Ray Da
 # The classifier stage trains all its classifiers in one worker group (one fit()); each run then
 # costs only its own Ray Data pipeline start, checkpoints and export (5 runs in ~22 s outside epochs, tiny data).
 CLASSIFIER_RUN_START_S = 2.0
+# Draws kept by the judge's filter at confidence 0.9, by sampling temperature (the 20-epoch GAN,
+# 20,000 draws each, benchmarks/RESULTS.md): generation makes 1 / kept draws per row.
+FILTER_KEPT = {1.0: 0.973, 1.5: 0.874, 2.0: 0.722, 2.5: 0.576, 3.0: 0.459}
 # --gpu: not measured on a GPU yet (no GPU here); rates from the GPU benchmarks, per GPU.
 GPU_RATES = {"gan": 20_000.0, "judge": 30_000.0, "generate": 100_000.0, "classifier": 30_000.0, "classic": 30_000.0}
 
 
 def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs: int, merge_synthetic: int | None,
-                  seeds: int, cpus: float, speed: MachineSpeed | None, curve_runs: int = 0) -> dict[str, float]:
+                  seeds: int, cpus: float, speed: MachineSpeed | None, curve_runs: int = 0, filtered: bool = False,
+                  temperature: float = 1.0) -> dict[str, float]:
     """Seconds per stage; speed None means --gpu (the GPU rates above, one GPU). `curve_runs`: the
-    synthetic-rows curve's runs beyond the gain table, per seed."""
+    synthetic-rows curve's runs beyond the gain table, per seed; `filtered`: the judge's filter
+    redraws what it doubts, more of it the higher the sampling `temperature`."""
     if speed is None:
         rate = dict(GPU_RATES)
     else:
@@ -61,8 +66,19 @@ def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs
         "real": 10.0,  # reading the IDX files and writing Parquet: 8 s measured
         "gan": fit(gan_images, gan_epochs, "gan", GAN_START_S),
         "judge": fit(gan_images, JUDGE_EPOCHS, "judge", JUDGE_START_S),
-        "synthetic": GENERATE_START_S + n / rate["generate"],
+        "synthetic": GENERATE_START_S + n * draws_per_row(filtered, temperature) / rate["generate"],
         "merged": 3.0 + merged / 100_000,  # file links or copies: 3 s for 120,000 rows
         "classifier": FIT_START_S + fit(min(n, 60_000), classifier_epochs, start=CLASSIFIER_RUN_START_S) + seeds * gain_table,
         "report": 15.0,
     }
+
+
+def draws_per_row(filtered: bool, temperature: float) -> float:
+    if not filtered:
+        return 1.0
+    points = sorted(FILTER_KEPT)
+    t = min(max(temperature, points[0]), points[-1])
+    low = max(p for p in points if p <= t)
+    high = min(p for p in points if p >= t)
+    kept = FILTER_KEPT[low] if low == high else FILTER_KEPT[low] + (FILTER_KEPT[high] - FILTER_KEPT[low]) * (t - low) / (high - low)
+    return 1.0 / kept
