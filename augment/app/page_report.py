@@ -13,7 +13,8 @@ from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
 VARIANT_ORDER = {variant: i for i, variant in enumerate(VARIANTS)}
 PLOTS = {"confusion.png": "Judge confusion on synthetic digits (row = conditioning label)",
          "samples.png": "Synthetic samples per class with the judge's confidence",
-         "gain.png": "Augmentation gain"}
+         "gain.png": "Augmentation gain",
+         "curve.png": "Real + synthetic accuracy against synthetic rows available, at an equal budget"}
 
 
 def field(report: dict, *keys: str):
@@ -39,7 +40,10 @@ def render(layout: RunLayout) -> None:
     fid = field(report, "frechet_distance")
     cas = field(report, "cas")
     fidelity, confidence, distance, cas_column = st.columns(4)
-    fidelity.metric("Label fidelity", f"{field(report, 'label_fidelity', 'overall'):.2%}")
+    raw = report.get("generator_fidelity")
+    fidelity.metric("Label fidelity", f"{field(report, 'label_fidelity', 'overall'):.2%}",
+                    help=None if raw is None else f"These rows were kept by the same judge at confidence >= {report['filtered_at']:g}; "
+                                                  f"it agrees with {raw['overall']:.2%} of the generator's unfiltered draws.")
     confidence.metric("Mean judge confidence", f"{field(report, 'mean_confidence'):.3f}")
     distance.metric("Fréchet distance (judge features)", f"{fid['synthetic_vs_real_test']:.2f}",
                     help=f"Floor, real train vs real test: {fid['real_train_vs_real_test']:.2f}")
@@ -66,6 +70,12 @@ def render(layout: RunLayout) -> None:
             for variant, row in sorted(variants.items(), key=lambda item: VARIANT_ORDER.get(item[0], len(VARIANT_ORDER)))
         ]
         st.dataframe(pd.DataFrame(rows).set_index(["regime", "variant"]).style.format({"mean": "{:.2%}", "std": "{:.4f}"}))
+    curve = report.get("curve") or {}
+    if curve:
+        st.subheader("How many synthetic rows (real + synthetic, equal budget)")
+        rows = [{"regime": regime, "rows available": p["rows_available"], "rows read": p["rows_read"], "mean": p["mean"],
+                 "seeds": len(p["runs"])} for regime, points in curve.items() for p in points]
+        st.dataframe(pd.DataFrame(rows).set_index(["regime", "rows available"]).style.format({"mean": "{:.2%}", "rows read": "{:,}"}))
     targets = report.get("targets", {})
     if targets:
         st.subheader("Targets")
