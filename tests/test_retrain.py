@@ -216,6 +216,7 @@ def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_e
     assert (fresh.epochs, fresh.samples_seen, fresh.rows, fresh.rows_per_source) == (2, budget, 700, {"real": 400, "synthetic": 300})
     done = json.loads((tmp_path / "fresh" / "_manifest.json").read_text())
     assert [row["steps"] for row in done["history"]] == [5, 7] and done["config"]["synthetic_per_epoch"] == 300
+    assert (done["synthetic_pool"], done["synthetic_rows_drawn"]) == (1000, 600)
 
     # fine-tuning: one step at a vanishing learning rate leaves the starting weights as they were
     # (BatchNorm's running statistics do move: they are not weights)

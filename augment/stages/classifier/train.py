@@ -239,6 +239,9 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
         data=cfg.data, history=history, nodes=nodes_of(history), samples_seen=final["steps"] * cfg.batch_size,
         balanced_accuracy=final.get("balanced_accuracy"), worst_class_recall=final.get("worst_class_recall"),
         recall_per_class=final.get("recall_per_class"), elapsed_s=round(seconds, 3),
+        # fresh synthetic rows: the pool drawn from, and how many distinct rows the epochs took from it
+        **({"synthetic_pool": selection.pool, "synthetic_rows_drawn": selection.synthetic_read(state["epoch"])}
+           if selection.fresh else {}),
     )
     return ClassifierResult(
         cfg.out, state["epoch"], final["test_accuracy"], selection.rows, selection.per_source, seconds,
