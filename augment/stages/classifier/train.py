@@ -202,9 +202,11 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
 def _datasets(jobs: list[_Pending]) -> dict:
     """Run i reads dataset `train{i}` every epoch; with fresh synthetic rows each epoch reads rows of
     its own, `train{i}.{epoch}` (Ray Train repeats one dataset's plan every epoch)."""
-    datasets = {}
+    datasets, indexes = {}, {}
     for i, job in enumerate(jobs):
-        groups = row_group_index(job.dataset)
+        if job.dataset.uri not in indexes:  # the report's runs share one merged dataset: its footers are read once
+            indexes[job.dataset.uri] = row_group_index(job.dataset)
+        groups = indexes[job.dataset.uri]
         for epoch in range(1, job.cfg.epochs + 1) if job.selection.fresh else (None,):
             datasets[_shard_name(i, epoch)] = training_rows(job.cfg, job.dataset, job.selection, epoch, groups)
     return datasets
