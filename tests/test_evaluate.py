@@ -167,6 +167,9 @@ def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_bud
     text = report_markdown({**_minimal_report(), "curve": {"full data": curve}, "gain_budget": {"full data": 384}})
     assert "| 1,000 | 200 | 60.00% |" in text and "How many synthetic rows: full data" in text
     assert evaluate_module.plots.curve_png({"full data": curve})[:4] == b"\x89PNG"
+    # the x axis is labelled at the points, in the units a reader takes in at a glance
+    assert [evaluate_module.plots._count(n) for n in (0, 50, 10_000, 250_000, 1_000_000, 12_345)] == \
+        ["0", "50", "10k", "250k", "1M", "12,345"]
 
 
 def _minimal_report() -> dict:
