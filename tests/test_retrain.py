@@ -230,3 +230,23 @@ def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_e
         assert torch.allclose(value, start_weights[name], atol=1e-6), name
     assert json.loads((tmp_path / "tuned" / "_manifest.json").read_text())["config"]["init_from"] == \
         json.loads((tmp_path / "fresh" / "classifier.json").read_text())["sha256"]
+
+
+def _split_coordinators() -> int:
+    """SplitCoordinator actors this Ray has started (alive or gone): Ray Data starts one for every
+    dataset split across Train workers, and it lives until fit() ends."""
+    import ray
+
+    return sum(actor.get("ActorClassName") == "SplitCoordinator" for actor in ray._private.state.actors().values())
+
+
+def test_a_single_worker_reads_its_epochs_without_a_coordinator_each(merged, tmp_path):
+    # fresh synthetic rows: one dataset per epoch. Split across workers, each epoch's dataset holds
+    # a coordinator process until the whole fit() ends; a single worker has nothing to split.
+    before = _split_coordinators()
+    one = stages.classifier.run(_cfg(merged, tmp_path / "one", samples_seen=4 * 5 * 128, workers=1, epochs=99,
+                                     synthetic_per_epoch=300))
+    assert (one.epochs, one.samples_seen) == (4, 4 * 5 * 128) and _split_coordinators() == before
+    two = stages.classifier.run(_cfg(merged, tmp_path / "two", samples_seen=2 * 5 * 128, workers=2, epochs=99,
+                                     synthetic_per_epoch=300))
+    assert two.epochs == 2 and _split_coordinators() == before + 2
