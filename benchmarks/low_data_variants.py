@@ -1,12 +1,18 @@
-"""Issue 23 item 4, the rest: the 600-epoch DiffAugment GAN (the 300-epoch one continued), a
+"""Issue 23 item 4 (needs AUGMENT_DATA_ROOT), the rest: the 600-epoch DiffAugment GAN (the 300-epoch one continued), a
 600-epoch GAN without DiffAugment (control), a stricter filter (0.99), a higher temperature, fewer
 rows (a 2,000-row pool); each at the budget of 26,880 samples, seeds 0/1/2."""
-import json, shutil, subprocess, sys, time
+import argparse, json, shutil, subprocess, sys, time
 from pathlib import Path
 from augment import stages
 from augment.stages.classifier.config import ClassifierConfig
 
-L = Path("/tmp/q/low"); W = Path("/tmp/q/low6"); REAL = "/tmp/readme-run-ttg92kcs/augment-out/real"
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--previous", required=True, help="folder with the 300-epoch low-data gan/ and judge/ (last session's run)")
+parser.add_argument("--real", required=True, help="an `augment data export` folder")
+parser.add_argument("--work", required=True, help="where this run writes (runs already there are kept)")
+args = parser.parse_args()
+L, W, REAL = Path(args.previous), Path(args.work), args.real
+W.mkdir(parents=True, exist_ok=True)
 OUT = open(W / "results.jsonl", "a")
 def log(**kw):
     print(json.dumps(kw), flush=True); OUT.write(json.dumps(kw) + "\n"); OUT.flush()

@@ -1,9 +1,9 @@
 """Issue 24: where the Ray trainer's last 20% goes. Plain loop (2 and 1 torch threads) against
 augment retrain with the trainer's torch threads 2 / 1 and Ray's worker niceness 15 (default) / 0."""
-import csv, os, sys, tempfile, time, json
+import csv, json, os, sys, tempfile
 from pathlib import Path
 from dataclasses import replace
-import numpy as np, pyarrow.parquet as pq, torch
+import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import retrain_throughput as B
 from augment import stages
