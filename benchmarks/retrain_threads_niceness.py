@@ -1,5 +1,11 @@
 """Issue 24: where the Ray trainer's last 20% goes. Plain loop (2 and 1 torch threads) against
-augment retrain with the trainer's torch threads 2 / 1 and Ray's worker niceness 15 (default) / 0."""
+augment retrain with the trainer's torch threads 2 / 1 and Ray's worker niceness 15 (default) / 0.
+
+    AUGMENT_DATA_ROOT=DIR python benchmarks/retrain_threads_niceness.py [t2n15,t1n15,t2n0,t1n0] [augment]
+
+tNnM: N torch threads in the trainer, Ray workers at nice M. The variants are made by replacing two
+private functions (the classifier stage's thread count, the local Ray's init options): a measuring
+script's shortcut, not something the package offers. A second argument adds --classic-augment runs."""
 import csv, json, os, sys, tempfile
 from pathlib import Path
 from dataclasses import replace
