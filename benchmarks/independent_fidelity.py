@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from augment.core import mnist
 from augment.models.classifier_file import load_classifier
+from augment.stages.report.quality import fidelity, predictions
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("run")
@@ -31,13 +31,6 @@ first = pq.ParquetFile(sorted(glob.glob(str(run / "synthetic/train/*.parquet")))
 table = first.read(columns=["image", "label", "confidence"]).slice(0, args.rows)
 images = table["image"].combine_chunks().to_numpy_ndarray().reshape(-1, 28, 28).astype(np.uint8)
 labels, confidence = table["label"].to_numpy(), table["confidence"].to_numpy()
-digits = mnist.to_gan_range(torch.from_numpy(images)).unsqueeze(1)
-
-
-def predictions(folder: Path) -> tuple[np.ndarray, dict]:
-    model, info = load_classifier(str(folder))
-    with torch.no_grad():
-        return torch.cat([model(digits[i:i + 5000]).argmax(1) for i in range(0, len(digits), 5000)]).numpy(), info
 
 
 scorers = {"judge (filtered the rows)": run / "judge"}
@@ -46,12 +39,15 @@ for variant in ("real-only", "real+classic"):
         scorers[f"{variant} {seed_folder.name}"] = seed_folder
 independent = {}
 for name, folder in scorers.items():
-    predicted, info = predictions(folder)
+    model, info = load_classifier(str(folder))
+    with torch.inference_mode():
+        predicted = predictions(model, images)
     if name.startswith("real-only"):
         independent[name] = predicted
+    agreement = fidelity(predicted, labels)
     print(json.dumps({"scorer": name, "test_accuracy": info.get("test_accuracy"),
-                      "agree_%": round(float((predicted == labels).mean()) * 100, 2),
-                      "per_class_%": [round(float((predicted[labels == c] == c).mean()) * 100, 2) for c in range(10)]}), flush=True)
+                      "agree_%": round(agreement["overall"] * 100, 2),
+                      "per_class_%": [round(agreement["per_class"][c] * 100, 2) for c in range(10)]}), flush=True)
 for threshold in (0.9, 0.95, 0.99, 0.999):
     keep = confidence >= threshold
     print(json.dumps({"min_confidence": threshold, "rows_kept_%": round(float(keep.mean()) * 100, 1),

@@ -18,6 +18,7 @@ import torch
 
 from augment.core import mnist
 from augment.models.classifier_file import load_classifier
+from augment.stages.report.quality import fidelity, predictions
 
 WORK, JUDGE = sys.argv[1], sys.argv[2]
 judge, _ = load_classifier(JUDGE)
@@ -38,8 +39,7 @@ for folder in sorted(glob.glob(WORK + "/syn_*")):
     table = pq.read_table(glob.glob(folder + "/train/*.parquet"), columns=["image", "label"])
     images = table["image"].combine_chunks().to_numpy_ndarray().reshape(-1, 28, 28).astype(np.uint8)
     labels = table["label"].to_numpy()
-    with torch.no_grad():
-        x = mnist.to_gan_range(torch.from_numpy(images)).unsqueeze(1)
-        predicted = torch.cat([judge(x[i:i + 2000]).argmax(1) for i in range(0, len(x), 2000)]).numpy()
-    print(json.dumps({"set": folder.split("/")[-1], "fidelity_full_judge": round(float((predicted == labels).mean()), 4),
+    with torch.inference_mode():
+        predicted = predictions(judge, images)
+    print(json.dumps({"set": folder.split("/")[-1], "fidelity_full_judge": round(fidelity(predicted, labels)["overall"], 4),
                       "nearest_median_p1": nearest(images[:2000])}), flush=True)
