@@ -6,33 +6,22 @@ augment retrain with the trainer's torch threads 2 / 1 and Ray's worker niceness
 tNnM: N torch threads in the trainer, Ray workers at nice M. The variants are made by replacing two
 private functions (the classifier stage's thread count, the local Ray's init options): a measuring
 script's shortcut, not something the package offers. A second argument adds --classic-augment runs."""
-import csv, json, os, sys, tempfile
+import csv, json, sys, tempfile
 from pathlib import Path
 from dataclasses import replace
-import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import retrain_throughput as B
-from augment import stages
 import augment.stages.classifier.train as T
 import augment.core.ray_session as RS
 from augment.stages.classifier.config import ClassifierConfig
-from augment.stages.real.config import RealConfig
 
 variants = sys.argv[1].split(",") if len(sys.argv) > 1 else ["t2n15", "t1n15", "t2n0", "t1n0"]
 work = Path(tempfile.mkdtemp(prefix="threads-"))
-export = str(work / "real")
-stages.real.run(RealConfig(out=export, download=False))
-table = pq.read_table(f"{export}/train", columns=["image", "label"])
-images, labels = table["image"].combine_chunks().to_numpy_ndarray(), table["label"].to_numpy()
+export, images, labels = B.export_real(work)
 cfg = ClassifierConfig(data=export, out=str(work / "unused"), epochs=3, workers=1, download=False)
 
 def plain(threads):
-    n = os.cpu_count
-    os.cpu_count = lambda: threads
-    try:
-        return B.plain_loop(images, labels, cfg, 2, augment=False)
-    finally:
-        os.cpu_count = n
+    return B.plain_loop(images, labels, cfg, 2, augment=False, threads=threads)
 
 orig_res, orig_opts = T._worker_resources, RS._local_options
 def ray(variant, augment=False):

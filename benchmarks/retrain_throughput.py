@@ -37,9 +37,11 @@ from augment.stages.real.config import RealConfig  # noqa: E402
 from augment.stages.synthetic.precision_probe import machine  # noqa: E402
 
 
-def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig, epochs: int, augment: bool) -> float:
-    """samples/s of the last of `epochs` epochs: same model, optimizer, schedule; rows in memory."""
-    torch.set_num_threads(os.cpu_count() or 1)
+def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig, epochs: int, augment: bool,
+               threads: int | None = None) -> float:
+    """samples/s of the last of `epochs` epochs: same model, optimizer, schedule; rows in memory;
+    torch threads: every CPU unless `threads`."""
+    torch.set_num_threads(threads or os.cpu_count() or 1)
     torch.manual_seed(cfg.seed)
     model = DigitClassifier(ClassifierSpec())
     optimizer = optimizer_for(model, cfg.weight_decay)
@@ -62,6 +64,15 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig, ep
     return rate
 
 
+def export_real(work: Path, rows: int | None = None) -> tuple[str, np.ndarray, np.ndarray]:
+    """MNIST's training split exported to Parquet under `work`, and its first `rows` images and labels."""
+    export = str(work / "real")
+    stages.real.run(RealConfig(out=export, download=False))
+    table = pq.read_table(f"{export}/train", columns=["image", "label"])
+    table = table if rows is None else table.slice(0, rows)
+    return export, table["image"].combine_chunks().to_numpy_ndarray(), table["label"].to_numpy()
+
+
 def ray_run(export: str, out: str, cfg: ClassifierConfig) -> tuple[float, float]:
     """(last epoch's samples/s, fit() seconds not spent in epochs)."""
     started = time.perf_counter()
@@ -81,10 +92,7 @@ def main() -> None:
     if not os.environ.get("AUGMENT_DATA_ROOT"):
         sys.exit("set AUGMENT_DATA_ROOT to a folder with MNIST/raw (the real files)")
     work = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
-    export = str(work / "real")
-    stages.real.run(RealConfig(out=export, download=False))
-    table = pq.read_table(f"{export}/train", columns=["image", "label"]).slice(0, args.rows)
-    images, labels = table["image"].combine_chunks().to_numpy_ndarray(), table["label"].to_numpy()
+    export, images, labels = export_real(work, args.rows)
     cfg = ClassifierConfig(data=export, out=str(work / "unused"), epochs=args.epochs, batch_size=args.batch_size,
                            workers=1, download=False)
     print(f"host: {machine()} ({torch.backends.cpu.get_cpu_capability()}), torch {torch.__version__}; "
