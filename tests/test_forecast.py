@@ -1,5 +1,6 @@
 """`augment run`'s forecast: measured on this machine's models, scaled per stage."""
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -42,10 +43,20 @@ def test_each_stage_follows_the_rate_that_drives_it():
 
 def test_the_judges_filter_and_the_curve_runs_add_their_work():
     base = stage_seconds(**RUN, speed=SPEED)
-    hot = stage_seconds(**RUN, speed=SPEED, filtered=True, temperature=2.0)
-    assert _work(hot, "synthetic", GENERATE_START_S) == pytest.approx(_work(base, "synthetic", GENERATE_START_S) / 0.722)
-    between = stage_seconds(**RUN, speed=SPEED, filtered=True, temperature=1.75)
-    assert _work(between, "synthetic", GENERATE_START_S) == pytest.approx(_work(base, "synthetic", GENERATE_START_S) / ((0.874 + 0.722) / 2))
+    base_work = _work(base, "synthetic", GENERATE_START_S)
+
+    def draws(min_confidence: float, temperature: float) -> float:
+        seconds = stage_seconds(**RUN, speed=SPEED, min_confidence=min_confidence, temperature=temperature)
+        return _work(seconds, "synthetic", GENERATE_START_S) / base_work
+
+    assert draws(0.9, 2.0) == pytest.approx(1 / 0.721)  # measured points
+    assert draws(0.99, 2.0) == pytest.approx(1 / 0.578)
+    assert draws(0.9, 1.75) == pytest.approx(1 / ((0.878 + 0.721) / 2))  # between temperatures
+    assert draws(0.5, 2.0) == draws(0.9, 2.0)  # below the measured thresholds: the lowest counts
+    # Between thresholds, by strictness -log10(1 - c): 0.995 lies log10(2) of the way from 0.99 to 0.999.
+    share = math.log10(2)
+    assert draws(0.995, 2.0) == pytest.approx(1 / (0.578 + (0.409 - 0.578) * share))
+    assert draws(0.99, 2.0) < draws(0.99, 2.5) < draws(0.999, 2.5)  # stricter or hotter: more draws
     assert stage_seconds(**RUN, speed=SPEED, temperature=2.0) == base  # no filter: every first draw is a row
     curve = stage_seconds(**RUN, speed=SPEED, curve_runs=2)
     one_run = CLASSIFIER_RUN_START_S + 4 * 60_000 / (SPEED.classifier_samples_per_s * CLASSIFIER_EFFICIENCY)

@@ -9,6 +9,8 @@ machine stands in for the workers: rates scale with the cluster's CPUs over the 
 
 from __future__ import annotations
 
+import math
+
 from augment.forecast.machine_speed import MachineSpeed
 from augment.stages.classifier.plan import GAIN_VARIANTS
 
@@ -27,19 +29,25 @@ FIT_START_S = 29.0  # a Ray Train fit() outside its epochs: worker group, Ray Da
 # The classifier stage trains all its classifiers in one worker group (one fit()); each run then
 # costs only its own Ray Data pipeline start, checkpoints and export (5 runs in ~22 s outside epochs, tiny data).
 CLASSIFIER_RUN_START_S = 2.0
-# Draws kept by the judge's filter at confidence 0.9, by sampling temperature (the 20-epoch GAN,
-# 20,000 draws each, benchmarks/RESULTS.md): generation makes 1 / kept draws per row.
-FILTER_KEPT = {1.0: 0.973, 1.5: 0.874, 2.0: 0.722, 2.5: 0.576, 3.0: 0.459}
+# Draws the judge's filter keeps, by --min-confidence then sampling temperature (the default run's
+# 20-epoch GAN and judge, 20,000 first draws each: benchmarks/filter_kept.py, benchmarks/RESULTS.md):
+# generation makes 1 / kept draws per row.
+FILTER_KEPT = {
+    0.9: {1.0: 0.973, 1.5: 0.878, 2.0: 0.721, 2.5: 0.571, 3.0: 0.453},
+    0.95: {1.0: 0.965, 1.5: 0.852, 2.0: 0.681, 2.5: 0.524, 3.0: 0.408},
+    0.99: {1.0: 0.937, 1.5: 0.779, 2.0: 0.578, 2.5: 0.419, 3.0: 0.306},
+    0.999: {1.0: 0.858, 1.5: 0.628, 2.0: 0.409, 2.5: 0.268, 3.0: 0.178},
+}
 # --gpu: not measured on a GPU yet (no GPU here); rates from the GPU benchmarks, per GPU.
 GPU_RATES = {"gan": 20_000.0, "judge": 30_000.0, "generate": 100_000.0, "classifier": 30_000.0, "classic": 30_000.0}
 
 
 def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs: int, merge_synthetic: int | None,
-                  seeds: int, cpus: float, speed: MachineSpeed | None, curve_runs: int = 0, filtered: bool = False,
+                  seeds: int, cpus: float, speed: MachineSpeed | None, curve_runs: int = 0, min_confidence: float = 0.0,
                   temperature: float = 1.0) -> dict[str, float]:
     """Seconds per stage; speed None means --gpu (the GPU rates above, one GPU). `curve_runs`: the
-    synthetic-rows curve's runs beyond the gain table, per seed; `filtered`: the judge's filter
-    redraws what it doubts, more of it the higher the sampling `temperature`."""
+    synthetic-rows curve's runs beyond the gain table, per seed; `min_confidence` above 0: the judge's
+    filter redraws what it doubts, more of it the stricter it is and the higher the sampling `temperature`."""
     if speed is None:
         rate = dict(GPU_RATES)
     else:
@@ -66,19 +74,32 @@ def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs
         "real": 10.0,  # reading the IDX files and writing Parquet: 8 s measured
         "gan": fit(gan_images, gan_epochs, "gan", GAN_START_S),
         "judge": fit(gan_images, JUDGE_EPOCHS, "judge", JUDGE_START_S),
-        "synthetic": GENERATE_START_S + n * draws_per_row(filtered, temperature) / rate["generate"],
+        "synthetic": GENERATE_START_S + n * draws_per_row(min_confidence, temperature) / rate["generate"],
         "merged": 3.0 + merged / 100_000,  # file links or copies: 3 s for 120,000 rows
         "classifier": FIT_START_S + fit(min(n, 60_000), classifier_epochs, start=CLASSIFIER_RUN_START_S) + seeds * gain_table,
         "report": 15.0,
     }
 
 
-def draws_per_row(filtered: bool, temperature: float) -> float:
-    if not filtered:
+def draws_per_row(min_confidence: float, temperature: float) -> float:
+    """1 / the share of draws the filter keeps, interpolated in temperature and in the filter's
+    strictness -log10(1 - confidence) (0.9, 0.99, 0.999 equally apart); outside the measured range the
+    nearest end counts (a threshold below 0.9 forecasts a little more work than it makes)."""
+    if min_confidence <= 0:
         return 1.0
-    points = sorted(FILTER_KEPT)
-    t = min(max(temperature, points[0]), points[-1])
-    low = max(p for p in points if p <= t)
-    high = min(p for p in points if p >= t)
-    kept = FILTER_KEPT[low] if low == high else FILTER_KEPT[low] + (FILTER_KEPT[high] - FILTER_KEPT[low]) * (t - low) / (high - low)
-    return 1.0 / kept
+    by_strictness = {_strictness(c): _interpolate(kept, temperature) for c, kept in FILTER_KEPT.items()}
+    return 1.0 / _interpolate(by_strictness, _strictness(min_confidence))
+
+
+def _strictness(confidence: float) -> float:
+    return -math.log10(1 - confidence)
+
+
+def _interpolate(table: dict[float, float], x: float) -> float:
+    """Linear between the two points around x; clamped to the table's ends."""
+    points = sorted(table)
+    x = min(max(x, points[0]), points[-1])
+    low, high = max(p for p in points if p <= x), min(p for p in points if p >= x)
+    if low == high:
+        return table[low]
+    return table[low] + (table[high] - table[low]) * (x - low) / (high - low)
