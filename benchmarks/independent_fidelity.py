@@ -1,6 +1,6 @@
 """Label fidelity of an `augment run`'s synthetic rows by classifiers that did not filter them.
 
-    python benchmarks/independent_fidelity.py RUN [--rows 100000]
+    python benchmarks/independent_fidelity.py RUN [--rows 100000] [--classifiers OTHER_RUN]
 
 RUN: an `augment run --out` folder (synthetic/, judge/, classifier/full-data/…). The judge that
 filtered the rows agrees with every kept row by construction; the report's real-only and
@@ -8,6 +8,8 @@ real + classic classifiers were trained on real digits alone and never saw the f
 agreement is an independent measure. Also what a stricter --min-confidence would keep, from the
 rows' own `confidence` column: rows at or above each threshold and the independent agreement on
 them (generating with that threshold draws rows distributed like this subset, class by class).
+--classifiers: take the real-only and real + classic classifiers from another run's folder (e.g. one
+evaluated with --seeds 3, so that seeds other than the judge's exist; they depend on real data only).
 """
 
 import argparse
@@ -25,6 +27,7 @@ from augment.stages.report.quality import fidelity, predictions
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("run")
 parser.add_argument("--rows", type=int, default=100_000)
+parser.add_argument("--classifiers", help="run folder whose classifier/ to score with (default: RUN)")
 args = parser.parse_args()
 run = Path(args.run)
 first = pq.ParquetFile(sorted(glob.glob(str(run / "synthetic/train/*.parquet")))[0])
@@ -35,7 +38,7 @@ labels, confidence = table["label"].to_numpy(), table["confidence"].to_numpy()
 
 scorers = {"judge (filtered the rows)": run / "judge"}
 for variant in ("real-only", "real+classic"):
-    for seed_folder in sorted((run / "classifier/full-data" / variant).glob("seed*")):
+    for seed_folder in sorted((Path(args.classifiers or run) / "classifier/full-data" / variant).glob("seed*")):
         scorers[f"{variant} {seed_folder.name}"] = seed_folder
 independent = {}
 for name, folder in scorers.items():
