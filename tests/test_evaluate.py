@@ -8,14 +8,18 @@ import types
 
 import numpy as np
 import pytest
+import torch
 
 from augment import stages
+from augment.models.classifier import ClassifierSpec, DigitClassifier
+from augment.models.classifier_file import export_classifier, load_classifier
+from augment.stages.classifier.plan import run_name
 from augment.stages.merged.config import MergedConfig
 from augment.stages.real.config import RealConfig
 from augment.stages.report import evaluate as evaluate_module
 from augment.stages.report.config import ReportConfig
 from augment.stages.report.evaluate import _targets, report_markdown
-from augment.stages.report.quality import confusion, fidelity
+from augment.stages.report.quality import confusion, fidelity, predictions
 from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
@@ -119,6 +123,46 @@ def test_targets_and_markdown_cover_both_regimes():
     report["targets"] = targets
     text = report_markdown(report)
     assert "| real + classic + synthetic | 94.00% |" in text and "### low data" in text and "98.50%" in text
+    assert "never saw the filter" not in text  # a report written before that check: nothing claimed
+    report["independent_fidelity"] = {"overall": 0.9966, "per_seed": {"1": 0.9964, "2": 0.9968}, "worst_class": 0.9825}
+    assert ("agree with **99.66%** of these labels (seed 1: 99.64%, seed 2: 99.68%; worst class 98.25%)"
+            in report_markdown(report))
+    report["independent_fidelity"] = {"skipped": "needs --seeds 2 or more"}
+    assert "never saw the filter: not measured (needs --seeds 2 or more)" in report_markdown(report)
+
+
+def test_label_fidelity_is_checked_by_real_only_classifiers_of_other_seeds_than_the_judge(inputs, tmp_path):
+    """The judge agrees with every row it kept; the report asks the gain table's full-data real-only
+    classifiers of the other seeds, and says what it takes when there are none."""
+    _, gan, _, root = inputs
+    scorers = {}
+    for seed in range(3):  # three differently initialised "real-only classifiers", one per seed
+        torch.manual_seed(100 + seed)
+        export_classifier(str(tmp_path / f"seed{seed}"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist", test_accuracy=0.0)
+        scorers[seed] = str(tmp_path / f"seed{seed}")
+    trained = {run_name("full data", "real only", seed): types.SimpleNamespace(out=out) for seed, out in scorers.items()}
+    images = np.random.default_rng(0).integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
+    labels = np.arange(50) % 10
+    agreement = {seed: fidelity(predictions(load_classifier(out)[0], images), labels)["overall"] for seed, out in scorers.items()}
+    cfg = ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=3)
+
+    measured = evaluate_module._independent_fidelity(cfg, trained, images, labels, {"training": {"seed": 1}})
+    assert measured["per_seed"] == {"0": agreement[0], "2": agreement[2]}  # seed 1 is the judge's: left out
+    assert measured["overall"] == pytest.approx((agreement[0] + agreement[2]) / 2)
+    alone = evaluate_module._independent_fidelity(
+        ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=1),
+        trained, images, labels, {"training": {"seed": 0}})
+    assert "--seeds 2" in alone["skipped"]
+    no_merged = evaluate_module._independent_fidelity(
+        ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), seeds=3), {}, images, labels, {"training": {"seed": 0}})
+    assert "no full-data merged dataset" in no_merged["skipped"]
+
+    # The target then reads the independent figure, not the filtering judge's 100%.
+    report = {"label_fidelity": {"overall": 1.0}, "filtered_at": 0.99, "cas": {}, "gain": {},
+              "independent_fidelity": {"overall": 0.985, "per_seed": {"1": 0.985}, "worst_class": 0.95}}
+    assert _targets(report) == {"label fidelity >= 99% (real-only classifiers that never saw the filter)": False}
+    report["independent_fidelity"] = alone
+    assert _targets(report) == {"label fidelity >= 99% (by the judge that filtered the rows)": True}
 
 
 def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(monkeypatch):

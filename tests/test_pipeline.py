@@ -71,6 +71,7 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     assert curve[0]["runs"] == gain["real only"]["runs"] and curve[-1]["runs"] == gain["real + synthetic"]["runs"]
     assert (out / "report" / "curve.png").stat().st_size > 0
     assert report["cas"]["rows"] == 1000 and set(report["targets"]) >= {"label fidelity >= 99%", "CAS >= 98%"}
+    assert "--seeds 2" in report["independent_fidelity"]["skipped"]  # one seed: its real-only classifier is the judge's twin
     for name in ("report.md", "confusion.png", "samples.png", "gain.png"):
         assert (out / "report" / name).stat().st_size > 0, name
     synthetic = json.loads((out / "synthetic" / "_manifest.json").read_text())

@@ -49,7 +49,10 @@ def render(layout: RunLayout) -> None:
                     help=f"Floor, real train vs real test: {fid['real_train_vs_real_test']:.2f}")
     cas_column.metric("CAS (train synthetic, test real)", f"{cas['accuracy']:.2%}" if "accuracy" in cas else "not measured",
                       help=cas.get("skipped") or f"literature anchor for a labeled DCGAN: {cas.get('anchor', 0.971):.1%}")
-    st.caption(f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}; "
+    independent = report.get("independent_fidelity") or {}
+    checked = (f"classifiers trained on real digits only, which never saw the filter, agree with "
+               f"{independent['overall']:.2%} of the labels; " if "overall" in independent else "")
+    st.caption(f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}; {checked}"
                f"Fréchet floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}.")
 
     st.subheader("Per class")
