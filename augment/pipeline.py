@@ -58,7 +58,7 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
     curve: tuple[int, ...] = (0, 10_000, 60_000, 250_000, 1_000_000)  # the report's synthetic-rows curve
     samples: int = 10_000
     # The judge's filter: a draw it gives less than this probability of its label is replaced by a
-    # fresh one (42% of a 20-epoch GAN's draws at temperature 2). 0.99 rather than 0.9: real-only
+    # fresh one (43% of a 20-epoch GAN's draws at temperature 2). 0.99 rather than 0.9: real-only
     # classifiers that never saw the filter agree with 99.6% of the rows' labels instead of 98.4%,
     # same CAS, 1.73 draws per row instead of 1.39 (benchmarks/RESULTS.md). 0 keeps every draw.
     min_confidence: float = 0.99
