@@ -31,8 +31,9 @@ from tests.ray_head import free_port, ray_cli
 from tests.s3_server import s3_server
 
 ROOT = Path(__file__).resolve().parents[1]
-# 12,000 rows: a few seconds of generation, long enough for its progress lines
-TINY_PIPELINE = {"--n": "12000", "--epochs": "1", "--classifier-epochs": "1", "--samples": "200", "--merge-synthetic": "400",
+# 60,000 rows: a few seconds of generation, long enough for its progress lines (12,000 took 1.4 s
+# with bf16 on an idle AMX host, most of it the first batch: no rate to print yet)
+TINY_PIPELINE = {"--n": "60000", "--epochs": "1", "--classifier-epochs": "1", "--samples": "200", "--merge-synthetic": "400",
                  "--min-confidence": "0", "--workers": "1"}  # a one-epoch GAN's digits rarely pass the default filter
 # Per command (its first words): size options to set, replacing the README's value or appended.
 SIZES = {
@@ -119,7 +120,7 @@ def test_the_quickstart_block_runs_as_written(tmp_path_factory, monkeypatch):
                 _check_console(result.stdout + result.stderr)
 
     # Everything landed where the relative paths say, in the folder the commands ran from.
-    assert json.loads((work / "augment-out" / "synthetic" / "_manifest.json").read_text())["rows"] == 12_000
+    assert json.loads((work / "augment-out" / "synthetic" / "_manifest.json").read_text())["rows"] == int(TINY_PIPELINE["--n"])
     assert (work / "augment-out" / "report" / "report.md").exists()
     assert (work / "stages" / "judge" / "classifier.json").exists()  # exported by a Ray Train worker
     assert json.loads((work / "stages" / "synthetic" / "_manifest.json").read_text())["rows"] == 1000
@@ -161,7 +162,7 @@ def _check_console(console: str) -> None:
     assert any(re.match(r"\[gan\] stage 2/7: .*; forecast ", line) for line in lines), console
     # progress from inside a GAN epoch and inside a generation part, with a rate and an ETA
     assert any(re.match(r"  gan epoch 1/1: [\d,]+/[\d,]+ samples \(\d+%\), [\d,]+ samples/s, ETA ", line) for line in lines), console
-    assert any(re.match(r"  generating: [\d,]+/12,000 rows \(\d+%\), [\d,]+ rows/s, ETA ", line) for line in lines), console
+    assert any(re.match(r"  generating: [\d,]+/" + f"{int(TINY_PIPELINE['--n']):,}" + r" rows \(\d+%\), [\d,]+ rows/s, ETA ", line) for line in lines), console
 
 
 def _serve_app_until_healthy(words: list[str], cwd: Path, env: dict) -> None:
@@ -202,7 +203,7 @@ def _check_cluster_outputs(result: subprocess.CompletedProcess, s3_env: dict) ->
             assert s3.get_file_info(f"bucket/aug/{folder}/_manifest.json").type == pafs.FileType.File, folder
         synthetic = ds.dataset("bucket/aug/synthetic/train", filesystem=s3, format="parquet")
         merged = ds.dataset("bucket/aug/merged/train", filesystem=s3, format="parquet")
-        assert synthetic.count_rows() == 12_000
+        assert synthetic.count_rows() == int(TINY_PIPELINE["--n"])
         # DuckDB over pyarrow's S3 filesystem (its own httpfs extension is a download this machine cannot make)
         counts = duckdb.sql("SELECT source, count(*), count(DISTINCT id) FROM merged GROUP BY source ORDER BY source").fetchall()
         assert counts == [("real", 1500, 1500), ("synthetic", 400, 400)]
