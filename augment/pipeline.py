@@ -24,7 +24,7 @@ from augment.core import storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, in_stage, require
 from augment.core.options import ComputeOptions, DataOptions, StageConfig
-from augment.core.ray_session import ray_session
+from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.forecast import MachineSpeed, measure_apart, stage_seconds
 from augment.stages.classifier.plan import classifier_runs, readable_rows, run_name
 from augment.stages.gan.config import GanConfig
@@ -192,6 +192,7 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
     redo = stages_to_redo(cfg.force) if not cfg.overwrite else set(STAGES)
     result = PipelineResult(cfg.out)
     did_work: set[str] = set()
+    refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)  # before the first stage, not after it
     speed = None if cfg.gpu else measure_apart()  # before Ray starts: its start-up would share the cores being timed
     with ray_session(cfg.address, ray_train=True):  # its train stages
         _record_settings(cfg)
@@ -281,10 +282,17 @@ def _record_settings(cfg: PipelineConfig) -> None:
 
 
 def _default_workers(gpu: bool) -> int:
-    import ray
+    """Training workers when --workers is not given. With --gpu: 1. The models are small (a DCGAN
+    and a CNN on 28x28 digits at a global batch of 128): split over k GPUs each step is launch-bound
+    at 128/k samples per GPU and adds an all-reduce, so more GPUs do not train faster; generation,
+    which splits into independent parts, still uses every GPU the node types allow. On CPUs: 2 where
+    the training nodes hold two workers of a whole CPU or more (on 2 cores two workers of one core
+    train faster than one of both, benchmarks/RESULTS.md), else 1."""
+    if gpu:
+        return 1
+    from augment.core.placement import plan
 
-    resources = ray.cluster_resources()
-    return max(1, int(resources.get("GPU", 1))) if gpu else (2 if resources.get("CPU", 1) >= 2 else 1)
+    return 2 if plan(2, False, what="augment run").cpus >= 1 else 1
 
 
 def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None) -> dict[str, float]:

@@ -33,7 +33,11 @@ def ray_session(address: str | None, *, ray_train: bool) -> Iterator[None]:
         # started with `ray start --head` to watch jobs in it. Workers' output stays in Ray's log
         # files: what a user needs from them reaches the console through augment.core.progress.
         console.before_ray_init()
-        ray.init(address=address, configure_logging=False, log_to_driver=console.verbose(),
+        # A local run says address="local": with None, ray.init joins the cluster named in
+        # /tmp/ray/ray_current_cluster, and one that died without `ray stop` left it there: the
+        # run then printed only "Failed to connect to GCS" until killed (seen: 9 minutes).
+        local = address in (None, "local") and not os.environ.get("RAY_ADDRESS")
+        ray.init(address="local" if local else address, configure_logging=False, log_to_driver=console.verbose(),
                  **_local_options(address, ray_train))
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise AugmentError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
@@ -48,8 +52,10 @@ def refuse_gpu_on_a_cpu_machine(gpu: bool, address: str | None) -> None:
     """Fail fast for a local run; on a cluster the GPU count is checked once connected."""
     import ray
 
+    from augment.core.placement import fake_gpu
+
     local = address is None and not os.environ.get("RAY_ADDRESS") and not ray.is_initialized()
-    if gpu and local:
+    if gpu and local and not fake_gpu():
         import torch  # only here: a CPU run's driver never loads it
 
         if not torch.cuda.is_available():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -14,6 +15,7 @@ from augment.core import manifest, mnist, storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, first_line, require
 from augment.core.per_class import describe_per_class
+from augment.core.placement import WAIT_FOR_NODES_ENV, Placement, fake_gpu, nodes_held, plan, wait_for_nodes_s
 from augment.models.checkpoint import load_state
 
 RUN_INFO = "run.json"  # what kind of run a folder holds and the settings that make it that run
@@ -43,6 +45,8 @@ def start_worker(loop: dict, config_class=None) -> Worker:
 
     context = ray.train.get_context()
     torch.set_num_threads(loop["threads"])
+    # AUGMENT_FAKE_GPU: the worker holds a (declared) GPU but computes on the CPU
+    device = torch.device("cpu") if loop.get("fake_gpu") else ray.train.torch.get_device()
     cfg = config_class(**loop["config"]) if config_class else None
     world = context.get_world_size()
     nodes = [ray.get_runtime_context().get_node_id()]
@@ -52,7 +56,7 @@ def start_worker(loop: dict, config_class=None) -> Worker:
         gathered = [None] * world
         dist.all_gather_object(gathered, nodes[0])
         nodes = gathered
-    return Worker(cfg, context.get_world_rank(), world, ray.train.torch.get_device(), " ".join(sorted(set(nodes))))
+    return Worker(cfg, context.get_world_rank(), world, device, " ".join(sorted(set(nodes))))
 
 
 def nodes_of(history: list[dict]) -> list[str]:
@@ -85,10 +89,9 @@ def check_training_options(cfg) -> None:
 
 # Waiting for nodes. A worker group that cannot be placed (a node was lost and no replacement has
 # joined yet) is retried by Ray Train every start timeout, forever by default: a job on a cluster
-# that shrank for good would hang. We wait this long in all for the asked workers, then carry on
-# from the last checkpoint with the workers that fit, or stop with one line saying what was needed.
-WAIT_FOR_NODES_ENV = "AUGMENT_WAIT_FOR_NODES_S"
-DEFAULT_WAIT_FOR_NODES_S = 600.0  # a spot replacement usually joins within a few minutes
+# that shrank for good would hang. We wait AUGMENT_WAIT_FOR_NODES_S in all for the asked workers
+# (core/placement.py), then carry on from the last checkpoint with the workers that fit, or stop
+# with one line saying what was needed.
 START_TIMEOUT_ENV = "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"  # Ray's own; the driver's value reaches the controller
 DEFAULT_START_TIMEOUT_S = 60.0
 
@@ -125,18 +128,16 @@ def fit(train_fn, loop_config: dict, *, what: str, cfg, worker_cpus: float, stor
             workers = fitting
 
 
-def wait_for_nodes_s() -> float:
-    return float(os.environ.get(WAIT_FOR_NODES_ENV, DEFAULT_WAIT_FOR_NODES_S))
-
-
 def _fit_once(train_fn, loop_config, workers, gpu, worker_cpus, storage_path, fs, max_failures, datasets):
     from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
+    from ray.train.torch import TorchConfig, TorchTrainer
 
     start_timeout = float(os.environ.setdefault(START_TIMEOUT_ENV, str(DEFAULT_START_TIMEOUT_S)))
+    fake = gpu and fake_gpu()
     trainer = TorchTrainer(
         train_fn,
-        train_loop_config=loop_config,
+        train_loop_config={**loop_config, "fake_gpu": fake},
+        torch_config=TorchConfig(backend="gloo") if fake else None,  # NCCL needs real GPUs
         datasets=datasets,
         # A dataset split across workers gets a SplitCoordinator actor (a Ray worker process,
         # ~200 MB) that lives until fit() ends; a classifier run with fresh synthetic rows has one
@@ -210,17 +211,13 @@ def check_training_subset(limit: int | None, real_per_class, batch_size: int, nu
         require(rows >= batch_size, f"--real-per-class {describe_per_class(real_per_class)} gives {rows} images, fewer than one batch ({batch_size})")
 
 
-def cpus_per_worker(workers: int, gpu: bool, override: int | None = None) -> int:
-    """CPUs (and torch threads) for each worker: the cluster's CPUs shared evenly, unless given.
-
-    Ray sets OMP_NUM_THREADS=1 in workers; without an explicit share a 1-worker run uses one core.
-    """
-    import ray
-
-    resources = ray.cluster_resources()
-    if gpu and resources.get("GPU", 0) < workers:
-        raise AugmentError(f"--gpu: the Ray cluster has {int(resources.get('GPU', 0))} GPUs; {workers} workers need {workers}")
-    return override or max(1, int(resources.get("CPU", 1)) // workers)
+@contextmanager
+def placed_workers(cfg, *, what: str, cpus_kept_free: float = 0.0, cpus: float | None = None, echo=print) -> Iterator[Placement]:
+    """cfg.workers sized from the node types they can run on (core/placement.py); the nodes that
+    hold them are asked of the autoscaler, waited for, and held while the block runs."""
+    placement = plan(cfg.workers, cfg.gpu, what=what, cpus_kept_free=cpus_kept_free, cpus=cpus)
+    with nodes_held(placement, what=what, echo=echo):
+        yield placement
 
 
 def write_run_info(fs, run: str, kind: str, identity: dict) -> None:
@@ -262,13 +259,17 @@ def write_checkpoint_meta(folder: str, epoch: int, history: list, config: dict) 
     (Path(folder) / META_FILE).write_text(json.dumps({"epoch": epoch, "history": history, "config": config}))
 
 
-def newest_checkpoint(run_uri: str, registered, device) -> tuple[dict, list] | None:
+def newest_checkpoint(run_uri: str, registered) -> tuple[dict, list] | None:
     """The newest complete checkpoint of this run: (state, metrics history), or None.
 
     Ray's registered checkpoint can lag one behind: `report()` has uploaded the files, but a worker
     that dies before the controller's next poll takes the registration with it. The folders in
     storage are the truth, so every `checkpoint_*` there is a candidate, newest epoch first; one
     whose files are incomplete (crash mid-upload) fails to load and is skipped.
+
+    The state loads to the CPU, whatever device trains: load_state_dict copies weights to the
+    model's device and moves optimizer state to its parameters' devices, but keeps Adam's `step`
+    where it is, on the CPU (loaded to a GPU, every step's `.item()` on it would sync).
     """
     from ray.train import Checkpoint
 
@@ -287,7 +288,7 @@ def newest_checkpoint(run_uri: str, registered, device) -> tuple[dict, list] | N
     for _epoch, checkpoint in sorted(dated, key=lambda pair: pair[0], reverse=True):
         try:
             with checkpoint.as_directory() as folder:
-                return load_state(folder, map_location=device), json.loads((Path(folder) / META_FILE).read_text())["history"]
+                return load_state(folder, map_location="cpu"), json.loads((Path(folder) / META_FILE).read_text())["history"]
         except (OSError, ValueError, KeyError, AugmentError):
             continue
     return None

@@ -44,6 +44,7 @@ from augment.core.ray_train import (
     fit,
     newest_checkpoint,
     nodes_of,
+    placed_workers,
     run_info,
     start_worker,
     store_checkpoint,
@@ -173,8 +174,8 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
     for job in jobs:
         tests.setdefault((job.cfg.dataset, job.cfg.data_root), mnist.load_split(
             job.cfg.dataset, "test", job.cfg.data_root, download=job.cfg.download))
-    with ray_session(first.address, ray_train=True), progress_channel() as progress:
-        worker_cpus, threads = _worker_resources(first)
+    with (ray_session(first.address, ray_train=True), progress_channel() as progress,
+          placed_workers(first, what="classifier", cpus_kept_free=DATA_CPU_RESERVE) as placement):
         test_refs = {key: ray.put((test.images, test.labels)) for key, test in tests.items()}
         for job in jobs:
             fs, run = storage.resolve(job.cfg.out)
@@ -190,8 +191,8 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
         ]
         fs, run = storage.resolve(first.out)
         fit(
-            _retrain_worker, {"runs": runs, "threads": threads, "progress": progress},
-            what="classifier", cfg=first, worker_cpus=worker_cpus, storage_path=run, fs=fs,
+            _retrain_worker, {"runs": runs, "threads": placement.threads, "progress": progress},
+            what="classifier", cfg=first, worker_cpus=placement.cpus, storage_path=run, fs=fs,
             max_failures=max(job.cfg.max_failures for job in jobs),
             datasets=_datasets(jobs),
             cpus_kept_free=DATA_CPU_RESERVE,
@@ -219,7 +220,7 @@ def _shard_name(index: int, epoch: int | None = None) -> str:
 def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult:
     cfg, selection, identity = job.cfg, job.selection, job.identity
     fs, run = storage.resolve(cfg.out)
-    found = newest_checkpoint(cfg.out, None, "cpu")
+    found = newest_checkpoint(cfg.out, None)
     if found is None:
         raise AugmentError(f"classifier training ended without a checkpoint in {cfg.out}")
     state, history = found
@@ -287,21 +288,6 @@ def _data_digest(dataset: Dataset, cfg: ClassifierConfig) -> str:
     return hashlib.sha256(json.dumps([dataset.stage, sorted(f["sha256"] for f in files)]).encode()).hexdigest()
 
 
-def _worker_resources(cfg: ClassifierConfig) -> tuple[float, int]:
-    """(CPUs Ray reserves per trainer, torch threads per trainer): trainers leave DATA_CPU_RESERVE
-    CPUs to Ray Data, whose reading and augmenting run beside them."""
-    import ray
-
-    resources = ray.cluster_resources()
-    if cfg.gpu and resources.get("GPU", 0) < cfg.workers:
-        raise AugmentError(f"--gpu: the Ray cluster has {int(resources.get('GPU', 0))} GPUs; {cfg.workers} workers need {cfg.workers}")
-    cpus = resources.get("CPU", 1.0)
-    share = (cpus - DATA_CPU_RESERVE) / cfg.workers
-    if share < 0.25:
-        raise AugmentError(f"--workers {cfg.workers}: the Ray cluster has {cpus:g} CPUs, too few for that many trainers plus Ray Data")
-    return min(share, max(1.0, float(int(share)))), max(1, int(cpus // cfg.workers))
-
-
 def schedule_for(cfg: ClassifierConfig, rows: int) -> Schedule:
     return Schedule(cfg.lr, cfg.lr_decay, cfg.batch_size, rows)
 
@@ -324,7 +310,7 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -
     model = DigitClassifier(ClassifierSpec(num_classes=job["num_classes"])).to(device)
     optimizer = optimizer_for(model, cfg.weight_decay)
     first_epoch, history, step = 1, [], 0
-    resume = newest_checkpoint(cfg.out, None, device)
+    resume = newest_checkpoint(cfg.out, None)
     if resume:
         state, history = resume
         if state["epoch"] >= cfg.epochs:
@@ -335,7 +321,7 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -
     elif cfg.init_from:
         model.load_state_dict(load_classifier(cfg.init_from, device)[0].state_dict())
     resumed_from = first_epoch - 1
-    ddp_model = ray.train.torch.prepare_model(model)
+    ddp_model = ray.train.torch.prepare_model(model, move_to_device=device)
     per_worker = cfg.batch_size // world
     schedule = schedule_for(cfg, job["rows"])
     epoch_rows = job["rows"] // cfg.batch_size * cfg.batch_size

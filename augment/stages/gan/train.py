@@ -30,12 +30,12 @@ from augment.core.ray_train import (
     check_training_options,
     check_training_subset,
     completed_epochs,
-    cpus_per_worker,
     crash_once,
     digits_on_device,
     fit,
     newest_checkpoint,
     nodes_of,
+    placed_workers,
     start_worker,
     write_checkpoint_meta,
     write_run_info,
@@ -101,9 +101,8 @@ def run(cfg: GanConfig) -> GanResult:
     storage.check_writable(cfg.out)
     import ray
 
-    with ray_session(cfg.address, ray_train=True), progress_channel() as progress:
-        cpus = cpus_per_worker(cfg.workers, cfg.gpu, cfg.cpus_per_worker)
-
+    with (ray_session(cfg.address, ray_train=True), progress_channel() as progress,
+          placed_workers(cfg, what="GAN", cpus=cfg.cpus_per_worker) as placement):
         if cfg.overwrite:
             manifest.clear_output(fs, run, OWNED)
         storage.delete(fs, storage.join(run, manifest.MANIFEST_NAME))  # training again: incomplete until exported
@@ -111,11 +110,12 @@ def run(cfg: GanConfig) -> GanResult:
 
         result = fit(
             _train_worker,
-            {"config": asdict(cfg), "train": ray.put((images, labels)), "num_classes": len(split.classes), "threads": cpus,
+            {"config": asdict(cfg), "train": ray.put((images, labels)), "num_classes": len(split.classes),
+             "threads": cfg.cpus_per_worker or placement.threads,
              "progress": progress},
-            what="GAN", cfg=cfg, worker_cpus=cpus, storage_path=run, fs=fs, max_failures=cfg.max_failures,
+            what="GAN", cfg=cfg, worker_cpus=placement.cpus, storage_path=run, fs=fs, max_failures=cfg.max_failures,
         )
-        state, history = newest_checkpoint(cfg.out, result.checkpoint, "cpu")
+        state, history = newest_checkpoint(cfg.out, result.checkpoint)
 
     spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=len(split.classes), spectral_norm=cfg.spectral_norm)
     ema = make_ema(build_generator(spec), cfg.ema_decay)
@@ -168,7 +168,7 @@ def _train_worker(loop: dict) -> None:
     ema = make_ema(generator, cfg.ema_decay)
 
     first_epoch, history, resumed_from = 1, [], 0
-    resume = newest_checkpoint(cfg.out, ray.train.get_checkpoint(), device)
+    resume = newest_checkpoint(cfg.out, ray.train.get_checkpoint())
     if resume:
         state, history = resume
         generator.load_state_dict(state["generator"])
@@ -180,8 +180,8 @@ def _train_worker(loop: dict) -> None:
         first_epoch += 1
 
     step = GanStep(
-        ray.train.torch.prepare_model(generator),
-        ray.train.torch.prepare_model(discriminator),
+        ray.train.torch.prepare_model(generator, move_to_device=device),
+        ray.train.torch.prepare_model(discriminator, move_to_device=device),
         g_optimizer, d_optimizer, ema, cfg.loss, cfg.latent_dim, parse_policy(cfg.diff_augment),
         autocast_dtype=AUTOCAST_DTYPES[precision],
     )

@@ -22,9 +22,9 @@ from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.core.ray_train import (
     check_training_options,
     check_training_subset,
-    cpus_per_worker,
     digits_on_device,
     fit,
+    placed_workers,
     start_worker,
 )
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
@@ -68,16 +68,16 @@ def run(cfg: JudgeConfig) -> JudgeResult:
     storage.check_writable(cfg.out)
     import ray
 
-    with ray_session(cfg.address, ray_train=True), progress_channel() as progress:
-        cpus = cpus_per_worker(cfg.workers, cfg.gpu)
+    with (ray_session(cfg.address, ray_train=True), progress_channel() as progress,
+          placed_workers(cfg, what="judge") as placement):
         manifest.clear_output(fs, out, OWNED)
         fit(
             _judge_worker,
             {"config": asdict(cfg), "train": ray.put(mnist.training_subset(train, cfg.limit, cfg.real_per_class)),
-             "test": ray.put((test.images, test.labels)), "num_classes": len(train.classes), "threads": cpus,
+             "test": ray.put((test.images, test.labels)), "num_classes": len(train.classes), "threads": placement.threads,
              "progress": progress},
             # Ray's own run state (no checkpoints) goes beside the judge, out of the way of readers.
-            what="judge", cfg=cfg, worker_cpus=cpus, storage_path=storage.join(out, "_ray"), fs=fs,
+            what="judge", cfg=cfg, worker_cpus=placement.cpus, storage_path=storage.join(out, "_ray"), fs=fs,
         )
     storage.delete(fs, storage.join(out, "_ray"))
 
@@ -103,7 +103,7 @@ def _judge_worker(loop: dict) -> None:
     images, labels = digits_on_device(loop["train"], device)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = DigitClassifier(ClassifierSpec(num_classes=loop["num_classes"])).to(device)
-    ddp_model = ray.train.torch.prepare_model(model)
+    ddp_model = ray.train.torch.prepare_model(model, move_to_device=device)
     optimizer = optimizer_for(model, cfg.weight_decay)
     per_worker = cfg.batch_size // world
     sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)

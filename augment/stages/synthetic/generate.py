@@ -19,6 +19,8 @@ import json
 import math
 import os
 import time
+from contextlib import contextmanager
+from typing import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,6 +31,9 @@ from augment.core.errors import AugmentError, first_line, require
 from augment.core.per_class import parse_per_class
 from augment.core.precision import check_precision
 from augment.core.progress import ProgressReporter, progress_channel
+from augment.core.node_types import cluster_shape
+from augment.core.placement import compute_device, gpus_possible, nodes_held
+from augment.core.placement import plan as plan_placement
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
 from augment.models.classifier_file import read_classifier_info
@@ -280,7 +285,7 @@ def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str) -
                 if {**earlier, "precision": "auto"} == identity:
                     return earlier["precision"], None
     local = _actors_run_here(cfg.address)  # a cluster's workers may be another kind than this machine
-    key = decision_key(identity["generator_sha256"], identity["judge_sha256"], cfg.gpu)
+    key = decision_key(identity["generator_sha256"], identity["judge_sha256"], compute_device(cfg.gpu) == "cuda")
     found = remembered(key) if local else None
     if found is not None:
         print(f"precision auto: {found['precision']} (as measured for these models on this machine on "
@@ -298,15 +303,15 @@ def probe_on_actors_hardware(cfg: SyntheticConfig, judge: str) -> dict:
     """precision_probe.probe where the actors will run: here (in a child process, the driver stays
     without torch) for a local run; in a Ray task on a cluster, whose driver may be another kind."""
     if not _attached_to_ray(cfg.address):
-        return probe_apart(cfg.checkpoint, judge, cfg.gpu)
+        return probe_apart(cfg.checkpoint, judge, compute_device(cfg.gpu) == "cuda")
     import ray
 
     with ray_session(cfg.address, ray_train=False):
-        if cfg.gpu:
-            require(ray.cluster_resources().get("GPU", 0) >= 1, "--gpu: the Ray cluster has no GPUs")
+        one = plan_placement(1, cfg.gpu, what="precision probe", cpus=0.5)
         remote = ray.remote(probe).options(num_cpus=0.5, num_gpus=1 if cfg.gpu else 0)
         try:
-            return ray.get(remote.remote(cfg.checkpoint, judge, cfg.gpu))
+            with nodes_held(one, what="precision probe"):  # with --gpu, on a GPU node the autoscaler starts
+                return ray.get(remote.remote(cfg.checkpoint, judge, compute_device(cfg.gpu) == "cuda"))
         except ray.exceptions.RayTaskError as exc:  # a model that does not load: its one line, not the task's traceback
             if isinstance(exc.cause, AugmentError):
                 raise AugmentError(str(exc.cause)) from None
@@ -376,7 +381,8 @@ def _reusable_parts(cfg: SyntheticConfig, fs, out: str, identity: dict, bounds, 
     return reusable
 
 
-def _pool(cfg: SyntheticConfig, parts: int) -> tuple[int, dict, int]:
+@contextmanager
+def _actor_pool(cfg: SyntheticConfig, parts: int) -> Iterator[tuple[int, dict, int]]:
     """(actors, Ray resources per actor, torch threads per actor) from the cluster's resources.
 
     One actor per CPU (or GPU), never more than there are parts; when parts are fewer than CPUs,
@@ -386,32 +392,35 @@ def _pool(cfg: SyntheticConfig, parts: int) -> tuple[int, dict, int]:
     """
     import ray
 
-    resources = ray.cluster_resources()
-    cpus = max(1, int(resources.get("CPU", 1)))
     if cfg.gpu:
-        gpus = int(resources.get("GPU", 0))
-        require(gpus >= 1, "--gpu: the Ray cluster has no GPUs")
-        actors = min(cfg.workers or gpus, gpus, parts)
-        return actors, {"num_gpus": 1, "num_cpus": 0.5}, max(1, cpus // actors)
+        # One actor per GPU the node types allow (not only those up now), each with its node's CPUs
+        # per GPU (Ray Data's own tasks run on the head's CPUs where it has them).
+        shape = cluster_shape()
+        actors = min(cfg.workers or max(1, int(gpus_possible(shape))), parts)
+        placement = plan_placement(actors, True, what="generation", cpus_kept_free=1.0, shape=shape)
+        with nodes_held(placement, what="generation"):
+            yield actors, {"num_gpus": 1, "num_cpus": placement.cpus}, placement.threads
+        return
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     actors = min(cfg.workers or cpus, parts)
     threads = max(1, cpus // actors)
-    return actors, {"num_cpus": min(threads, cpus / actors) * 0.5}, threads
+    yield actors, {"num_cpus": min(threads, cpus / actors) * 0.5}, threads
 
 
 def _run_parts(cfg: SyntheticConfig, plan: PartPlan, todo: list[tuple[int, int, int]], total_parts: int) -> dict[int, dict]:
     import ray
 
-    with ray_session(cfg.address, ray_train=False), progress_channel() as progress:
+    with (ray_session(cfg.address, ray_train=False), progress_channel() as progress,
+          _actor_pool(cfg, len(todo)) as (actors, resources, threads)):
         # augment prints a line per part and the rows inside parts (progress); Ray Data's own
         # progress blocks would come between them every few seconds
         ray.data.DataContext.get_current().enable_progress_bars = console.verbose()
-        actors, resources, threads = _pool(cfg, len(todo))
         items = [{"part": k, "start": start, "stop": stop} for k, start, stop in todo]
         rows_todo = sum(stop - start for _, start, stop in todo)
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _RayPartMaker,
             fn_constructor_kwargs={
-                "plan": plan, "device": "cuda" if cfg.gpu else "cpu", "threads": threads,
+                "plan": plan, "device": compute_device(cfg.gpu), "threads": threads,
                 "progress": progress, "rows_todo": rows_todo,
             },
             batch_size=1,
