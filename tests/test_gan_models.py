@@ -307,3 +307,27 @@ def test_fast_relu_and_pooling_give_exactly_the_library_values(dtype, size):
     got = MaxPool2ThenRelu()(x)
     assert got.dtype == dtype and got.shape == expected.shape and torch.equal(got, expected)
     assert torch.equal(relu_(x.clone()), torch.relu(x))
+
+
+def test_the_ema_warms_up_its_decay_in_one_fused_update_with_its_count_on_the_cpu():
+    torch.manual_seed(0)
+    generator = build_generator(GanSpec(width=16))
+    ema = make_ema(generator, decay=0.9)
+    assert set(ema.state_dict()) == {"n_averaged", *(f"module.{k}" for k in generator.state_dict())}  # checkpoints unchanged
+    ema.update_parameters(generator)  # the first update copies
+    assert all(torch.equal(e, g) for e, g in zip(ema.module.parameters(), generator.parameters()))
+    before = [p.detach().clone() for p in ema.module.parameters()]
+    with torch.no_grad():
+        for p in generator.parameters():
+            p.add_(1.0)
+    ema.update_parameters(generator)  # t = 1: rate min(0.9, 2/11)
+    rate = 2 / 11
+    for old, new, current in zip(before, ema.module.parameters(), generator.parameters()):
+        torch.testing.assert_close(new, old * rate + current * (1 - rate))
+    later = [p.detach().clone() for p in ema.module.parameters()]
+    for _ in range(200):
+        ema.update_parameters(generator)
+    assert int(ema.n_averaged) == 202 and ema.n_averaged.device.type == "cpu"
+    first = next(iter(ema.module.parameters()))
+    torch.testing.assert_close(first, next(iter(generator.parameters())), atol=1e-6, rtol=0)  # decay capped at 0.9
+    assert not torch.equal(later[0], first)

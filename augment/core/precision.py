@@ -61,3 +61,13 @@ def resolve_for_training(requested: str, gpu: bool) -> str:
     if requested == "auto" and gpu:
         return "fp32"
     return resolve_here(requested, gpu)
+
+
+def strict_fp32_on_cuda() -> None:
+    """"fp32" on a GPU means fp32: PyTorch runs cuDNN convolutions in TF32 by default (10-bit
+    mantissa on Ampere and newer), which would make "fp32" rows and training differ from fp32 by
+    more than kernel order. bf16 is chosen explicitly (--precision) where it pays."""
+    import torch
+
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False

@@ -15,6 +15,7 @@ from augment.core import manifest, mnist, storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, first_line, require
 from augment.core.per_class import describe_per_class
+from augment.core.precision import strict_fp32_on_cuda
 from augment.core.placement import WAIT_FOR_NODES_ENV, Placement, fake_gpu, nodes_held, plan, wait_for_nodes_s
 from augment.models.checkpoint import load_state
 
@@ -47,6 +48,8 @@ def start_worker(loop: dict, config_class=None) -> Worker:
     torch.set_num_threads(loop["threads"])
     # AUGMENT_FAKE_GPU: the worker holds a (declared) GPU but computes on the CPU
     device = torch.device("cpu") if loop.get("fake_gpu") else ray.train.torch.get_device()
+    if device.type == "cuda":
+        strict_fp32_on_cuda()
     cfg = config_class(**loop["config"]) if config_class else None
     world = context.get_world_size()
     nodes = [ray.get_runtime_context().get_node_id()]

@@ -48,20 +48,38 @@ def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()  # non-saturating: maximise log D(G(z))
 
 
-def make_ema(generator: nn.Module, decay: float) -> AveragedModel:
-    """EMA of G's weights *and* BatchNorm statistics, used for samples and export.
+def make_ema(generator: nn.Module, decay: float) -> WarmedUpEma:
+    """EMA of G's weights *and* BatchNorm statistics, used for samples and export."""
+    return WarmedUpEma(unwrap(generator), decay)
 
-    The decay warms up as min(decay, (1 + t) / (10 + t)) after t updates: a fixed 0.999 still
-    weighs the random initial weights at 63% after one MNIST epoch (468 steps), and the epoch-1
-    sample grid came out flat grey.
+
+class WarmedUpEma(AveragedModel):
+    """AveragedModel (its state_dict: `module.*` and `n_averaged`) whose decay warms up as
+    min(decay, (1 + t) / (10 + t)) after t updates: a fixed 0.999 still weighs the random initial
+    weights at 63% after one MNIST epoch (468 steps), and the epoch-1 sample grid came out flat grey.
+
+    One fused `_foreach_lerp_` per update, and the update count read from a CPU buffer: the stock
+    update with a custom avg_fn runs one kernel per tensor and moves the count to the GPU for each
+    (a host-device sync per tensor, ~14 per step on CUDA).
     """
 
-    def warmed_up_ema(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
-        t = float(num_averaged)
-        rate = min(decay, (1.0 + t) / (10.0 + t))
-        return averaged * rate + current * (1.0 - rate)
+    def __init__(self, generator: nn.Module, decay: float) -> None:
+        super().__init__(generator, use_buffers=True)
+        self.decay = decay
 
-    return AveragedModel(unwrap(generator), avg_fn=warmed_up_ema, use_buffers=True)
+    @torch.no_grad()
+    def update_parameters(self, model: nn.Module) -> None:
+        updates = int(self.n_averaged)  # a CPU tensor: no sync
+        averaged = [*self.module.parameters(), *self.module.buffers()]
+        current = [t.detach() for t in (*model.parameters(), *model.buffers())]
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        for a, c in zip(averaged, current):
+            if updates == 0 or not a.is_floating_point():  # the first update copies; counters are copied
+                a.copy_(c)
+        if updates > 0 and floats:
+            rate = min(self.decay, (1.0 + updates) / (10.0 + updates))
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1.0 - rate)
+        self.n_averaged += 1
 
 
 @dataclass
@@ -70,7 +88,7 @@ class GanStep:
     discriminator: nn.Module  # possibly DDP-wrapped
     g_optimizer: torch.optim.Optimizer
     d_optimizer: torch.optim.Optimizer
-    ema: AveragedModel
+    ema: WarmedUpEma
     loss: str
     latent_dim: int
     augment_policy: tuple[str, ...] = ()  # DiffAugment on everything D sees (diff_augment.py); () = off

@@ -15,6 +15,7 @@ import torch
 
 from augment.core import mnist, schema, storage
 from augment.core.memory import steady_heap
+from augment.core.precision import strict_fp32_on_cuda
 from augment.models.classifier import fuse_for_inference
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
@@ -43,6 +44,8 @@ class DigitScorer:
             raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
         self.device = torch.device(device)
         self.dtype = DTYPES[precision]
+        if self.device.type == "cuda":
+            strict_fp32_on_cuda()
         generator, info = load_generator(checkpoint, self.device)
         self.generator = for_inference(generator, self.dtype)
         self.generator_info = info
