@@ -171,3 +171,16 @@ def test_an_endpoint_that_never_answers_is_one_line_in_bounded_time(data_root):
         seconds = time.monotonic() - started
     assert_one_line_error(result, "object storage did not answer at s3://bucket/real after 3 attempts", "AWS_ENDPOINT_URL_S3")
     assert seconds < 60, seconds  # 3 attempts of a 2 s request timeout, plus start-up; never a hang
+
+
+@pytest.mark.parametrize("command", [["data", "export", "--out", "gs://bucket-x/y"],
+                                     ["judge", "--out", "gs://bucket-x/j", "--epochs", "1", "--limit", "1000", "--workers", "1"]],
+                         ids=["export", "judge"])
+def test_google_cloud_storage_without_credentials_is_one_line_in_a_minute(data_root, command, tmp_path):
+    """Without Google credentials (none here: no GOOGLE_APPLICATION_CREDENTIALS, no metadata server)
+    the GCS client retried for ever: `data export --out gs://…` printed nothing for 600 s."""
+    env = {"GOOGLE_APPLICATION_CREDENTIALS": "", "HOME": str(tmp_path)}  # no gcloud user credentials either
+    started = time.time()
+    result = run_cli_process(*command, "--data-root", data_root, "--offline", env=env)
+    assert_one_line_error(result, "Google Cloud Storage", "check the credentials")
+    assert time.time() - started < 60

@@ -26,6 +26,9 @@ S3_REQUEST_TIMEOUT_ENV = "AUGMENT_S3_REQUEST_TIMEOUT_S"  # seconds without a byt
 S3_REQUEST_TIMEOUT_S = 20.0
 S3_ATTEMPTS = 3
 
+GCS_RETRY_LIMIT_ENV = "AUGMENT_GCS_RETRY_LIMIT_S"  # seconds a GCS call retries before it fails
+GCS_RETRY_LIMIT_S = 10.0
+
 # Set by Ray's job supervisor in every `ray job submit` entry point's environment.
 RAY_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 
@@ -60,7 +63,9 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
             fs, path = pafs.FileSystem.from_uri(uri)
         except Exception as exc:  # pyarrow raises several types for unknown schemes / bad creds
             raise AugmentError(f"cannot open {uri}: {exc}") from None
-        return (_bounded(fs) if isinstance(fs, pafs.S3FileSystem) else fs), path
+        if isinstance(fs, pafs.S3FileSystem):
+            return _bounded(fs), path
+        return (_bounded_gcs(fs) if isinstance(fs, pafs.GcsFileSystem) else fs), path
     return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
 
 
@@ -73,6 +78,17 @@ def _bounded(fs: pafs.S3FileSystem) -> pafs.S3FileSystem:
     return rebuild({**options, "connect_timeout": min(S3_CONNECT_TIMEOUT_S, request_timeout),
                     "request_timeout": request_timeout,
                     "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS)})
+
+
+def _bounded_gcs(fs: pafs.GcsFileSystem) -> pafs.GcsFileSystem:
+    """The same GCS filesystem with a bound on its retries: without one, a machine with no Google
+    credentials retried the metadata server for ever (`--out gs://…` printed nothing for 600 s);
+    bounded, it fails in ~20 s with the client's own reason ("Could not create a OAuth2 access token")."""
+    import datetime
+
+    rebuild, (options,) = fs.__reduce__()
+    limit = float(os.environ.get(GCS_RETRY_LIMIT_ENV, GCS_RETRY_LIMIT_S))
+    return rebuild({**options, "retry_time_limit": datetime.timedelta(seconds=limit)})
 
 
 def check_writable(uri: str, option: str = "--out") -> None:
@@ -119,6 +135,8 @@ def storage_problem(exc: BaseException) -> str | None:
     """One line for an object-storage failure a user can fix (credentials, permissions, endpoint),
     or None when `exc` is something else. Such a failure is the environment's, not a bug."""
     text = " ".join(str(exc).split())
+    if "google::cloud::Status" in text:
+        return _gcs_problem(text)
     if "AWS Error" not in text:
         return None
     detail = text[text.index("AWS Error"):][:160]
@@ -131,6 +149,14 @@ def storage_problem(exc: BaseException) -> str | None:
         return (f"object storage did not answer{where} after {S3_ATTEMPTS} attempts ({detail}): check "
                 "AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) and the network")
     return f"object storage failed{where} ({detail})"
+
+
+def _gcs_problem(text: str) -> str:
+    detail = re.sub(r"^.*?google::cloud::Status\((\w+): ", r"\1: ", text)[:160]
+    if "OAuth2 access token" in text or "PERMISSION_DENIED" in text or "UNAUTHENTICATED" in text:
+        return (f"Google Cloud Storage refused or could not authenticate the request ({detail}): check the "
+                "credentials (GOOGLE_APPLICATION_CREDENTIALS, or the node's service account)")
+    return f"Google Cloud Storage failed after {GCS_RETRY_LIMIT_ENV}={os.environ.get(GCS_RETRY_LIMIT_ENV, GCS_RETRY_LIMIT_S)} s of retries ({detail})"
 
 
 def _missing_folders(fs: pafs.FileSystem, path: str) -> list[str]:
