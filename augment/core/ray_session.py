@@ -9,6 +9,7 @@ from typing import Iterator
 
 from augment.core import console
 from augment.core.errors import AugmentError
+from augment.core.storage import RAY_JOB_ENV
 
 
 @contextmanager
@@ -45,7 +46,11 @@ def ray_session(address: str | None, *, ray_train: bool) -> Iterator[None]:
         try:
             yield
         finally:
-            ray.shutdown()
+            # A `ray job submit` driver stays connected for the job's life: after ray.shutdown()
+            # Ray may delete the job's working directory, the driver's cwd, and the next stage's
+            # ray.init failed on it (`augment generate` without --judge: the judge, then generation).
+            if not os.environ.get(RAY_JOB_ENV):
+                ray.shutdown()
 
 
 def refuse_gpu_on_a_cpu_machine(gpu: bool, address: str | None) -> None:
