@@ -166,6 +166,12 @@ def _train_worker(loop: dict) -> None:
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr, betas=betas)
     ema = make_ema(generator, cfg.ema_decay)
+    if world > 1 and device.type == "cuda":
+        # G's BatchNorm statistics over the global batch, as with one worker: per-worker statistics
+        # of 128/k samples made the result depend on --workers. The same Parameters and buffers
+        # (the optimizer's and the EMA's), the same state_dict keys. (NCCL only: gloo has no
+        # SyncBatchNorm kernel, so CPU workers keep per-worker statistics.)
+        generator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(generator)
 
     first_epoch, history, resumed_from = 1, [], 0
     resume = newest_checkpoint(cfg.out, ray.train.get_checkpoint())
