@@ -166,7 +166,8 @@ def generate(
     judge: Optional[str] = typer.Option(None, help="Judge folder (default CHECKPOINT/judge, trained there on first use)."),
     workers: Optional[int] = typer.Option(None, help="Actors (default: one per CPU, or one per GPU with --gpu)."),
     gpu: bool = typer.Option(False, "--gpu", help="Generate on GPUs, one per actor."),
-    batch_size: int = typer.Option(SyntheticConfig.batch_size, help="Rows per generator forward pass."),
+    batch_size: Optional[int] = typer.Option(
+        SyntheticConfig.batch_size, help="Rows per generator forward pass (default: 512 on CPUs, 8192 on a GPU)."),
     seed: int = typer.Option(SyntheticConfig.seed, help="Row i's latent depends on (seed, i) only."),
     class_weights: Optional[str] = typer.Option(
         None, help="Class distribution as w0,…,w9 (default balanced), or fill: what each class of the GAN's real rows lacks "

@@ -24,6 +24,8 @@ from augment.core import storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, in_stage, require
 from augment.core.options import ComputeOptions, DataOptions, StageConfig
+from augment.core.node_types import cluster_shape
+from augment.core.placement import gpus_possible
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.forecast import MachineSpeed, measure_apart, stage_seconds
 from augment.stages.classifier.plan import classifier_runs, readable_rows, run_name
@@ -303,7 +305,7 @@ def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None) -> d
         n=cfg.n, gan_epochs=cfg.gan_epochs(), gan_images=cfg.limit or 60_000, classifier_epochs=cfg.classifier_epochs,
         merge_synthetic=cfg.merge_synthetic, seeds=cfg.seeds, cpus=max(1.0, ray.cluster_resources().get("CPU", 1.0)),
         speed=speed, curve_runs=len(curve_runs_beyond_gain_table(cfg)), min_confidence=cfg.min_confidence,
-        temperature=cfg.temperature,
+        temperature=cfg.temperature, gpus=int(gpus_possible(cluster_shape())) if cfg.gpu else 1,
     )
 
 
@@ -323,7 +325,8 @@ def expected_duration(cfg: PipelineConfig, workers: int, seconds: dict[str, floa
     where = "GPU" if cfg.gpu else f"{max(1.0, ray.cluster_resources().get('CPU', 1.0)):g} CPUs"
     total = sum(seconds.values())
     parts = ", ".join(f"{stage} ~{_minutes(value)}" for stage, value in seconds.items())
-    basis = "" if speed is None else f"; from this machine's speed, measured in {speed.seconds:.0f} s"
+    basis = (f"; from this machine's speed, measured in {speed.seconds:.0f} s" if speed is not None else
+             "; GPU rates assumed, not yet measured on a GPU (benchmarks/gpu_check.sh measures them)")
     return (f"augment run: {cfg.n:,} synthetic digits, GAN {plural(cfg.gan_epochs(), 'epoch')}, {plural(workers, 'worker')} on {where}; "
             f"expected ~{_minutes(total)} if nothing is done yet ({parts}){basis}")
 

@@ -44,12 +44,13 @@ GPU_RATES = {"gan": 20_000.0, "judge": 30_000.0, "generate": 100_000.0, "classif
 
 def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs: int, merge_synthetic: int | None,
                   seeds: int, cpus: float, speed: MachineSpeed | None, curve_runs: int = 0, min_confidence: float = 0.0,
-                  temperature: float = 1.0) -> dict[str, float]:
-    """Seconds per stage; speed None means --gpu (the GPU rates above, one GPU). `curve_runs`: the
+                  temperature: float = 1.0, gpus: int = 1) -> dict[str, float]:
+    """Seconds per stage; speed None means --gpu (the GPU rates above: training on one GPU,
+    generation on `gpus`, every GPU the node types allow). `curve_runs`: the
     synthetic-rows curve's runs beyond the gain table, per seed; `min_confidence` above 0: the judge's
     filter redraws what it doubts, more of it the stricter it is and the higher the sampling `temperature`."""
     if speed is None:
-        rate = dict(GPU_RATES)
+        rate = {**GPU_RATES, "generate": GPU_RATES["generate"] * max(1, gpus)}
     else:
         scale = cpus / speed.threads
         rate = {

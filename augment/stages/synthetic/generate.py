@@ -72,7 +72,7 @@ class SyntheticResult:
 def validate(cfg: SyntheticConfig) -> None:
     require(cfg.n is not None or cfg.class_weights == FILL, "--n is required (it may be left out with --class-weights fill)")
     require(cfg.n is None or 1 <= cfg.n <= MAX_ROWS, f"--n must be between 1 and {MAX_ROWS:,} (got {cfg.n})")
-    require(cfg.batch_size >= 1, f"--batch-size must be at least 1 (got {cfg.batch_size})")
+    require(cfg.batch_size is None or cfg.batch_size >= 1, f"--batch-size must be at least 1 (got {cfg.batch_size})")
     require(cfg.workers is None or cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
     require(0.0 <= cfg.min_confidence < 1.0, f"--min-confidence must be in [0, 1) (got {cfg.min_confidence})")
     require(cfg.max_attempts >= 1, f"--max-attempts must be at least 1 (got {cfg.max_attempts})")
@@ -150,7 +150,7 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
     plan = PartPlan(
         checkpoint=cfg.checkpoint, judge=judge_folder(cfg), out=cfg.out, n=cfg.n, seed=cfg.seed,
         boundaries=tuple(boundaries.tolist()), min_confidence=cfg.min_confidence,
-        max_attempts=cfg.max_attempts, batch_size=cfg.batch_size, metadata=metadata, precision=precision,
+        max_attempts=cfg.max_attempts, batch_size=cfg.forward_batch(), metadata=metadata, precision=precision,
         temperature=cfg.temperature,
     )
     check_models_apart(plan)  # before _reusable_parts, which may clear the folder
@@ -181,7 +181,7 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
         generator_sha256=generator_info["sha256"], judge_sha256=judge_sha256, seed=cfg.seed, n=cfg.n,
         mean_confidence=confidence_sum / rows, rejected_samples=rejected,
         reused_parts=len(reused), elapsed_s=round(seconds, 3), rows_per_s=round(rows_per_s, 1), precision_probe=probed,
-        run={"workers": cfg.workers, "gpu": cfg.gpu, "batch_size": cfg.batch_size},
+        run={"workers": cfg.workers, "gpu": cfg.gpu, "batch_size": cfg.forward_batch()},
         made_on={f["path"]: f["node"] for f in files if f.get("node")},  # the Ray node of each part made by this run
     )
     return SyntheticResult(
