@@ -68,3 +68,25 @@ def test_an_explicit_share_is_kept():
     placement = plan(1, True, what="GAN", cpus=2, shape=shape)
     assert placement == Placement(1, 2, placement.threads, True, placement.hosts)
     assert fits_now(placement, shape)
+
+
+def test_augment_run_with_gpu_on_a_machine_without_one_stops_before_the_first_stage(tmp_path):
+    from tests.conftest import assert_one_line_error, run_cli_process
+
+    out = tmp_path / "run"
+    result = run_cli_process("run", "--out", out, "--n", "1000", "--gpu", "--offline",
+                             env={"AUGMENT_FAKE_GPU": "", "CUDA_VISIBLE_DEVICES": ""})
+    assert_one_line_error(result, "--gpu: this machine has no CUDA GPU")
+    assert not (out / "real").exists()  # refused before the real stage, not after it
+
+
+def test_cluster_yamls_node_types_read_as_the_autoscaler_reads_them_size_one_gpu_worker_per_node():
+    from pathlib import Path
+
+    from augment.core.node_types import _types_from_file
+
+    types = _types_from_file(Path(__file__).resolve().parents[1] / "cluster.yaml")
+    assert types == [NodeType("gpu_worker", 8.0, 1.0, 0, 8, head=False)]  # the head type is left to ray.nodes()
+    shape = cluster(head(8), *types)  # as a job on the head sees it before any GPU node is up
+    placement = plan(2, True, what="GAN", shape=shape)
+    assert placement.bundle() == {"CPU": 8.0, "GPU": 1.0} and not fits_now(placement, shape)
