@@ -31,6 +31,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="Real datasets (MNIST family) as Parquet.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"augment {__version__}")
@@ -41,7 +42,10 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     verbose: bool = typer.Option(
-        False, "--verbose", envvar=console.VERBOSE_ENV, help="Also show Ray's own console output (workers' logs, Ray Data progress)."
+        False,
+        "--verbose",
+        envvar=console.VERBOSE_ENV,
+        help="Also show Ray's own console output (workers' logs, Ray Data progress).",
     ),
 ) -> None:
     if verbose:
@@ -53,15 +57,21 @@ def _root(
 DATA_ROOT_HELP = "Folder with the raw dataset files (default: $AUGMENT_DATA_ROOT, else ~/.cache/augment/data)."
 Dataset = Annotated[str, typer.Option(help="mnist, fashion-mnist or kmnist.")]
 DataRoot = Annotated[Optional[str], typer.Option(help=DATA_ROOT_HELP)]
-Offline = Annotated[bool, typer.Option("--offline", envvar="AUGMENT_OFFLINE", help="Never download; fail if the files are not there.")]
+Offline = Annotated[
+    bool, typer.Option("--offline", envvar="AUGMENT_OFFLINE", help="Never download; fail if the files are not there.")
+]
 Workers = Annotated[int, typer.Option(help="Ray Train workers (DDP replicas).")]
 Gpu = Annotated[bool, typer.Option("--gpu", help="One GPU per worker (nccl); default CPU (gloo).")]
 Address = Annotated[Optional[str], typer.Option(help="Ray cluster to join (default: start a local Ray).")]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace what --out holds (made with other settings, or foreign).")]
+Overwrite = Annotated[
+    bool, typer.Option("--overwrite", help="Replace what --out holds (made with other settings, or foreign).")
+]
 BatchSize = Annotated[int, typer.Option(help="Global batch, split evenly across workers.")]
 Limit = Annotated[Optional[int], typer.Option(help="Train on the first N images only (quick runs).")]
-REAL_PER_CLASS_HELP = ("The first K images of each class (low data), or one entry per class, a count or a percentage "
-                       "of that class (a long tail: 100%,100%,100%,100%,100%,2%,2%,2%,2%,2%).")
+REAL_PER_CLASS_HELP = (
+    "The first K images of each class (low data), or one entry per class, a count or a percentage "
+    "of that class (a long tail: 100%,100%,100%,100%,100%,2%,2%,2%,2%,2%)."
+)
 RealPerClass = Annotated[Optional[str], typer.Option(help=REAL_PER_CLASS_HELP + " As merge --real-per-class.")]
 Seed = Annotated[int, typer.Option(help="Seed for weights, shuffling and noise.")]
 CheckpointEvery = Annotated[int, typer.Option(help="Checkpoint every K epochs (and always the last).")]
@@ -112,13 +122,16 @@ def train(
     lr: float = typer.Option(GanConfig.lr, help="Adam learning rate for G and D."),
     latent_dim: int = typer.Option(GanConfig.latent_dim, help="Noise dimensions."),
     diff_augment: Optional[str] = typer.Option(
-        None, help="DiffAugment on D's inputs, e.g. translation,cutout: for runs where D memorises the real images "
-                   "(its accuracy on them near 1.0). 100 images per class did better without it (docs/stages/gan.md).",
+        None,
+        help="DiffAugment on D's inputs, e.g. translation,cutout: for runs where D memorises the real images "
+        "(its accuracy on them near 1.0). 100 images per class did better without it (docs/stages/gan.md).",
     ),
     checkpoint_every: CheckpointEvery = GanConfig.checkpoint_every,
     max_failures: MaxFailures = GanConfig.max_failures,
     precision: str = typer.Option(
-        GanConfig.precision, help="fp32, bf16 (autocast; weights stay fp32) or auto: bf16 on AMX CPUs, where it was measured to train as well; fp32 elsewhere, GPUs included."
+        GanConfig.precision,
+        help="fp32, bf16 (autocast; weights stay fp32) or auto: bf16 on AMX CPUs, where it was measured to train as "
+        "well; fp32 elsewhere, GPUs included.",
     ),
     address: Address = None,
     offline: Offline = False,
@@ -133,7 +146,9 @@ def train(
             f"trained {out} to epoch {result.epochs} in {result.seconds:.0f} s "
             f"({result.samples_per_s:,.0f} samples/s last epoch, {result.precision})"
         )
-    typer.echo(f"generator: {out}/generator.safetensors (sha256 {result.generator_sha256[:16]}…); samples: {out}/samples/")
+    typer.echo(
+        f"generator: {out}/generator.safetensors (sha256 {result.generator_sha256[:16]}…); samples: {out}/samples/"
+    )
 
 
 @app.command("judge")
@@ -161,26 +176,43 @@ def judge(
 @app.command("generate")
 def generate(
     checkpoint: str = typer.Option(..., help="GAN run folder holding generator.safetensors + generator.json."),
-    n: Optional[int] = typer.Option(None, "--n", help="Rows to generate (exactly this many land); with --class-weights fill, default: the deficit."),
-    out: str = typer.Option(..., help="Output folder or URI (s3://…): train/part-*.parquet + README.md + _manifest.json."),
-    judge: Optional[str] = typer.Option(None, help="Judge folder (default CHECKPOINT/judge, trained there on first use)."),
+    n: Optional[int] = typer.Option(
+        None, "--n", help="Rows to generate (exactly this many land); with --class-weights fill, default: the deficit."
+    ),
+    out: str = typer.Option(
+        ..., help="Output folder or URI (s3://…): train/part-*.parquet + README.md + _manifest.json."
+    ),
+    judge: Optional[str] = typer.Option(
+        None, help="Judge folder (default CHECKPOINT/judge, trained there on first use)."
+    ),
     workers: Optional[int] = typer.Option(None, help="Actors (default: one per CPU, or one per GPU with --gpu)."),
     gpu: bool = typer.Option(False, "--gpu", help="Generate on GPUs, one per actor."),
     batch_size: Optional[int] = typer.Option(
-        SyntheticConfig.batch_size, help="Rows per generator forward pass (default: 512 on CPUs, 8192 on a GPU)."),
+        SyntheticConfig.batch_size, help="Rows per generator forward pass (default: 512 on CPUs, 8192 on a GPU)."
+    ),
     seed: int = typer.Option(SyntheticConfig.seed, help="Row i's latent depends on (seed, i) only."),
     class_weights: Optional[str] = typer.Option(
-        None, help="Class distribution as w0,…,w9 (default balanced), or fill: what each class of the GAN's real rows lacks "
-                   "against the largest (a long tail made even; --n defaults to the total deficit)."),
+        None,
+        help="Class distribution as w0,…,w9 (default balanced), or fill: what each class of the GAN's real rows lacks "
+        "against the largest (a long tail made even; --n defaults to the total deficit).",
+    ),
     min_confidence: float = typer.Option(
-        SyntheticConfig.min_confidence, help="Replace samples the judge gives less than this probability of their label."
+        SyntheticConfig.min_confidence,
+        help="Replace samples the judge gives less than this probability of their label.",
     ),
     temperature: float = typer.Option(
-        SyntheticConfig.temperature, help="Latents ~ N(0, T^2): above 1 more varied digits (pair it with --min-confidence)."),
-    max_attempts: int = typer.Option(SyntheticConfig.max_attempts, help="Fresh samples a row may draw before the run gives up."),
-    rows_per_file: int = typer.Option(SyntheticConfig.rows_per_file, help="Most rows per part file (parts are split evenly)."),
+        SyntheticConfig.temperature,
+        help="Latents ~ N(0, T^2): above 1 more varied digits (pair it with --min-confidence).",
+    ),
+    max_attempts: int = typer.Option(
+        SyntheticConfig.max_attempts, help="Fresh samples a row may draw before the run gives up."
+    ),
+    rows_per_file: int = typer.Option(
+        SyntheticConfig.rows_per_file, help="Most rows per part file (parts are split evenly)."
+    ),
     precision: str = typer.Option(
-        SyntheticConfig.precision, help="fp32, bf16, or auto: bf16 where the hardware has bf16 matrix units (AMX CPUs, Ampere+ GPUs)."
+        SyntheticConfig.precision,
+        help="fp32, bf16, or auto: bf16 where the hardware has bf16 matrix units (AMX CPUs, Ampere+ GPUs).",
     ),
     data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP + " Only used to train a missing judge."),
     address: Address = None,
@@ -196,7 +228,8 @@ def generate(
     reused = f" ({result.reused_parts} parts kept from an interrupted run)" if result.reused_parts else ""
     typer.echo(
         f"wrote {result.rows:,} rows in {plural(result.files, 'file')} ({result.bytes / 1e6:,.1f} MB) to {out} in "
-        f"{result.seconds:.1f} s ({result.precision}): {result.rows_per_s:,.0f} rows/s, mean confidence {result.mean_confidence:.3f}, "
+        f"{result.seconds:.1f} s ({result.precision}): {result.rows_per_s:,.0f} rows/s, mean confidence "
+        f"{result.mean_confidence:.3f}, "
         f"{result.rejected:,} samples replaced{reused}"
     )
 
@@ -205,9 +238,13 @@ def generate(
 def merge(
     real: str = typer.Option(..., help="A real export (`augment data export`); only its train split is used."),
     synthetic: str = typer.Option(..., help="A generation output with its _manifest.json."),
-    out: str = typer.Option(..., help="Merged dataset folder or URI: train/real/ + train/synthetic/ + README.md + _manifest.json."),
+    out: str = typer.Option(
+        ..., help="Merged dataset folder or URI: train/real/ + train/synthetic/ + README.md + _manifest.json."
+    ),
     synthetic_fraction: Optional[float] = typer.Option(None, help="Share of synthetic rows in the result, in [0, 1)."),
-    max_synthetic: Optional[int] = typer.Option(None, help="At most this many synthetic rows (ids 0..K-1, class-balanced)."),
+    max_synthetic: Optional[int] = typer.Option(
+        None, help="At most this many synthetic rows (ids 0..K-1, class-balanced)."
+    ),
     real_per_class: Optional[str] = typer.Option(None, help=REAL_PER_CLASS_HELP),
     overwrite: Overwrite = False,
 ) -> None:
@@ -223,7 +260,9 @@ def retrain(
     out: str = typer.Option(..., help="Classifier run folder or URI: checkpoints, metrics, exported classifier."),
     dataset: str = typer.Option(ClassifierConfig.dataset, help="Whose real test split measures accuracy."),
     data_root: Optional[str] = typer.Option(None, help=DATA_ROOT_HELP + " (the real test split)"),
-    epochs: int = typer.Option(ClassifierConfig.epochs, help="Total epochs; raise it on an existing run to train more."),
+    epochs: int = typer.Option(
+        ClassifierConfig.epochs, help="Total epochs; raise it on an existing run to train more."
+    ),
     samples_seen: Optional[int] = typer.Option(
         None, help="Train on this many samples (steps x batch) instead of whole --epochs: the last pass stops part-way."
     ),
@@ -236,12 +275,18 @@ def retrain(
     synthetic_only: bool = typer.Option(False, "--synthetic-only", help="Train on the synthetic rows only (CAS)."),
     max_synthetic: Optional[int] = typer.Option(None, help="Leave out synthetic rows with id >= K."),
     synthetic_per_epoch: Optional[int] = typer.Option(
-        None, help="Each epoch: the real rows + the next K synthetic rows (fresh ones every epoch, wrapping around)."),
+        None, help="Each epoch: the real rows + the next K synthetic rows (fresh ones every epoch, wrapping around)."
+    ),
     classic_augment: bool = typer.Option(False, "--classic-augment", help="torchvision affine + elastic augmentation."),
     balanced_loss: bool = typer.Option(
-        False, "--balanced-loss", help="Weigh each class's rows by rows / (classes x its rows) in the loss (a long-tail baseline)."),
+        False,
+        "--balanced-loss",
+        help="Weigh each class's rows by rows / (classes x its rows) in the loss (a long-tail baseline).",
+    ),
     init_from: Optional[str] = typer.Option(
-        None, help="Start from this classifier's weights (a retrain folder), e.g. one trained --synthetic-only: fine-tuning."),
+        None,
+        help="Start from this classifier's weights (a retrain folder), e.g. one trained --synthetic-only: fine-tuning.",
+    ),
     seed: Seed = ClassifierConfig.seed,
     checkpoint_every: CheckpointEvery = ClassifierConfig.checkpoint_every,
     max_failures: MaxFailures = ClassifierConfig.max_failures,
@@ -257,25 +302,34 @@ def retrain(
 
 @app.command("evaluate")
 def evaluate(
-    checkpoint: str = typer.Option(..., help="GAN run folder (exported generator; judge in CHECKPOINT/judge by default)."),
+    checkpoint: str = typer.Option(
+        ..., help="GAN run folder (exported generator; judge in CHECKPOINT/judge by default)."
+    ),
     out: str = typer.Option(..., help="Report folder or URI: report.json, report.md, plots, runs/."),
     synthetic: Optional[str] = typer.Option(None, help="Generation output: samples to score and the CAS training set."),
     judge: Optional[str] = typer.Option(None, help="Judge folder (default CHECKPOINT/judge)."),
     dataset: Dataset = ReportConfig.dataset,
     data_root: DataRoot = None,
-    samples: int = typer.Option(ReportConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."),
+    samples: int = typer.Option(
+        ReportConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."
+    ),
     merged: Optional[str] = typer.Option(None, help="Merged dataset for the full-data gain table."),
-    low_data_merged: Optional[str] = typer.Option(None, help="Merged dataset made with --real-per-class (low-data gain table)."),
+    low_data_merged: Optional[str] = typer.Option(
+        None, help="Merged dataset made with --real-per-class (low-data gain table)."
+    ),
     seeds: int = typer.Option(ReportConfig.seeds, help="Seeds per gain-table variant."),
     epochs: int = typer.Option(ReportConfig.epochs, help="Epochs of every CAS and full-data classifier."),
     samples_seen: Optional[int] = typer.Option(
-        None, help="Samples (steps x batch) every gain-table classifier trains on; default: real only's epochs x real rows."
+        None,
+        help="Samples (steps x batch) every gain-table classifier trains on; default: real only's epochs x real rows.",
     ),
     low_data_epochs: int = typer.Option(ReportConfig.low_data_epochs, help="Epochs of every low-data classifier."),
     cas_rows: int = typer.Option(ReportConfig.cas_rows, help="Synthetic rows the CAS classifier trains on."),
     curve: Optional[str] = typer.Option(
-        None, help="Synthetic rows available, e.g. 0,10000,60000,250000,1000000: real + synthetic at the gain budget "
-                   "with the pool cut to each (the report's curve)."),
+        None,
+        help="Synthetic rows available, e.g. 0,10000,60000,250000,1000000: real + synthetic at the gain budget "
+        "with the pool cut to each (the report's curve).",
+    ),
     seed: int = typer.Option(ReportConfig.seed, help="Seed of in-process samples when no --synthetic is given."),
     workers: int = typer.Option(ReportConfig.workers, help="Ray Train workers per classifier."),
     gpu: Gpu = False,
@@ -295,32 +349,51 @@ def run(
     dataset: Dataset = PipelineConfig.dataset,
     data_root: DataRoot = None,
     epochs: Optional[int] = typer.Option(None, help="GAN epochs (default 20 on CPU, 30 with --gpu)."),
-    classifier_epochs: int = typer.Option(PipelineConfig.classifier_epochs, help="Epochs of every retrained classifier."),
+    classifier_epochs: int = typer.Option(
+        PipelineConfig.classifier_epochs, help="Epochs of every retrained classifier."
+    ),
     samples_seen: Optional[int] = typer.Option(
-        None, help="Samples (steps x batch) every gain-table classifier trains on; default: real only's epochs x real rows."
+        None,
+        help="Samples (steps x batch) every gain-table classifier trains on; default: real only's epochs x real rows.",
     ),
     arch: str = typer.Option(PipelineConfig.arch, help="dcgan, sagan or mlp."),
     limit: Optional[int] = typer.Option(None, help="GAN and judge train on the first N images only (quick runs)."),
     merge_synthetic: Optional[int] = typer.Option(
-        None, help="Synthetic rows merged with the real training split (default: all; the synthetic classifiers draw "
-                   "fresh ones every epoch)."),
+        None,
+        help="Synthetic rows merged with the real training split (default: all; the synthetic classifiers draw "
+        "fresh ones every epoch).",
+    ),
     curve: str = typer.Option(
-        ",".join(map(str, PipelineConfig.curve)), help="The report's synthetic-rows curve: real + synthetic at an equal "
-                                                         "budget with the pool cut to each count ('' for none)."),
-    samples: int = typer.Option(PipelineConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."),
+        ",".join(map(str, PipelineConfig.curve)),
+        help="The report's synthetic-rows curve: real + synthetic at an equal "
+        "budget with the pool cut to each count ('' for none).",
+    ),
+    samples: int = typer.Option(
+        PipelineConfig.samples, help="Synthetic digits scored for fidelity and Fréchet distance."
+    ),
     min_confidence: float = typer.Option(
-        PipelineConfig.min_confidence, help="Replace generated digits the judge gives less than this probability of their label (0: keep all)."),
-    temperature: float = typer.Option(PipelineConfig.temperature, help="Latents ~ N(0, T^2) in generation: above 1 more varied digits."),
+        PipelineConfig.min_confidence,
+        help="Replace generated digits the judge gives less than this probability of their label (0: keep all).",
+    ),
+    temperature: float = typer.Option(
+        PipelineConfig.temperature, help="Latents ~ N(0, T^2) in generation: above 1 more varied digits."
+    ),
     seeds: int = typer.Option(PipelineConfig.seeds, help="Seeds per gain-table variant (3 gives a spread)."),
     seed: int = typer.Option(PipelineConfig.seed, help="Seed of the GAN, the judge and the generation."),
     rows_per_file: int = typer.Option(
-        PipelineConfig.rows_per_file, help="Most rows per synthetic part file; a part is one actor's task, so smaller parts spread generation over more nodes."
+        PipelineConfig.rows_per_file,
+        help="Most rows per synthetic part file; a part is one actor's task, so smaller parts spread generation over "
+        "more nodes.",
     ),
     workers: Optional[int] = typer.Option(None, help="Ray Train workers (default: 2 on a CPU machine, 1 per GPU)."),
     gpu: bool = typer.Option(False, "--gpu", help="Use GPUs (defaults sized for a GPU)."),
     address: Address = None,
-    force: Optional[str] = typer.Option(None, help=f"Redo these stages (comma-separated: {','.join(STAGES)}) and what depends on them."),
-    only: Optional[str] = typer.Option(None, "--stages", hidden=True, help="Run only these stages (the cluster job chain)."),
+    force: Optional[str] = typer.Option(
+        None, help=f"Redo these stages (comma-separated: {','.join(STAGES)}) and what depends on them."
+    ),
+    only: Optional[str] = typer.Option(
+        None, "--stages", hidden=True, help="Run only these stages (the cluster job chain)."
+    ),
     offline: Offline = False,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run folder made with other settings."),
 ) -> None:
@@ -338,21 +411,26 @@ def run(
 
 
 @app.command(
-    "submit", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    "submit",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
 def submit(
     ctx: typer.Context,
     job: str = typer.Argument(..., help="train, generate, retrain or pipeline."),
     address: str = typer.Option(..., help="Ray Jobs API of the cluster, e.g. http://HEAD:8265."),
     wait: bool = typer.Option(False, "--wait", help="Stream the logs and exit with the job's status."),
-    working_dir: Optional[str] = typer.Option(None, help="Folder uploaded as the job's working directory (default: this project's folder)."),
+    working_dir: Optional[str] = typer.Option(
+        None, help="Folder uploaded as the job's working directory (default: this project's folder)."
+    ),
 ) -> None:
     """Submit a stage (or the whole chain) to a Ray cluster; other options go to the job."""
     from augment.submit import SubmitConfig
     from augment.submit import submit as run_submit
 
-    result = run_submit(SubmitConfig(job=job, address=address, args=tuple(ctx.args), wait=wait, working_dir=working_dir),
-                        echo=typer.echo)
+    result = run_submit(
+        SubmitConfig(job=job, address=address, args=tuple(ctx.args), wait=wait, working_dir=working_dir),
+        echo=typer.echo,
+    )
     ended = f"; ended {', '.join(result.statuses)}" if result.statuses else ""
     typer.echo(f"job ids: {' '.join(result.job_ids)}{ended}")
 
@@ -378,7 +456,9 @@ def _weights(text: Optional[str]) -> Optional[tuple[float, ...] | str]:
     try:
         return tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise AugmentError(f"--class-weights must be {FILL} or comma-separated numbers like 1,1,1,1,1,1,1,1,1,2 (got {text!r})") from None
+        raise AugmentError(
+            f"--class-weights must be {FILL} or comma-separated numbers like 1,1,1,1,1,1,1,1,1,2 (got {text!r})"
+        ) from None
 
 
 def _label_table(counts) -> str:
@@ -417,7 +497,8 @@ def _unexpected(exc: Exception, args: list[str]) -> None:
     where = current_stage() or _command(args)
     saved = console.save_traceback(exc, f"augment {' '.join(args)}")
     typer.echo(
-        f"augment: error: {where} failed unexpectedly ({type(exc).__name__}: {first_line(exc)}); full traceback in {saved}",
+        f"augment: error: {where} failed unexpectedly ({type(exc).__name__}: {first_line(exc)}); full traceback in "
+        f"{saved}",
         err=True,
     )
     sys.exit(1)

@@ -16,15 +16,16 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from augment import stages
 from augment.core import storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, in_stage, require
-from augment.core.options import ComputeOptions, DataOptions, StageConfig
 from augment.core.node_types import cluster_shape
+from augment.core.options import ComputeOptions, DataOptions, StageConfig
 from augment.core.placement import gpus_possible
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.forecast import MachineSpeed, measure_apart, stage_seconds
@@ -69,7 +70,9 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
     temperature: float = 2.0
     seeds: int = 1
     seed: int = 0
-    rows_per_file: int = SyntheticConfig.rows_per_file  # synthetic parts: smaller ones spread generation over more actors
+    rows_per_file: int = (
+        SyntheticConfig.rows_per_file
+    )  # synthetic parts: smaller ones spread generation over more actors
     workers: int | None = None  # None: 1 per GPU with --gpu, else 2 when the machine has 2+ CPUs
     force: tuple[str, ...] = ()
 
@@ -77,10 +80,28 @@ class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
         return self.epochs if self.epochs is not None else (30 if self.gpu else 20)
 
     def identity(self) -> dict[str, Any]:
-        keys = ("n", "dataset", "classifier_epochs", "arch", "limit", "merge_synthetic", "samples", "min_confidence",
-                "temperature", "seeds", "seed")
-        budget = {} if self.samples_seen is None else {"samples_seen": self.samples_seen}  # absent: older runs keep their identity
-        return {"gan_epochs": self.gan_epochs(), **{key: getattr(self, key) for key in keys}, "curve": list(self.curve), **budget}
+        keys = (
+            "n",
+            "dataset",
+            "classifier_epochs",
+            "arch",
+            "limit",
+            "merge_synthetic",
+            "samples",
+            "min_confidence",
+            "temperature",
+            "seeds",
+            "seed",
+        )
+        budget = (
+            {} if self.samples_seen is None else {"samples_seen": self.samples_seen}
+        )  # absent: older runs keep their identity
+        return {
+            "gan_epochs": self.gan_epochs(),
+            **{key: getattr(self, key) for key in keys},
+            "curve": list(self.curve),
+            **budget,
+        }
 
 
 RUN_FILE = "pipeline.json"
@@ -103,29 +124,56 @@ def _real(cfg: PipelineConfig, workers: int) -> RealConfig:
 
 def _gan(cfg: PipelineConfig, workers: int) -> GanConfig:
     return GanConfig(
-        out=folder(cfg, "gan"), dataset=cfg.dataset, data_root=cfg.data_root, download=cfg.download,
-        epochs=cfg.gan_epochs(), workers=workers, gpu=cfg.gpu, arch=cfg.arch, limit=cfg.limit, seed=cfg.seed,
+        out=folder(cfg, "gan"),
+        dataset=cfg.dataset,
+        data_root=cfg.data_root,
+        download=cfg.download,
+        epochs=cfg.gan_epochs(),
+        workers=workers,
+        gpu=cfg.gpu,
+        arch=cfg.arch,
+        limit=cfg.limit,
+        seed=cfg.seed,
         address=cfg.address,
     )
 
 
 def _judge(cfg: PipelineConfig, workers: int) -> JudgeConfig:
     return JudgeConfig(
-        out=folder(cfg, "judge"), dataset=cfg.dataset, data_root=cfg.data_root, download=cfg.download,
-        workers=workers, gpu=cfg.gpu, limit=cfg.limit, seed=cfg.seed, address=cfg.address,
+        out=folder(cfg, "judge"),
+        dataset=cfg.dataset,
+        data_root=cfg.data_root,
+        download=cfg.download,
+        workers=workers,
+        gpu=cfg.gpu,
+        limit=cfg.limit,
+        seed=cfg.seed,
+        address=cfg.address,
     )
 
 
 def _synthetic(cfg: PipelineConfig, workers: int) -> SyntheticConfig:
     return SyntheticConfig(
-        checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), n=cfg.n, out=folder(cfg, "synthetic"), seed=cfg.seed,
-        min_confidence=cfg.min_confidence, temperature=cfg.temperature, rows_per_file=cfg.rows_per_file, gpu=cfg.gpu, data_root=cfg.data_root, download=cfg.download, address=cfg.address,
+        checkpoint=folder(cfg, "gan"),
+        judge=folder(cfg, "judge"),
+        n=cfg.n,
+        out=folder(cfg, "synthetic"),
+        seed=cfg.seed,
+        min_confidence=cfg.min_confidence,
+        temperature=cfg.temperature,
+        rows_per_file=cfg.rows_per_file,
+        gpu=cfg.gpu,
+        data_root=cfg.data_root,
+        download=cfg.download,
+        address=cfg.address,
     )
 
 
 def _merged(cfg: PipelineConfig, workers: int) -> MergedConfig:
     return MergedConfig(
-        real=folder(cfg, "real"), synthetic=folder(cfg, "synthetic"), out=folder(cfg, "merged"),
+        real=folder(cfg, "real"),
+        synthetic=folder(cfg, "synthetic"),
+        out=folder(cfg, "merged"),
         max_synthetic=cfg.merge_synthetic,
     )
 
@@ -133,11 +181,25 @@ def _merged(cfg: PipelineConfig, workers: int) -> MergedConfig:
 def _report(cfg: PipelineConfig, workers: int) -> ReportConfig:
     """The report reads the classifiers the classifier stage trained in OUT/classifier."""
     return ReportConfig(
-        checkpoint=folder(cfg, "gan"), judge=folder(cfg, "judge"), out=folder(cfg, "report"),
-        synthetic=folder(cfg, "synthetic"), merged=folder(cfg, "merged"), dataset=cfg.dataset, data_root=cfg.data_root,
-        download=cfg.download, samples=min(cfg.samples, cfg.n), seed=cfg.seed, seeds=cfg.seeds,
-        epochs=cfg.classifier_epochs, samples_seen=cfg.samples_seen, cas_rows=min(cfg.n, 60_000), curve=cfg.curve,
-        runs=folder(cfg, "classifier"), workers=workers, gpu=cfg.gpu, address=cfg.address,
+        checkpoint=folder(cfg, "gan"),
+        judge=folder(cfg, "judge"),
+        out=folder(cfg, "report"),
+        synthetic=folder(cfg, "synthetic"),
+        merged=folder(cfg, "merged"),
+        dataset=cfg.dataset,
+        data_root=cfg.data_root,
+        download=cfg.download,
+        samples=min(cfg.samples, cfg.n),
+        seed=cfg.seed,
+        seeds=cfg.seeds,
+        epochs=cfg.classifier_epochs,
+        samples_seen=cfg.samples_seen,
+        cas_rows=min(cfg.n, 60_000),
+        curve=cfg.curve,
+        runs=folder(cfg, "classifier"),
+        workers=workers,
+        gpu=cfg.gpu,
+        address=cfg.address,
     )
 
 
@@ -205,7 +267,10 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
         for k, stage in enumerate(chosen, 1):
             replace = stage in redo or any(dep in did_work for dep in PIPELINE[stage].needs)
             redo_note = " (redo)" if replace and _has_output(cfg, stage) else ""
-            echo(f"[{stage}] stage {k}/{len(chosen)}: {folder(cfg, stage)}{redo_note}; forecast {_minutes(expected.get(stage, 0.0))}")
+            echo(
+                f"[{stage}] stage {k}/{len(chosen)}: {folder(cfg, stage)}{redo_note}; forecast "
+                f"{_minutes(expected.get(stage, 0.0))}"
+            )
             started = time.perf_counter()
             with in_stage(stage):
                 skipped, figures, report = _run_stage(cfg, stage, workers, replace, echo)
@@ -242,9 +307,17 @@ def _classifiers(cfg: PipelineConfig, workers: int, replace: bool):
     runs = classifier_runs(_report(cfg, workers))
     for name, run_cfg in runs.items():
         keep_current = replace and run_cfg.real_only and not forced
-        runs[name] = stages.classifier.unless_current(run_cfg) if keep_current else dataclasses.replace(run_cfg, overwrite=replace)
-    results = dict(zip(runs, stages.classifier.run_many(list(runs.values()), labels=[f"classifier {name}" for name in runs])))
-    baseline, augmented = (results[run_name("full data", variant, 0)].test_accuracy for variant in (BASELINE, AUGMENTED))
+        runs[name] = (
+            stages.classifier.unless_current(run_cfg)
+            if keep_current
+            else dataclasses.replace(run_cfg, overwrite=replace)
+        )
+    results = dict(
+        zip(runs, stages.classifier.run_many(list(runs.values()), labels=[f"classifier {name}" for name in runs]))
+    )
+    baseline, augmented = (
+        results[run_name("full data", variant, 0)].test_accuracy for variant in (BASELINE, AUGMENTED)
+    )
     kept = sum(result.skipped for result in results.values())
     trained = f"{plural(len(results) - kept, 'classifier')} trained" + (f", {kept} kept" if kept else "")
     return kept == len(results), f"{trained}; real only {baseline:.4f} vs augmented {augmented:.4f} (seed 0)", None
@@ -270,7 +343,8 @@ def _check_folder(cfg: PipelineConfig) -> None:
         if previous != cfg.identity():
             changed = sorted(k for k in cfg.identity() if previous.get(k) != cfg.identity()[k])
             raise AugmentError(
-                f"--out {cfg.out} holds a run with other settings ({', '.join(changed)}); pass --overwrite or choose another folder"
+                f"--out {cfg.out} holds a run with other settings ({', '.join(changed)}); pass --overwrite or choose "
+                "another folder"
             )
     elif storage.entries(fs, out) and not cfg.overwrite:
         names = {e.base_name for e in storage.entries(fs, out)}
@@ -280,7 +354,9 @@ def _check_folder(cfg: PipelineConfig) -> None:
 
 def _record_settings(cfg: PipelineConfig) -> None:
     fs, out = storage.resolve(cfg.out)
-    storage.write_bytes_atomic(fs, storage.join(out, RUN_FILE), json.dumps(cfg.identity(), indent=2, sort_keys=True).encode())
+    storage.write_bytes_atomic(
+        fs, storage.join(out, RUN_FILE), json.dumps(cfg.identity(), indent=2, sort_keys=True).encode()
+    )
 
 
 def _default_workers(gpu: bool) -> int:
@@ -302,10 +378,18 @@ def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None) -> d
     import ray
 
     return stage_seconds(
-        n=cfg.n, gan_epochs=cfg.gan_epochs(), gan_images=cfg.limit or 60_000, classifier_epochs=cfg.classifier_epochs,
-        merge_synthetic=cfg.merge_synthetic, seeds=cfg.seeds, cpus=max(1.0, ray.cluster_resources().get("CPU", 1.0)),
-        speed=speed, curve_runs=len(curve_runs_beyond_gain_table(cfg)), min_confidence=cfg.min_confidence,
-        temperature=cfg.temperature, gpus=int(gpus_possible(cluster_shape())) if cfg.gpu else 1,
+        n=cfg.n,
+        gan_epochs=cfg.gan_epochs(),
+        gan_images=cfg.limit or 60_000,
+        classifier_epochs=cfg.classifier_epochs,
+        merge_synthetic=cfg.merge_synthetic,
+        seeds=cfg.seeds,
+        cpus=max(1.0, ray.cluster_resources().get("CPU", 1.0)),
+        speed=speed,
+        curve_runs=len(curve_runs_beyond_gain_table(cfg)),
+        min_confidence=cfg.min_confidence,
+        temperature=cfg.temperature,
+        gpus=int(gpus_possible(cluster_shape())) if cfg.gpu else 1,
     )
 
 
@@ -319,16 +403,24 @@ def curve_runs_beyond_gain_table(cfg: PipelineConfig) -> set[int]:
     return {min(rows, readable) for rows in cfg.curve} - {0, readable}
 
 
-def expected_duration(cfg: PipelineConfig, workers: int, seconds: dict[str, float], speed: MachineSpeed | None = None) -> str:
+def expected_duration(
+    cfg: PipelineConfig, workers: int, seconds: dict[str, float], speed: MachineSpeed | None = None
+) -> str:
     import ray
 
     where = "GPU" if cfg.gpu else f"{max(1.0, ray.cluster_resources().get('CPU', 1.0)):g} CPUs"
     total = sum(seconds.values())
     parts = ", ".join(f"{stage} ~{_minutes(value)}" for stage, value in seconds.items())
-    basis = (f"; from this machine's speed, measured in {speed.seconds:.0f} s" if speed is not None else
-             "; GPU rates assumed, not yet measured on a GPU (benchmarks/gpu_check.sh measures them)")
-    return (f"augment run: {cfg.n:,} synthetic digits, GAN {plural(cfg.gan_epochs(), 'epoch')}, {plural(workers, 'worker')} on {where}; "
-            f"expected ~{_minutes(total)} if nothing is done yet ({parts}){basis}")
+    basis = (
+        f"; from this machine's speed, measured in {speed.seconds:.0f} s"
+        if speed is not None
+        else "; GPU rates assumed, not yet measured on a GPU (benchmarks/gpu_check.sh measures them)"
+    )
+    return (
+        f"augment run: {cfg.n:,} synthetic digits, GAN {plural(cfg.gan_epochs(), 'epoch')}, "
+        f"{plural(workers, 'worker')} on {where}; "
+        f"expected ~{_minutes(total)} if nothing is done yet ({parts}){basis}"
+    )
 
 
 def summary_table(result: PipelineResult) -> str:

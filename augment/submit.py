@@ -14,22 +14,37 @@ import os
 import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from augment.core.console import RAYLET_LINE
 from augment.core.errors import AugmentError
 
-JOB_SCRIPTS = {"train": "jobs/train_gan.py", "generate": "jobs/generate.py", "retrain": "jobs/retrain.py", "pipeline": "jobs/pipeline.py"}
+JOB_SCRIPTS = {
+    "train": "jobs/train_gan.py",
+    "generate": "jobs/generate.py",
+    "retrain": "jobs/retrain.py",
+    "pipeline": "jobs/pipeline.py",
+}
 PIPELINE_CHAIN = (("train", "real,gan,judge"), ("generate", "synthetic"), ("retrain", "merged,classifier,report"))
 UPLOAD_EXCLUDES = ["**/__pycache__", "*.egg-info", "augment-out", ".pytest_cache", "benchmarks/*.log"]
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 LAST_LOG_LINES = 15
 AGENT_PATIENCE_S = 120.0
 # Every option of the jobs that names a folder or file; on a cluster each must be absolute or a URI.
-PATH_OPTIONS = ("--out", "--checkpoint", "--judge", "--real", "--synthetic", "--data", "--merged", "--low-data-merged",
-                "--data-root", "--run")
+PATH_OPTIONS = (
+    "--out",
+    "--checkpoint",
+    "--judge",
+    "--real",
+    "--synthetic",
+    "--data",
+    "--merged",
+    "--low-data-merged",
+    "--data-root",
+    "--run",
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +82,9 @@ def refuse_local_relative_paths(args: tuple[str, ...]) -> None:
         if name in PATH_OPTIONS:
             values[name] = value if has_value else (args[i + 1] if i + 1 < len(args) else "")
     if "--out" not in values:
-        raise AugmentError("a cluster job needs --out: an absolute path on storage every node shares, or a URI (s3://bucket/prefix)")
+        raise AugmentError(
+            "a cluster job needs --out: an absolute path on storage every node shares, or a URI (s3://bucket/prefix)"
+        )
     for name, value in values.items():
         if "://" not in value and not os.path.isabs(value):
             raise AugmentError(
@@ -80,7 +97,9 @@ def project_folder() -> str:
     """The folder `ray job submit` uploads: this project's source, wherever the command is run from."""
     root = Path(__file__).resolve().parents[1]
     if not (root / "jobs").is_dir():
-        raise AugmentError(f"no jobs/ folder beside the augment package in {root}; pass --working-dir with the project's folder")
+        raise AugmentError(
+            f"no jobs/ folder beside the augment package in {root}; pass --working-dir with the project's folder"
+        )
     return str(root)
 
 
@@ -100,7 +119,10 @@ def submit(cfg: SubmitConfig, echo: Callable[[str], None] = print) -> SubmitResu
     if cfg.job != "pipeline":
         steps = [(cfg.job, f"python {JOB_SCRIPTS[cfg.job]} {shlex.join(cfg.args)}".strip())]
     else:
-        steps = [(name, f"python jobs/pipeline.py {shlex.join(cfg.args)} --stages {stages}".strip()) for name, stages in PIPELINE_CHAIN]
+        steps = [
+            (name, f"python jobs/pipeline.py {shlex.join(cfg.args)} --stages {stages}".strip())
+            for name, stages in PIPELINE_CHAIN
+        ]
     chained = len(steps) > 1
     for name, entrypoint in steps:
         job_id = _submit_job(client, entrypoint, {"working_dir": working_dir, "excludes": UPLOAD_EXCLUDES})
@@ -133,7 +155,9 @@ def _submit_job(client, entrypoint: str, runtime_env: dict, patience_s: float = 
 
 # What the Jobs API itself writes into a job's log before the entry point runs; `submit` has
 # already said which job it submitted and what it runs.
-JOB_MANAGER_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+INFO job_manager\.py|Running entrypoint for job )")
+JOB_MANAGER_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+INFO job_manager\.py|Running entrypoint for job )"
+)
 
 
 def _own_lines(lines: list[str]) -> list[str]:

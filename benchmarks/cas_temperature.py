@@ -46,10 +46,12 @@ def filtered_digits(generator, judge, rows: int, temperature: float, min_confide
     with torch.no_grad():
         for _ in range(32):
             z = torch.randn(len(pending), generator_latent_dim(generator), generator=draws) * temperature
-            made = torch.cat([generator(z[i:i + 2048], labels[pending][i:i + 2048]) for i in range(0, len(pending), 2048)])
+            made = torch.cat(
+                [generator(z[i : i + 2048], labels[pending][i : i + 2048]) for i in range(0, len(pending), 2048)]
+            )
             stored = ((made + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).squeeze(1)  # what a Parquet row holds
             made = mnist.to_gan_range(stored).unsqueeze(1)
-            scores = torch.cat([torch.softmax(judge(made[i:i + 4096]), 1) for i in range(0, len(made), 4096)])
+            scores = torch.cat([torch.softmax(judge(made[i : i + 4096]), 1) for i in range(0, len(made), 4096)])
             kept = scores[torch.arange(len(pending)), labels[pending]] >= min_confidence
             images[pending[kept]] = made[kept]
             pending = pending[~kept]
@@ -71,7 +73,10 @@ def cas(images, labels, test_images, test_labels, seed: int, epochs: int) -> flo
     step = 0
     for _ in range(epochs):
         order = torch.randperm(len(labels))
-        batches = ((images[order[i:i + BATCH]], labels[order[i:i + BATCH]]) for i in range(0, len(labels) - BATCH + 1, BATCH))
+        batches = (
+            (images[order[i : i + BATCH]], labels[order[i : i + BATCH]])
+            for i in range(0, len(labels) - BATCH + 1, BATCH)
+        )
         step = train_epoch(model, optimizer, batches, schedule, step).steps
     model.eval()
     return test_scores(model, test_images, test_labels, 10)["test_accuracy"]
@@ -95,10 +100,22 @@ def main() -> None:
     for temperature in (float(t) for t in args.temperatures.split(",")):
         for seed in (int(s) for s in args.seeds.split(",")):
             started = time.perf_counter()
-            images, labels, replaced = filtered_digits(generator, judge, args.rows, temperature, args.min_confidence, seed)
+            images, labels, replaced = filtered_digits(
+                generator, judge, args.rows, temperature, args.min_confidence, seed
+            )
             accuracy = cas(images, labels, test_images, test_labels, seed, args.epochs)
-            print(json.dumps({"temperature": temperature, "seed": seed, "cas": round(accuracy, 4),
-                              "draws_replaced": round(replaced, 4), "seconds": round(time.perf_counter() - started)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "temperature": temperature,
+                        "seed": seed,
+                        "cas": round(accuracy, 4),
+                        "draws_replaced": round(replaced, 4),
+                        "seconds": round(time.perf_counter() - started),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

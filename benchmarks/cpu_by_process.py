@@ -64,8 +64,21 @@ def generate_run(checkpoint: str, judge: str, out: str, n: int) -> None:
     before = cpu_seconds_by_process()
     latest = dict(before)
     started = time.perf_counter()
-    command = [sys.executable, "-m", "augment", "generate", "--checkpoint", checkpoint, "--judge", judge,
-               "--n", str(n), "--out", out, "--overwrite"]
+    command = [
+        sys.executable,
+        "-m",
+        "augment",
+        "generate",
+        "--checkpoint",
+        checkpoint,
+        "--judge",
+        judge,
+        "--n",
+        str(n),
+        "--out",
+        out,
+        "--overwrite",
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     while proc.poll() is None:  # processes that exit before the end keep their last reading
         latest.update(cpu_seconds_by_process())

@@ -27,13 +27,23 @@ from augment.stages.synthetic.sampling import class_boundaries  # noqa: E402
 from augment.stages.synthetic.synthesis import PartMaker  # noqa: E402
 
 
-def first_draw_confidence(gan: str, judge: str, draws: int, temperature: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def first_draw_confidence(
+    gan: str, judge: str, draws: int, temperature: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(labels, the judge's probability of each label) for the first draws of ids 0..draws-1."""
     _, info = load_generator(gan)
     plan = PartPlan(
-        checkpoint=gan, judge=judge, out="unused", n=draws, seed=seed,
+        checkpoint=gan,
+        judge=judge,
+        out="unused",
+        n=draws,
+        seed=seed,
         boundaries=tuple(class_boundaries(info["spec"]["num_classes"], None).tolist()),
-        min_confidence=0.0, max_attempts=1, batch_size=512, metadata={}, temperature=temperature,
+        min_confidence=0.0,
+        max_attempts=1,
+        batch_size=512,
+        metadata={},
+        temperature=temperature,
     )
     _, labels, confidence, _ = PartMaker(plan).make_rows(np.arange(draws))
     return labels, confidence
@@ -55,11 +65,19 @@ def main() -> None:
             kept = confidence >= threshold
             by_class = np.array([kept[labels == k].mean() for k in np.unique(labels)])
             failing = 1_000_000 / len(by_class) * float(np.sum((1 - by_class) ** args.max_attempts))
-            print(json.dumps({
-                "temperature": temperature, "min_confidence": threshold, "kept": round(float(kept.mean()), 4),
-                "worst_class": int(by_class.argmin()), "worst_class_kept": round(float(by_class.min()), 4),
-                "rows_of_a_million_exhausting_attempts": float(f"{failing:.3g}"),
-            }), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "temperature": temperature,
+                        "min_confidence": threshold,
+                        "kept": round(float(kept.mean()), 4),
+                        "worst_class": int(by_class.argmin()),
+                        "worst_class_kept": round(float(by_class.min()), 4),
+                        "rows_of_a_million_exhausting_attempts": float(f"{failing:.3g}"),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,24 @@ def free_port() -> int:
 
 def generate(checkpoint: str, judge: str, out: str, n: int, precision: str, env: dict) -> float:
     """rows/s as `augment generate` reports it (rows made / the command's own seconds)."""
-    command = [sys.executable, "-c", "from augment.cli import main; main()", "generate", "--checkpoint", checkpoint,
-               "--judge", judge, "--out", out, "--n", str(n), "--precision", precision, "--seed", "0"]
+    command = [
+        sys.executable,
+        "-c",
+        "from augment.cli import main; main()",
+        "generate",
+        "--checkpoint",
+        checkpoint,
+        "--judge",
+        judge,
+        "--out",
+        out,
+        "--n",
+        str(n),
+        "--precision",
+        precision,
+        "--seed",
+        "0",
+    ]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -62,24 +78,46 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="gen-s3-"))
     port = free_port()
-    server = subprocess.Popen([shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server",
-                               "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         checkpoint, judge = untrained_models(work)
-        s3_env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-                  "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}", "AWS_EC2_METADATA_DISABLED": "true"}
+        s3_env = {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
         env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
         time.sleep(2.0)
         import boto3
 
-        boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL_S3"], region_name="us-east-1", aws_access_key_id="bench",
-                     aws_secret_access_key="bench").create_bucket(Bucket="bench")
+        boto3.client(
+            "s3",
+            endpoint_url=s3_env["AWS_ENDPOINT_URL_S3"],
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        ).create_bucket(Bucket="bench")
         local = [generate(checkpoint, judge, str(work / "local-1"), args.n, args.precision, env)]
         remote = generate(checkpoint, judge, "s3://bench/synthetic", args.n, args.precision, {**env, **s3_env})
         local.append(generate(checkpoint, judge, str(work / "local-2"), args.n, args.precision, env))
         baseline = sum(local) / len(local)
-        print(f"local disk {baseline:,.0f} rows/s (mean of {local[0]:,.0f} and {local[1]:,.0f}); "
-              f"S3 {remote:,.0f} rows/s; S3 / local = {remote / baseline:.2f}", flush=True)
+        print(
+            f"local disk {baseline:,.0f} rows/s (mean of {local[0]:,.0f} and {local[1]:,.0f}); "
+            f"S3 {remote:,.0f} rows/s; S3 / local = {remote / baseline:.2f}",
+            flush=True,
+        )
     finally:
         server.kill()
         shutil.rmtree(work, ignore_errors=True)

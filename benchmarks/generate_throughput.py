@@ -58,9 +58,16 @@ def untrained_models(folder: Path) -> tuple[str, str]:
 
 def plan_for(checkpoint: str, judge: str, out: str, n: int, precision: str) -> PartPlan:
     return PartPlan(
-        checkpoint=checkpoint, judge=judge, out=out, n=n, seed=0,
-        boundaries=tuple(class_boundaries(10, None).tolist()), min_confidence=0.0, max_attempts=1,
-        batch_size=512, metadata=schema.file_metadata("mnist", generator="benchmark", run_config={"n": n}),
+        checkpoint=checkpoint,
+        judge=judge,
+        out=out,
+        n=n,
+        seed=0,
+        boundaries=tuple(class_boundaries(10, None).tolist()),
+        min_confidence=0.0,
+        max_attempts=1,
+        batch_size=512,
+        metadata=schema.file_metadata("mnist", generator="benchmark", run_config={"n": n}),
         precision=precision,
     )
 
@@ -84,7 +91,10 @@ def raw_forward(maker: PartMaker, rows: int = 16_384) -> tuple[float, float, int
         for _ in range(rows // batch):
             maker.score(z, labels)
         row_rate = rows // batch * batch / (time.perf_counter() - started)
-        print(f"  (a) batch {batch:5d}: generator {generator_rate:7,.0f} images/s, generator + judge {row_rate:7,.0f} rows/s")
+        print(
+            f"  (a) batch {batch:5d}: generator {generator_rate:7,.0f} images/s, generator + judge {row_rate:7,.0f} "
+            "rows/s"
+        )
         if row_rate > best[1]:
             best = (generator_rate, row_rate, batch)
     return best
@@ -126,7 +136,9 @@ def tree_pss_bytes(root: int) -> int:
 def steady_rate(stdout: str, cpus: int) -> float:
     """The job's rows/s while its actors make parts (start-up and shutdown left out): rows per
     actor-second of part making, times the actors (one per CPU, at most one per part)."""
-    parts = [re.search(r"([\d,]+) rows in ([\d.]+) s", line) for line in stdout.splitlines() if line.startswith("part-")]
+    parts = [
+        re.search(r"([\d,]+) rows in ([\d.]+) s", line) for line in stdout.splitlines() if line.startswith("part-")
+    ]
     rows = sum(int(m.group(1).replace(",", "")) for m in parts if m)
     seconds = sum(float(m.group(2)) for m in parts if m)
     return rows / seconds * min(cpus, len(parts)) if seconds else 0.0
@@ -134,8 +146,23 @@ def steady_rate(stdout: str, cpus: int) -> float:
 
 def ray_job(checkpoint: str, judge: str, out: str, n: int, precision: str) -> tuple[float, int, str, str]:
     """(rows/s end to end, peak PSS bytes of the process tree, the command's summary line, its stdout)."""
-    command = [sys.executable, "-m", "augment", "generate", "--checkpoint", checkpoint, "--judge", judge,
-               "--n", str(n), "--out", out, "--precision", precision, "--overwrite"]
+    command = [
+        sys.executable,
+        "-m",
+        "augment",
+        "generate",
+        "--checkpoint",
+        checkpoint,
+        "--judge",
+        judge,
+        "--n",
+        str(n),
+        "--out",
+        out,
+        "--precision",
+        precision,
+        "--overwrite",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
@@ -171,8 +198,10 @@ def main() -> None:
         checkpoint, judge = (args.checkpoint, args.judge) if args.checkpoint and args.judge else untrained_models(work)
         threads = os.cpu_count() or 1
         torch.set_num_threads(threads)
-        print(f"machine: {threads} CPUs, torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
-              f"{'trained' if args.checkpoint else 'untrained'} models, {precision}")
+        print(
+            f"machine: {threads} CPUs, torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
+            f"{'trained' if args.checkpoint else 'untrained'} models, {precision}"
+        )
         plain_plan = plan_for(checkpoint, judge, str(work / "plain"), args.plain_n or min(args.n, 131_072), precision)
         maker = PartMaker(plain_plan)
         generator_rate, row_rate, batch = raw_forward(maker)
@@ -181,16 +210,28 @@ def main() -> None:
         print(f"  (b) plain loop, {plain_n:,} rows, before (c): {plain_before:,.0f} rows/s")
         ray_rate, peak, summary, stdout = ray_job(checkpoint, judge, str(work / "ray"), args.n, precision)
         steady = steady_rate(stdout, threads)
-        print(f"  (c) augment generate, {args.n:,} rows: {ray_rate:,.0f} rows/s end to end "
-              f"({args.n / ray_rate:.1f} s), peak PSS {peak / 2**30:.2f} GiB\n      {summary}")
+        print(
+            f"  (c) augment generate, {args.n:,} rows: {ray_rate:,.0f} rows/s end to end "
+            f"({args.n / ray_rate:.1f} s), peak PSS {peak / 2**30:.2f} GiB\n      {summary}"
+        )
         plain_after = plain_loop(maker, plain_n)
         print(f"  (b) plain loop, {plain_n:,} rows, after (c):  {plain_after:,.0f} rows/s")
         plain_rate = (plain_before + plain_after) / 2
-        print(f"\n(a) generator {generator_rate:,.0f} images/s | generator + judge {row_rate:,.0f} rows/s (batch {batch})")
-        print(f"(b) plain loop {plain_rate:,.0f} rows/s (mean of {plain_before:,.0f} before and {plain_after:,.0f} after (c))")
-        print(f"(c) Ray Data job {ray_rate:,.0f} rows/s end to end, peak PSS {peak / 2**30:.2f} GiB; "
-              f"{steady:,.0f} rows/s while making parts (Ray start-up, actor start and shutdown left out)")
-        print(f"c/a = {ray_rate / row_rate:.2f} (vs generator alone {ray_rate / generator_rate:.2f})   c/b = {ray_rate / plain_rate:.2f}")
+        print(
+            f"\n(a) generator {generator_rate:,.0f} images/s | generator + judge {row_rate:,.0f} rows/s (batch {batch})"
+        )
+        print(
+            f"(b) plain loop {plain_rate:,.0f} rows/s (mean of {plain_before:,.0f} before and {plain_after:,.0f} "
+            "after (c))"
+        )
+        print(
+            f"(c) Ray Data job {ray_rate:,.0f} rows/s end to end, peak PSS {peak / 2**30:.2f} GiB; "
+            f"{steady:,.0f} rows/s while making parts (Ray start-up, actor start and shutdown left out)"
+        )
+        print(
+            f"c/a = {ray_rate / row_rate:.2f} (vs generator alone {ray_rate / generator_rate:.2f})   c/b = "
+            f"{ray_rate / plain_rate:.2f}"
+        )
         print(f"steady state: c/a = {steady / row_rate:.2f}   c/b = {steady / plain_rate:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

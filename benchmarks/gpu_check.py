@@ -90,19 +90,29 @@ def _sample_utilisation(samples: list[float], stop: threading.Event) -> None:
     if not shutil.which("nvidia-smi"):
         return
     while not stop.wait(0.2):
-        out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-i", "0"],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-i", "0"],
+            capture_output=True,
+            text=True,
+        )
         if out.returncode == 0 and out.stdout.strip():
             samples.append(float(out.stdout.split()[0]))
 
 
 def environment(device: torch.device) -> None:
-    env = {"torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
-           "tf32_default": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32}}
+    env = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+        "tf32_default": {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32},
+    }
     if device.type == "cuda":
         env.update(gpu=torch.cuda.get_device_name(), capability=".".join(map(str, torch.cuda.get_device_capability())))
         strict_fp32_on_cuda()
-        env["tf32_after_strict_fp32"] = {"cudnn": torch.backends.cudnn.allow_tf32, "matmul": torch.backends.cuda.matmul.allow_tf32}
+        env["tf32_after_strict_fp32"] = {
+            "cudnn": torch.backends.cudnn.allow_tf32,
+            "matmul": torch.backends.cuda.matmul.allow_tf32,
+        }
     RESULTS["environment"] = env
     print(f"environment: {json.dumps(env)}", flush=True)
 
@@ -112,8 +122,10 @@ def digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
         split = mnist.load_split("mnist", "train", download=False)
         return torch.from_numpy(split.images[:count].copy()), torch.from_numpy(split.labels[:count].astype(np.int64))
     rng = np.random.default_rng(0)
-    return (torch.from_numpy(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)),
-            torch.from_numpy(rng.integers(0, 10, count)))
+    return (
+        torch.from_numpy(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)),
+        torch.from_numpy(rng.integers(0, 10, count)),
+    )
 
 
 def gan_models(device: torch.device, precision: str) -> tuple[GanStep, GanSpec]:
@@ -125,10 +137,16 @@ def gan_models(device: torch.device, precision: str) -> tuple[GanStep, GanSpec]:
     layout = memory_format_for(spec)
     generator.to(device, memory_format=layout)
     discriminator.to(device, memory_format=layout)
-    step = GanStep(generator, discriminator,
-                   torch.optim.Adam(generator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
-                   torch.optim.Adam(discriminator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
-                   make_ema(generator, cfg.ema_decay), cfg.loss, cfg.latent_dim, autocast_dtype=AUTOCAST_DTYPES[precision])
+    step = GanStep(
+        generator,
+        discriminator,
+        torch.optim.Adam(generator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
+        torch.optim.Adam(discriminator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
+        make_ema(generator, cfg.ema_decay),
+        cfg.loss,
+        cfg.latent_dim,
+        autocast_dtype=AUTOCAST_DTYPES[precision],
+    )
     return step, spec
 
 
@@ -136,7 +154,7 @@ def gan_epoch(step: GanStep, images: torch.Tensor, labels: torch.Tensor, batch: 
     order = torch.randperm(len(labels), device=images.device)
     steps = len(order) // batch
     for i in range(steps):
-        rows = order[i * batch:(i + 1) * batch]
+        rows = order[i * batch : (i + 1) * batch]
         step(images[rows], labels[rows])
     return steps
 
@@ -154,9 +172,16 @@ def check_gan(device: torch.device, images: torch.Tensor, labels: torch.Tensor, 
     gan_epoch(step, x, y)
     with section("gan checkpoint and resume", device) as found:
         (work / "ckpt").mkdir(exist_ok=True)
-        save_state(str(work / "ckpt"), {"generator": step.generator.state_dict(), "g_optimizer": step.g_optimizer.state_dict(),
-                                        "discriminator": step.discriminator.state_dict(), "d_optimizer": step.d_optimizer.state_dict(),
-                                        "ema": step.ema.state_dict()})
+        save_state(
+            str(work / "ckpt"),
+            {
+                "generator": step.generator.state_dict(),
+                "g_optimizer": step.g_optimizer.state_dict(),
+                "discriminator": step.discriminator.state_dict(),
+                "d_optimizer": step.d_optimizer.state_dict(),
+                "ema": step.ema.state_dict(),
+            },
+        )
         resumed, _ = gan_models(device, "fp32")
         state = load_state(str(work / "ckpt"), map_location="cpu")  # as newest_checkpoint loads it
         for name in ("generator", "discriminator", "ema", "g_optimizer", "d_optimizer"):
@@ -176,13 +201,15 @@ def syncs_per_step(step: GanStep, x: torch.Tensor, y: torch.Tensor, steps: int =
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for i in range(steps):
-                step(x[i * 128:(i + 1) * 128], y[i * 128:(i + 1) * 128])
+                step(x[i * 128 : (i + 1) * 128], y[i * 128 : (i + 1) * 128])
     finally:
         torch.cuda.set_sync_debug_mode("default")
     return len([w for w in caught if "synchroniz" in str(w.message)]) / steps
 
 
-def classifier_epoch(device: torch.device, images: torch.Tensor, labels: torch.Tensor, classic: bool) -> tuple[int, float]:
+def classifier_epoch(
+    device: torch.device, images: torch.Tensor, labels: torch.Tensor, classic: bool
+) -> tuple[int, float]:
     torch.manual_seed(0)
     model = DigitClassifier(ClassifierSpec()).to(device)
     optimizer = optimizer_for(model, 0.0)
@@ -192,7 +219,7 @@ def classifier_epoch(device: torch.device, images: torch.Tensor, labels: torch.T
 
     def batches():
         for first in range(0, len(order) - 127, 128):
-            rows = order[first:first + 128]
+            rows = order[first : first + 128]
             batch = gpu_images[rows.to(device)]
             if classic:
                 batch = augment_batch(batch, row_keys(0, 1, np.zeros(len(rows)), ids[rows.numpy()]))
@@ -201,13 +228,19 @@ def classifier_epoch(device: torch.device, images: torch.Tensor, labels: torch.T
     stats = train_epoch(model, optimizer, batches(), schedule, 0)
     model.eval()
     with torch.no_grad():
-        accuracy = (model(mnist.to_gan_range(gpu_images[:2048]).unsqueeze(1)).argmax(1) == gpu_labels[:2048]).float().mean()
+        accuracy = (
+            (model(mnist.to_gan_range(gpu_images[:2048]).unsqueeze(1)).argmax(1) == gpu_labels[:2048]).float().mean()
+        )
     return stats.steps, float(accuracy)
 
 
 def check_classifiers(device: torch.device, images: torch.Tensor, labels: torch.Tensor) -> None:
     classifier_epoch(device, images[:1024], labels[:1024], classic=True)  # warm-up
-    for name, classic in (("judge epoch", False), ("classifier epoch plain", False), ("classifier epoch classic", True)):
+    for name, classic in (
+        ("judge epoch", False),
+        ("classifier epoch plain", False),
+        ("classifier epoch classic", True),
+    ):
         with section(name, device) as found:
             found["steps"], found["train_accuracy_2048"] = classifier_epoch(device, images, labels, classic)
 
@@ -220,10 +253,19 @@ def check_generation(device: torch.device, work: Path, rows: int) -> None:
     export_generator(str(work / "gan"), generator.eval(), spec, dataset="mnist", epochs=0)
     export_classifier(str(work / "judge"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist")
     for batch in (512, 8192):
-        plan = PartPlan(checkpoint=str(work / "gan"), judge=str(work / "judge"), out=str(work / f"rows-{batch}"), n=rows, seed=0,
-                        boundaries=tuple(class_boundaries(10, None).tolist()), min_confidence=0.0, max_attempts=1,
-                        batch_size=batch, metadata=schema.file_metadata("mnist", generator="gpu-check", run_config={"n": rows}),
-                        precision="fp32")
+        plan = PartPlan(
+            checkpoint=str(work / "gan"),
+            judge=str(work / "judge"),
+            out=str(work / f"rows-{batch}"),
+            n=rows,
+            seed=0,
+            boundaries=tuple(class_boundaries(10, None).tolist()),
+            min_confidence=0.0,
+            max_attempts=1,
+            batch_size=batch,
+            metadata=schema.file_metadata("mnist", generator="gpu-check", run_config={"n": rows}),
+            precision="fp32",
+        )
         maker = PartMaker(plan, device=device.type)
         maker.write_part(0, 0, min(rows, 4096))  # warm-up
         with section(f"generation batch {batch}", device) as found:
@@ -254,10 +296,12 @@ def main() -> None:
     images, labels = digits(args.images)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        steps = [("gan", lambda: check_gan(device, images, labels, work)),
-                 ("classifiers", lambda: check_classifiers(device, images, labels)),
-                 ("generation", lambda: check_generation(device, work, args.rows)),
-                 ("forecast", lambda: forecast_measurement(device))]
+        steps = [
+            ("gan", lambda: check_gan(device, images, labels, work)),
+            ("classifiers", lambda: check_classifiers(device, images, labels)),
+            ("generation", lambda: check_generation(device, work, args.rows)),
+            ("forecast", lambda: forecast_measurement(device)),
+        ]
         for name, run in steps:
             try:
                 run()

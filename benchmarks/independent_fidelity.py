@@ -48,12 +48,30 @@ for name, folder in scorers.items():
     if name.startswith("real-only"):
         independent[name] = predicted
     agreement = fidelity(predicted, labels)
-    print(json.dumps({"scorer": name, "test_accuracy": info.get("test_accuracy"),
-                      "agree_%": round(agreement["overall"] * 100, 2),
-                      "per_class_%": [round(agreement["per_class"][c] * 100, 2) for c in range(10)]}), flush=True)
+    print(
+        json.dumps(
+            {
+                "scorer": name,
+                "test_accuracy": info.get("test_accuracy"),
+                "agree_%": round(agreement["overall"] * 100, 2),
+                "per_class_%": [round(agreement["per_class"][c] * 100, 2) for c in range(10)],
+            }
+        ),
+        flush=True,
+    )
 for threshold in (0.9, 0.95, 0.99, 0.999):
     keep = confidence >= threshold
-    print(json.dumps({"min_confidence": threshold, "rows_kept_%": round(float(keep.mean()) * 100, 1),
-                      "worst_class_kept_%": min(round(float(keep[labels == c].mean()) * 100, 1) for c in range(10)),
-                      **{f"agree_%_{name}": round(float((p[keep] == labels[keep]).mean()) * 100, 2)
-                         for name, p in independent.items()}}), flush=True)
+    print(
+        json.dumps(
+            {
+                "min_confidence": threshold,
+                "rows_kept_%": round(float(keep.mean()) * 100, 1),
+                "worst_class_kept_%": min(round(float(keep[labels == c].mean()) * 100, 1) for c in range(10)),
+                **{
+                    f"agree_%_{name}": round(float((p[keep] == labels[keep]).mean()) * 100, 2)
+                    for name, p in independent.items()
+                },
+            }
+        ),
+        flush=True,
+    )

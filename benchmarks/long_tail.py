@@ -68,10 +68,16 @@ def main() -> None:
     parser.add_argument("--judge-epochs", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=4, help="real only's epochs: the budget of every variant")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--min-confidence", type=float, default=0.5)  # the long-tail judge is unsure of its rare classes
-    parser.add_argument("--temperature", type=float, default=1.0,
-                        help="generate's: another value writes its own fill/merged/runs folders (fill-t2, …), the "
-                             "real-only variants are shared")
+    parser.add_argument(
+        "--min-confidence", type=float, default=0.5
+    )  # the long-tail judge is unsure of its rare classes
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="generate's: another value writes its own fill/merged/runs folders (fill-t2, …), the "
+        "real-only variants are shared",
+    )
     parser.add_argument("--work", default=None)
     args = parser.parse_args()
     if not os.environ.get("AUGMENT_DATA_ROOT"):
@@ -84,8 +90,21 @@ def main() -> None:
     augment("judge", "--out", work / "judge", "--real-per-class", args.tail, "--epochs", args.judge_epochs, "--offline")
     tag = "" if args.temperature == 1.0 else f"-t{args.temperature:g}"
     fill, merged = work / f"fill{tag}", work / f"merged{tag}"
-    augment("generate", "--checkpoint", work / "gan", "--judge", work / "judge", "--class-weights", "fill",
-            "--min-confidence", args.min_confidence, "--temperature", args.temperature, "--out", fill)
+    augment(
+        "generate",
+        "--checkpoint",
+        work / "gan",
+        "--judge",
+        work / "judge",
+        "--class-weights",
+        "fill",
+        "--min-confidence",
+        args.min_confidence,
+        "--temperature",
+        args.temperature,
+        "--out",
+        fill,
+    )
     augment("merge", "--real", work / "real", "--synthetic", fill, "--real-per-class", args.tail, "--out", merged)
 
     real_rows = json.loads((merged / "_manifest.json").read_text())["rows"]["real"]
@@ -102,8 +121,18 @@ def main() -> None:
             # real-only runs read no fill row: one set of them serves every temperature
             shared = options.get("real_only") and (work / "merged" / "_manifest.json").exists()
             data, runs = (work / "merged", work / "runs") if shared else (merged, work / f"runs{tag}")
-            cfgs.append(ClassifierConfig(data=str(data), out=str(runs / name), epochs=args.epochs,
-                                         samples_seen=budget, seed=seed, workers=1, download=False, **options))
+            cfgs.append(
+                ClassifierConfig(
+                    data=str(data),
+                    out=str(runs / name),
+                    epochs=args.epochs,
+                    samples_seen=budget,
+                    seed=seed,
+                    workers=1,
+                    download=False,
+                    **options,
+                )
+            )
             labels.append(f"{variant} seed {seed}")
     print(f"budget: {budget:,} samples seen per classifier ({real_rows:,} real rows)", flush=True)
     results = stages.classifier.run_many(cfgs, labels)
@@ -112,23 +141,43 @@ def main() -> None:
     for variant in VARIANTS:
         runs = [r for r, label in zip(results, labels) if label.rsplit(" seed ", 1)[0] == variant]
         table[variant] = {
-            key: {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0, "runs": values}
-            for key, values in (("accuracy", [r.test_accuracy for r in runs]),
-                                ("balanced_accuracy", [r.balanced_accuracy for r in runs]),
-                                ("worst_class_recall", [r.worst_class_recall for r in runs]))
+            key: {
+                "mean": statistics.fmean(values),
+                "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                "runs": values,
+            }
+            for key, values in (
+                ("accuracy", [r.test_accuracy for r in runs]),
+                ("balanced_accuracy", [r.balanced_accuracy for r in runs]),
+                ("worst_class_recall", [r.worst_class_recall for r in runs]),
+            )
         }
         table[variant]["rows"], table[variant]["samples_seen"] = runs[0].rows, runs[0].samples_seen
     filled = json.loads((fill / "_manifest.json").read_text())
-    out = {"host": machine(), "tail": args.tail, "gan_epochs": args.gan_epochs, "temperature": args.temperature, "budget": budget, "real_rows": real_rows,
-           "synthetic_rows_per_label": filled["rows_per_label"], "seeds": args.seeds, "table": table,
-           "seconds": round(time.perf_counter() - started, 1)}
+    out = {
+        "host": machine(),
+        "tail": args.tail,
+        "gan_epochs": args.gan_epochs,
+        "temperature": args.temperature,
+        "budget": budget,
+        "real_rows": real_rows,
+        "synthetic_rows_per_label": filled["rows_per_label"],
+        "seeds": args.seeds,
+        "table": table,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     (work / f"long_tail{tag}.json").write_text(json.dumps(out, indent=1))
     print("\n| variant | rows | accuracy | balanced accuracy | worst-class recall |\n|---|---|---|---|---|")
     for variant, row in table.items():
-        cells = [f"{row[k]['mean']:.2%} ± {row[k]['std'] * 100:.2f}" for k in ("accuracy", "balanced_accuracy", "worst_class_recall")]
+        cells = [
+            f"{row[k]['mean']:.2%} ± {row[k]['std'] * 100:.2f}"
+            for k in ("accuracy", "balanced_accuracy", "worst_class_recall")
+        ]
         print(f"| {variant} | {row['rows']:,} | " + " | ".join(cells) + " |")
-    best_plain = max(("real only", "real, balanced loss", "real, balanced loss + classic"),
-                     key=lambda v: table[v]["balanced_accuracy"]["mean"])
+    best_plain = max(
+        ("real only", "real, balanced loss", "real, balanced loss + classic"),
+        key=lambda v: table[v]["balanced_accuracy"]["mean"],
+    )
     best_fill = max((v for v in VARIANTS if "fill" in v), key=lambda v: table[v]["balanced_accuracy"]["mean"])
     for key, target in (("worst_class_recall", 0.02), ("balanced_accuracy", 0.005)):
         gain = table[best_fill][key]["mean"] - table[best_plain][key]["mean"]

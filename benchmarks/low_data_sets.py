@@ -41,5 +41,13 @@ for folder in sorted(glob.glob(WORK + "/syn_*")):
     labels = table["label"].to_numpy()
     with torch.inference_mode():
         predicted = predictions(judge, images)
-    print(json.dumps({"set": folder.split("/")[-1], "fidelity_full_judge": round(fidelity(predicted, labels)["overall"], 4),
-                      "nearest_median_p1": nearest(images[:2000])}), flush=True)
+    print(
+        json.dumps(
+            {
+                "set": folder.split("/")[-1],
+                "fidelity_full_judge": round(fidelity(predicted, labels)["overall"], 4),
+                "nearest_median_p1": nearest(images[:2000]),
+            }
+        ),
+        flush=True,
+    )

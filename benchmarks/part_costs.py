@@ -12,8 +12,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -52,17 +52,23 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="augment-part-costs-"))
     try:
         checkpoint, judge = (args.checkpoint, args.judge) if args.checkpoint and args.judge else untrained_models(work)
-        maker = PartMaker(plan_for(checkpoint, judge, str(work / "out"), 1_000_000, resolve_here(args.precision, gpu=False)))
+        maker = PartMaker(
+            plan_for(checkpoint, judge, str(work / "out"), 1_000_000, resolve_here(args.precision, gpu=False))
+        )
         plan, rows, batch = maker.plan, args.rows, maker.plan.batch_size
         batches = [np.arange(start, start + batch) for start in range(0, rows, batch)]
         print(f"one thread, batch {batch}, {plan.precision}, {rows:,} rows per measurement")
 
         z, y = latents_for(batches[0], plan.seed, maker.latent_dim), labels_for(batches[0], plan.n, maker.boundaries)
         per_row_us("generator + judge, one repeated batch (as (a))", rows, lambda: [maker.score(z, y) for _ in batches])
-        per_row_us("... each batch with its own latents and labels", rows, lambda: [
-            maker.score(latents_for(ids, plan.seed, maker.latent_dim), labels_for(ids, plan.n, maker.boundaries))
-            for ids in batches
-        ])
+        per_row_us(
+            "... each batch with its own latents and labels",
+            rows,
+            lambda: [
+                maker.score(latents_for(ids, plan.seed, maker.latent_dim), labels_for(ids, plan.n, maker.boundaries))
+                for ids in batches
+            ],
+        )
         images = np.empty((rows, *schema.IMAGE_SHAPE), np.uint8)
         confidence = np.empty(rows, np.float32)
         labels = np.empty(rows, np.int64)
@@ -74,8 +80,15 @@ def main() -> None:
 
         per_row_us("PartMaker.make_rows (+ acceptance, copies into the group)", rows, make_rows)
         ids = np.arange(rows, dtype=np.int64)
-        table = schema.make_table(ids, images, labels, source="synthetic", metadata=plan.metadata,
-                                  confidence=confidence, generator=maker.generator_sha256)
+        table = schema.make_table(
+            ids,
+            images,
+            labels,
+            source="synthetic",
+            metadata=plan.metadata,
+            confidence=confidence,
+            generator=maker.generator_sha256,
+        )
         path = storage.join(maker.folder, "costs.parquet")
 
         def parquet() -> None:

@@ -28,9 +28,26 @@ from augment.stages.synthetic.precision_probe import machine  # noqa: E402
 
 
 def generate(checkpoint: str, judge: str, out: Path, n: int, precision: str) -> dict:
-    words = [sys.executable, "-m", "augment", "generate", "--checkpoint", checkpoint, "--judge", judge, "--n", str(n),
-             "--out", str(out), "--precision", precision]
-    env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "AUGMENT_CACHE_DIR": str(out.parent / "cache")}
+    words = [
+        sys.executable,
+        "-m",
+        "augment",
+        "generate",
+        "--checkpoint",
+        checkpoint,
+        "--judge",
+        judge,
+        "--n",
+        str(n),
+        "--out",
+        str(out),
+        "--precision",
+        precision,
+    ]
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
+        "AUGMENT_CACHE_DIR": str(out.parent / "cache"),
+    }
     proc = subprocess.run(words, capture_output=True, text=True, env=env, timeout=1800)
     if proc.returncode != 0:
         sys.exit(proc.stdout[-2000:] + proc.stderr[-2000:])
@@ -64,14 +81,20 @@ def main() -> None:
             rate = found["rows_per_s"]
             probe = found.get("precision_probe") or {}
             how = "remembered" if probe.get("remembered_from") else "probed"
-            chosen = f" -> {found['config']['precision']} ({how}: bf16 {probe.get('speedup_bf16')}x)" if precision == "auto" else ""
+            chosen = (
+                f" -> {found['config']['precision']} ({how}: bf16 {probe.get('speedup_bf16')}x)"
+                if precision == "auto"
+                else ""
+            )
             print(f"round {round_ + 1}  {precision:5s} {rate:9,.0f} rows/s{chosen}", flush=True)
             best[precision] = max(best.get(precision, 0.0), rate)
             if precision == "auto":
                 auto_runs[how] = max(auto_runs.get(how, 0.0), rate)
     better = max(best["fp32"], best["bf16"])
-    print(f"best: fp32 {best['fp32']:,.0f}  bf16 {best['bf16']:,.0f}  auto {best['auto']:,.0f} rows/s; "
-          f"auto / better = {best['auto'] / better:.3f} (target >= 0.95)")
+    print(
+        f"best: fp32 {best['fp32']:,.0f}  bf16 {best['bf16']:,.0f}  auto {best['auto']:,.0f} rows/s; "
+        f"auto / better = {best['auto'] / better:.3f} (target >= 0.95)"
+    )
     for how, rate in auto_runs.items():
         print(f"auto {how}: {rate:,.0f} rows/s, / better = {rate / better:.3f}")
     shutil.rmtree(work, ignore_errors=True)

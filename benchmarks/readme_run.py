@@ -68,8 +68,10 @@ def main() -> None:
     for stage, begun in starts.items():
         took = ends.get(stage, wall) - begun
         print(f"{stage:<11}{forecasts[stage]:>11.0f}{took:>9.0f}{took / max(forecasts[stage], 1e-9):>15.2f}")
-    print(f"whole run: forecast {forecast_total / 60:.1f} min, wall {wall / 60:.1f} min, "
-          f"wall / forecast {wall / forecast_total:.2f}; {len(lines)} console lines; console: {folder / 'console.log'}")
+    print(
+        f"whole run: forecast {forecast_total / 60:.1f} min, wall {wall / 60:.1f} min, "
+        f"wall / forecast {wall / forecast_total:.2f}; {len(lines)} console lines; console: {folder / 'console.log'}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,14 @@ from augment.stages.real.config import RealConfig  # noqa: E402
 from augment.stages.synthetic.precision_probe import machine  # noqa: E402
 
 
-def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig, epochs: int, augment: bool,
-               threads: int | None = None) -> float:
+def plain_loop(
+    images: np.ndarray,
+    labels: np.ndarray,
+    cfg: ClassifierConfig,
+    epochs: int,
+    augment: bool,
+    threads: int | None = None,
+) -> float:
     """samples/s of the last of `epochs` epochs: same model, optimizer, schedule; rows in memory;
     torch threads: every CPU unless `threads`."""
     torch.set_num_threads(threads or os.cpu_count() or 1)
@@ -51,9 +57,9 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: ClassifierConfig, ep
     for epoch in range(1, epochs + 1):
         order = torch.randperm(len(labels))
 
-        def batches():
+        def batches(order=order, epoch=epoch):
             for first in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
-                rows = order[first:first + cfg.batch_size]
+                rows = order[first : first + cfg.batch_size]
                 batch = all_images[rows]
                 if augment:
                     batch = augment_batch(batch, row_keys(cfg.seed, epoch, np.zeros(len(rows)), ids[rows.numpy()]))
@@ -93,18 +99,27 @@ def main() -> None:
         sys.exit("set AUGMENT_DATA_ROOT to a folder with MNIST/raw (the real files)")
     work = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
     export, images, labels = export_real(work, args.rows)
-    cfg = ClassifierConfig(data=export, out=str(work / "unused"), epochs=args.epochs, batch_size=args.batch_size,
-                           workers=1, download=False)
-    print(f"host: {machine()} ({torch.backends.cpu.get_cpu_capability()}), torch {torch.__version__}; "
-          f"{len(labels):,} rows, batch {args.batch_size}, {args.epochs} epochs (last one timed)", flush=True)
+    cfg = ClassifierConfig(
+        data=export, out=str(work / "unused"), epochs=args.epochs, batch_size=args.batch_size, workers=1, download=False
+    )
+    print(
+        f"host: {machine()} ({torch.backends.cpu.get_cpu_capability()}), torch {torch.__version__}; "
+        f"{len(labels):,} rows, batch {args.batch_size}, {args.epochs} epochs (last one timed)",
+        flush=True,
+    )
 
     before = plain_loop(images, labels, cfg, args.epochs, augment=False)
     print(f"plain loop (before)             {before:9,.0f} samples/s", flush=True)
     plain_augmented = plain_loop(images, labels, cfg, args.epochs, augment=True)
     print(f"plain loop + batched augment    {plain_augmented:9,.0f} samples/s", flush=True)
     ray_plain, overhead = ray_run(export, str(work / "ray"), cfg)
-    print(f"augment retrain                 {ray_plain:9,.0f} samples/s  (fit() start-up etc. {overhead:.0f} s)", flush=True)
-    ray_augmented, _ = ray_run(export, str(work / "ray-aug"), ClassifierConfig(**{**cfg.__dict__, "classic_augment": True}))
+    print(
+        f"augment retrain                 {ray_plain:9,.0f} samples/s  (fit() start-up etc. {overhead:.0f} s)",
+        flush=True,
+    )
+    ray_augmented, _ = ray_run(
+        export, str(work / "ray-aug"), ClassifierConfig(**{**cfg.__dict__, "classic_augment": True})
+    )
     print(f"augment retrain --classic-augment {ray_augmented:7,.0f} samples/s", flush=True)
     after = plain_loop(images, labels, cfg, args.epochs, augment=False)
     print(f"plain loop (after)              {after:9,.0f} samples/s", flush=True)

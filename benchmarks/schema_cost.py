@@ -48,8 +48,15 @@ def write(images: np.ndarray, labels: np.ndarray, path: str, with_file: bool) ->
     writer = None
     for first in range(0, len(labels), schema.ROW_GROUP_ROWS):
         part = slice(first, first + schema.ROW_GROUP_ROWS)
-        table = schema.make_table(np.arange(len(labels))[part], images[part], labels[part], source="synthetic",
-                                  metadata=metadata, confidence=np.ones(len(labels[part]), np.float32), generator="g" * 64)
+        table = schema.make_table(
+            np.arange(len(labels))[part],
+            images[part],
+            labels[part],
+            source="synthetic",
+            metadata=metadata,
+            confidence=np.ones(len(labels[part]), np.float32),
+            generator="g" * 64,
+        )
         if not with_file:  # schema v1's columns: what v2 added is the only difference
             table = table.drop_columns(["image_file"])
         if writer is None:
@@ -63,7 +70,9 @@ def write(images: np.ndarray, labels: np.ndarray, path: str, with_file: bool) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=262_144)
-    parser.add_argument("--source", choices=("mnist", "noise"), default="mnist" if os.environ.get("AUGMENT_DATA_ROOT") else "noise")
+    parser.add_argument(
+        "--source", choices=("mnist", "noise"), default="mnist" if os.environ.get("AUGMENT_DATA_ROOT") else "noise"
+    )
     args = parser.parse_args()
     images, labels = rows(args.rows, args.source)
     work = Path(tempfile.mkdtemp(prefix="schema-cost-"))
@@ -80,8 +89,10 @@ def main() -> None:
         best = figures.get(name, (float("inf"), 0, float("inf")))
         figures[name] = (min(best[0], seconds), size, min(best[2], read))
     for name, (seconds, size, read) in figures.items():
-        print(f"{name:26s} write {seconds / args.rows * 1e6:6.2f} µs/row  {size / args.rows:7.1f} B/row  "
-              f"read image {read / args.rows * 1e6:5.2f} µs/row")
+        print(
+            f"{name:26s} write {seconds / args.rows * 1e6:6.2f} µs/row  {size / args.rows:7.1f} B/row  "
+            f"read image {read / args.rows * 1e6:5.2f} µs/row"
+        )
     v1, v2 = figures["v1 columns (image only)"], figures["v2 (image + image_file)"]
     print(f"image_file adds {(v2[0] - v1[0]) / args.rows * 1e6:.2f} µs and {(v2[1] - v1[1]) / args.rows:.1f} B per row")
     from PIL import Image

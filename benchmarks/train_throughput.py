@@ -58,10 +58,13 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: GanConfig, threads: 
     generator.to(memory_format=layout)
     discriminator.to(memory_format=layout)
     step = GanStep(
-        generator, discriminator,
+        generator,
+        discriminator,
         torch.optim.Adam(generator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
         torch.optim.Adam(discriminator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
-        make_ema(generator, cfg.ema_decay), cfg.loss, cfg.latent_dim,
+        make_ema(generator, cfg.ema_decay),
+        cfg.loss,
+        cfg.latent_dim,
         autocast_dtype=AUTOCAST_DTYPES[cfg.precision],
     )
     x = mnist.to_gan_range(torch.from_numpy(images)).unsqueeze(1).contiguous(memory_format=layout)
@@ -106,11 +109,20 @@ def main() -> None:
     threads = os.cpu_count() or 1
     out = tempfile.mkdtemp(prefix="augment-bench-")
     cfg = GanConfig(
-        out=out, epochs=args.epochs, workers=1, arch=args.arch, batch_size=args.batch_size, limit=args.images,
-        data_root=os.environ.get("AUGMENT_DATA_ROOT"), download=False, precision=precision,
+        out=out,
+        epochs=args.epochs,
+        workers=1,
+        arch=args.arch,
+        batch_size=args.batch_size,
+        limit=args.images,
+        data_root=os.environ.get("AUGMENT_DATA_ROOT"),
+        download=False,
+        precision=precision,
     )
-    print(f"{len(labels)} images ({source}), {args.epochs} epoch(s), arch {args.arch}, batch {args.batch_size}, "
-          f"{threads} CPUs, torch {torch.__version__}, {precision}")
+    print(
+        f"{len(labels)} images ({source}), {args.epochs} epoch(s), arch {args.arch}, batch {args.batch_size}, "
+        f"{threads} CPUs, torch {torch.__version__}, {precision}"
+    )
     before = plain_loop(images, labels, cfg, threads)
     print(f"plain PyTorch loop ({threads} threads), before: {before:8.0f} samples/s")
     if not os.environ.get("AUGMENT_DATA_ROOT"):

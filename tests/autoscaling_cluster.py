@@ -20,9 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from ray.autoscaler._private.fake_multi_node.node_provider import FAKE_HEAD_NODE_TYPE as HEAD_TYPE
 
@@ -30,9 +30,17 @@ from tests.ray_head import RayHead, _wait_for_jobs_api, free_port, ray_cli, stop
 
 # The keys the v1 autoscaler reads from a launcher config; a fake cluster needs none of them.
 EMPTY_LAUNCHER_KEYS = {
-    "file_mounts": {}, "cluster_synced_files": [], "file_mounts_sync_continuously": False, "rsync_exclude": [],
-    "rsync_filter": [], "initialization_commands": [], "setup_commands": [], "head_setup_commands": [],
-    "worker_setup_commands": [], "head_start_ray_commands": [], "worker_start_ray_commands": [],
+    "file_mounts": {},
+    "cluster_synced_files": [],
+    "file_mounts_sync_continuously": False,
+    "rsync_exclude": [],
+    "rsync_filter": [],
+    "initialization_commands": [],
+    "setup_commands": [],
+    "head_setup_commands": [],
+    "worker_setup_commands": [],
+    "head_start_ray_commands": [],
+    "worker_start_ray_commands": [],
 }
 
 
@@ -49,7 +57,8 @@ class AutoscalingCluster:
 
     def state(self, code: str):
         """What `code` prints as JSON (last line), run in a driver attached to this cluster."""
-        script = f"import json, ray\nray.init(address={self.gcs_address!r}, configure_logging=False, log_to_driver=False)\n{code}"
+        connect = f"ray.init(address={self.gcs_address!r}, configure_logging=False, log_to_driver=False)"
+        script = f"import json, ray\n{connect}\n{code}"
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=self.env)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-2000:])
@@ -75,26 +84,46 @@ class AutoscalingCluster:
 
 
 def node_type(cpus: int, gpus: int = 0, *, min_workers: int = 0, max_workers: int = 2) -> dict:
-    return {"resources": {"CPU": cpus, "GPU": gpus}, "node_config": {}, "min_workers": min_workers, "max_workers": max_workers}
+    return {
+        "resources": {"CPU": cpus, "GPU": gpus},
+        "node_config": {},
+        "min_workers": min_workers,
+        "max_workers": max_workers,
+    }
 
 
 @contextmanager
-def autoscaling_cluster(head_cpus: int, node_types: dict[str, dict], *, idle_timeout_minutes: float = 5.0,
-                        env_extra: dict[str, str] | None = None) -> Iterator[AutoscalingCluster]:
+def autoscaling_cluster(
+    head_cpus: int,
+    node_types: dict[str, dict],
+    *,
+    idle_timeout_minutes: float = 5.0,
+    env_extra: dict[str, str] | None = None,
+) -> Iterator[AutoscalingCluster]:
     """A head of `head_cpus` CPUs and no GPU, and worker `node_types` the autoscaler starts on demand
     (from `min_workers`) and stops after `idle_timeout_minutes` idle."""
     temp_dir = tempfile.mkdtemp(prefix="ra", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     gcs_port, dashboard = free_port(), free_port()
     config = {
-        "cluster_name": "augment-test", "max_workers": sum(t["max_workers"] for t in node_types.values()),
-        "idle_timeout_minutes": idle_timeout_minutes, "upscaling_speed": 10.0,
-        "provider": {"type": "fake_multinode", "gcs_address": f"127.0.0.1:{gcs_port}", "use_node_id_as_ip": True,
-                     "disable_node_updaters": True, "disable_launch_config_check": True},
+        "cluster_name": "augment-test",
+        "max_workers": sum(t["max_workers"] for t in node_types.values()),
+        "idle_timeout_minutes": idle_timeout_minutes,
+        "upscaling_speed": 10.0,
+        "provider": {
+            "type": "fake_multinode",
+            "gcs_address": f"127.0.0.1:{gcs_port}",
+            "use_node_id_as_ip": True,
+            "disable_node_updaters": True,
+            "disable_launch_config_check": True,
+        },
         "auth": {"ssh_user": "ray"},
         # the provider tags its head with this type name: any other makes the autoscaler launch "heads"
-        "available_node_types": {HEAD_TYPE: {"resources": {"CPU": head_cpus, "GPU": 0}, "node_config": {}, "max_workers": 0},
-                                 **node_types},
-        "head_node_type": HEAD_TYPE, **EMPTY_LAUNCHER_KEYS,
+        "available_node_types": {
+            HEAD_TYPE: {"resources": {"CPU": head_cpus, "GPU": 0}, "node_config": {}, "max_workers": 0},
+            **node_types,
+        },
+        "head_node_type": HEAD_TYPE,
+        **EMPTY_LAUNCHER_KEYS,
     }
     config_file = os.path.join(temp_dir, "autoscaling.yaml")
     with open(config_file, "w") as f:
@@ -103,14 +132,29 @@ def autoscaling_cluster(head_cpus: int, node_types: dict[str, dict], *, idle_tim
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **(env_extra or {}))
     head_env = {**env, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1"}
     command = [
-        ray_cli(), "start", "--head", f"--port={gcs_port}", f"--num-cpus={head_cpus}", "--num-gpus=0",
-        f"--autoscaling-config={config_file}", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
-        f"--dashboard-port={dashboard}", f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1",
+        ray_cli(),
+        "start",
+        "--head",
+        f"--port={gcs_port}",
+        f"--num-cpus={head_cpus}",
+        "--num-gpus=0",
+        f"--autoscaling-config={config_file}",
+        "--include-dashboard=true",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard}",
+        f"--temp-dir={temp_dir}",
+        "--node-ip-address=127.0.0.1",
         "--disable-usage-stats",
-        *(f"--{name}={free_port()}" for name in (
-            "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port",
-            "ray-client-server-port",
-        )),
+        *(
+            f"--{name}={free_port()}"
+            for name in (
+                "dashboard-agent-listen-port",
+                "dashboard-agent-grpc-port",
+                "runtime-env-agent-port",
+                "metrics-export-port",
+                "ray-client-server-port",
+            )
+        ),
     ]
     cluster = AutoscalingCluster(RayHead(f"http://127.0.0.1:{dashboard}", env), f"127.0.0.1:{gcs_port}", temp_dir, env)
     try:

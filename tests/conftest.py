@@ -52,7 +52,9 @@ def run_cli(monkeypatch, capsys):
             main()
         code = exit_info.value.code
         out, err = capsys.readouterr()
-        return CliResult(code if isinstance(code, int) else (0 if code is None else 1), _own_lines(out), _own_lines(err))
+        return CliResult(
+            code if isinstance(code, int) else (0 if code is None else 1), _own_lines(out), _own_lines(err)
+        )
 
     return run
 

@@ -21,8 +21,21 @@ TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 # `augment run` options for a whole pipeline on tiny data in a few minutes on 2 CPUs. A one-epoch
 # GAN's digits would rarely pass the judge's default filter (0.99): it is off here.
-TINY_RUN = ("--n", 1000, "--epochs", 1, "--classifier-epochs", 1, "--samples", 200, "--min-confidence", 0,
-            "--workers", 1, "--offline")
+TINY_RUN = (
+    "--n",
+    1000,
+    "--epochs",
+    1,
+    "--classifier-epochs",
+    1,
+    "--samples",
+    200,
+    "--min-confidence",
+    0,
+    "--workers",
+    1,
+    "--offline",
+)
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from tests.ray_head import RayHead, _wait_for_jobs_api, free_port, ray_cli, stop_processes
 
@@ -47,9 +47,16 @@ class RayCluster:
     def add_node(self, num_cpus: int = 1, wait: bool = True) -> WorkerNode:
         node = WorkerNode(f"node{next(self._names)}", tempfile.mkdtemp(prefix="rn", dir="/tmp"), num_cpus)
         command = [
-            ray_cli(), "start", f"--address={self.gcs_address}", f"--num-cpus={num_cpus}", "--num-gpus=0",
-            f"--resources={{\"{node.name}\": 1}}", f"--temp-dir={node.temp_dir}", "--node-ip-address=127.0.0.1",
-            "--disable-usage-stats", *_own_ports(),
+            ray_cli(),
+            "start",
+            f"--address={self.gcs_address}",
+            f"--num-cpus={num_cpus}",
+            "--num-gpus=0",
+            f'--resources={{"{node.name}": 1}}',
+            f"--temp-dir={node.temp_dir}",
+            "--node-ip-address=127.0.0.1",
+            "--disable-usage-stats",
+            *_own_ports(),
         ]
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=self.env)
         self.nodes.append(node)
@@ -66,7 +73,8 @@ class RayCluster:
     def _state(self, code: str):
         """What `code` prints as JSON, run in a driver attached to this cluster (never in the test
         process, which may hold a Ray of its own)."""
-        script = f"import json, ray\nray.init(address={self.gcs_address!r}, configure_logging=False, log_to_driver=False)\n{code}"
+        connect = f"ray.init(address={self.gcs_address!r}, configure_logging=False, log_to_driver=False)"
+        script = f"import json, ray\n{connect}\n{code}"
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=self.env)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-2000:])
@@ -112,14 +120,23 @@ class RayCluster:
 
 def _own_ports() -> list[str]:
     # Every port a node opens, chosen free: the test session's own Ray may hold the defaults.
-    return [f"--{name}={free_port()}" for name in (
-        "node-manager-port", "object-manager-port", "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
-        "runtime-env-agent-port", "metrics-export-port",
-    )]
+    return [
+        f"--{name}={free_port()}"
+        for name in (
+            "node-manager-port",
+            "object-manager-port",
+            "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port",
+            "runtime-env-agent-port",
+            "metrics-export-port",
+        )
+    ]
 
 
 @contextmanager
-def ray_cluster(worker_nodes: int = 2, cpus_per_node: int = 1, env_extra: dict[str, str] | None = None) -> Iterator[RayCluster]:
+def ray_cluster(
+    worker_nodes: int = 2, cpus_per_node: int = 1, env_extra: dict[str, str] | None = None
+) -> Iterator[RayCluster]:
     """A head with 0 CPUs and `worker_nodes` nodes of `cpus_per_node` CPUs. `env_extra`: variables
     for every process of the cluster, jobs included (storage credentials, data root)."""
     temp_dir = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
@@ -127,10 +144,20 @@ def ray_cluster(worker_nodes: int = 2, cpus_per_node: int = 1, env_extra: dict[s
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **(env_extra or {}))
     command = [
-        ray_cli(), "start", "--head", f"--port={gcs_port}", "--num-cpus=0", "--num-gpus=0",
-        "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-        f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
-        f"--ray-client-server-port={free_port()}", *_own_ports(),
+        ray_cli(),
+        "start",
+        "--head",
+        f"--port={gcs_port}",
+        "--num-cpus=0",
+        "--num-gpus=0",
+        "--include-dashboard=true",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard}",
+        f"--temp-dir={temp_dir}",
+        "--node-ip-address=127.0.0.1",
+        "--disable-usage-stats",
+        f"--ray-client-server-port={free_port()}",
+        *_own_ports(),
     ]
     cluster = RayCluster(RayHead(f"http://127.0.0.1:{dashboard}", env), f"127.0.0.1:{gcs_port}", temp_dir, env)
     try:

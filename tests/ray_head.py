@@ -12,10 +12,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 
 def ray_cli() -> str:
@@ -37,7 +37,11 @@ def _processes() -> dict[int, tuple[int, str]]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            ppid = int(next(line for line in (entry / "status").read_text().splitlines() if line.startswith("PPid:")).split()[1])
+            ppid = int(
+                next(line for line in (entry / "status").read_text().splitlines() if line.startswith("PPid:")).split()[
+                    1
+                ]
+            )
         except (OSError, StopIteration, ValueError):
             continue
         found[int(entry.name)] = (ppid, cmdline)
@@ -71,15 +75,30 @@ def ray_head(num_cpus: int = 2, env_extra: dict[str, str] | None = None) -> Iter
     temp_dir = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     dashboard = free_port()
     command = [
-        ray_cli(), "start", "--head", f"--port={free_port()}", f"--num-cpus={num_cpus}", "--num-gpus=0",
-        "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-        f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
+        ray_cli(),
+        "start",
+        "--head",
+        f"--port={free_port()}",
+        f"--num-cpus={num_cpus}",
+        "--num-gpus=0",
+        "--include-dashboard=true",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard}",
+        f"--temp-dir={temp_dir}",
+        "--node-ip-address=127.0.0.1",
+        "--disable-usage-stats",
         # Ports of their own: the test session's Ray may already hold the defaults (agent 52365 ...),
         # and a head whose job agent cannot bind answers every submission "No available agent".
-        *(f"--{name}={free_port()}" for name in (
-            "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port", "metrics-export-port",
-            "ray-client-server-port",
-        )),
+        *(
+            f"--{name}={free_port()}"
+            for name in (
+                "dashboard-agent-listen-port",
+                "dashboard-agent-grpc-port",
+                "runtime-env-agent-port",
+                "metrics-export-port",
+                "ray-client-server-port",
+            )
+        ),
     ]
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **(env_extra or {}))

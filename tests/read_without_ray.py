@@ -35,20 +35,38 @@ def read_all(out: str, spark) -> dict:
     rows = f"{out}/train"
     results = {}
     table = pq.read_table(rows)
-    results["pyarrow"] = digest(table["image"].combine_chunks().to_numpy_ndarray(), table["label"].to_numpy(),
-                                table["id"].to_numpy(), table["source"].cast(pa.string()).to_pylist())
+    results["pyarrow"] = digest(
+        table["image"].combine_chunks().to_numpy_ndarray(),
+        table["label"].to_numpy(),
+        table["id"].to_numpy(),
+        table["source"].cast(pa.string()).to_pylist(),
+    )
 
     frame = pd.read_parquet(rows)
-    results["pandas"] = digest(np.stack(frame["image"].to_numpy()).reshape(-1, 28, 28), frame["label"].to_numpy(),
-                               frame["id"].to_numpy(), frame["source"].astype(str).to_numpy())
+    results["pandas"] = digest(
+        np.stack(frame["image"].to_numpy()).reshape(-1, 28, 28),
+        frame["label"].to_numpy(),
+        frame["id"].to_numpy(),
+        frame["source"].astype(str).to_numpy(),
+    )
 
     frame_pl = pl.read_parquet(f"{rows}/**/*.parquet")
-    results["polars"] = digest(frame_pl["image"].to_numpy().reshape(-1, 28, 28), frame_pl["label"].to_numpy(),
-                               frame_pl["id"].to_numpy(), frame_pl["source"].cast(pl.String).to_numpy())
+    results["polars"] = digest(
+        frame_pl["image"].to_numpy().reshape(-1, 28, 28),
+        frame_pl["label"].to_numpy(),
+        frame_pl["id"].to_numpy(),
+        frame_pl["source"].cast(pl.String).to_numpy(),
+    )
 
-    duck = pa.table(duckdb.sql(f"SELECT id, source::VARCHAR AS source, image, label FROM '{rows}/**/*.parquet'").arrow())
-    results["duckdb"] = digest(duck["image"].combine_chunks().flatten().to_numpy().reshape(-1, 28, 28),
-                               duck["label"].to_numpy(), duck["id"].to_numpy(), duck["source"].to_pylist())
+    duck = pa.table(
+        duckdb.sql(f"SELECT id, source::VARCHAR AS source, image, label FROM '{rows}/**/*.parquet'").arrow()
+    )
+    results["duckdb"] = digest(
+        duck["image"].combine_chunks().flatten().to_numpy().reshape(-1, 28, 28),
+        duck["label"].to_numpy(),
+        duck["id"].to_numpy(),
+        duck["source"].to_pylist(),
+    )
 
     from datasets import load_dataset
 
@@ -65,9 +83,17 @@ def read_all(out: str, spark) -> dict:
     frame_spark = spark.read.option("recursiveFileLookup", "true").parquet(rows)
     collected = frame_spark.select("id", "source", "image", "label").collect()
     results["spark"] = {
-        **digest(np.array([r.image for r in collected], dtype=np.uint8).reshape(-1, 28, 28), [r.label for r in collected],
-                 [r.id for r in collected], [r.source for r in collected]),
-        "types": {field.name: field.dataType.simpleString() for field in frame_spark.schema.fields if field.name in ("image", "label")},
+        **digest(
+            np.array([r.image for r in collected], dtype=np.uint8).reshape(-1, 28, 28),
+            [r.label for r in collected],
+            [r.id for r in collected],
+            [r.source for r in collected],
+        ),
+        "types": {
+            field.name: field.dataType.simpleString()
+            for field in frame_spark.schema.fields
+            if field.name in ("image", "label")
+        },
         "group_by": {str(r["label"]): r["count"] for r in frame_spark.groupBy("label").count().collect()},
     }
     return results

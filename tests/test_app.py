@@ -56,9 +56,21 @@ def tiny_run(ray_local, tmp_path_factory) -> Path:
     write_training_pictures(gan)
     stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=300, out=str(root / "synthetic")))
-    stages.merged.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "synthetic"), out=str(root / "merged"), max_synthetic=100))
-    stages.report.run(ReportConfig(checkpoint=str(gan), judge=str(judge), out=str(root / "report"), data_root=str(tiny.root),
-                            download=False, samples=100))
+    stages.merged.run(
+        MergedConfig(
+            real=str(root / "real"), synthetic=str(root / "synthetic"), out=str(root / "merged"), max_synthetic=100
+        )
+    )
+    stages.report.run(
+        ReportConfig(
+            checkpoint=str(gan),
+            judge=str(judge),
+            out=str(root / "report"),
+            data_root=str(tiny.root),
+            download=False,
+            samples=100,
+        )
+    )
     return root
 
 
@@ -75,7 +87,9 @@ def open_app(monkeypatch, run: Path | str | None, page: str = "Generate") -> App
 
 
 def texts(app: AppTest) -> str:
-    return "\n".join(e.value for kind in ("info", "warning", "error", "caption", "markdown") for e in getattr(app, kind))
+    return "\n".join(
+        e.value for kind in ("info", "warning", "error", "caption", "markdown") for e in getattr(app, kind)
+    )
 
 
 def test_locate_finds_every_piece_of_a_run_folder(tiny_run):
@@ -270,5 +284,7 @@ def test_app_without_streamlit_says_how_to_install_it(run_cli, monkeypatch):
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "streamlit" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "streamlit" else real_find_spec(name, *a)
+    )
     assert_one_line_error(run_cli("app"), "pip install 'augment[app]'")

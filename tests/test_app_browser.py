@@ -23,8 +23,14 @@ CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 # Without the background-networking switches Chromium keeps dialling Google's hosts, which a
 # closed network refuses; root (CI containers) needs --no-sandbox.
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 START_TIMEOUT_S = 90
 DEFAULT_DIGITS = 100  # what the Generate form asks for unless changed
@@ -74,7 +80,9 @@ def served_app(tmp_path):
     port = _free_port()
     app = subprocess.Popen(
         [sys.executable, "-m", "augment", "app", "--run", str(tmp_path / "run"), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -113,6 +121,8 @@ def test_generate_in_a_real_browser(chromium, served_app, tmp_path):
         finally:
             browser.close()
     assert len(captions) == DEFAULT_DIGITS
-    assert [caption.split(" · ")[0] for caption in captions] == [str(i * 10 // DEFAULT_DIGITS) for i in range(DEFAULT_DIGITS)]
+    assert [caption.split(" · ")[0] for caption in captions] == [
+        str(i * 10 // DEFAULT_DIGITS) for i in range(DEFAULT_DIGITS)
+    ]
     assert all(0.0 <= float(caption.split(" · ")[1]) <= 1.0 for caption in captions)
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 10_000

@@ -21,8 +21,27 @@ from tests.fixtures import write_tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 WAITS = {"RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "20", "AUGMENT_WAIT_FOR_NODES_S": "120"}
-TINY_GPU_RUN = ("--n", "1000", "--epochs", "1", "--classifier-epochs", "1", "--samples", "200", "--min-confidence", "0",
-                "--merge-synthetic", "400", "--curve", "0", "--limit", "1000", "--rows-per-file", "500", "--gpu")
+TINY_GPU_RUN = (
+    "--n",
+    "1000",
+    "--epochs",
+    "1",
+    "--classifier-epochs",
+    "1",
+    "--samples",
+    "200",
+    "--min-confidence",
+    "0",
+    "--merge-synthetic",
+    "400",
+    "--curve",
+    "0",
+    "--limit",
+    "1000",
+    "--rows-per-file",
+    "500",
+    "--gpu",
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +57,23 @@ def submit(cluster: AutoscalingCluster, job: str, *args: str, timeout_s: float =
     """`augment submit JOB --wait -- ARGS` in a client process: (exit code, console lines, seconds)."""
     started = time.time()
     proc = subprocess.run(
-        [sys.executable, "-c", "from augment.cli import main; main()", "submit", job, "--address", cluster.address,
-         "--wait", "--", *args],
-        cwd=ROOT, env=cluster.env, capture_output=True, text=True, timeout=timeout_s,
+        [
+            sys.executable,
+            "-c",
+            "from augment.cli import main; main()",
+            "submit",
+            job,
+            "--address",
+            cluster.address,
+            "--wait",
+            "--",
+            *args,
+        ],
+        cwd=ROOT,
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
     )
     lines = (proc.stdout + proc.stderr).splitlines()
     print("\n".join(lines))  # pytest shows it when the test fails
@@ -51,8 +84,9 @@ def submit(cluster: AutoscalingCluster, job: str, *args: str, timeout_s: float =
 def gpu_cluster(data):
     """cluster.yaml's shape: a head with 3 CPUs and no GPU; `gpu` nodes {CPU 2, GPU 1}, 0 to 2 of
     them, stopped after 6 s idle (minutes on a real cluster)."""
-    with autoscaling_cluster(3, {"gpu": node_type(2, 1, max_workers=2)}, idle_timeout_minutes=0.1,
-                             env_extra=job_env(data)) as cluster:
+    with autoscaling_cluster(
+        3, {"gpu": node_type(2, 1, max_workers=2)}, idle_timeout_minutes=0.1, env_extra=job_env(data)
+    ) as cluster:
         yield cluster
 
 
@@ -80,11 +114,23 @@ def test_a_later_stage_after_the_gpu_nodes_idled_out_asks_for_them_again(gpu_clu
     gan = tmp_path / "gan"
     code, lines, _ = submit(gpu_cluster, "train", "--out", str(gan), "--epochs", "1", "--limit", "1000", "--gpu")
     assert code == 0, "\n".join(lines[-40:])
-    gpu_cluster.wait_for_nodes(lambda nodes: not any(res.get("GPU") for res in nodes.values()),
-                               "the GPU nodes idle out", timeout_s=180)
+    gpu_cluster.wait_for_nodes(
+        lambda nodes: not any(res.get("GPU") for res in nodes.values()), "the GPU nodes idle out", timeout_s=180
+    )
     out = tmp_path / "synthetic"
-    code, lines, _ = submit(gpu_cluster, "generate", "--checkpoint", str(gan), "--n", "1000", "--out", str(out),
-                            "--min-confidence", "0", "--gpu")
+    code, lines, _ = submit(
+        gpu_cluster,
+        "generate",
+        "--checkpoint",
+        str(gan),
+        "--n",
+        "1000",
+        "--out",
+        str(out),
+        "--min-confidence",
+        "0",
+        "--gpu",
+    )
     assert code == 0, "\n".join(lines[-40:])
     assert any("waiting for" in line and "GPU node" in line for line in lines)
     assert read_manifest(out)["rows"] == 1000
@@ -94,14 +140,18 @@ def test_a_later_stage_after_the_gpu_nodes_idled_out_asks_for_them_again(gpu_clu
 def cpu_cluster(data):
     """A CPU cluster whose nodes are smaller than its total over the workers: a 2-CPU head and two
     1-CPU nodes (the autoscaler keeps both up: min_workers 2); no node type has a GPU."""
-    with autoscaling_cluster(2, {"cpu": node_type(1, min_workers=2, max_workers=2)}, env_extra=job_env(data)) as cluster:
+    with autoscaling_cluster(
+        2, {"cpu": node_type(1, min_workers=2, max_workers=2)}, env_extra=job_env(data)
+    ) as cluster:
         cluster.wait_for_nodes(lambda nodes: len(nodes) == 3, "both 1-CPU nodes up")
         yield cluster
 
 
 def test_cpu_workers_on_nodes_smaller_than_total_over_workers_are_placed_at_once(cpu_cluster, tmp_path):
     out = tmp_path / "gan"
-    code, lines, _ = submit(cpu_cluster, "train", "--out", str(out), "--epochs", "1", "--limit", "1000", "--workers", "2")
+    code, lines, _ = submit(
+        cpu_cluster, "train", "--out", str(out), "--epochs", "1", "--limit", "1000", "--workers", "2"
+    )
     assert code == 0, "\n".join(lines[-40:])
     # Sized from the whole cluster (4 CPUs / 2 workers) each worker asked for 2 CPUs, which only the
     # head has: the second waited for Ray Train's start timeout, then training shrank to 1 worker.
@@ -113,8 +163,19 @@ def test_gpu_on_a_cluster_whose_node_types_have_no_gpu_is_refused_in_one_line_at
     env = {**cpu_cluster.env, **job_env(Path(os.environ.get("AUGMENT_DATA_ROOT", "/nonexistent")))}
     env["AUGMENT_DATA_ROOT"] = cpu_cluster.env["AUGMENT_DATA_ROOT"]
     started = time.time()
-    result = run_cli_process("train", "--address", cpu_cluster.gcs_address, "--out", str(tmp_path / "gan"),
-                             "--epochs", "1", "--limit", "1000", "--gpu", env=env)
+    result = run_cli_process(
+        "train",
+        "--address",
+        cpu_cluster.gcs_address,
+        "--out",
+        str(tmp_path / "gan"),
+        "--epochs",
+        "1",
+        "--limit",
+        "1000",
+        "--gpu",
+        env=env,
+    )
     assert_one_line_error(result, "--gpu needs a node type with a GPU", "cpu (1 CPU)")
     assert time.time() - started < 60
     assert not (tmp_path / "gan").exists() or not any((tmp_path / "gan").iterdir())

@@ -30,20 +30,34 @@ def test_given_torchvisions_parameters_the_batch_equals_torchvisions_per_image_r
     images, params = _digits(64), ca.draw(_keys(64))
     affine_only = {**params, "displacement": torch.zeros_like(params["displacement"])}
     batched = ca.distort(torch.from_numpy(images), affine_only)
-    reference = torch.stack([
-        TF.affine(torch.from_numpy(images[k])[None], angle=float(params["angle"][k]),
-                  translate=[int(params["tx"][k]), int(params["ty"][k])], scale=float(params["scale"][k]),
-                  shear=[float(params["shear"][k]), 0.0], interpolation=InterpolationMode.BILINEAR)[0]
-        for k in range(64)
-    ])
+    reference = torch.stack(
+        [
+            TF.affine(
+                torch.from_numpy(images[k])[None],
+                angle=float(params["angle"][k]),
+                translate=[int(params["tx"][k]), int(params["ty"][k])],
+                scale=float(params["scale"][k]),
+                shear=[float(params["shear"][k]), 0.0],
+                interpolation=InterpolationMode.BILINEAR,
+            )[0]
+            for k in range(64)
+        ]
+    )
     difference = (batched.int() - reference.int()).abs()
     assert difference.max() <= 1 and (difference == 0).float().mean() > 0.999
 
-    still = {"angle": torch.zeros(64), "tx": torch.zeros(64), "ty": torch.zeros(64), "scale": torch.ones(64),
-             "shear": torch.zeros(64), "displacement": params["displacement"]}
+    still = {
+        "angle": torch.zeros(64),
+        "tx": torch.zeros(64),
+        "ty": torch.zeros(64),
+        "scale": torch.ones(64),
+        "shear": torch.zeros(64),
+        "displacement": params["displacement"],
+    }
     warped = ca.distort(torch.from_numpy(images), still)
-    reference = torch.stack([TF.elastic(torch.from_numpy(images[k])[None], params["displacement"][k:k + 1])[0]
-                             for k in range(64)])
+    reference = torch.stack(
+        [TF.elastic(torch.from_numpy(images[k])[None], params["displacement"][k : k + 1])[0] for k in range(64)]
+    )
     assert (warped.int() - reference.int()).abs().max() <= 1
 
 
@@ -53,8 +67,11 @@ def test_the_parameters_follow_torchvisions_distributions():
     torch.manual_seed(0)
     image = torch.zeros(1, 28, 28, dtype=torch.uint8)
     theirs = [PER_IMAGE.make_params([image]) for _ in range(n)]
-    for name, values in (("angle", [p["angle"] for p in theirs]), ("scale", [p["scale"] for p in theirs]),
-                         ("shear", [p["shear"][0] for p in theirs])):
+    for name, values in (
+        ("angle", [p["angle"] for p in theirs]),
+        ("scale", [p["scale"] for p in theirs]),
+        ("shear", [p["shear"][0] for p in theirs]),
+    ):
         a, b = np.sort(ours[name].numpy()), np.sort(np.asarray(values))
         assert np.abs(a - b).max() < 0.02 * (b.max() - b.min()), name  # the quantiles agree (a two-sample check)
     for axis, name in ((0, "tx"), (1, "ty")):
@@ -74,8 +91,12 @@ def test_same_keys_same_images_other_epoch_other_images_whatever_the_batching():
     images = _digits(200)
     first = ca.augment_batch(images, _keys(200, epoch=1))
     again = ca.augment_batch(images, _keys(200, epoch=1))
-    halves = torch.cat([ca.augment_batch(images[:73], _keys(200, epoch=1)[:73]),
-                        ca.augment_batch(images[73:], _keys(200, epoch=1)[73:])])
+    halves = torch.cat(
+        [
+            ca.augment_batch(images[:73], _keys(200, epoch=1)[:73]),
+            ca.augment_batch(images[73:], _keys(200, epoch=1)[73:]),
+        ]
+    )
     assert torch.equal(first, again) and torch.equal(first, halves)
     other_epoch = ca.augment_batch(images, _keys(200, epoch=2))
     other_seed = ca.augment_batch(images, _keys(200, epoch=1, seed=1))

@@ -19,9 +19,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -66,12 +66,23 @@ def cluster(world) -> RayCluster:
     return world.cluster
 
 
-def submit(world: World, job: str, *args: str, on_line: Callable[[str], None] | None = None,
-           timeout_s: float = 900) -> tuple[int, list[str]]:
+def submit(
+    world: World, job: str, *args: str, on_line: Callable[[str], None] | None = None, timeout_s: float = 900
+) -> tuple[int, list[str]]:
     """`augment submit JOB --wait -- ARGS` in a client process; every console line goes to `on_line`
     as it arrives."""
-    command = [sys.executable, "-c", "from augment.cli import main; main()", "submit", job,
-               "--address", world.cluster.address, "--wait", "--", *args]
+    command = [
+        sys.executable,
+        "-c",
+        "from augment.cli import main; main()",
+        "submit",
+        job,
+        "--address",
+        world.cluster.address,
+        "--wait",
+        "--",
+        *args,
+    ]
     proc = subprocess.Popen(command, env=world.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines, deadline = [], time.time() + timeout_s
     for line in proc.stdout:
@@ -119,8 +130,11 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 120) -
 def checkpoint_written(fs: pafs.FileSystem, run: str, epoch: int) -> bool:
     """A checkpoint of `epoch` (or later) is complete in RUN/ray/ (its meta.json is written last)."""
     selector = pafs.FileSelector(f"{run}/ray", allow_not_found=True)
-    folders = [info.path for info in fs.get_file_info(selector) if info.type == pafs.FileType.Directory
-               and info.base_name.startswith("checkpoint_")]
+    folders = [
+        info.path
+        for info in fs.get_file_info(selector)
+        if info.type == pafs.FileType.Directory and info.base_name.startswith("checkpoint_")
+    ]
     for folder in folders:
         meta = f"{folder}/meta.json"
         if exists(fs, meta) and read_json(fs, meta)["epoch"] >= epoch:
@@ -132,8 +146,14 @@ class NodeLoss:
     """Kills a node running `actor` once `trigger` has been printed and `ready()` holds; then adds a
     replacement node, or not."""
 
-    def __init__(self, cluster: RayCluster, actor: str, trigger: str, ready: Callable[[], bool] = lambda: True,
-                 replace: bool = True):
+    def __init__(
+        self,
+        cluster: RayCluster,
+        actor: str,
+        trigger: str,
+        ready: Callable[[], bool] = lambda: True,
+        replace: bool = True,
+    ):
         self.cluster, self.actor, self.trigger, self.ready, self.replace = cluster, actor, trigger, ready, replace
         self.killed_at: float | None = None
         self.lost_node_id = ""
@@ -159,16 +179,25 @@ def models(world, tmp_path_factory) -> tuple[str, str]:
     folder = tmp_path_factory.mktemp("models")
     env = {**os.environ, "AUGMENT_DATA_ROOT": str(world.data_root), "AUGMENT_OFFLINE": "1"}
     env.pop("RAY_ADDRESS", None)
-    for command in (["train", "--out", folder / "gan", "--epochs", "1", "--limit", "1024"],
-                    ["judge", "--out", folder / "judge", "--epochs", "1", "--limit", "1024"]):
-        done = subprocess.run([sys.executable, "-c", "from augment.cli import main; main()", *map(str, command), "--workers", "1"],
-                              env=env, capture_output=True, text=True, timeout=600)
+    for command in (
+        ["train", "--out", folder / "gan", "--epochs", "1", "--limit", "1024"],
+        ["judge", "--out", folder / "judge", "--epochs", "1", "--limit", "1024"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", "from augment.cli import main; main()", *map(str, command), "--workers", "1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     previous = {key: os.environ.get(key) for key in world.s3_env}
     os.environ.update(world.s3_env)
     try:
         fs = s3()
-        pafs.copy_files(str(folder), f"{BUCKET}/models", source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs)
+        pafs.copy_files(
+            str(folder), f"{BUCKET}/models", source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs
+        )
     finally:
         for key, value in previous.items():
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
@@ -178,12 +207,17 @@ def models(world, tmp_path_factory) -> tuple[str, str]:
 def test_a_node_lost_in_gan_training_with_a_replacement_resumes_from_the_checkpoint_in_s3(world, cluster, bucket):
     run = f"{BUCKET}/gan-lost-node"
     loss = NodeLoss(cluster, TRAIN_WORKER, "epoch 1/3", ready=lambda: checkpoint_written(bucket, run, 1))
-    rc, lines = submit(world, "train", "--out", f"s3://{run}", "--epochs", "3", "--workers", "2", "--max-failures", "3",
-                       on_line=loss)
+    rc, lines = submit(
+        world, "train", "--out", f"s3://{run}", "--epochs", "3", "--workers", "2", "--max-failures", "3", on_line=loss
+    )
     assert loss.killed_at is not None and rc == 0, lines[-20:]
     metrics = read_csv(bucket, f"{run}/metrics.csv")
     assert [int(row["epoch"]) for row in metrics] == [1, 2, 3]
-    assert [int(row["resumed_from_epoch"]) for row in metrics] == [0, 1, 1]  # epochs 2-3 continued from epoch 1's checkpoint
+    assert [int(row["resumed_from_epoch"]) for row in metrics] == [
+        0,
+        1,
+        1,
+    ]  # epochs 2-3 continued from epoch 1's checkpoint
     assert [int(row["workers"]) for row in metrics] == [2, 2, 2]  # the replacement took the lost worker's place
     finished = read_json(bucket, f"{run}/_manifest.json")
     assert finished["epochs"] == 3 and len(finished["nodes"]) >= 3  # two nodes, then one of them and the replacement
@@ -193,15 +227,19 @@ def test_a_node_lost_in_gan_training_with_a_replacement_resumes_from_the_checkpo
 def test_a_node_lost_for_good_in_gan_training_finishes_on_the_nodes_left(world, cluster, bucket):
     run = f"{BUCKET}/gan-shrunk"
     loss = NodeLoss(cluster, TRAIN_WORKER, "epoch 1/3", ready=lambda: checkpoint_written(bucket, run, 1), replace=False)
-    rc, lines = submit(world, "train", "--out", f"s3://{run}", "--epochs", "3", "--workers", "2", "--max-failures", "3",
-                       on_line=loss)
+    rc, lines = submit(
+        world, "train", "--out", f"s3://{run}", "--epochs", "3", "--workers", "2", "--max-failures", "3", on_line=loss
+    )
     assert loss.killed_at is not None and rc == 0, lines[-20:]
     assert time.time() - loss.killed_at < 300  # bounded: Ray Train alone would wait for the node forever
     notice = [line for line in lines if "fit on the nodes left" in line]
     assert len(notice) == 1 and notice[0].startswith("GAN: only 1 of the 2 workers (1 CPU each)"), lines
     metrics = read_csv(bucket, f"{run}/metrics.csv")
     assert [(int(row["epoch"]), int(row["workers"]), int(row["resumed_from_epoch"])) for row in metrics] == [
-        (1, 2, 0), (2, 1, 1), (3, 1, 1)]
+        (1, 2, 0),
+        (2, 1, 1),
+        (3, 1, 1),
+    ]
     assert read_json(bucket, f"{run}/_manifest.json")["epochs"] == 3
 
 
@@ -210,8 +248,23 @@ def test_a_node_lost_in_generation_still_gives_exactly_n_unique_rows(world, clus
     gan, judge = models
     out = f"{BUCKET}/synthetic-lost-node-{'replaced' if replace else 'for-good'}"
     loss = NodeLoss(cluster, PART_MAKER, "train/part-00000.parquet done", replace=replace)
-    rc, lines = submit(world, "generate", "--checkpoint", gan, "--judge", judge, "--out", f"s3://{out}", "--n", "30000",
-                       "--rows-per-file", "2000", "--precision", "fp32", on_line=loss)
+    rc, lines = submit(
+        world,
+        "generate",
+        "--checkpoint",
+        gan,
+        "--judge",
+        judge,
+        "--out",
+        f"s3://{out}",
+        "--n",
+        "30000",
+        "--rows-per-file",
+        "2000",
+        "--precision",
+        "fp32",
+        on_line=loss,
+    )
     assert loss.killed_at is not None and rc == 0, lines[-20:]
     finished = read_json(bucket, f"{out}/_manifest.json")
     assert finished["rows"] == 30_000
@@ -229,13 +282,30 @@ def test_a_node_lost_in_generation_still_gives_exactly_n_unique_rows(world, clus
 
 def test_a_node_lost_in_classifier_training_resumes_and_finishes(world, cluster, bucket):
     real, run = f"{BUCKET}/classifier-lost-node/real", f"{BUCKET}/classifier-lost-node/classifier"
-    exported = subprocess.run([sys.executable, "-c", "from augment.cli import main; main()", "data", "export", "--out", f"s3://{real}"],
-                              env={**world.env, **world.s3_env, "AUGMENT_DATA_ROOT": str(world.data_root), "AUGMENT_OFFLINE": "1"},
-                              capture_output=True, text=True, timeout=300)
+    exported = subprocess.run(
+        [sys.executable, "-c", "from augment.cli import main; main()", "data", "export", "--out", f"s3://{real}"],
+        env={**world.env, **world.s3_env, "AUGMENT_DATA_ROOT": str(world.data_root), "AUGMENT_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert exported.returncode == 0, exported.stderr
     loss = NodeLoss(cluster, TRAIN_WORKER, "classifier epoch 1/3", ready=lambda: checkpoint_written(bucket, run, 1))
-    rc, lines = submit(world, "retrain", "--data", f"s3://{real}", "--out", f"s3://{run}", "--epochs", "3", "--workers", "2",
-                       "--max-failures", "3", on_line=loss)
+    rc, lines = submit(
+        world,
+        "retrain",
+        "--data",
+        f"s3://{real}",
+        "--out",
+        f"s3://{run}",
+        "--epochs",
+        "3",
+        "--workers",
+        "2",
+        "--max-failures",
+        "3",
+        on_line=loss,
+    )
     assert loss.killed_at is not None and rc == 0, lines[-20:]
     finished = read_json(bucket, f"{run}/_manifest.json")
     assert finished["epochs"] == 3 and finished["test_accuracy"] > 0.9
@@ -247,4 +317,3 @@ def test_a_node_lost_in_classifier_training_resumes_and_finishes(world, cluster,
     assert len(after_loss) == 1 and all(start in (0, *after_loss) for _, start in resumed), resumed
     assert all(start == max(after_loss) for epoch, start in resumed if epoch > max(after_loss)), resumed
     assert [int(row["epoch"]) for row in read_csv(bucket, f"{run}/metrics.csv")] == [1, 2, 3]
-

@@ -131,11 +131,24 @@ def test_a_per_class_list_makes_a_long_tail_of_counts_or_percentages():
     _, kept = mnist.training_subset(split, None, parse_per_class("3,2,1,40%"))
     assert np.bincount(kept).tolist() == [3, 2, 1, 2]  # 40% of class 3's five
     images, _ = mnist.training_subset(split, None, parse_per_class("1,1,1,100%"))
-    assert images.ravel().tolist() == [0, 1, 2, 3, 5, 7, 12, 13]  # the first of each class, all of class 3, in file order
+    assert images.ravel().tolist() == [
+        0,
+        1,
+        2,
+        3,
+        5,
+        7,
+        12,
+        13,
+    ]  # the first of each class, all of class 3, in file order
     assert parse_per_class("100%,100%,2%,2%") == ("100%", "100%", "2%", "2%") and parse_per_class("7") == 7
     assert parse_per_class([5, "2.50%"]) == (5, "2.5%")  # as a run record holds it (JSON list)
     assert per_class_counts(("1%",), np.array([50])).tolist() == [1]  # a share rounds down, to at least one image
-    for text, message in [("3,2,1", "needs 4 entries (one per class), got 3"), ("3,2,1,6", "class 3 has only 5 real images"),
-                          ("3,2,0%,1", "percentage in (0, 100]%"), ("a,b,c,d", "takes K or one entry per class")]:
+    for text, message in [
+        ("3,2,1", "needs 4 entries (one per class), got 3"),
+        ("3,2,1,6", "class 3 has only 5 real images"),
+        ("3,2,0%,1", "percentage in (0, 100]%"),
+        ("a,b,c,d", "takes K or one entry per class"),
+    ]:
         with pytest.raises(AugmentError, match=re.escape(message)):
             mnist.training_subset(split, None, parse_per_class(text))

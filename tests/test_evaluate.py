@@ -32,7 +32,9 @@ def inputs(ray_local, tmp_path_factory):
     stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
     stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=600, out=str(root / "syn")))
-    stages.merged.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged"), max_synthetic=200))
+    stages.merged.run(
+        MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged"), max_synthetic=200)
+    )
     return tiny, gan, judge, root
 
 
@@ -42,15 +44,33 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
     tiny, gan, judge, root = inputs
     out = tmp_path / "report"
     cfg = ReportConfig(
-        checkpoint=str(gan), judge=str(judge), out=str(out), synthetic=str(root / "syn"),
-        data_root=str(tiny.root), download=False, samples=200, seeds=1, epochs=1, cas_rows=300,
+        checkpoint=str(gan),
+        judge=str(judge),
+        out=str(out),
+        synthetic=str(root / "syn"),
+        data_root=str(tiny.root),
+        download=False,
+        samples=200,
+        seeds=1,
+        epochs=1,
+        cas_rows=300,
     )
     report = stages.report.run(cfg).report
 
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["samples"]["rows"] == 200
-    assert set(on_disk) >= {"generator", "judge", "samples", "label_fidelity", "mean_confidence", "frechet_distance",
-                            "confusion", "cas", "gain", "targets"}
+    assert set(on_disk) >= {
+        "generator",
+        "judge",
+        "samples",
+        "label_fidelity",
+        "mean_confidence",
+        "frechet_distance",
+        "confusion",
+        "cas",
+        "gain",
+        "targets",
+    }
     assert 0.0 <= report["label_fidelity"]["overall"] <= 1.0 and len(report["label_fidelity"]["per_class"]) == 10
     fid = report["frechet_distance"]
     assert fid["synthetic_vs_real_test"] > 0 and fid["real_train_vs_real_test"] >= 0 and len(fid["per_class"]) == 10
@@ -64,7 +84,10 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
     assert (out / "runs" / "cas" / "_manifest.json").exists()
     # The measured folder's dataset card now carries the figures, and its manifest the card's new digest.
     card_text = (root / "syn" / "README.md").read_text()
-    assert f"| label fidelity (judge agrees with the label) | {report['label_fidelity']['overall']:.2%} of 200 rows |" in card_text
+    assert (
+        f"| label fidelity (judge agrees with the label) | {report['label_fidelity']['overall']:.2%} of 200 rows |"
+        in card_text
+    )
     assert f"{report['cas']['accuracy']:.2%} (300 rows" in card_text and "No report has measured" not in card_text
     listed = {f["path"]: f["sha256"] for f in json.loads((root / "syn" / "_manifest.json").read_text())["files"]}
     assert listed["README.md"] == hashlib.sha256(card_text.encode()).hexdigest()
@@ -75,11 +98,22 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
 
 def test_rows_the_judge_filtered_also_report_the_generators_unfiltered_fidelity(inputs, tmp_path):
     tiny, gan, judge, root = inputs
-    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=200, out=str(tmp_path / "syn"), min_confidence=0.05))
-    result = stages.report.run(ReportConfig(
-        checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "report"), synthetic=str(tmp_path / "syn"),
-        data_root=str(tiny.root), download=False, samples=100, epochs=1, cas_rows=200,
-    ))
+    stages.synthetic.run(
+        SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=200, out=str(tmp_path / "syn"), min_confidence=0.05)
+    )
+    result = stages.report.run(
+        ReportConfig(
+            checkpoint=str(gan),
+            judge=str(judge),
+            out=str(tmp_path / "report"),
+            synthetic=str(tmp_path / "syn"),
+            data_root=str(tiny.root),
+            download=False,
+            samples=100,
+            epochs=1,
+            cas_rows=200,
+        )
+    )
     report = result.report
     assert report["filtered_at"] == 0.05 and 0.0 <= report["generator_fidelity"]["overall"] <= 1.0
     assert len(report["generator_fidelity"]["per_class"]) == 10
@@ -89,10 +123,16 @@ def test_rows_the_judge_filtered_also_report_the_generators_unfiltered_fidelity(
 
 def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(inputs, tmp_path):
     tiny, gan, judge, _ = inputs
-    report = stages.report.run(ReportConfig(
-        checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "report"), data_root=str(tiny.root), download=False,
-        samples=100,
-    )).report
+    report = stages.report.run(
+        ReportConfig(
+            checkpoint=str(gan),
+            judge=str(judge),
+            out=str(tmp_path / "report"),
+            data_root=str(tiny.root),
+            download=False,
+            samples=100,
+        )
+    ).report
     assert report["samples"]["from"].startswith("generated here") and report["samples"]["rows"] == 100
     assert "skipped" in report["cas"] and report["gain"] == {}
 
@@ -100,22 +140,39 @@ def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(inputs,
 def test_targets_and_markdown_cover_both_regimes():
     row = lambda mean: {"mean": mean, "std": 0.001, "runs": [mean], "epochs": 4}
     report = {
-        "generator": {"sha256": "a" * 64, "epochs": 20}, "judge": {"sha256": "b" * 64, "test_accuracy": 0.994},
-        "samples": {"rows": 10, "from": "x"}, "label_fidelity": fidelity(np.arange(10), np.arange(10)),
-        "mean_confidence": 0.99, "confusion": confusion(np.arange(10), np.arange(10)).tolist(),
-        "frechet_distance": {"feature_space": "judge", "synthetic_vs_real_test": 1.0, "real_train_vs_real_test": 0.1,
-                             "per_class": {c: 1.0 for c in range(10)}},
+        "generator": {"sha256": "a" * 64, "epochs": 20},
+        "judge": {"sha256": "b" * 64, "test_accuracy": 0.994},
+        "samples": {"rows": 10, "from": "x"},
+        "label_fidelity": fidelity(np.arange(10), np.arange(10)),
+        "mean_confidence": 0.99,
+        "confusion": confusion(np.arange(10), np.arange(10)).tolist(),
+        "frechet_distance": {
+            "feature_space": "judge",
+            "synthetic_vs_real_test": 1.0,
+            "real_train_vs_real_test": 0.1,
+            "per_class": {c: 1.0 for c in range(10)},
+        },
         "cas": {"accuracy": 0.985, "rows": 60000, "epochs": 4, "anchor": 0.971},
         "gain": {
-            "full data": {"real only": row(0.992), "real + synthetic": row(0.993), "real + classic": row(0.994),
-                          "real + classic + synthetic": row(0.995)},
-            "low data": {"real only": row(0.90), "real + synthetic": row(0.93), "real + classic": row(0.925),
-                         "real + classic + synthetic": row(0.94)},
+            "full data": {
+                "real only": row(0.992),
+                "real + synthetic": row(0.993),
+                "real + classic": row(0.994),
+                "real + classic + synthetic": row(0.995),
+            },
+            "low data": {
+                "real only": row(0.90),
+                "real + synthetic": row(0.93),
+                "real + classic": row(0.925),
+                "real + classic + synthetic": row(0.94),
+            },
         },
     }
     targets = _targets(report)
     assert targets == {
-        "label fidelity >= 99%": True, "CAS >= 98%": True, "augmented >= real only (full data)": True,
+        "label fidelity >= 99%": True,
+        "CAS >= 98%": True,
+        "augmented >= real only (full data)": True,
         "low data: GAN gain >= +1 point over real only and classic": True,
     }
     report["gain"]["low data"]["real + classic"] = row(0.935)
@@ -125,8 +182,10 @@ def test_targets_and_markdown_cover_both_regimes():
     assert "| real + classic + synthetic | 94.00% |" in text and "### low data" in text and "98.50%" in text
     assert "never saw the filter" not in text  # a report written before that check: nothing claimed
     report["independent_fidelity"] = {"overall": 0.9966, "per_seed": {"1": 0.9964, "2": 0.9968}, "worst_class": 0.9825}
-    assert ("agree with **99.66%** of these labels (seed 1: 99.64%, seed 2: 99.68%; worst class 98.25%)"
-            in report_markdown(report))
+    assert (
+        "agree with **99.66%** of these labels (seed 1: 99.64%, seed 2: 99.68%; worst class 98.25%)"
+        in report_markdown(report)
+    )
     report["independent_fidelity"] = {"skipped": "needs --seeds 2 or more"}
     assert "never saw the filter: not measured (needs --seeds 2 or more)" in report_markdown(report)
 
@@ -138,12 +197,18 @@ def test_label_fidelity_is_checked_by_real_only_classifiers_of_other_seeds_than_
     scorers = {}
     for seed in range(3):  # three differently initialised "real-only classifiers", one per seed
         torch.manual_seed(100 + seed)
-        export_classifier(str(tmp_path / f"seed{seed}"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist", test_accuracy=0.0)
+        export_classifier(
+            str(tmp_path / f"seed{seed}"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist", test_accuracy=0.0
+        )
         scorers[seed] = str(tmp_path / f"seed{seed}")
-    trained = {run_name("full data", "real only", seed): types.SimpleNamespace(out=out) for seed, out in scorers.items()}
+    trained = {
+        run_name("full data", "real only", seed): types.SimpleNamespace(out=out) for seed, out in scorers.items()
+    }
     images = np.random.default_rng(0).integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
     labels = np.arange(50) % 10
-    agreement = {seed: fidelity(predictions(load_classifier(out)[0], images), labels)["overall"] for seed, out in scorers.items()}
+    agreement = {
+        seed: fidelity(predictions(load_classifier(out)[0], images), labels)["overall"] for seed, out in scorers.items()
+    }
     cfg = ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=3)
 
     measured = evaluate_module._independent_fidelity(cfg, trained, images, labels, {"training": {"seed": 1}})
@@ -151,15 +216,29 @@ def test_label_fidelity_is_checked_by_real_only_classifiers_of_other_seeds_than_
     assert measured["overall"] == pytest.approx((agreement[0] + agreement[2]) / 2)
     alone = evaluate_module._independent_fidelity(
         ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=1),
-        trained, images, labels, {"training": {"seed": 0}})
+        trained,
+        images,
+        labels,
+        {"training": {"seed": 0}},
+    )
     assert "--seeds 2" in alone["skipped"]
     no_merged = evaluate_module._independent_fidelity(
-        ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), seeds=3), {}, images, labels, {"training": {"seed": 0}})
+        ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), seeds=3),
+        {},
+        images,
+        labels,
+        {"training": {"seed": 0}},
+    )
     assert "no full-data merged dataset" in no_merged["skipped"]
 
     # The target then reads the independent figure, not the filtering judge's 100%.
-    report = {"label_fidelity": {"overall": 1.0}, "filtered_at": 0.99, "cas": {}, "gain": {},
-              "independent_fidelity": {"overall": 0.985, "per_seed": {"1": 0.985}, "worst_class": 0.95}}
+    report = {
+        "label_fidelity": {"overall": 1.0},
+        "filtered_at": 0.99,
+        "cas": {},
+        "gain": {},
+        "independent_fidelity": {"overall": 0.985, "per_seed": {"1": 0.985}, "worst_class": 0.95},
+    }
     assert _targets(report) == {"label fidelity >= 99% (real-only classifiers that never saw the filter)": False}
     report["independent_fidelity"] = alone
     assert _targets(report) == {"label fidelity >= 99% (by the judge that filtered the rows)": True}
@@ -171,14 +250,26 @@ def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(mo
     def fake_run_many(cfgs, labels):
         trained.extend(cfg.out.split("/runs/")[1] for cfg in cfgs)
         assert labels == [f"classifier {cfg.out.split('/runs/')[1]}" for cfg in cfgs]
-        return [types.SimpleNamespace(test_accuracy=0.9 + 0.01 * cfg.seed, epochs=cfg.epochs, samples_seen=0, rows=0,
-                                      balanced_accuracy=None, worst_class_recall=None) for cfg in cfgs]
+        return [
+            types.SimpleNamespace(
+                test_accuracy=0.9 + 0.01 * cfg.seed,
+                epochs=cfg.epochs,
+                samples_seen=0,
+                rows=0,
+                balanced_accuracy=None,
+                worst_class_recall=None,
+            )
+            for cfg in cfgs
+        ]
 
     monkeypatch.setattr(stages.classifier, "run_many", fake_run_many)
     cfg = ReportConfig(checkpoint="gan", out="report", merged="merged", seeds=2)
     table = evaluate_module._gain_table(cfg, evaluate_module.train_classifiers(cfg))
-    assert trained == [f"full-data/{variant}/seed{seed}" for seed in (0, 1)
-                       for variant in ("real-only", "real+synthetic", "real+classic", "real+classic+synthetic")]
+    assert trained == [
+        f"full-data/{variant}/seed{seed}"
+        for seed in (0, 1)
+        for variant in ("real-only", "real+synthetic", "real+classic", "real+classic+synthetic")
+    ]
     assert table["full data"]["real + classic"]["runs"] == [0.9, 0.91]
     assert table["full data"]["real + classic"]["mean"] == pytest.approx(0.905)
 
@@ -190,21 +281,39 @@ def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_bud
     def fake_run_many(cfgs, labels):
         for cfg in cfgs:
             trained[cfg.out.split("/runs/")[1]] = cfg
-        return [types.SimpleNamespace(test_accuracy=0.5 + (cfg.max_synthetic or 1000) / 10_000 if not cfg.real_only else 0.5,
-                                      epochs=cfg.epochs, samples_seen=cfg.samples_seen, rows=0, balanced_accuracy=0.5,
-                                      worst_class_recall=0.4) for cfg in cfgs]
+        return [
+            types.SimpleNamespace(
+                test_accuracy=0.5 + (cfg.max_synthetic or 1000) / 10_000 if not cfg.real_only else 0.5,
+                epochs=cfg.epochs,
+                samples_seen=cfg.samples_seen,
+                rows=0,
+                balanced_accuracy=0.5,
+                worst_class_recall=0.4,
+            )
+            for cfg in cfgs
+        ]
 
     monkeypatch.setattr(stages.classifier, "run_many", fake_run_many)
-    cfg = ReportConfig(checkpoint="gan", out="report", merged=str(root / "merged"), seeds=1, epochs=1, curve="1000,0,50,200")
+    cfg = ReportConfig(
+        checkpoint="gan", out="report", merged=str(root / "merged"), seeds=1, epochs=1, curve="1000,0,50,200"
+    )
     assert cfg.curve == (0, 50, 200, 1000)
     runs = evaluate_module.train_classifiers(cfg)
     # budget 384 samples (one pass over the real rows' whole batches): one epoch of 400 real + 400 synthetic
     # rows reads at most the pool's 200, so 200 and 1,000 available are the gain table's real + synthetic run
-    assert sorted(trained) == ["full-data/real+classic+synthetic/seed0", "full-data/real+classic/seed0",
-                               "full-data/real+synthetic/seed0", "full-data/real-only/seed0", "full-data/synthetic-rows-50/seed0"]
+    assert sorted(trained) == [
+        "full-data/real+classic+synthetic/seed0",
+        "full-data/real+classic/seed0",
+        "full-data/real+synthetic/seed0",
+        "full-data/real-only/seed0",
+        "full-data/synthetic-rows-50/seed0",
+    ]
     assert trained["full-data/synthetic-rows-50/seed0"].max_synthetic == 50
     assert {trained[name].samples_seen for name in trained} == {384}
-    assert trained["full-data/real+synthetic/seed0"].synthetic_per_epoch == 400 and trained["full-data/real-only/seed0"].synthetic_per_epoch is None
+    assert (
+        trained["full-data/real+synthetic/seed0"].synthetic_per_epoch == 400
+        and trained["full-data/real-only/seed0"].synthetic_per_epoch is None
+    )
     curve = evaluate_module._curve(cfg, runs)["full data"]
     assert [(p["rows_available"], p["rows_read"]) for p in curve] == [(0, 0), (50, 50), (200, 200), (1000, 200)]
     assert [p["mean"] for p in curve] == pytest.approx([0.5, 0.505, 0.6, 0.6])
@@ -212,18 +321,33 @@ def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_bud
     assert "| 1,000 | 200 | 60.00% |" in text and "How many synthetic rows: full data" in text
     assert evaluate_module.plots.curve_png({"full data": curve})[:4] == b"\x89PNG"
     # the x axis is labelled at the points, in the units a reader takes in at a glance
-    assert [evaluate_module.plots._count(n) for n in (0, 50, 10_000, 250_000, 1_000_000, 12_345)] == \
-        ["0", "50", "10k", "250k", "1M", "12,345"]
+    assert [evaluate_module.plots._count(n) for n in (0, 50, 10_000, 250_000, 1_000_000, 12_345)] == [
+        "0",
+        "50",
+        "10k",
+        "250k",
+        "1M",
+        "12,345",
+    ]
 
 
 def _minimal_report() -> dict:
     return {
-        "generator": {"sha256": "a" * 64, "epochs": 20}, "judge": {"sha256": "b" * 64, "test_accuracy": 0.994},
-        "samples": {"rows": 10, "from": "x"}, "label_fidelity": fidelity(np.arange(10), np.arange(10)),
-        "mean_confidence": 0.99, "confusion": confusion(np.arange(10), np.arange(10)).tolist(),
-        "frechet_distance": {"feature_space": "judge", "synthetic_vs_real_test": 1.0, "real_train_vs_real_test": 0.1,
-                             "per_class": {c: 1.0 for c in range(10)}},
-        "cas": {"skipped": "x"}, "gain": {}, "targets": {},
+        "generator": {"sha256": "a" * 64, "epochs": 20},
+        "judge": {"sha256": "b" * 64, "test_accuracy": 0.994},
+        "samples": {"rows": 10, "from": "x"},
+        "label_fidelity": fidelity(np.arange(10), np.arange(10)),
+        "mean_confidence": 0.99,
+        "confusion": confusion(np.arange(10), np.arange(10)).tolist(),
+        "frechet_distance": {
+            "feature_space": "judge",
+            "synthetic_vs_real_test": 1.0,
+            "real_train_vs_real_test": 0.1,
+            "per_class": {c: 1.0 for c in range(10)},
+        },
+        "cas": {"skipped": "x"},
+        "gain": {},
+        "targets": {},
     }
 
 
@@ -239,7 +363,9 @@ def _minimal_report() -> dict:
 def test_bad_input_is_one_line_and_writes_nothing(inputs, tmp_path, run_cli, args, fragment):
     tiny, gan, judge, _ = inputs
     out = tmp_path / "report"
-    result = run_cli("evaluate", "--checkpoint", gan, "--judge", judge, "--out", out, "--data-root", tiny.root, "--offline", *args)
+    result = run_cli(
+        "evaluate", "--checkpoint", gan, "--judge", judge, "--out", out, "--data-root", tiny.root, "--offline", *args
+    )
     assert_one_line_error(result, fragment)
     assert not out.exists()
 
@@ -247,7 +373,19 @@ def test_bad_input_is_one_line_and_writes_nothing(inputs, tmp_path, run_cli, arg
 def test_a_merged_dataset_as_synthetic_is_refused(inputs, tmp_path, run_cli):
     tiny, gan, judge, root = inputs
     out = tmp_path / "report"
-    result = run_cli("evaluate", "--checkpoint", gan, "--judge", judge, "--out", out, "--data-root", tiny.root,
-                     "--offline", "--synthetic", root / "merged")
+    result = run_cli(
+        "evaluate",
+        "--checkpoint",
+        gan,
+        "--judge",
+        judge,
+        "--out",
+        out,
+        "--data-root",
+        tiny.root,
+        "--offline",
+        "--synthetic",
+        root / "merged",
+    )
     assert_one_line_error(result, "is a merged output, not a generation output")
     assert not out.exists()

@@ -28,7 +28,9 @@ def test_export_round_trips_every_image_and_label(tiny_mnist, tmp_path):
     fs, _ = storage.resolve(str(out))
     for split in ("train", "test"):
         table = schema.read_table(fs, str(out / split))
-        np.testing.assert_array_equal(schema.images_to_numpy(table.column("image")), getattr(tiny_mnist, f"{split}_images"))
+        np.testing.assert_array_equal(
+            schema.images_to_numpy(table.column("image")), getattr(tiny_mnist, f"{split}_images")
+        )
         np.testing.assert_array_equal(table.column("label").to_numpy(), getattr(tiny_mnist, f"{split}_labels"))
         np.testing.assert_array_equal(table.column("id").to_numpy(), np.arange(table.num_rows))
         assert set(table.column("source").to_pylist()) == {"real"}
@@ -51,7 +53,11 @@ def test_manifest_is_written_and_describes_the_files(tiny_mnist, tmp_path):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
         if entry["path"].endswith(".parquet"):
             assert pq.read_metadata(path).num_rows == entry["rows"]
-    assert sorted(f["path"] for f in manifest["files"]) == ["README.md", "test/part-00000.parquet", "train/part-00000.parquet"]
+    assert sorted(f["path"] for f in manifest["files"]) == [
+        "README.md",
+        "test/part-00000.parquet",
+        "train/part-00000.parquet",
+    ]
     # Written last: nothing in the output is newer than the manifest.
     newest = max(p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "_manifest.json")
     assert (out / "_manifest.json").stat().st_mtime_ns >= newest
@@ -141,7 +147,12 @@ def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, run_cli, mon
 
 def test_a_real_process_shows_one_line_and_no_traceback(tmp_path):
     result = run_cli_process(
-        "data", "export", "--data-root", tmp_path / "root", "--out", tmp_path / "out",
+        "data",
+        "export",
+        "--data-root",
+        tmp_path / "root",
+        "--out",
+        tmp_path / "out",
         prelude=f"import torchvision.datasets as d; d.MNIST.mirrors = [{UNREACHABLE_MIRROR!r}]; ",
     )
     assert_one_line_error(result, "could not be downloaded (download failed)", "train-labels-idx1-ubyte.gz")

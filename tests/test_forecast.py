@@ -15,9 +15,17 @@ from augment.forecast.stages import (
     GENERATE_START_S,
 )
 
-SPEED = MachineSpeed(machine="test CPU, 2 CPUs", threads=2, gan_samples_per_s=1_000.0, gan_precision="fp32",
-                     generate_rows_per_s=8_000.0, generate_precision="bf16", classifier_samples_per_s=4_000.0,
-                     classic_samples_per_s=3_000.0, seconds=4.0)
+SPEED = MachineSpeed(
+    machine="test CPU, 2 CPUs",
+    threads=2,
+    gan_samples_per_s=1_000.0,
+    gan_precision="fp32",
+    generate_rows_per_s=8_000.0,
+    generate_precision="bf16",
+    classifier_samples_per_s=4_000.0,
+    classic_samples_per_s=3_000.0,
+    seconds=4.0,
+)
 RUN = dict(n=1_000_000, gan_epochs=5, gan_images=60_000, classifier_epochs=4, merge_synthetic=60_000, seeds=1, cpus=2.0)
 
 
@@ -29,8 +37,12 @@ def test_each_stage_follows_the_rate_that_drives_it():
     base = stage_seconds(**RUN, speed=SPEED)
     assert list(base) == ["real", "gan", "judge", "synthetic", "merged", "classifier", "report"]
     faster_generation = stage_seconds(**RUN, speed=replace(SPEED, generate_rows_per_s=16_000.0))
-    assert _work(faster_generation, "synthetic", GENERATE_START_S) == pytest.approx(_work(base, "synthetic", GENERATE_START_S) / 2)
-    assert {k: v for k, v in faster_generation.items() if k != "synthetic"} == {k: v for k, v in base.items() if k != "synthetic"}
+    assert _work(faster_generation, "synthetic", GENERATE_START_S) == pytest.approx(
+        _work(base, "synthetic", GENERATE_START_S) / 2
+    )
+    assert {k: v for k, v in faster_generation.items() if k != "synthetic"} == {
+        k: v for k, v in base.items() if k != "synthetic"
+    }
     faster_gan = stage_seconds(**RUN, speed=replace(SPEED, gan_samples_per_s=2_000.0))
     assert _work(faster_gan, "gan", GAN_START_S) == pytest.approx(_work(base, "gan", GAN_START_S) / 2)
     assert faster_gan["classifier"] == base["classifier"]
@@ -76,8 +88,15 @@ def test_seeds_repeat_the_gain_table_and_cpus_scale_the_rates():
 def test_measuring_times_the_real_models_in_the_precision_auto_picks(monkeypatch):
     monkeypatch.setenv(RAY_JOB_ENV, "{}")  # as in `augment submit pipeline`, where a relative path is refused
     speed = measure()
-    assert speed.threads >= 1 and speed.generate_precision in ("fp32", "bf16") and speed.gan_precision in ("fp32", "bf16")
-    for rate in (speed.gan_samples_per_s, speed.generate_rows_per_s, speed.classifier_samples_per_s, speed.classic_samples_per_s):
+    assert (
+        speed.threads >= 1 and speed.generate_precision in ("fp32", "bf16") and speed.gan_precision in ("fp32", "bf16")
+    )
+    for rate in (
+        speed.gan_samples_per_s,
+        speed.generate_rows_per_s,
+        speed.classifier_samples_per_s,
+        speed.classic_samples_per_s,
+    ):
         assert rate > 0
     # Generation is inference only; a GAN step is a forward and backward pass of both networks.
     assert speed.generate_rows_per_s > speed.gan_samples_per_s

@@ -64,10 +64,14 @@ def test_a_step_updates_both_networks_and_the_ema(loss, policy):
     before_d = [p.detach().clone() for p in discriminator.parameters()]
     ema = make_ema(generator, decay=0.5)
     step = GanStep(
-        generator, discriminator,
+        generator,
+        discriminator,
         torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.999)),
         torch.optim.Adam(discriminator.parameters(), 2e-4, betas=(0.5, 0.999)),
-        ema, loss, spec.latent_dim, policy,
+        ema,
+        loss,
+        spec.latent_dim,
+        policy,
     )
     real = torch.rand(8, 1, 28, 28) * 2 - 1
     stats = step(real, torch.arange(8) % 10)
@@ -88,10 +92,14 @@ def _one_step(arch: str, autocast_dtype: torch.dtype | None):
     discriminator.apply(init_weights)
     initial = [p.detach().clone() for p in (*generator.parameters(), *discriminator.parameters())]
     step = GanStep(
-        generator, discriminator,
+        generator,
+        discriminator,
         torch.optim.Adam(generator.parameters(), 2e-4, betas=(0.5, 0.999)),
         torch.optim.Adam(discriminator.parameters(), 2e-4, betas=(0.5, 0.999)),
-        make_ema(generator, decay=0.5), "bce", spec.latent_dim, autocast_dtype=autocast_dtype,
+        make_ema(generator, decay=0.5),
+        "bce",
+        spec.latent_dim,
+        autocast_dtype=autocast_dtype,
     )
     real = torch.rand(32, 1, 28, 28) * 2 - 1
     stats = step(real, torch.arange(32) % 10)
@@ -117,7 +125,10 @@ def test_models_never_import_ray():
         "import sys, augment.models.gan, augment.models.gan_step, augment.models.checkpoint, "
         "augment.models.generator_file; print(any(m == 'ray' or m.startswith('ray.') for m in sys.modules))"
     )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -197,8 +208,12 @@ def test_translation_shifts_each_image_whole_by_at_most_four_pixels_filling_back
     assert moved.shape == images.shape and moved.stride()[1] == 1  # channels_last, as the GAN runs
     offsets = set()
     for before, after in zip(images, moved):
-        found = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
-                 if torch.equal(torch.roll(before, (dy, dx), dims=(1, 2)), after)]
+        found = [
+            (dy, dx)
+            for dy in range(-4, 5)
+            for dx in range(-4, 5)
+            if torch.equal(torch.roll(before, (dy, dx), dims=(1, 2)), after)
+        ]
         assert len(found) == 1  # an exact shift of the whole image; what rolls in is background
         offsets.add(found[0])
     assert len(offsets) > 20  # independent draws per image
@@ -268,7 +283,9 @@ def test_the_fused_judge_computes_the_same_probabilities():
     assert torch.allclose(got, expected, atol=1e-5)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fuse_for_inference(model).modules())
     with torch.inference_mode():
-        in_bf16 = fuse_for_inference(model, torch.bfloat16)(images.bfloat16().contiguous(memory_format=torch.channels_last))
+        in_bf16 = fuse_for_inference(model, torch.bfloat16)(
+            images.bfloat16().contiguous(memory_format=torch.channels_last)
+        )
     probabilities = torch.softmax(expected, 1)
     assert (torch.softmax(in_bf16.float(), 1) - probabilities).abs().max() < 0.02
 
@@ -313,7 +330,10 @@ def test_the_ema_warms_up_its_decay_in_one_fused_update_with_its_count_on_the_cp
     torch.manual_seed(0)
     generator = build_generator(GanSpec(width=16))
     ema = make_ema(generator, decay=0.9)
-    assert set(ema.state_dict()) == {"n_averaged", *(f"module.{k}" for k in generator.state_dict())}  # checkpoints unchanged
+    assert set(ema.state_dict()) == {
+        "n_averaged",
+        *(f"module.{k}" for k in generator.state_dict()),
+    }  # checkpoints unchanged
     ema.update_parameters(generator)  # the first update copies
     assert all(torch.equal(e, g) for e, g in zip(ema.module.parameters(), generator.parameters()))
     before = [p.detach().clone() for p in ema.module.parameters()]

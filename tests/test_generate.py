@@ -74,7 +74,9 @@ def test_exactly_n_balanced_unique_rows_with_two_workers(ray_local, models, tmp_
     # "auto" was decided by a probe on the actors' hardware (here: this machine) and recorded
     probed = manifest["precision_probe"]
     assert manifest["config"]["precision"] == result.precision == probed["precision"]
-    assert probed["fp32_rows_per_s"] > 0 and probed["bf16_rows_per_s"] > 0 and 0 <= probed["pixels_within_one_step"] <= 1
+    assert (
+        probed["fp32_rows_per_s"] > 0 and probed["bf16_rows_per_s"] > 0 and 0 <= probed["pixels_within_one_step"] <= 1
+    )
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "_manifest.json", "train"]
     assert sorted(p.name for p in (out / "train").iterdir()) == [f"part-{k:05d}.parquet" for k in range(5)]
 
@@ -93,11 +95,21 @@ def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(r
 
     gan, judge = models
     manifest = _manifest(a)
-    maker = PartMaker(PartPlan(
-        checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "unused"), n=3000, seed=0,
-        boundaries=tuple(np.linspace(0.1, 1.0, 10)), min_confidence=0.0, max_attempts=1, batch_size=64,
-        metadata={}, precision=manifest["config"]["precision"],
-    ))
+    maker = PartMaker(
+        PartPlan(
+            checkpoint=str(gan),
+            judge=str(judge),
+            out=str(tmp_path / "unused"),
+            n=3000,
+            seed=0,
+            boundaries=tuple(np.linspace(0.1, 1.0, 10)),
+            min_confidence=0.0,
+            max_attempts=1,
+            batch_size=64,
+            metadata={},
+            precision=manifest["config"]["precision"],
+        )
+    )
     assert manifest["generator_sha256"] == maker.generator_sha256
     ids = np.arange(1234, 1301)
     images, labels, _, _ = maker.make_rows(ids)
@@ -124,9 +136,20 @@ def test_a_temperature_scales_each_rows_latent_and_is_part_of_the_identity(ray_l
     assert "--temperature 2`" in (tmp_path / "t2" / "README.md").read_text()
     # row i at temperature T is the generator's image of T x row i's standard latent, whatever part makes it
     gan, judge = models
-    plan = PartPlan(checkpoint=str(gan), judge=str(judge), out=str(tmp_path / "unused"), n=640, seed=0,
-                    boundaries=tuple(np.linspace(0.1, 1.0, 10).tolist()), min_confidence=0.0, max_attempts=1,
-                    batch_size=512, metadata={}, temperature=2.0, precision=hot.precision)
+    plan = PartPlan(
+        checkpoint=str(gan),
+        judge=str(judge),
+        out=str(tmp_path / "unused"),
+        n=640,
+        seed=0,
+        boundaries=tuple(np.linspace(0.1, 1.0, 10).tolist()),
+        min_confidence=0.0,
+        max_attempts=1,
+        batch_size=512,
+        metadata={},
+        temperature=2.0,
+        precision=hot.precision,
+    )
     ids = np.array([3, 200, 639])
     images, _, _, _ = PartMaker(plan).make_rows(ids)
     assert np.array_equal(images, schema.images_to_numpy(t2["image"].take(ids)))
@@ -143,10 +166,21 @@ def _threshold_every_class_mostly_passes(models) -> float:
     """A confidence threshold that rejects some samples of these untrained models but that every
     class passes at least 70% of the time (measured, so the test does not depend on luck)."""
     gan, judge = models
-    maker = PartMaker(PartPlan(
-        checkpoint=str(gan), judge=str(judge), out="unused", n=1, seed=0, boundaries=(1.0,),
-        min_confidence=0.0, max_attempts=1, batch_size=64, metadata={}, precision="fp32",
-    ))
+    maker = PartMaker(
+        PartPlan(
+            checkpoint=str(gan),
+            judge=str(judge),
+            out="unused",
+            n=1,
+            seed=0,
+            boundaries=(1.0,),
+            min_confidence=0.0,
+            max_attempts=1,
+            batch_size=64,
+            metadata={},
+            precision="fp32",
+        )
+    )
     labels = np.repeat(np.arange(10), 200)
     _, scores = maker.score(latents_for(np.arange(2000) + 10**6, 5, maker.latent_dim), labels)
     return float(min(np.quantile(scores[labels == c], 0.3) for c in range(10)))
@@ -157,8 +191,9 @@ def test_min_confidence_replaces_rejected_samples_keeping_n_and_balance(ray_loca
     # "auto" is decided by timing, which may choose differently from one run to the next.
     threshold = _threshold_every_class_mostly_passes(models)
     out = tmp_path / "confident"
-    result = stages.synthetic.run(_cfg(models, out, n=2000, min_confidence=threshold, workers=2, rows_per_file=1000,
-                                       precision="fp32"))
+    result = stages.synthetic.run(
+        _cfg(models, out, n=2000, min_confidence=threshold, workers=2, rows_per_file=1000, precision="fp32")
+    )
     table = _read(out)
     assert table.num_rows == 2000 and np.array_equal(np.sort(table["id"].to_numpy()), np.arange(2000))
     assert (table["confidence"].to_numpy() >= np.float32(threshold)).all()
@@ -189,10 +224,19 @@ def test_class_weights_fill_writes_exactly_what_each_class_lacks(ray_local, mode
     torch.manual_seed(0)
     tail = tmp_path / "tail-gan"
     counts = [300, 300, 280, 300, 300, 6, 7, 6, 6, 6]
-    export_generator(str(tail), build_generator(GanSpec()).eval(), GanSpec(), dataset="mnist", epochs=0,
-                     classes=MNIST_CLASSES, rows_per_label=counts)
+    export_generator(
+        str(tail),
+        build_generator(GanSpec()).eval(),
+        GanSpec(),
+        dataset="mnist",
+        epochs=0,
+        classes=MNIST_CLASSES,
+        rows_per_label=counts,
+    )
     deficits = [300 - c for c in counts]
-    result = run_cli("generate", "--checkpoint", tail, "--judge", models[1], "--class-weights", "fill", "--out", tmp_path / "fill")
+    result = run_cli(
+        "generate", "--checkpoint", tail, "--judge", models[1], "--class-weights", "fill", "--out", tmp_path / "fill"
+    )
     assert result.returncode == 0, result.stderr
     table = _read(tmp_path / "fill")
     assert table.num_rows == sum(deficits) == 1_489
@@ -208,31 +252,59 @@ def test_class_weights_fill_writes_exactly_what_each_class_lacks(ray_local, mode
     assert np.abs(labels - 600 * np.array(deficits) / sum(deficits)).max() <= 1
 
     # a GAN trained on balanced rows has nothing to fill; without fill, --n is required
-    export_generator(str(tmp_path / "even-gan"), build_generator(GanSpec()).eval(), GanSpec(), dataset="mnist", epochs=0,
-                     classes=MNIST_CLASSES, rows_per_label=[30] * 10)
-    balanced = run_cli("generate", "--checkpoint", tmp_path / "even-gan", "--judge", models[1], "--class-weights", "fill",
-                       "--out", tmp_path / "none")
-    assert_one_line_error(balanced, "--class-weights fill: the GAN's real rows are balanced (no class lacks any): nothing to fill")
+    export_generator(
+        str(tmp_path / "even-gan"),
+        build_generator(GanSpec()).eval(),
+        GanSpec(),
+        dataset="mnist",
+        epochs=0,
+        classes=MNIST_CLASSES,
+        rows_per_label=[30] * 10,
+    )
+    balanced = run_cli(
+        "generate",
+        "--checkpoint",
+        tmp_path / "even-gan",
+        "--judge",
+        models[1],
+        "--class-weights",
+        "fill",
+        "--out",
+        tmp_path / "none",
+    )
+    assert_one_line_error(
+        balanced, "--class-weights fill: the GAN's real rows are balanced (no class lacks any): nothing to fill"
+    )
     missing = run_cli("generate", "--checkpoint", tail, "--judge", models[1], "--out", tmp_path / "none")
     assert_one_line_error(missing, "--n is required (it may be left out with --class-weights fill)")
     assert not (tmp_path / "none").exists()
 
 
-def test_a_later_job_with_the_same_models_on_this_machine_adopts_the_remembered_decision(ray_local, models, tmp_path, monkeypatch):
+def test_a_later_job_with_the_same_models_on_this_machine_adopts_the_remembered_decision(
+    ray_local, models, tmp_path, monkeypatch
+):
     # The probe says bf16 once; a second job (another folder, same models) adopts it without probing;
     # another torch version (a different key) probes again. The file lives in ~/.cache/augment.
     probes = []
-    figures = {"precision": "bf16", "speedup_bf16": 1.8, "pixels_within_one_step": 1.0,
-               "fp32_rows_per_s": 1000.0, "bf16_rows_per_s": 1800.0}
+    figures = {
+        "precision": "bf16",
+        "speedup_bf16": 1.8,
+        "pixels_within_one_step": 1.0,
+        "fp32_rows_per_s": 1000.0,
+        "bf16_rows_per_s": 1800.0,
+    }
     monkeypatch.setattr(generate, "probe_on_actors_hardware", lambda *args: probes.append(args) or dict(figures))
     first = stages.synthetic.run(_cfg(models, tmp_path / "a", n=400))
     second = stages.synthetic.run(_cfg(models, tmp_path / "b", n=400))
     assert first.precision == second.precision == "bf16" and len(probes) == 1
     recorded = _manifest(tmp_path / "b")["precision_probe"]
-    assert recorded["speedup_bf16"] == 1.8 and recorded["remembered_from"] == str(Path.home() / ".cache/augment/precision-decisions.json")
+    assert recorded["speedup_bf16"] == 1.8 and recorded["remembered_from"] == str(
+        Path.home() / ".cache/augment/precision-decisions.json"
+    )
     assert Path(recorded["remembered_from"]).is_file()
 
     from importlib import metadata
+
     real_version = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "0.0-other" if name == "torch" else real_version(name))
     stages.synthetic.run(_cfg(models, tmp_path / "c", n=400))
@@ -244,7 +316,9 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
     # a continued run does not probe at all.
     other = "bf16"
     probes = []
-    monkeypatch.setattr(generate, "probe_on_actors_hardware", lambda *args: probes.append(args) or {"precision": "fp32"})
+    monkeypatch.setattr(
+        generate, "probe_on_actors_hardware", lambda *args: probes.append(args) or {"precision": "fp32"}
+    )
     out = tmp_path / "syn"
     stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200, precision=other))
     whole = _read(out).sort_by("id")
@@ -266,7 +340,9 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
 def test_an_unreachable_min_confidence_is_refused_before_writing(ray_local, models, tmp_path, run_cli):
     gan, judge = models
     out = tmp_path / "never"
-    result = run_cli("generate", "--checkpoint", gan, "--judge", judge, "--n", 100, "--out", out, "--min-confidence", 0.9)
+    result = run_cli(
+        "generate", "--checkpoint", gan, "--judge", judge, "--n", 100, "--out", out, "--min-confidence", 0.9
+    )
     assert_one_line_error(result, "--min-confidence 0.9", "lower --min-confidence")
     assert not out.exists()
 
@@ -282,7 +358,9 @@ def test_output_reads_with_ray_data_as_written(ray_local, models, tmp_path):
     assert np.stack([row["image"] for row in rows]).tobytes() == schema.images_to_numpy(table["image"]).tobytes()
 
 
-def test_a_complete_output_is_skipped_with_the_same_settings_and_refused_with_others(ray_local, models, tmp_path, run_cli):
+def test_a_complete_output_is_skipped_with_the_same_settings_and_refused_with_others(
+    ray_local, models, tmp_path, run_cli
+):
     gan, judge = models
     out = tmp_path / "syn"
     args = ("generate", "--checkpoint", gan, "--judge", judge, "--n", 300, "--out", out, "--workers", 1)
@@ -304,8 +382,24 @@ def test_a_killed_driver_leaves_no_partial_file_and_a_rerun_finishes_exactly(mod
     gan, judge = models
     out = tmp_path / "syn"
     n, per_file = 40_000, 2_000
-    args = [sys.executable, "-m", "augment", "generate", "--checkpoint", str(gan), "--judge", str(judge),
-            "--n", str(n), "--out", str(out), "--rows-per-file", str(per_file), "--workers", "2"]
+    args = [
+        sys.executable,
+        "-m",
+        "augment",
+        "generate",
+        "--checkpoint",
+        str(gan),
+        "--judge",
+        str(judge),
+        "--n",
+        str(n),
+        "--out",
+        str(out),
+        "--rows-per-file",
+        str(per_file),
+        "--workers",
+        "2",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # its own local Ray, as a user gets
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     deadline = time.monotonic() + 240
@@ -340,12 +434,26 @@ def test_a_driver_without_torch_checks_the_models_in_a_child_process(models, tmp
     gan, judge = models
     out = tmp_path / "out"
     bad = _bad_generator(tmp_path / "bad")
-    result = run_cli_process("generate", "--checkpoint", bad, "--judge", judge, "--n", 100, "--out", out, prelude=TORCH_REPORT)
+    result = run_cli_process(
+        "generate", "--checkpoint", bad, "--judge", judge, "--n", 100, "--out", out, prelude=TORCH_REPORT
+    )
     assert_one_line_error(result, "generator.json does not match its weights")
     assert "driver loaded torch: False" in result.stdout
     assert not out.exists()
-    result = run_cli_process("generate", "--checkpoint", gan, "--judge", judge, "--n", 100, "--out", out,
-                             "--min-confidence", "0.999999", prelude=TORCH_REPORT)
+    result = run_cli_process(
+        "generate",
+        "--checkpoint",
+        gan,
+        "--judge",
+        judge,
+        "--n",
+        100,
+        "--out",
+        out,
+        "--min-confidence",
+        "0.999999",
+        prelude=TORCH_REPORT,
+    )
     assert_one_line_error(result, "--min-confidence 0.999999", "lower --min-confidence")
     assert "driver loaded torch: False" in result.stdout
     assert not out.exists()

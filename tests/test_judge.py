@@ -49,11 +49,35 @@ def test_two_workers_train_a_judge_that_learns_and_exports(trained, learnable_da
 def test_same_settings_skip_and_other_settings_are_refused(trained, run_cli, learnable_data):
     cfg, result = trained
     weights = (Path(cfg.out) / "classifier.safetensors").read_bytes()
-    again = run_cli("judge", "--out", cfg.out, "--data-root", learnable_data, "--offline", "--epochs", 3,
-                    "--workers", 2, "--batch-size", 32)
+    again = run_cli(
+        "judge",
+        "--out",
+        cfg.out,
+        "--data-root",
+        learnable_data,
+        "--offline",
+        "--epochs",
+        3,
+        "--workers",
+        2,
+        "--batch-size",
+        32,
+    )
     assert again.returncode == 0 and "already trained with these settings" in again.stdout, again
-    other = run_cli("judge", "--out", cfg.out, "--data-root", learnable_data, "--offline", "--epochs", 1,
-                    "--workers", 2, "--batch-size", 32)
+    other = run_cli(
+        "judge",
+        "--out",
+        cfg.out,
+        "--data-root",
+        learnable_data,
+        "--offline",
+        "--epochs",
+        1,
+        "--workers",
+        2,
+        "--batch-size",
+        32,
+    )
     assert_one_line_error(other, "judge output made with other settings (epochs)", "--overwrite")
     assert (Path(cfg.out) / "classifier.safetensors").read_bytes() == weights
 
@@ -82,8 +106,19 @@ def test_a_folder_holding_another_stage_is_refused(run_cli, tiny_mnist, tmp_path
     out.mkdir()
     (out / "_manifest.json").write_text(json.dumps({"stage": "synthetic", "config": {}}))
     (out / "part-00000.parquet").write_bytes(b"PAR1")
-    result = run_cli("judge", "--out", out, "--data-root", tiny_mnist.root, "--offline", "--epochs", 1,
-                    "--workers", 2, "--batch-size", 32)
+    result = run_cli(
+        "judge",
+        "--out",
+        out,
+        "--data-root",
+        tiny_mnist.root,
+        "--offline",
+        "--epochs",
+        1,
+        "--workers",
+        2,
+        "--batch-size",
+        32,
+    )
     assert_one_line_error(result, "synthetic output, not a judge output")
     assert sorted(p.name for p in out.iterdir()) == ["_manifest.json", "part-00000.parquet"]
-

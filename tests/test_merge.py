@@ -28,7 +28,9 @@ def inputs(ray_local, tmp_path_factory):
     tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
     stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=300))
+    stages.synthetic.run(
+        SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=300)
+    )
     return tiny, root / "real", root / "syn"
 
 
@@ -125,7 +127,13 @@ def _write_synthetic(folder: Path, table: pa.Table, manifest_version: int = sche
     (folder / "train").mkdir(parents=True)
     pq.write_table(table, folder / "train/part-00000.parquet")
     fs, path = storage.resolve(str(folder))
-    manifest.write_manifest(fs, path, stage="synthetic", config={}, files=[manifest.file_entry(fs, path, "train/part-00000.parquet", table.num_rows)])
+    manifest.write_manifest(
+        fs,
+        path,
+        stage="synthetic",
+        config={},
+        files=[manifest.file_entry(fs, path, "train/part-00000.parquet", table.num_rows)],
+    )
     written = json.loads((folder / "_manifest.json").read_text())
     (folder / "_manifest.json").write_text(json.dumps({**written, "schema_version": manifest_version}))
     return folder
@@ -139,9 +147,18 @@ def _version_1(table: pa.Table) -> pa.Table:
 def _synthetic_table(labels, *, shape=(28, 28), version="2") -> pa.Table:
     n = len(labels)
     images = pa.FixedShapeTensorArray.from_numpy_ndarray(np.zeros((n, *shape), np.uint8))
-    table = schema.make_table(np.arange(n), np.zeros((n, 28, 28), np.uint8), np.zeros(n, np.int64), source="synthetic",
-                              metadata=schema.file_metadata("mnist"), confidence=np.ones(n), generator="g")
-    table = table.set_column(table.schema.get_field_index("label"), schema.SCHEMA.field("label"), pa.array(np.asarray(labels, np.int8)))
+    table = schema.make_table(
+        np.arange(n),
+        np.zeros((n, 28, 28), np.uint8),
+        np.zeros(n, np.int64),
+        source="synthetic",
+        metadata=schema.file_metadata("mnist"),
+        confidence=np.ones(n),
+        generator="g",
+    )
+    table = table.set_column(
+        table.schema.get_field_index("label"), schema.SCHEMA.field("label"), pa.array(np.asarray(labels, np.int8))
+    )
     if shape != (28, 28):
         table = table.set_column(1, pa.field("image", images.type), images)
     return table.replace_schema_metadata({**table.schema.metadata, b"augment.schema_version": version.encode()})
@@ -150,12 +167,24 @@ def _synthetic_table(labels, *, shape=(28, 28), version="2") -> pa.Table:
 @pytest.mark.parametrize(
     "make, fragment",
     [
-        (lambda folder: (folder.mkdir(), pq.write_table(_synthetic_table([1, 2]), folder / "part-00000.parquet"))[-1],
-         "has no _manifest.json"),
-        (lambda folder: _write_synthetic(folder, _synthetic_table([1, 2], version="3")), "not augment schema v2 (found version 3)"),
-        (lambda folder: _write_synthetic(folder, _synthetic_table([1, 2]), manifest_version=3), "uses schema version 3; this augment reads versions 1 and 2"),
-        (lambda folder: _write_synthetic(folder, _version_1(_synthetic_table([1, 2])), manifest_version=1),
-         "uses schema version 1; merging needs version 2: remake it"),
+        (
+            lambda folder: (folder.mkdir(), pq.write_table(_synthetic_table([1, 2]), folder / "part-00000.parquet"))[
+                -1
+            ],
+            "has no _manifest.json",
+        ),
+        (
+            lambda folder: _write_synthetic(folder, _synthetic_table([1, 2], version="3")),
+            "not augment schema v2 (found version 3)",
+        ),
+        (
+            lambda folder: _write_synthetic(folder, _synthetic_table([1, 2]), manifest_version=3),
+            "uses schema version 3; this augment reads versions 1 and 2",
+        ),
+        (
+            lambda folder: _write_synthetic(folder, _version_1(_synthetic_table([1, 2])), manifest_version=1),
+            "uses schema version 1; merging needs version 2: remake it",
+        ),
         (lambda folder: _write_synthetic(folder, _synthetic_table([1, 12])), "has label 12: labels must be 0-9"),
         (lambda folder: _write_synthetic(folder, _synthetic_table([1, 2], shape=(32, 32))), "column 'image' is"),
         (lambda folder: _write_synthetic(folder, _synthetic_table([1]).slice(0, 0)), "is empty (0 rows)"),

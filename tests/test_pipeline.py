@@ -63,15 +63,27 @@ def test_run_end_to_end_then_skip_everything_then_force_generate(ray_local, run_
     assert budget == real_rows // 128 * 128  # real only's one epoch, whole batches
     assert gain["real only"]["epochs"] == 1
     assert all(budget - 128 < row["samples_seen"] <= budget for row in gain.values()), gain
-    assert gain["real + synthetic"]["rows"] == 2 * gain["real only"]["rows"]  # each epoch: the real rows + as many fresh synthetic
-    assert json.loads((out / "merged" / "_manifest.json").read_text())["rows"]["synthetic"] == 1000  # every generated row
+    assert (
+        gain["real + synthetic"]["rows"] == 2 * gain["real only"]["rows"]
+    )  # each epoch: the real rows + as many fresh synthetic
+    assert (
+        json.loads((out / "merged" / "_manifest.json").read_text())["rows"]["synthetic"] == 1000
+    )  # every generated row
     # the synthetic-rows curve: one epoch draws at most 400 synthetic rows, so 10,000 and up are the gain table's run
     curve = report["curve"]["full data"]
-    assert [(p["rows_available"], p["rows_read"]) for p in curve] == [(0, 0), (10_000, 400), (60_000, 400), (250_000, 400), (1_000_000, 400)]
+    assert [(p["rows_available"], p["rows_read"]) for p in curve] == [
+        (0, 0),
+        (10_000, 400),
+        (60_000, 400),
+        (250_000, 400),
+        (1_000_000, 400),
+    ]
     assert curve[0]["runs"] == gain["real only"]["runs"] and curve[-1]["runs"] == gain["real + synthetic"]["runs"]
     assert (out / "report" / "curve.png").stat().st_size > 0
     assert report["cas"]["rows"] == 1000 and set(report["targets"]) >= {"label fidelity >= 99%", "CAS >= 98%"}
-    assert "--seeds 2" in report["independent_fidelity"]["skipped"]  # one seed: its real-only classifier is the judge's twin
+    assert (
+        "--seeds 2" in report["independent_fidelity"]["skipped"]
+    )  # one seed: its real-only classifier is the judge's twin
     for name in ("report.md", "confusion.png", "samples.png", "gain.png"):
         assert (out / "report" / name).stat().st_size > 0, name
     synthetic = json.loads((out / "synthetic" / "_manifest.json").read_text())

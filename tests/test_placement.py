@@ -74,8 +74,16 @@ def test_augment_run_with_gpu_on_a_machine_without_one_stops_before_the_first_st
     from tests.conftest import assert_one_line_error, run_cli_process
 
     out = tmp_path / "run"
-    result = run_cli_process("run", "--out", out, "--n", "1000", "--gpu", "--offline",
-                             env={"AUGMENT_FAKE_GPU": "", "CUDA_VISIBLE_DEVICES": ""})
+    result = run_cli_process(
+        "run",
+        "--out",
+        out,
+        "--n",
+        "1000",
+        "--gpu",
+        "--offline",
+        env={"AUGMENT_FAKE_GPU": "", "CUDA_VISIBLE_DEVICES": ""},
+    )
     assert_one_line_error(result, "--gpu: this machine has no CUDA GPU")
     assert not (out / "real").exists()  # refused before the real stage, not after it
 

@@ -32,11 +32,14 @@ def test_cpu_flags_come_from_cpuinfo_and_are_empty_without_it(tmp_path):
     assert precision.cpu_flags(tmp_path / "missing") == set()
 
 
-@pytest.mark.parametrize("flags, expected", [
-    ({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, "bf16"),
-    ({"avx2", "avx512f", "avx512_bf16"}, "fp32"),  # bf16 dot products without AMX measured slower than fp32
-    ({"avx2"}, "fp32"),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, "bf16"),
+        ({"avx2", "avx512f", "avx512_bf16"}, "fp32"),  # bf16 dot products without AMX measured slower than fp32
+        ({"avx2"}, "fp32"),
+    ],
+)
 def test_auto_picks_bf16_only_on_cpus_with_amx(monkeypatch, flags, expected):
     monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
     assert precision.resolve_here("auto", gpu=False) == expected
@@ -69,11 +72,22 @@ def test_bf16_rows_do_not_depend_on_batch_size(models):
     gan, judge = models
 
     def rows(batch_size: int) -> tuple[bytes, bytes]:
-        maker = PartMaker(PartPlan(
-            checkpoint=str(gan), judge=str(judge), out="unused", n=512, seed=3, boundaries=tuple(np.linspace(0.1, 1.0, 10)),
-            min_confidence=0.0, max_attempts=1, batch_size=batch_size, metadata={}, precision="bf16",
-        ))
-        made = [maker.make_rows(np.arange(512)[first:first + batch_size]) for first in range(0, 512, batch_size)]
+        maker = PartMaker(
+            PartPlan(
+                checkpoint=str(gan),
+                judge=str(judge),
+                out="unused",
+                n=512,
+                seed=3,
+                boundaries=tuple(np.linspace(0.1, 1.0, 10)),
+                min_confidence=0.0,
+                max_attempts=1,
+                batch_size=batch_size,
+                metadata={},
+                precision="bf16",
+            )
+        )
+        made = [maker.make_rows(np.arange(512)[first : first + batch_size]) for first in range(0, 512, batch_size)]
         return b"".join(m[0].tobytes() for m in made), b"".join(m[2].tobytes() for m in made)
 
     assert rows(64) == rows(512) == rows(192)
@@ -86,15 +100,20 @@ def test_an_unknown_precision_is_refused():
         DigitScorer.__init__(object.__new__(DigitScorer), "unused", None, precision="auto")
 
 
-@pytest.mark.parametrize("speedup, within, fid32, fid16, expected", [
-    (1.40, 0.995, 0.97, 0.968, "bf16"),  # faster, same digits to a uint8 step, fidelity unchanged
-    (1.05, 0.999, 0.97, 0.97, "fp32"),  # within a shared machine's drift: not worth a second format
-    (0.60, 0.999, 0.97, 0.97, "fp32"),  # a CPU that converts every tensor
-    (1.40, 0.950, 0.97, 0.97, "fp32"),  # faster but the pixels move
-    (1.40, 0.995, 0.97, 0.95, "fp32"),  # faster but the judge agrees less often
-    (1.40, 0.995, None, None, "bf16"),  # no judge: pixels decide
-])
-def test_the_probe_picks_bf16_only_when_faster_by_a_margin_and_the_quality_holds(speedup, within, fid32, fid16, expected):
+@pytest.mark.parametrize(
+    "speedup, within, fid32, fid16, expected",
+    [
+        (1.40, 0.995, 0.97, 0.968, "bf16"),  # faster, same digits to a uint8 step, fidelity unchanged
+        (1.05, 0.999, 0.97, 0.97, "fp32"),  # within a shared machine's drift: not worth a second format
+        (0.60, 0.999, 0.97, 0.97, "fp32"),  # a CPU that converts every tensor
+        (1.40, 0.950, 0.97, 0.97, "fp32"),  # faster but the pixels move
+        (1.40, 0.995, 0.97, 0.95, "fp32"),  # faster but the judge agrees less often
+        (1.40, 0.995, None, None, "bf16"),  # no judge: pixels decide
+    ],
+)
+def test_the_probe_picks_bf16_only_when_faster_by_a_margin_and_the_quality_holds(
+    speedup, within, fid32, fid16, expected
+):
     from augment.stages.synthetic.precision_probe import decide
 
     assert decide(speedup, within, fid32, fid16) == expected
@@ -108,6 +127,7 @@ def test_the_probe_times_the_actual_models_in_both_formats(models):
     assert found["rows"] == PROBE_ROWS and found["fp32_rows_per_s"] > 0 and found["bf16_rows_per_s"] > 0
     assert found["speedup_bf16"] == pytest.approx(found["bf16_rows_per_s"] / found["fp32_rows_per_s"], rel=1e-2)
     assert 0.0 <= found["pixels_within_one_step"] <= 1.0 and 0.0 <= found["fidelity_fp32"] <= 1.0
-    assert found["precision"] == decide(found["speedup_bf16"], found["pixels_within_one_step"],
-                                        found["fidelity_fp32"], found["fidelity_bf16"])
+    assert found["precision"] == decide(
+        found["speedup_bf16"], found["pixels_within_one_step"], found["fidelity_fp32"], found["fidelity_bf16"]
+    )
     assert "CPUs" in found["machine"]

@@ -57,15 +57,14 @@ def test_a_local_run_starts_its_own_ray_beside_a_dead_clusters_address_file(tmp_
     """`ray start --head` that died without `ray stop` leaves its address in ray_current_cluster;
     ray.init() without an address would try to join it and print "Failed to connect to GCS" for
     minutes. A local run starts its own Ray instead."""
+    import shutil
     import socket
+    import tempfile
     import time
+    from pathlib import Path
 
     from tests.conftest import run_cli_process
     from tests.fixtures import write_tiny_dataset
-
-    import shutil
-    import tempfile
-    from pathlib import Path
 
     ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     (ray_tmp / "ray").mkdir(parents=True)
@@ -75,8 +74,21 @@ def test_a_local_run_starts_its_own_ray_beside_a_dead_clusters_address_file(tmp_
     (ray_tmp / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{dead}")
     data = write_tiny_dataset(tmp_path / "data", n_train=600, n_test=100).root
     started = time.time()
-    result = run_cli_process("judge", "--out", tmp_path / "judge", "--epochs", "1", "--limit", "512", "--workers", "1",
-                             "--data-root", data, "--offline", env={"RAY_TMPDIR": str(ray_tmp)})
+    result = run_cli_process(
+        "judge",
+        "--out",
+        tmp_path / "judge",
+        "--epochs",
+        "1",
+        "--limit",
+        "512",
+        "--workers",
+        "1",
+        "--data-root",
+        data,
+        "--offline",
+        env={"RAY_TMPDIR": str(ray_tmp)},
+    )
     shutil.rmtree(ray_tmp, ignore_errors=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Failed to connect to GCS" not in result.stdout + result.stderr

@@ -25,8 +25,18 @@ from tests.fixtures import write_tiny_dataset, write_untrained_models
 
 READER_SCRIPT = Path(__file__).with_name("read_without_ray.py")
 SNIPPET_SCRIPT = Path(__file__).with_name("run_card_snippets.py")
-CLASS_NAMES = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
-               "8 - eight", "9 - nine"]
+CLASS_NAMES = [
+    "0 - zero",
+    "1 - one",
+    "2 - two",
+    "3 - three",
+    "4 - four",
+    "5 - five",
+    "6 - six",
+    "7 - seven",
+    "8 - eight",
+    "9 - nine",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +46,16 @@ def outputs(ray_local, tmp_path_factory):
     tiny = write_tiny_dataset(root / "data", n_train=300, n_test=100)
     stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=500, out=str(root / "synthetic"),
-                                         rows_per_file=200, workers=1))
-    stages.merged.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "synthetic"), out=str(root / "merged"),
-                                   max_synthetic=250))
+    stages.synthetic.run(
+        SyntheticConfig(
+            checkpoint=str(gan), judge=str(judge), n=500, out=str(root / "synthetic"), rows_per_file=200, workers=1
+        )
+    )
+    stages.merged.run(
+        MergedConfig(
+            real=str(root / "real"), synthetic=str(root / "synthetic"), out=str(root / "merged"), max_synthetic=250
+        )
+    )
     return tiny, {name: root / name for name in ("real", "synthetic", "merged")}
 
 
@@ -50,16 +66,21 @@ def _truth(folder: Path) -> dict:
     order = np.lexsort((table["id"].to_numpy(), sources))
     images = table["image"].combine_chunks().to_numpy_ndarray()[order]
     labels = table["label"].to_numpy().astype(np.int64)[order]
-    return {"rows": len(labels), "images": images, "labels": labels,
-            "images_sha256": hashlib.sha256(images.tobytes()).hexdigest(),
-            "labels_sha256": hashlib.sha256(labels.tobytes()).hexdigest(),
-            "label_counts": np.bincount(labels, minlength=10).tolist()}
+    return {
+        "rows": len(labels),
+        "images": images,
+        "labels": labels,
+        "images_sha256": hashlib.sha256(images.tobytes()).hexdigest(),
+        "labels_sha256": hashlib.sha256(labels.tobytes()).hexdigest(),
+        "label_counts": np.bincount(labels, minlength=10).tolist(),
+    }
 
 
 def test_every_reader_reads_every_output_without_ray(outputs):
     tiny, folders = outputs
-    proc = subprocess.run([sys.executable, str(READER_SCRIPT), *map(str, folders.values())],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(READER_SCRIPT), *map(str, folders.values())], capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report.pop("ray_imported") is False
@@ -90,15 +111,30 @@ def _code_blocks(markdown: str) -> dict[str, str]:
 
 def test_every_snippet_of_every_card_runs_and_gives_the_folders_rows(outputs):
     _, folders = outputs
-    expected = {"pyarrow", "pandas", "polars", "duckdb", "Hugging Face datasets", "Spark", "Ray Data", "torch DataLoader"}
+    expected = {
+        "pyarrow",
+        "pandas",
+        "polars",
+        "duckdb",
+        "Hugging Face datasets",
+        "Spark",
+        "Ray Data",
+        "torch DataLoader",
+    }
     jobs = []
     for name, folder in folders.items():
         blocks = _code_blocks((folder / card.CARD_NAME).read_text())
         assert set(blocks) == expected, name
         for reader, code in blocks.items():
             assert f'folder = "{folder}"' in code  # runs as pasted: it names the folder it came with
-            jobs.append({"output": name, "reader": reader, "code": code,
-                         "result": str(folder.parent / f"snippet-{name}-{len(jobs)}.npz")})
+            jobs.append(
+                {
+                    "output": name,
+                    "reader": reader,
+                    "code": code,
+                    "result": str(folder.parent / f"snippet-{name}-{len(jobs)}.npz"),
+                }
+            )
     spec = folders["real"].parent / "snippets.json"
     spec.write_text(json.dumps(jobs))
     proc = subprocess.run([sys.executable, str(SNIPPET_SCRIPT), str(spec)], capture_output=True, text=True, timeout=600)
@@ -107,7 +143,9 @@ def test_every_snippet_of_every_card_runs_and_gives_the_folders_rows(outputs):
         truth = _truth(folders[job["output"]])
         got = np.load(job["result"])
         images, labels = got["images"], got["labels"].astype(np.int64)
-        assert images.dtype == np.uint8 and images.shape[1:] == (28, 28) and len(images) == len(labels) > 0, job["reader"]
+        assert images.dtype == np.uint8 and images.shape[1:] == (28, 28) and len(images) == len(labels) > 0, job[
+            "reader"
+        ]
         # Some snippets read a sample (first 1,000 rows, one shuffled batch): every (image, label)
         # they give is one of the folder's rows, and a whole-folder read gives all of them.
         known = {(image.tobytes(), int(label)) for image, label in zip(truth["images"], truth["labels"])}

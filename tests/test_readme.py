@@ -33,8 +33,15 @@ from tests.s3_server import s3_server
 ROOT = Path(__file__).resolve().parents[1]
 # 60,000 rows: a few seconds of generation, long enough for its progress lines (12,000 took 1.4 s
 # with bf16 on an idle AMX host, most of it the first batch: no rate to print yet)
-TINY_PIPELINE = {"--n": "60000", "--epochs": "1", "--classifier-epochs": "1", "--samples": "200", "--merge-synthetic": "400",
-                 "--min-confidence": "0", "--workers": "1"}  # a one-epoch GAN's digits rarely pass the default filter
+TINY_PIPELINE = {
+    "--n": "60000",
+    "--epochs": "1",
+    "--classifier-epochs": "1",
+    "--samples": "200",
+    "--merge-synthetic": "400",
+    "--min-confidence": "0",
+    "--workers": "1",
+}  # a one-epoch GAN's digits rarely pass the default filter
 # Per command (its first words): size options to set, replacing the README's value or appended.
 SIZES = {
     ("data", "export"): {},
@@ -50,9 +57,24 @@ SIZES = {
     ("app",): {},
 }
 # What Ray printed between augment's lines before the console was made readable.
-RAY_CHATTER = ("Token authentication", "core_worker.cc", "PreemptionWatcher", "MapWorker(", "Reporting training result",
-               "TrainingReport(", "Moving model to device", "Wrapping provided model", "RayDeprecationWarning",
-               "exclude_resources", "new progress UI", "(raylet)", "pid=", "tqdm", " INFO ", "Traceback")
+RAY_CHATTER = (
+    "Token authentication",
+    "core_worker.cc",
+    "PreemptionWatcher",
+    "MapWorker(",
+    "Reporting training result",
+    "TrainingReport(",
+    "Moving model to device",
+    "Wrapping provided model",
+    "RayDeprecationWarning",
+    "exclude_resources",
+    "new progress UI",
+    "(raylet)",
+    "pid=",
+    "tqdm",
+    " INFO ",
+    "Traceback",
+)
 
 
 def quickstart_commands(readme: str) -> list[str]:
@@ -98,7 +120,10 @@ def test_the_quickstart_block_runs_as_written(tmp_path_factory, monkeypatch):
     env = {**os.environ, "AUGMENT_DATA_ROOT": str(data), "AUGMENT_OFFLINE": "1", "AUGMENT_PROGRESS_EVERY_S": "0.2"}
     env.pop("RAY_ADDRESS", None)
 
-    with s3_server() as s3, ray_cluster(2, 1, env_extra={**s3.env, "AUGMENT_DATA_ROOT": str(data), "AUGMENT_OFFLINE": "1"}) as cluster:
+    with (
+        s3_server() as s3,
+        ray_cluster(2, 1, env_extra={**s3.env, "AUGMENT_DATA_ROOT": str(data), "AUGMENT_OFFLINE": "1"}) as cluster,
+    ):
         s3.create_bucket("bucket")
         for command in commands:
             words = shlex.split(command)
@@ -112,7 +137,9 @@ def test_the_quickstart_block_runs_as_written(tmp_path_factory, monkeypatch):
                 job_env = {**env, **cluster.env, **s3.env}
                 _stop_the_first_job_after_the_gan(resized(words, SIZES[key]), work, job_env, cluster.address)
                 result = _run(resized(words, SIZES[key]), work, job_env)
-                assert any(line.startswith("[gan] complete already, skipped") for line in result.stdout.splitlines()), result.stdout
+                assert any(line.startswith("[gan] complete already, skipped") for line in result.stdout.splitlines()), (
+                    result.stdout
+                )
                 _check_cluster_outputs(result, s3.env)
                 continue
             result = _run(resized(words, SIZES[key]), work, env)
@@ -120,11 +147,15 @@ def test_the_quickstart_block_runs_as_written(tmp_path_factory, monkeypatch):
                 _check_console(result.stdout + result.stderr)
 
     # Everything landed where the relative paths say, in the folder the commands ran from.
-    assert json.loads((work / "augment-out" / "synthetic" / "_manifest.json").read_text())["rows"] == int(TINY_PIPELINE["--n"])
+    assert json.loads((work / "augment-out" / "synthetic" / "_manifest.json").read_text())["rows"] == int(
+        TINY_PIPELINE["--n"]
+    )
     assert (work / "augment-out" / "report" / "report.md").exists()
     assert (work / "stages" / "judge" / "classifier.json").exists()  # exported by a Ray Train worker
     assert json.loads((work / "stages" / "synthetic" / "_manifest.json").read_text())["rows"] == 1000
-    assert (work / "stages" / "report" / "report.md").exists() and (work / "stages" / "classifier" / "metrics.csv").exists()
+    assert (work / "stages" / "report" / "report.md").exists() and (
+        work / "stages" / "classifier" / "metrics.csv"
+    ).exists()
 
 
 def _run(words: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
@@ -145,8 +176,13 @@ def _stop_the_first_job_after_the_gan(words: list[str], cwd: Path, env: dict, ad
         if line.startswith("submitted train job "):
             job = line.split()[3].rstrip(":")
         if line.startswith("[gan] done"):
-            stopped = subprocess.run([ray_cli(), "job", "stop", "--address", address, job], env=env, capture_output=True,
-                                     text=True, timeout=120)
+            stopped = subprocess.run(
+                [ray_cli(), "job", "stop", "--address", address, job],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert stopped.returncode == 0, stopped.stderr
             break
     proc.kill()
@@ -161,8 +197,15 @@ def _check_console(console: str) -> None:
     lines = console.splitlines()
     assert any(re.match(r"\[gan\] stage 2/7: .*; forecast ", line) for line in lines), console
     # progress from inside a GAN epoch and inside a generation part, with a rate and an ETA
-    assert any(re.match(r"  gan epoch 1/1: [\d,]+/[\d,]+ samples \(\d+%\), [\d,]+ samples/s, ETA ", line) for line in lines), console
-    assert any(re.match(r"  generating: [\d,]+/" + f"{int(TINY_PIPELINE['--n']):,}" + r" rows \(\d+%\), [\d,]+ rows/s, ETA ", line) for line in lines), console
+    assert any(
+        re.match(r"  gan epoch 1/1: [\d,]+/[\d,]+ samples \(\d+%\), [\d,]+ samples/s, ETA ", line) for line in lines
+    ), console
+    assert any(
+        re.match(
+            r"  generating: [\d,]+/" + f"{int(TINY_PIPELINE['--n']):,}" + r" rows \(\d+%\), [\d,]+ rows/s, ETA ", line
+        )
+        for line in lines
+    ), console
 
 
 def _serve_app_until_healthy(words: list[str], cwd: Path, env: dict) -> None:
@@ -187,25 +230,28 @@ def _serve_app_until_healthy(words: list[str], cwd: Path, env: dict) -> None:
 
 def _check_cluster_outputs(result: subprocess.CompletedProcess, s3_env: dict) -> None:
     """The chain's three jobs succeeded and every stage's output is in the bucket."""
-    assert result.stdout.strip().splitlines()[-1].endswith("ended SUCCEEDED, SUCCEEDED, SUCCEEDED"), result.stdout[-3000:]
+    assert result.stdout.strip().splitlines()[-1].endswith("ended SUCCEEDED, SUCCEEDED, SUCCEEDED"), result.stdout[
+        -3000:
+    ]
     for chatter in RAY_CHATTER[:-2]:  # the job's log, as the user sees it
         assert chatter not in result.stdout, (chatter, result.stdout[-3000:])
     previous = {key: os.environ.get(key) for key in s3_env}
     os.environ.update(s3_env)
     try:
+        import duckdb
         import pyarrow.dataset as ds
         from pyarrow import fs as pafs
-
-        import duckdb
 
         s3, _ = pafs.FileSystem.from_uri("s3://bucket/aug")
         for folder in ("real", "gan", "judge", "synthetic", "merged", "classifier/cas", "report"):
             assert s3.get_file_info(f"bucket/aug/{folder}/_manifest.json").type == pafs.FileType.File, folder
         synthetic = ds.dataset("bucket/aug/synthetic/train", filesystem=s3, format="parquet")
-        merged = ds.dataset("bucket/aug/merged/train", filesystem=s3, format="parquet")
+        merged = ds.dataset("bucket/aug/merged/train", filesystem=s3, format="parquet")  # noqa: F841 (DuckDB reads it by name)
         assert synthetic.count_rows() == int(TINY_PIPELINE["--n"])
         # DuckDB over pyarrow's S3 filesystem (its own httpfs extension is a download this machine cannot make)
-        counts = duckdb.sql("SELECT source, count(*), count(DISTINCT id) FROM merged GROUP BY source ORDER BY source").fetchall()
+        counts = duckdb.sql(
+            "SELECT source, count(*), count(DISTINCT id) FROM merged GROUP BY source ORDER BY source"
+        ).fetchall()
         assert counts == [("real", 1500, 1500), ("synthetic", 400, 400)]
         # Train workers and generation actors ran on both nodes
         manifest = lambda folder: json.loads(s3.open_input_stream(f"bucket/aug/{folder}/_manifest.json").read())
@@ -226,7 +272,9 @@ def test_a_relative_data_root_and_out_are_the_working_folders(tmp_path):
     work.mkdir()
     env = {**os.environ, "AUGMENT_DATA_ROOT": "../data", "AUGMENT_OFFLINE": "1"}  # a relative data root too
     env.pop("RAY_ADDRESS", None)
-    result = subprocess.run([augment_script(), *stage_args], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [augment_script(), *stage_args], cwd=work, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     out = work / stage_args[stage_args.index("--out") + 1]
     assert json.loads((out / "_manifest.json").read_text())["rows"] == {"train": 300, "test": 100}

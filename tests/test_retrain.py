@@ -15,9 +15,9 @@ from augment.core import mnist
 from augment.core.datasets import open_dataset
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
+from augment.models.classifier_training import balanced_class_weights
 from augment.stages.classifier.config import ClassifierConfig
 from augment.stages.classifier.rows import epoch_units, files_to_read, read_unit, row_group_index, select_rows, window
-from augment.models.classifier_training import balanced_class_weights
 from augment.stages.classifier.train import schedule_for
 from augment.stages.merged.config import MergedConfig
 from augment.stages.real.config import RealConfig
@@ -33,7 +33,9 @@ def merged(ray_local, tmp_path_factory):
     tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
     stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=500))
+    stages.synthetic.run(
+        SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=500)
+    )
     stages.merged.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged")))
     return tiny, root / "real", root / "syn", root / "merged"
 
@@ -45,7 +47,9 @@ def _cfg(merged, out: Path, **changes) -> ClassifierConfig:
 
 def test_row_selection_counts_sources_and_never_the_test_split(merged):
     tiny, real, syn, folder = merged
-    pick = lambda uri, **options: select_rows(ClassifierConfig(data=str(uri), out="unused", batch_size=8, **options), open_dataset(str(uri), what="--data"))
+    pick = lambda uri, **options: select_rows(
+        ClassifierConfig(data=str(uri), out="unused", batch_size=8, **options), open_dataset(str(uri), what="--data")
+    )
     assert pick(folder).per_source == {"real": 400, "synthetic": 1000}
     assert pick(folder, real_only=True).per_source == {"real": 400, "synthetic": 0}
     assert pick(folder, real_only=True).per_label == [40] * 10
@@ -64,7 +68,10 @@ def test_fresh_synthetic_rows_every_epoch_the_next_window_of_the_pool(merged):
         cfg = ClassifierConfig(data=str(folder), out="unused", batch_size=8, **options)
         selection, groups, read = select_rows(cfg, dataset), row_group_index(dataset), []
         for epoch in range(1, count + 1):
-            tables = [read_unit(pa.Table.from_pylist([unit]), dataset.uri, True) for unit in epoch_units(cfg, selection, groups, epoch)]
+            tables = [
+                read_unit(pa.Table.from_pylist([unit]), dataset.uri, True)
+                for unit in epoch_units(cfg, selection, groups, epoch)
+            ]
             rows = pa.concat_tables(tables)
             synthetic = pc.equal(rows["synthetic"], 1)
             read.append((len(rows) - pc.sum(synthetic).as_py(), sorted(rows.filter(synthetic)["id"].to_pylist())))
@@ -75,19 +82,27 @@ def test_fresh_synthetic_rows_every_epoch_the_next_window_of_the_pool(merged):
     assert sum(selection.per_label) == 700 and selection.synthetic_read(epochs=2) == 600
     assert window(4, 300, 1000) == [(900, 1000), (0, 200)]
     assert epochs(4, synthetic_per_epoch=300) == [
-        (400, list(range(0, 300))), (400, list(range(300, 600))), (400, list(range(600, 900))),
+        (400, list(range(0, 300))),
+        (400, list(range(300, 600))),
+        (400, list(range(600, 900))),
         (400, list(range(0, 200)) + list(range(900, 1000))),  # wraps around the pool
     ]
     # a pool smaller than an epoch's share is read more than once per epoch, in the same proportions
-    assert epochs(1, synthetic_per_epoch=300, max_synthetic=120) == [(400, sorted(list(range(120)) * 2 + list(range(60))))]
+    assert epochs(1, synthetic_per_epoch=300, max_synthetic=120) == [
+        (400, sorted(list(range(120)) * 2 + list(range(60))))
+    ]
     assert epochs(1, synthetic_only=True, synthetic_per_epoch=50) == [(0, list(range(50)))]
     assert epochs(2, max_synthetic=100) == [(400, list(range(100)))] * 2  # without it: every selected row, every epoch
 
 
 def test_an_epoch_reads_only_the_files_that_hold_selected_rows(merged):
     _, real, syn, folder = merged
-    files = lambda uri, **options: [p.split("/train/", 1)[1] for p in files_to_read(
-        ClassifierConfig(data=str(uri), out="unused", **options), open_dataset(str(uri), what="--data"))]
+    files = lambda uri, **options: [
+        p.split("/train/", 1)[1]
+        for p in files_to_read(
+            ClassifierConfig(data=str(uri), out="unused", **options), open_dataset(str(uri), what="--data")
+        )
+    ]
     everything = ["real/part-00000.parquet", "synthetic/part-00000.parquet", "synthetic/part-00001.parquet"]
     assert files(folder) == everything
     assert files(folder, real_only=True) == ["real/part-00000.parquet"]
@@ -131,18 +146,65 @@ def test_two_workers_stream_through_ray_data_survive_a_crash_and_export(merged, 
 def test_classic_augmentation_on_merged_rows_and_rerun_skips(merged, tmp_path, run_cli):
     tiny, _, _, folder = merged
     out = tmp_path / "clf"
-    result = stages.classifier.run(_cfg(merged, out, epochs=1, workers=1, batch_size=64, classic_augment=True, max_synthetic=200))
+    result = stages.classifier.run(
+        _cfg(merged, out, epochs=1, workers=1, batch_size=64, classic_augment=True, max_synthetic=200)
+    )
     assert result.rows == 600 and result.rows_per_source == {"real": 400, "synthetic": 200}
     assert json.loads((out / "classifier.json").read_text())["trained_on"].endswith("with classic augmentation")
 
-    again = run_cli("retrain", "--data", folder, "--out", out, "--data-root", tiny.root, "--offline", "--epochs", 1,
-                    "--batch-size", 64, "--classic-augment", "--max-synthetic", 200)
+    again = run_cli(
+        "retrain",
+        "--data",
+        folder,
+        "--out",
+        out,
+        "--data-root",
+        tiny.root,
+        "--offline",
+        "--epochs",
+        1,
+        "--batch-size",
+        64,
+        "--classic-augment",
+        "--max-synthetic",
+        200,
+    )
     assert again.returncode == 0 and "already trained with these settings" in again.stdout, again
-    other = run_cli("retrain", "--data", folder, "--out", out, "--data-root", tiny.root, "--offline", "--epochs", 1,
-                    "--batch-size", 64, "--max-synthetic", 200)
+    other = run_cli(
+        "retrain",
+        "--data",
+        folder,
+        "--out",
+        out,
+        "--data-root",
+        tiny.root,
+        "--offline",
+        "--epochs",
+        1,
+        "--batch-size",
+        64,
+        "--max-synthetic",
+        200,
+    )
     assert_one_line_error(other, "classifier run with other settings (classic_augment)")
-    balanced = run_cli("retrain", "--data", folder, "--out", out, "--data-root", tiny.root, "--offline", "--epochs", 1,
-                       "--batch-size", 64, "--classic-augment", "--max-synthetic", 200, "--balanced-loss")
+    balanced = run_cli(
+        "retrain",
+        "--data",
+        folder,
+        "--out",
+        out,
+        "--data-root",
+        tiny.root,
+        "--offline",
+        "--epochs",
+        1,
+        "--batch-size",
+        64,
+        "--classic-augment",
+        "--max-synthetic",
+        200,
+        "--balanced-loss",
+    )
     assert_one_line_error(balanced, "classifier run with other settings (balanced_loss)")
 
 
@@ -156,7 +218,10 @@ def test_a_class_balanced_loss_weighs_every_class_the_same_in_total():
     plain = torch.nn.functional.cross_entropy(logits, labels)
     weighted = torch.nn.functional.cross_entropy(logits, labels, weight=balanced_class_weights(counts.int().tolist()))
     per_row = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
-    assert weighted == pytest.approx(float(sum(per_row[labels == c].mean() for c in range(3)) / 3), abs=1e-5) and weighted != plain
+    assert (
+        weighted == pytest.approx(float(sum(per_row[labels == c].mean() for c in range(3)) / 3), abs=1e-5)
+        and weighted != plain
+    )
     assert ClassifierConfig(data="d", out="o", balanced_loss=True).identity("x")["balanced_loss"] is True
     assert "balanced_loss" not in ClassifierConfig(data="d", out="o").identity("x")  # runs made before it keep theirs
 
@@ -204,7 +269,9 @@ def test_learning_rate_warms_up_within_one_epoch_and_decays_per_sample_seen():
 def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_equal_cost(merged, tmp_path):
     # 400 real rows: 3 steps of 128 per epoch; 1,400 merged rows: 10 steps per epoch
     budget = 7 * 128
-    real_only = stages.classifier.run(_cfg(merged, tmp_path / "real", real_only=True, samples_seen=budget, workers=2, epochs=99))
+    real_only = stages.classifier.run(
+        _cfg(merged, tmp_path / "real", real_only=True, samples_seen=budget, workers=2, epochs=99)
+    )
     both = stages.classifier.run(_cfg(merged, tmp_path / "both", samples_seen=budget, workers=2, epochs=99))
     assert (real_only.epochs, real_only.samples_seen) == (3, budget)  # 3 + 3 + 1 steps
     assert (both.epochs, both.samples_seen) == (1, budget)  # 7 of the epoch's 10 steps
@@ -212,8 +279,15 @@ def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_e
     assert [row["steps"] for row in history] == [3, 6, 7] and history[-1]["samples_seen"] == budget
     assert json.loads((tmp_path / "both" / "_manifest.json").read_text())["samples_seen"] == budget
     # fresh synthetic rows: 400 real + 300 synthetic per epoch, 5 steps each, a new window every epoch
-    fresh = stages.classifier.run(_cfg(merged, tmp_path / "fresh", samples_seen=budget, workers=2, epochs=99, synthetic_per_epoch=300))
-    assert (fresh.epochs, fresh.samples_seen, fresh.rows, fresh.rows_per_source) == (2, budget, 700, {"real": 400, "synthetic": 300})
+    fresh = stages.classifier.run(
+        _cfg(merged, tmp_path / "fresh", samples_seen=budget, workers=2, epochs=99, synthetic_per_epoch=300)
+    )
+    assert (fresh.epochs, fresh.samples_seen, fresh.rows, fresh.rows_per_source) == (
+        2,
+        budget,
+        700,
+        {"real": 400, "synthetic": 300},
+    )
     done = json.loads((tmp_path / "fresh" / "_manifest.json").read_text())
     assert [row["steps"] for row in done["history"]] == [5, 7] and done["config"]["synthetic_per_epoch"] == 300
     assert (done["synthetic_pool"], done["synthetic_rows_drawn"]) == (1000, 600)
@@ -221,15 +295,26 @@ def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_e
     # fine-tuning: one step at a vanishing learning rate leaves the starting weights as they were
     # (BatchNorm's running statistics do move: they are not weights)
     start, _ = load_classifier(str(tmp_path / "fresh"))
-    tuned = stages.classifier.run(_cfg(merged, tmp_path / "tuned", real_only=True, samples_seen=128, workers=1, lr=1e-12,
-                                       init_from=str(tmp_path / "fresh")))
+    tuned = stages.classifier.run(
+        _cfg(
+            merged,
+            tmp_path / "tuned",
+            real_only=True,
+            samples_seen=128,
+            workers=1,
+            lr=1e-12,
+            init_from=str(tmp_path / "fresh"),
+        )
+    )
     weights, info = load_classifier(str(tmp_path / "tuned"))
     assert tuned.samples_seen == 128 and info["trained_on"].endswith(f"starting from {tmp_path / 'fresh'}")
     start_weights = dict(start.named_parameters())
     for name, value in weights.named_parameters():
         assert torch.allclose(value, start_weights[name], atol=1e-6), name
-    assert json.loads((tmp_path / "tuned" / "_manifest.json").read_text())["config"]["init_from"] == \
-        json.loads((tmp_path / "fresh" / "classifier.json").read_text())["sha256"]
+    assert (
+        json.loads((tmp_path / "tuned" / "_manifest.json").read_text())["config"]["init_from"]
+        == json.loads((tmp_path / "fresh" / "classifier.json").read_text())["sha256"]
+    )
 
 
 def _split_coordinators() -> int:
@@ -244,9 +329,11 @@ def test_a_single_worker_reads_its_epochs_without_a_coordinator_each(merged, tmp
     # fresh synthetic rows: one dataset per epoch. Split across workers, each epoch's dataset holds
     # a coordinator process until the whole fit() ends; a single worker has nothing to split.
     before = _split_coordinators()
-    one = stages.classifier.run(_cfg(merged, tmp_path / "one", samples_seen=4 * 5 * 128, workers=1, epochs=99,
-                                     synthetic_per_epoch=300))
+    one = stages.classifier.run(
+        _cfg(merged, tmp_path / "one", samples_seen=4 * 5 * 128, workers=1, epochs=99, synthetic_per_epoch=300)
+    )
     assert (one.epochs, one.samples_seen) == (4, 4 * 5 * 128) and _split_coordinators() == before
-    two = stages.classifier.run(_cfg(merged, tmp_path / "two", samples_seen=2 * 5 * 128, workers=2, epochs=99,
-                                     synthetic_per_epoch=300))
+    two = stages.classifier.run(
+        _cfg(merged, tmp_path / "two", samples_seen=2 * 5 * 128, workers=2, epochs=99, synthetic_per_epoch=300)
+    )
     assert two.epochs == 2 and _split_coordinators() == before + 2

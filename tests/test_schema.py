@@ -17,7 +17,11 @@ def _images(n: int, seed: int = 0) -> np.ndarray:
 
 def _real_table(n: int = 50) -> pa.Table:
     return schema.make_table(
-        np.arange(n), _images(n), np.arange(n) % 10, source="real", metadata=schema.file_metadata("mnist", split="train")
+        np.arange(n),
+        _images(n),
+        np.arange(n) % 10,
+        source="real",
+        metadata=schema.file_metadata("mnist", split="train"),
     )
 
 

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import pytest
 
@@ -38,14 +38,24 @@ class AuthServer:
     secret_key: str
 
     def env(self, secret: str | None = None) -> dict[str, str]:
-        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": secret or self.secret_key,
-                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL_S3": self.endpoint, "AWS_EC2_METADATA_DISABLED": "true"}
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": secret or self.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
 
     def keys(self) -> list[str]:
         import boto3
 
-        client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id=self.access_key,
-                              aws_secret_access_key=self.secret_key)
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
         return sorted(item["Key"] for item in client.list_objects_v2(Bucket="bucket").get("Contents", []))
 
 
@@ -57,27 +67,49 @@ def auth_server() -> Iterator[AuthServer]:
 
     port = free_port()
     server = subprocess.Popen(
-        [shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        [
+            shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_REQUESTS)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         endpoint = f"http://127.0.0.1:{port}"
         _wait_for_port(port)
-        setup = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "setup", "aws_secret_access_key": "setup"}
+        setup = {
+            "endpoint_url": endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "setup",
+            "aws_secret_access_key": "setup",
+        }
         s3, iam = boto3.client("s3", **setup), boto3.client("iam", **setup)
         s3.create_bucket(Bucket="bucket")
         s3.put_object(Bucket="bucket", Key=f"{READ_ONLY}/real/keep.txt", Body=b"data a job must not touch")
         iam.create_user(UserName="writer")
         key = iam.create_access_key(UserName="writer")["AccessKey"]
         read_everything = ["s3:ListBucket", "s3:HeadBucket", "s3:GetObject", "s3:GetBucketLocation"]
-        iam.put_user_policy(UserName="writer", PolicyName="read-all-write-rw", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": read_everything, "Resource": ["arn:aws:s3:::bucket", "arn:aws:s3:::bucket/*"]},
-                {"Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::bucket/{WRITABLE}/*"]},
-            ],
-        }))
+        iam.put_user_policy(
+            UserName="writer",
+            PolicyName="read-all-write-rw",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": read_everything,
+                            "Resource": ["arn:aws:s3:::bucket", "arn:aws:s3:::bucket/*"],
+                        },
+                        {"Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::bucket/{WRITABLE}/*"]},
+                    ],
+                }
+            ),
+        )
         yield AuthServer(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
     finally:
         server.kill()
@@ -128,11 +160,15 @@ def data_root(tmp_path_factory):
     return write_tiny_dataset(tmp_path_factory.mktemp("faults-data")).root
 
 
-@pytest.mark.parametrize("command", [
-    ["run", "--out", "s3://no-such-bucket/run", "--n", "100"],
-    ["train", "--out", "s3://no-such-bucket/gan"],
-    ["retrain", "--data", "s3://no-such-bucket/real", "--out", "s3://no-such-bucket/classifier"],
-], ids=["run", "train", "retrain"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--out", "s3://no-such-bucket/run", "--n", "100"],
+        ["train", "--out", "s3://no-such-bucket/gan"],
+        ["retrain", "--data", "s3://no-such-bucket/real", "--out", "s3://no-such-bucket/classifier"],
+    ],
+    ids=["run", "train", "retrain"],
+)
 def test_a_bucket_that_does_not_exist_is_one_line(data_root, command):
     with s3_server() as server:
         result = run_cli_process(*command, "--data-root", data_root, "--offline", env=server.env)
@@ -142,40 +178,84 @@ def test_a_bucket_that_does_not_exist_is_one_line(data_root, command):
 
 def test_wrong_credentials_are_one_line_and_write_nothing(auth_server, data_root):
     before = auth_server.keys()
-    result = run_cli_process("data", "export", "--out", f"s3://bucket/{WRITABLE}/real", "--data-root", data_root, "--offline",
-                             env=auth_server.env(secret="not-the-secret"))
-    assert_one_line_error(result, f"object storage refused the request at s3://bucket/{WRITABLE}/real", "ACCESS_DENIED",
-                          "check the credentials")
+    result = run_cli_process(
+        "data",
+        "export",
+        "--out",
+        f"s3://bucket/{WRITABLE}/real",
+        "--data-root",
+        data_root,
+        "--offline",
+        env=auth_server.env(secret="not-the-secret"),
+    )
+    assert_one_line_error(
+        result,
+        f"object storage refused the request at s3://bucket/{WRITABLE}/real",
+        "ACCESS_DENIED",
+        "check the credentials",
+    )
     assert auth_server.keys() == before
 
 
 def test_a_read_only_prefix_is_one_line_and_left_untouched(auth_server, data_root):
     before = auth_server.keys()
-    result = run_cli_process("data", "export", "--out", f"s3://bucket/{READ_ONLY}/real", "--data-root", data_root, "--offline",
-                             "--overwrite", env=auth_server.env())
+    result = run_cli_process(
+        "data",
+        "export",
+        "--out",
+        f"s3://bucket/{READ_ONLY}/real",
+        "--data-root",
+        data_root,
+        "--offline",
+        "--overwrite",
+        env=auth_server.env(),
+    )
     assert_one_line_error(result, f"--out s3://bucket/{READ_ONLY}/real is not writable here", "ACCESS_DENIED")
     assert auth_server.keys() == before == [f"{READ_ONLY}/real/keep.txt"]
     # The same credentials write where the policy lets them: the refusal was the prefix's.
-    done = run_cli_process("data", "export", "--out", f"s3://bucket/{WRITABLE}/real", "--data-root", data_root, "--offline",
-                           env=auth_server.env())
+    done = run_cli_process(
+        "data",
+        "export",
+        "--out",
+        f"s3://bucket/{WRITABLE}/real",
+        "--data-root",
+        data_root,
+        "--offline",
+        env=auth_server.env(),
+    )
     assert done.returncode == 0, done.stderr
     assert f"{WRITABLE}/real/_manifest.json" in auth_server.keys()
 
 
 def test_an_endpoint_that_never_answers_is_one_line_in_bounded_time(data_root):
     with silent_endpoint() as endpoint:
-        env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-               "AWS_ENDPOINT_URL_S3": endpoint, "AWS_EC2_METADATA_DISABLED": "true", "AUGMENT_S3_REQUEST_TIMEOUT_S": "2"}
+        env = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_S3": endpoint,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AUGMENT_S3_REQUEST_TIMEOUT_S": "2",
+        }
         started = time.monotonic()
-        result = run_cli_process("data", "export", "--out", "s3://bucket/real", "--data-root", data_root, "--offline", env=env)
+        result = run_cli_process(
+            "data", "export", "--out", "s3://bucket/real", "--data-root", data_root, "--offline", env=env
+        )
         seconds = time.monotonic() - started
-    assert_one_line_error(result, "object storage did not answer at s3://bucket/real after 3 attempts", "AWS_ENDPOINT_URL_S3")
+    assert_one_line_error(
+        result, "object storage did not answer at s3://bucket/real after 3 attempts", "AWS_ENDPOINT_URL_S3"
+    )
     assert seconds < 60, seconds  # 3 attempts of a 2 s request timeout, plus start-up; never a hang
 
 
-@pytest.mark.parametrize("command", [["data", "export", "--out", "gs://bucket-x/y"],
-                                     ["judge", "--out", "gs://bucket-x/j", "--epochs", "1", "--limit", "1000", "--workers", "1"]],
-                         ids=["export", "judge"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["data", "export", "--out", "gs://bucket-x/y"],
+        ["judge", "--out", "gs://bucket-x/j", "--epochs", "1", "--limit", "1000", "--workers", "1"],
+    ],
+    ids=["export", "judge"],
+)
 def test_google_cloud_storage_without_credentials_is_one_line_in_a_minute(data_root, command, tmp_path):
     """Without Google credentials (none here: no GOOGLE_APPLICATION_CREDENTIALS, no metadata server)
     the GCS client retried for ever: `data export --out gs://…` printed nothing for 600 s."""

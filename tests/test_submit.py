@@ -23,11 +23,25 @@ def head():
 
 
 def _submit(head, *args) -> subprocess.CompletedProcess:
-    """`augment submit JOB --address HEAD …` from the project folder (the working dir it uploads), in its own process."""
+    """`augment submit JOB --address HEAD …` from the project folder (the working dir it uploads), in its own
+    process."""
     job, *rest = args
     return subprocess.run(
-        [sys.executable, "-c", "from augment.cli import main; main()", "submit", job, "--address", head.address, *map(str, rest)],
-        cwd=ROOT, env=head.env, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-c",
+            "from augment.cli import main; main()",
+            "submit",
+            job,
+            "--address",
+            head.address,
+            *map(str, rest),
+        ],
+        cwd=ROOT,
+        env=head.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 
@@ -39,9 +53,31 @@ def test_plain_ray_job_submit_runs_the_generation_entry_point(head, tmp_path):
     gan, judge = write_untrained_models(tmp_path)
     out = tmp_path / "syn"
     result = subprocess.run(
-        [ray_cli(), "job", "submit", "--address", head.address, "--working-dir", ".", "--",
-         "python", "jobs/generate.py", "--checkpoint", str(gan), "--judge", str(judge), "--n", "500", "--out", str(out)],
-        cwd=ROOT, env=head.env, capture_output=True, text=True, timeout=600,
+        [
+            ray_cli(),
+            "job",
+            "submit",
+            "--address",
+            head.address,
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "jobs/generate.py",
+            "--checkpoint",
+            str(gan),
+            "--judge",
+            str(judge),
+            "--n",
+            "500",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=head.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "wrote 500 rows" in result.stdout
@@ -53,24 +89,52 @@ def test_a_relative_path_in_a_cluster_job_is_refused_in_one_line(head, tmp_path)
     """The job's working folder is a temporary copy on the head: a relative --out there is no node's folder."""
     gan, judge = write_untrained_models(tmp_path)
     result = subprocess.run(
-        [ray_cli(), "job", "submit", "--address", head.address, "--working-dir", ".", "--",
-         "python", "jobs/generate.py", "--checkpoint", str(gan), "--judge", str(judge), "--n", "10", "--out", "syn"],
-        cwd=ROOT, env=head.env, capture_output=True, text=True, timeout=600,
+        [
+            ray_cli(),
+            "job",
+            "submit",
+            "--address",
+            head.address,
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "jobs/generate.py",
+            "--checkpoint",
+            str(gan),
+            "--judge",
+            str(judge),
+            "--n",
+            "10",
+            "--out",
+            "syn",
+        ],
+        cwd=ROOT,
+        env=head.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode != 0
-    assert "augment: error: --out syn is a relative path: in a cluster job it names a folder on no node" in result.stdout + result.stderr
+    assert (
+        "augment: error: --out syn is a relative path: in a cluster job it names a folder on no node"
+        in result.stdout + result.stderr
+    )
 
 
 def test_a_failing_job_exits_non_zero_and_shows_its_last_log_lines(head, tmp_path):
     out = tmp_path / "syn"
-    result = _submit(head, "generate", "--wait", "--",
-                     "--checkpoint", tmp_path / "no-such-run", "--n", 10, "--out", out)
+    result = _submit(
+        head, "generate", "--wait", "--", "--checkpoint", tmp_path / "no-such-run", "--n", 10, "--out", out
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert not any("Uploading package" in line for line in lines)  # Ray's packaging chatter stays off the console
     ours = 0  # our error first, then the job's last lines
-    assert lines[ours].startswith("augment: error: generate job ") and "ended FAILED; its last log lines:" in lines[ours]
+    assert (
+        lines[ours].startswith("augment: error: generate job ") and "ended FAILED; its last log lines:" in lines[ours]
+    )
     tail = lines[ours + 1 :]
     assert 1 <= len(tail) <= 15
     assert any("augment: error:" in line and "no-such-run" in line for line in tail), result.stderr
@@ -78,7 +142,9 @@ def test_a_failing_job_exits_non_zero_and_shows_its_last_log_lines(head, tmp_pat
 
 
 def test_an_unreachable_jobs_api_is_one_line(tmp_path):
-    result = run_cli_process("submit", "generate", "--address", "http://127.0.0.1:1", "--", "--n", 10, "--out", tmp_path / "syn")
+    result = run_cli_process(
+        "submit", "generate", "--address", "http://127.0.0.1:1", "--", "--n", 10, "--out", tmp_path / "syn"
+    )
     assert_one_line_error(result, "cannot reach the Ray Jobs API at http://127.0.0.1:1")
 
 
@@ -105,8 +171,13 @@ class _GrowingJob:
 def test_following_a_job_prints_whole_lines_and_leaves_out_the_raylets_messages():
     from augment.submit import follow
 
-    raylet = "\x1b[33m(raylet)\x1b[0m WARNING: 10 PYTHON worker processes have been started on node: 0d28 with address: 192.0.2.2"
-    client = _GrowingJob(["report     15  fid", f"elity 99%\n{raylet}\n", "stage  seconds\n", "last line without newline"])
+    raylet = (
+        "\x1b[33m(raylet)\x1b[0m WARNING: 10 PYTHON worker processes have been started on node: 0d28 with "
+        "address: 192.0.2.2"
+    )
+    client = _GrowingJob(
+        ["report     15  fid", f"elity 99%\n{raylet}\n", "stage  seconds\n", "last line without newline"]
+    )
     printed: list[str] = []
     assert follow(client, "job", printed.append, poll_s=0) == "SUCCEEDED"
     assert printed == ["report     15  fidelity 99%", "stage  seconds", "last line without newline"]

@@ -68,11 +68,20 @@ def test_two_workers_stay_in_sync_survive_a_crash_and_export(ray_local, tiny_mni
 def test_a_long_tail_gan_records_its_rows_per_class_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):
     # --real-per-class with one entry per class (as the CLI passes it): the GAN sees that long tail,
     # records it for `generate --class-weights fill`, and the same settings again are the same run.
-    base = dict(out=str(tmp_path / "gan"), data_root=str(tiny_mnist.root), workers=1, arch="mlp", batch_size=64, epochs=1,
-                real_per_class="30,30,30,30,30,5,5,5,5,50%")
+    base = dict(
+        out=str(tmp_path / "gan"),
+        data_root=str(tiny_mnist.root),
+        workers=1,
+        arch="mlp",
+        batch_size=64,
+        epochs=1,
+        real_per_class="30,30,30,30,30,5,5,5,5,50%",
+    )
     first = stages.gan.run(GanConfig(**base))
     info = load_generator(str(tmp_path / "gan"))[1]
-    assert info["rows_per_label"] == [30] * 5 + [5] * 4 + [15] and info["training"]["real_per_class"] == [30] * 5 + [5] * 4 + ["50%"]
+    assert info["rows_per_label"] == [30] * 5 + [5] * 4 + [15] and info["training"]["real_per_class"] == [30] * 5 + [
+        5
+    ] * 4 + ["50%"]
     assert _metrics(tmp_path / "gan")[0]["optimizer_steps"] == 185 // 64
     again = stages.gan.run(GanConfig(**base))
     assert not first.skipped and again.skipped and again.generator_sha256 == first.generator_sha256
@@ -81,8 +90,15 @@ def test_a_long_tail_gan_records_its_rows_per_class_and_a_repeat_is_a_no_op(ray_
 def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):
     # Also the low-data recipe: the tiny split has 30 images per class, the GAN must see 26 of each.
     run = tmp_path / "gan"
-    base = dict(out=str(run), data_root=str(tiny_mnist.root), workers=1, arch="mlp", batch_size=64, real_per_class=26,
-                diff_augment="translation,cutout")
+    base = dict(
+        out=str(run),
+        data_root=str(tiny_mnist.root),
+        workers=1,
+        arch="mlp",
+        batch_size=64,
+        real_per_class=26,
+        diff_augment="translation,cutout",
+    )
     first = stages.gan.run(GanConfig(epochs=1, **base))
     assert first.epochs == 1 and not first.skipped
     assert _metrics(run)[0]["optimizer_steps"] == 260 // 64
@@ -116,7 +132,10 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
         (["--diff-augment", "translation,color"], "unknown --diff-augment policy 'color'"),
         (["--real-per-class", "5"], "--real-per-class 5 gives 50 images, fewer than one batch (128)"),
         (["--real-per-class", "1,2"], "--real-per-class 1,2: needs 10 entries (one per class), got 2"),
-        (["--real-per-class", "9,9,9,9,9,9,9,9,9,9"], "--real-per-class 9,9,9,9,9,9,9,9,9,9 gives 90 images, fewer than one batch (128)"),
+        (
+            ["--real-per-class", "9,9,9,9,9,9,9,9,9,9"],
+            "--real-per-class 9,9,9,9,9,9,9,9,9,9 gives 90 images, fewer than one batch (128)",
+        ),
         (["--real-per-class", "31", "--batch-size", "64"], "--real-per-class 31: class 0 has only 30 real images"),
         (["--precision", "fp16"], "--precision must be one of auto, fp32, bf16 (got 'fp16')"),
     ],

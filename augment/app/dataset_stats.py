@@ -48,8 +48,10 @@ def parquet_files(uri: str) -> tuple[object, list[str]]:
 
         infos = fs.get_file_info(pafs.FileSelector(folder, recursive=True))
         paths = sorted(
-            i.path for i in infos
-            if i.path.endswith(".parquet") and not any(part.startswith((".", "_")) for part in i.path[len(folder):].split("/"))
+            i.path
+            for i in infos
+            if i.path.endswith(".parquet")
+            and not any(part.startswith((".", "_")) for part in i.path[len(folder) :].split("/"))
         )
     if not paths:
         raise AugmentError(f"{uri} holds no Parquet files")
@@ -77,7 +79,9 @@ def summarize(uri: str) -> DatasetSummary:
     for batch in batches(fs, paths, ["image", "label", "source", "confidence"]):
         labels = batch.column("label").to_numpy().astype(np.int64)
         sources = batch.column("source")
-        for source in pc.unique(sources.dictionary_decode() if hasattr(sources, "dictionary_decode") else sources).to_pylist():
+        for source in pc.unique(
+            sources.dictionary_decode() if hasattr(sources, "dictionary_decode") else sources
+        ).to_pylist():
             mask = pc.equal(sources.cast(schema.SOURCE_TYPE.value_type), source).to_numpy(zero_copy_only=False)
             by_source.setdefault(source, np.zeros(NUM_CLASSES, dtype=np.int64))
             by_source[source] += np.bincount(labels[mask], minlength=NUM_CLASSES)[:NUM_CLASSES]
@@ -92,9 +96,13 @@ def summarize(uri: str) -> DatasetSummary:
     with np.errstate(invalid="ignore", divide="ignore"):
         means = (sums / counts[:, None, None]).astype(np.float32)
     return DatasetSummary(
-        uri=uri, files=len(paths), rows=int(counts.sum()),
+        uri=uri,
+        files=len(paths),
+        rows=int(counts.sum()),
         rows_by_source={source: rows.tolist() for source, rows in sorted(by_source.items())},
-        confidence_counts=confidence_counts, confidence_edges=edges, mean_images=means,
+        confidence_counts=confidence_counts,
+        confidence_edges=edges,
+        mean_images=means,
     )
 
 
@@ -107,7 +115,9 @@ def _rows_from_file(fs, path: str, rows: np.ndarray) -> tuple[np.ndarray, np.nda
         group_starts = np.cumsum([0] + [parquet.metadata.row_group(g).num_rows for g in range(parquet.num_row_groups)])
         for group in np.unique(np.searchsorted(group_starts, rows, side="right") - 1):
             start = group_starts[group]
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[int(group)], columns=["image", "confidence"]):
+            for batch in parquet.iter_batches(
+                batch_size=BATCH_ROWS, row_groups=[int(group)], columns=["image", "confidence"]
+            ):
                 wanted = rows[(rows >= start) & (rows < start + batch.num_rows)] - start
                 start += batch.num_rows
                 if wanted.size:
@@ -120,8 +130,10 @@ def _rows_from_file(fs, path: str, rows: np.ndarray) -> tuple[np.ndarray, np.nda
 def random_samples(uri: str, per_class: int, seed: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """label -> (images, confidence) of up to per_class rows drawn uniformly from the whole dataset."""
     fs, paths = parquet_files(uri)
-    per_file = [np.concatenate([b.column("label").to_numpy() for b in batches(fs, [path], ["label"])] or [np.empty(0, np.int8)])
-                for path in paths]
+    per_file = [
+        np.concatenate([b.column("label").to_numpy() for b in batches(fs, [path], ["label"])] or [np.empty(0, np.int8)])
+        for path in paths
+    ]
     starts = np.cumsum([0] + [len(labels) for labels in per_file])
     labels = np.concatenate(per_file)
     rng = np.random.default_rng(seed)
@@ -156,5 +168,5 @@ def card_body(uri: str) -> str | None:
     text = storage.read_bytes(fs, path).decode()
     if text.startswith("---\n"):
         end = text.find("\n---\n", 4)
-        text = text[end + 5:] if end >= 0 else text
+        text = text[end + 5 :] if end >= 0 else text
     return text.strip()

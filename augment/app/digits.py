@@ -39,7 +39,9 @@ class DigitRequest:
         if bad:
             raise AugmentError(f"class {bad[0]} is not one of the generator's classes 0-{num_classes - 1}")
         if not 1 <= self.count <= MAX_DIGITS:
-            raise AugmentError(f"how many must be 1-{MAX_DIGITS} (got {self.count}); use `augment generate` for datasets")
+            raise AugmentError(
+                f"how many must be 1-{MAX_DIGITS} (got {self.count}); use `augment generate` for datasets"
+            )
         if not 0.0 < self.temperature <= 3.0:
             raise AugmentError(f"temperature must be in (0, 3] (got {self.temperature})")
         if self.truncation is not None and self.truncation <= 0.0:
@@ -85,10 +87,17 @@ def make_digits(scorer: DigitScorer, request: DigitRequest) -> Digits:
 
 
 def digits_table(digits: Digits):
-    metadata = schema.file_metadata(digits.dataset, generator=digits.generator_sha256, run_config={"app": asdict(digits.request)})
+    metadata = schema.file_metadata(
+        digits.dataset, generator=digits.generator_sha256, run_config={"app": asdict(digits.request)}
+    )
     return schema.make_table(
-        np.arange(len(digits.labels)), digits.images, digits.labels, source="synthetic", metadata=metadata,
-        confidence=digits.confidence, generator=digits.generator_sha256,
+        np.arange(len(digits.labels)),
+        digits.images,
+        digits.labels,
+        source="synthetic",
+        metadata=metadata,
+        confidence=digits.confidence,
+        generator=digits.generator_sha256,
     )
 
 

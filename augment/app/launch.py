@@ -11,8 +11,8 @@ import ipaddress
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from augment.app.config import AppConfig
 from augment.app.locate import locate
@@ -51,14 +51,25 @@ def validate(cfg: AppConfig) -> None:
 
 def streamlit_command(cfg: AppConfig) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(MAIN_SCRIPT),
-        "--server.address", cfg.host,
-        "--server.port", str(cfg.port),
-        "--server.headless", "true",  # no browser opened from a server process
-        "--server.fileWatcherType", "none",  # installed code does not change under a running app
-        "--browser.gatherUsageStats", "false",
-        "--client.showErrorDetails", "none",  # belt and braces: pages already catch everything
-        "--client.toolbarMode", "viewer",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(MAIN_SCRIPT),
+        "--server.address",
+        cfg.host,
+        "--server.port",
+        str(cfg.port),
+        "--server.headless",
+        "true",  # no browser opened from a server process
+        "--server.fileWatcherType",
+        "none",  # installed code does not change under a running app
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.showErrorDetails",
+        "none",  # belt and braces: pages already catch everything
+        "--client.toolbarMode",
+        "viewer",
     ]
 
 

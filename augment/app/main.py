@@ -38,7 +38,9 @@ def guarded(render, *args) -> None:
 def sidebar() -> tuple[str, RunLayout]:
     st.sidebar.title("augment")
     run = st.sidebar.text_input(
-        "Run folder", value=os.environ.get(RUN_ENV, ""), key="run",
+        "Run folder",
+        value=os.environ.get(RUN_ENV, ""),
+        key="run",
         help="An `augment run` folder, a GAN run (`augment train --out`), or one output folder.",
     ).strip()
     page = st.sidebar.radio("Page", list(PAGES), key="page")
@@ -48,7 +50,9 @@ def sidebar() -> tuple[str, RunLayout]:
     except AugmentError as exc:
         st.sidebar.error(str(exc))
     found = {
-        "generator": layout.gan, "judge": layout.judge, "report": layout.report,
+        "generator": layout.gan,
+        "judge": layout.judge,
+        "report": layout.report,
         **{f"{name} dataset": uri for name, uri in layout.datasets.items()},
     }
     if run:

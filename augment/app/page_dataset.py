@@ -32,7 +32,9 @@ def samples(uri: str, signature: tuple, per_class: int, seed: int) -> dict:
 
 def choose_dataset(layout: RunLayout) -> str | None:
     options = [*layout.datasets, OTHER]
-    choice = st.selectbox("Dataset", options, format_func=lambda name: name if name == OTHER else f"{name}: {layout.datasets[name]}")
+    choice = st.selectbox(
+        "Dataset", options, format_func=lambda name: name if name == OTHER else f"{name}: {layout.datasets[name]}"
+    )
     if choice != OTHER:
         return layout.datasets[choice]
     typed = st.text_input("Parquet folder or URI", placeholder="OUT of augment generate / merge / data export").strip()
@@ -43,8 +45,10 @@ def render(layout: RunLayout) -> None:
     st.header("Dataset")
     uri = choose_dataset(layout)
     if uri is None:
-        st.info("No dataset here yet: `augment generate`, `augment merge` or `augment data export` write one; "
-                "choose it above or start `augment app --run` on an `augment run` folder.")
+        st.info(
+            "No dataset here yet: `augment generate`, `augment merge` or `augment data export` write one; "
+            "choose it above or start `augment app --run` on an `augment run` folder."
+        )
         return
     signature = files_signature(uri)
     found = summary(uri, signature)

@@ -30,23 +30,43 @@ def _scorer(layout: RunLayout) -> DigitScorer:
 def render(layout: RunLayout) -> None:
     st.header("Generate digits")
     if layout.gan is None:
-        st.info("No generator here yet. Train one with `augment train --out RUN` (or `augment run`) and start "
-                "`augment app --run RUN`, or type the folder in the sidebar.")
+        st.info(
+            "No generator here yet. Train one with `augment train --out RUN` (or `augment run`) and start "
+            "`augment app --run RUN`, or type the folder in the sidebar."
+        )
         return
     scorer = _scorer(layout)
     if layout.judge is None:
-        st.warning("No judge classifier next to this generator (RUN/judge): digits are shown without confidence. "
-                   "`augment judge` or `augment generate` trains one.")
+        st.warning(
+            "No judge classifier next to this generator (RUN/judge): digits are shown without confidence. "
+            "`augment judge` or `augment generate` trains one."
+        )
     with st.form("generate"):
         left, middle, right = st.columns(3)
         classes = left.multiselect("Classes", list(range(scorer.num_classes)), default=list(range(scorer.num_classes)))
         count = left.number_input("How many", min_value=1, max_value=MAX_DIGITS, value=100, step=10)
         seed = middle.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0)
-        temperature = middle.slider("Temperature", 0.1, 2.0, 1.0, 0.05, help="Scale of the noise: below 1 more typical, above 1 more varied digits.")
-        truncation = right.slider("Truncation (0 = off)", 0.0, 3.0, 0.0, 0.1, help="Redraw noise components beyond ±t: fewer odd samples, less variety.")
+        temperature = middle.slider(
+            "Temperature",
+            0.1,
+            2.0,
+            1.0,
+            0.05,
+            help="Scale of the noise: below 1 more typical, above 1 more varied digits.",
+        )
+        truncation = right.slider(
+            "Truncation (0 = off)",
+            0.0,
+            3.0,
+            0.0,
+            0.1,
+            help="Redraw noise components beyond ±t: fewer odd samples, less variety.",
+        )
         submitted = st.form_submit_button("Generate", type="primary")
     if submitted:
-        request = DigitRequest(tuple(int(c) for c in classes), int(count), int(seed), float(temperature), truncation or None)
+        request = DigitRequest(
+            tuple(int(c) for c in classes), int(count), int(seed), float(temperature), truncation or None
+        )
         with st.spinner("Generating…"):
             st.session_state[RESULT_KEY] = make_digits(scorer, request)
     digits: Digits | None = st.session_state.get(RESULT_KEY)
@@ -62,12 +82,17 @@ def show(digits: Digits) -> None:
     else:
         captions = [f"{label} · {p:.2f}" for label, p in zip(digits.labels, digits.confidence)]
         agree = float((digits.confidence >= 0.5).mean())
-        st.caption(f"{n} digits · mean judge confidence {float(np.mean(digits.confidence)):.3f} · "
-                   f"{agree:.0%} with confidence ≥ 0.5 for their label")
+        st.caption(
+            f"{n} digits · mean judge confidence {float(np.mean(digits.confidence)):.3f} · "
+            f"{agree:.0%} with confidence ≥ 0.5 for their label"
+        )
     png, parquet = st.columns(2)
     png.download_button("Download PNG", digits_png(digits), file_name="digits.png", mime="image/png")
-    parquet.download_button("Download Parquet", digits_parquet(digits), file_name="digits.parquet",
-                            mime="application/vnd.apache.parquet")
+    parquet.download_button(
+        "Download Parquet", digits_parquet(digits), file_name="digits.parquet", mime="application/vnd.apache.parquet"
+    )
     for label in np.unique(digits.labels):  # one block per class, like the training grids' rows
         rows = np.flatnonzero(digits.labels == label)
-        st.image(list(enlarged(digits.images[rows])), caption=[captions[i] for i in rows], width=84, output_format="PNG")
+        st.image(
+            list(enlarged(digits.images[rows])), caption=[captions[i] for i in rows], width=84, output_format="PNG"
+        )

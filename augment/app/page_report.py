@@ -11,10 +11,12 @@ from augment.core.errors import AugmentError
 from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
 
 VARIANT_ORDER = {variant: i for i, variant in enumerate(VARIANTS)}
-PLOTS = {"confusion.png": "Judge confusion on synthetic digits (row = conditioning label)",
-         "samples.png": "Synthetic samples per class with the judge's confidence",
-         "gain.png": "Augmentation gain",
-         "curve.png": "Real + synthetic accuracy against synthetic rows available, at an equal budget"}
+PLOTS = {
+    "confusion.png": "Judge confusion on synthetic digits (row = conditioning label)",
+    "samples.png": "Synthetic samples per class with the judge's confidence",
+    "gain.png": "Augmentation gain",
+    "curve.png": "Real + synthetic accuracy against synthetic rows available, at an equal budget",
+}
 
 
 def field(report: dict, *keys: str):
@@ -41,23 +43,43 @@ def render(layout: RunLayout) -> None:
     cas = field(report, "cas")
     fidelity, confidence, distance, cas_column = st.columns(4)
     raw = report.get("generator_fidelity")
-    fidelity.metric("Label fidelity", f"{field(report, 'label_fidelity', 'overall'):.2%}",
-                    help=None if raw is None else f"These rows were kept by the same judge at confidence >= {report['filtered_at']:g}; "
-                                                  f"it agrees with {raw['overall']:.2%} of the generator's unfiltered draws.")
+    fidelity.metric(
+        "Label fidelity",
+        f"{field(report, 'label_fidelity', 'overall'):.2%}",
+        help=None
+        if raw is None
+        else f"These rows were kept by the same judge at confidence >= {report['filtered_at']:g}; "
+        f"it agrees with {raw['overall']:.2%} of the generator's unfiltered draws.",
+    )
     confidence.metric("Mean judge confidence", f"{field(report, 'mean_confidence'):.3f}")
-    distance.metric("Fréchet distance (judge features)", f"{fid['synthetic_vs_real_test']:.2f}",
-                    help=f"Floor, real train vs real test: {fid['real_train_vs_real_test']:.2f}")
-    cas_column.metric("CAS (train synthetic, test real)", f"{cas['accuracy']:.2%}" if "accuracy" in cas else "not measured",
-                      help=cas.get("skipped") or f"literature anchor for a labeled DCGAN: {cas.get('anchor', 0.971):.1%}")
+    distance.metric(
+        "Fréchet distance (judge features)",
+        f"{fid['synthetic_vs_real_test']:.2f}",
+        help=f"Floor, real train vs real test: {fid['real_train_vs_real_test']:.2f}",
+    )
+    cas_column.metric(
+        "CAS (train synthetic, test real)",
+        f"{cas['accuracy']:.2%}" if "accuracy" in cas else "not measured",
+        help=cas.get("skipped") or f"literature anchor for a labeled DCGAN: {cas.get('anchor', 0.971):.1%}",
+    )
     independent = report.get("independent_fidelity") or {}
-    checked = (f"classifiers trained on real digits only, which never saw the filter, agree with "
-               f"{independent['overall']:.2%} of the labels; " if "overall" in independent else "")
-    st.caption(f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}; {checked}"
-               f"Fréchet floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}.")
+    checked = (
+        f"classifiers trained on real digits only, which never saw the filter, agree with "
+        f"{independent['overall']:.2%} of the labels; "
+        if "overall" in independent
+        else ""
+    )
+    st.caption(
+        f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}; {checked}"
+        f"Fréchet floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}."
+    )
 
     st.subheader("Per class")
     table = pd.DataFrame(
-        {"label fidelity": per_class(field(report, "label_fidelity", "per_class")), "Fréchet distance": per_class(fid["per_class"])},
+        {
+            "label fidelity": per_class(field(report, "label_fidelity", "per_class")),
+            "Fréchet distance": per_class(fid["per_class"]),
+        },
         index=pd.Index(range(10), name="class"),
     )
     st.dataframe(table.style.format({"label fidelity": "{:.1%}", "Fréchet distance": "{:.1f}"}))
@@ -68,17 +90,41 @@ def render(layout: RunLayout) -> None:
         st.info("Not measured: the report was made without a merged dataset.")
     else:
         rows = [
-            {"regime": regime, "variant": variant, "mean": row["mean"], "std": row["std"], "seeds": len(row["runs"]), "epochs": row["epochs"]}
+            {
+                "regime": regime,
+                "variant": variant,
+                "mean": row["mean"],
+                "std": row["std"],
+                "seeds": len(row["runs"]),
+                "epochs": row["epochs"],
+            }
             for regime, variants in gain.items()
-            for variant, row in sorted(variants.items(), key=lambda item: VARIANT_ORDER.get(item[0], len(VARIANT_ORDER)))
+            for variant, row in sorted(
+                variants.items(), key=lambda item: VARIANT_ORDER.get(item[0], len(VARIANT_ORDER))
+            )
         ]
-        st.dataframe(pd.DataFrame(rows).set_index(["regime", "variant"]).style.format({"mean": "{:.2%}", "std": "{:.4f}"}))
+        st.dataframe(
+            pd.DataFrame(rows).set_index(["regime", "variant"]).style.format({"mean": "{:.2%}", "std": "{:.4f}"})
+        )
     curve = report.get("curve") or {}
     if curve:
         st.subheader("How many synthetic rows (real + synthetic, equal budget)")
-        rows = [{"regime": regime, "rows available": p["rows_available"], "rows read": p["rows_read"], "mean": p["mean"],
-                 "seeds": len(p["runs"])} for regime, points in curve.items() for p in points]
-        st.dataframe(pd.DataFrame(rows).set_index(["regime", "rows available"]).style.format({"mean": "{:.2%}", "rows read": "{:,}"}))
+        rows = [
+            {
+                "regime": regime,
+                "rows available": p["rows_available"],
+                "rows read": p["rows_read"],
+                "mean": p["mean"],
+                "seeds": len(p["runs"]),
+            }
+            for regime, points in curve.items()
+            for p in points
+        ]
+        st.dataframe(
+            pd.DataFrame(rows)
+            .set_index(["regime", "rows available"])
+            .style.format({"mean": "{:.2%}", "rows read": "{:,}"})
+        )
     targets = report.get("targets", {})
     if targets:
         st.subheader("Targets")

@@ -39,7 +39,11 @@ def render(layout: RunLayout) -> None:
         else:
             epochs = list(grids)
             epoch = epochs[0] if len(epochs) == 1 else st.select_slider("Epoch", options=epochs, value=epochs[-1])
-            st.image(storage.read_optional(storage.join(layout.gan, grids[epoch])), caption=f"epoch {epoch}: row = class 0-9, same noise in every column and epoch", width="stretch")
+            st.image(
+                storage.read_optional(storage.join(layout.gan, grids[epoch])),
+                caption=f"epoch {epoch}: row = class 0-9, same noise in every column and epoch",
+                width="stretch",
+            )
     with gif_column:
         st.subheader("Progress")
         gif = storage.read_optional(storage.join(layout.gan, artifacts.PROGRESS_GIF))

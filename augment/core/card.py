@@ -51,8 +51,14 @@ def split_bytes(files: list[dict], split: str) -> int:
 
 
 def size_category(rows: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                        (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")):
+    for limit, name in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+        (100_000_000, "10M<n<100M"),
+    ):
         if rows < limit:
             return name
     return "100M<n<1B"
@@ -65,14 +71,20 @@ def header(card: Card) -> dict:
         "task_categories": ["image-classification"],
         "size_categories": [size_category(sum(s.rows for s in card.splits))],
         "pretty_name": card.title,
-        "tags": ["augment", "synthetic" if any("synthetic" in k for k in card.rows_per_label) else "real", card.dataset],
-        "configs": [{
-            "config_name": "default",
-            # `datasets` refuses a file holding an Arrow extension type even when it is not asked
-            # for; naming the columns keeps `image` (the tensor for Arrow readers) away from it.
-            "columns": list(schema.HF_COLUMNS),
-            "data_files": [{"split": s.name, "path": f"{s.name}/**/*.parquet"} for s in card.splits],
-        }],
+        "tags": [
+            "augment",
+            "synthetic" if any("synthetic" in k for k in card.rows_per_label) else "real",
+            card.dataset,
+        ],
+        "configs": [
+            {
+                "config_name": "default",
+                # `datasets` refuses a file holding an Arrow extension type even when it is not asked
+                # for; naming the columns keeps `image` (the tensor for Arrow readers) away from it.
+                "columns": list(schema.HF_COLUMNS),
+                "data_files": [{"split": s.name, "path": f"{s.name}/**/*.parquet"} for s in card.splits],
+            }
+        ],
         "dataset_info": {
             "features": schema.hf_features(card.classes),
             "splits": [{"name": s.name, "num_bytes": s.bytes, "num_examples": s.rows} for s in card.splits],
@@ -88,37 +100,44 @@ def recipes(uri: str, split: str = "train") -> dict[str, str]:
     start = f"folder = {json.dumps(uri)}\n"
     rows = f'folder + "/{split}"'
     return {
-        "pyarrow": start + f"""import pyarrow.parquet as pq
+        "pyarrow": start
+        + f"""import pyarrow.parquet as pq
 table = pq.read_table({rows}, columns=["image", "label"])
 images = table["image"].combine_chunks().to_numpy_ndarray()     # (N, 28, 28) uint8, one copy
 labels = table["label"].to_numpy()
 """,
-        "pandas": start + f"""import numpy as np
+        "pandas": start
+        + f"""import numpy as np
 import pandas as pd
 df = pd.read_parquet({rows}, columns=["image", "label"])         # image: one (784,) array per row
 images = np.stack(df["image"].to_numpy()).reshape(-1, 28, 28)
 labels = df["label"].to_numpy()
 """,
-        "polars": start + f"""import polars as pl
+        "polars": start
+        + f"""import polars as pl
 df = pl.read_parquet({rows} + "/**/*.parquet", columns=["image", "label"])
 images = df["image"].to_numpy().reshape(-1, 28, 28)              # polars gives (N, 784)
 labels = df["label"].to_numpy()
 """,
-        "duckdb": start + f"""import duckdb
+        "duckdb": start
+        + f"""import duckdb
 import pyarrow as pa
-print(duckdb.sql(f"SELECT label, count(*) AS rows FROM '{{folder}}/{split}/**/*.parquet' GROUP BY label ORDER BY label"))
+print(duckdb.sql(f"SELECT label, count(*) AS rows FROM '{{folder}}/{split}/**/*.parquet' GROUP BY label "
+                 "ORDER BY label"))
 table = pa.table(duckdb.sql(f"SELECT image, label FROM '{{folder}}/{split}/**/*.parquet'").arrow())
 images = table["image"].combine_chunks().flatten().to_numpy().reshape(-1, 28, 28)  # image is UTINYINT[]
 labels = table["label"].to_numpy()
 """,
-        "Hugging Face datasets": start + f"""from datasets import load_dataset
+        "Hugging Face datasets": start
+        + f"""from datasets import load_dataset
 ds = load_dataset(folder, split="{split}")                         # this card's config: every column but `image`
 print(ds.features["label"].names)                                # ClassLabel with the class names
 first = ds.with_format("numpy")[:1000]                           # image_file decodes to (28, 28) uint8
 images, labels = first["image_file"], first["label"]
 # ds.with_format("torch") gives tensors; ds.push_to_hub("you/name") publishes it, card included.
 """,
-        "Spark": start + f"""import numpy as np
+        "Spark": start
+        + f"""import numpy as np
 from pyspark.sql import SparkSession
 spark = SparkSession.builder.master("local[2]").getOrCreate()
 df = spark.read.option("recursiveFileLookup", "true").parquet({rows})  # image: array<short> of 784
@@ -127,12 +146,14 @@ rows = df.select("image", "label").limit(1000).collect()
 images = np.array([r.image for r in rows], dtype=np.uint8).reshape(-1, 28, 28)
 labels = np.array([r.label for r in rows])
 """,
-        "Ray Data": start + f"""import ray
+        "Ray Data": start
+        + f"""import ray
 ds = ray.data.read_parquet({rows}).select_columns(["image", "label"])  # image: (B, 28, 28) uint8 batches
 batch = ds.take_batch(1000)
 images, labels = batch["image"], batch["label"]
 """,
-        "torch DataLoader": start + f"""import pyarrow.parquet as pq
+        "torch DataLoader": start
+        + f"""import pyarrow.parquet as pq
 import torch
 table = pq.read_table({rows}, columns=["image", "label"])
 dataset = torch.utils.data.TensorDataset(
@@ -159,15 +180,19 @@ def render(card: Card) -> str:
     counts = "| label | " + " | ".join(card.rows_per_label) + " |\n"
     counts += "| --- |" + " --- |" * len(card.rows_per_label) + "\n"
     for label in labels:
-        counts += f"| {label} ({names[label]}) | " + " | ".join(
-            f"{per.get(label, 0):,}" for per in card.rows_per_label.values()) + " |\n"
+        counts += (
+            f"| {label} ({names[label]}) | "
+            + " | ".join(f"{per.get(label, 0):,}" for per in card.rows_per_label.values())
+            + " |\n"
+        )
     columns = "\n".join(f"- `{name}`: {text}" for name, text in _COLUMN_TEXT.items())
     snippets = "\n".join(f"### {reader}\n\n```python\n{code}```\n" for reader, code in recipes(card.uri).items())
     splits = ", ".join(f"`{s.name}` ({s.rows:,} rows, {s.bytes / 1e6:,.1f} MB)" for s in card.splits)
     return (
         "---\n" + yaml.safe_dump(header(card), sort_keys=False, allow_unicode=True) + "---\n\n"
         f"# {card.title}\n\n{card.summary}\n\nSplits: {splits}. Written by augment "
-        f"(Parquet schema version {schema.SCHEMA_VERSION}); `_manifest.json` beside this card lists every file with its sha256, "
+        f"(Parquet schema version {schema.SCHEMA_VERSION}); `_manifest.json` beside this card lists every file with "
+        "its sha256, "
         "and a folder without it is incomplete.\n\n"
         f"## Columns\n\n{columns}\n\n## Rows per label\n\n{counts}\n"
         f"## How the rows were made\n\n{_table(card.provenance)}\n"
@@ -178,8 +203,9 @@ def render(card: Card) -> str:
 
 _COLUMN_TEXT = {
     "id": "int64; real rows: index in their split, synthetic rows: the generation index, which alone fixes the row. "
-          "`(source, id)` is the key",
-    "image": "28×28 uint8 pixels as Arrow's canonical fixed-shape tensor (pyarrow, pandas, polars, duckdb, Spark, Ray Data)",
+    "`(source, id)` is the key",
+    "image": "28×28 uint8 pixels as Arrow's canonical fixed-shape tensor "
+    "(pyarrow, pandas, polars, duckdb, Spark, Ray Data)",
     "image_file": "the same pixels as a PGM file: Hugging Face's `Image` feature (`datasets`, the Hub viewer)",
     "label": "class 0–9 (a `ClassLabel` in `datasets`)",
     "source": "`real` or `synthetic`",
@@ -206,9 +232,11 @@ def refresh_quality(uri: str, quality: list[tuple[str, str]]) -> bool:
     start, end = text.find(_QUALITY_START), text.find(_QUALITY_END)
     if start < 0 or end < start:
         return False
-    text = text[:start] + _quality_section(quality) + text[end + len(_QUALITY_END):]
+    text = text[:start] + _quality_section(quality) + text[end + len(_QUALITY_END) :]
     storage.write_bytes_atomic(fs, path, text.encode())
     entry = manifest.file_entry(fs, folder, CARD_NAME, rows=0)
     done["files"] = [entry if f["path"] == CARD_NAME else f for f in done["files"]]
-    storage.write_bytes_atomic(fs, storage.join(folder, manifest.MANIFEST_NAME), json.dumps(done, indent=2, sort_keys=True).encode())
+    storage.write_bytes_atomic(
+        fs, storage.join(folder, manifest.MANIFEST_NAME), json.dumps(done, indent=2, sort_keys=True).encode()
+    )
     return True

@@ -20,9 +20,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 VERBOSE_ENV = "AUGMENT_VERBOSE"
 LOG_DIR_ENV = "AUGMENT_LOG_DIR"

@@ -39,7 +39,10 @@ def open_dataset(uri: str, *, what: str, stages: tuple[str, ...] = TRAINABLE_STA
         raise AugmentError(f"{what} {uri} does not exist (or is not a folder)")
     found = manifest.read_manifest(fs, folder)
     if found is None:
-        raise AugmentError(f"{what} {uri} has no {manifest.MANIFEST_NAME}: it is incomplete (interrupted or still running) or not an augment output")
+        raise AugmentError(
+            f"{what} {uri} has no {manifest.MANIFEST_NAME}: it is incomplete (interrupted or still running) or not "
+            "an augment output"
+        )
     stage = found.get("stage")
     if stage not in stages:
         raise AugmentError(f"{what} {uri} is a {stage} output; expected one of: {', '.join(stages)}")

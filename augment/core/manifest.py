@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pyarrow import fs as pafs
 
@@ -90,7 +91,14 @@ def changed_settings(recorded: Mapping[str, Any] | None, identity: Mapping[str, 
 
 
 def finished_output(
-    fs: pafs.FileSystem, folder: str, *, uri: str, kind: str, identity: Mapping[str, Any], owned: Iterable[str], overwrite: bool
+    fs: pafs.FileSystem,
+    folder: str,
+    *,
+    uri: str,
+    kind: str,
+    identity: Mapping[str, Any],
+    owned: Iterable[str],
+    overwrite: bool,
 ) -> dict[str, Any] | None:
     """The manifest of an output of this `kind` already made with `identity` (rerun: skip it), else None.
 
@@ -107,9 +115,13 @@ def finished_output(
     if done is None:
         if {entry.base_name for entry in found} <= {MANIFEST_NAME, *owned}:
             return None
-        raise AugmentError(f"--out {uri} holds something other than a {kind} output; pass --overwrite or choose another folder")
+        raise AugmentError(
+            f"--out {uri} holds something other than a {kind} output; pass --overwrite or choose another folder"
+        )
     if done.get("stage") != kind:
-        raise AugmentError(f"--out {uri} holds a {done.get('stage')} output, not a {kind} output; choose another folder")
+        raise AugmentError(
+            f"--out {uri} holds a {done.get('stage')} output, not a {kind} output; choose another folder"
+        )
     changed = changed_settings(done.get("config"), identity)
     if changed:
         raise OtherSettings(

@@ -91,8 +91,16 @@ def _types_from_gcs() -> list[NodeType] | None:
     types = []
     for group in config.node_group_configs:
         most = group.max_count if group.max_count >= 0 else 1_000_000  # -1: no limit
-        types.append(NodeType(group.name, float(group.resources.get("CPU", 0)), float(group.resources.get("GPU", 0)),
-                              0, most, head=False))
+        types.append(
+            NodeType(
+                group.name,
+                float(group.resources.get("CPU", 0)),
+                float(group.resources.get("GPU", 0)),
+                0,
+                most,
+                head=False,
+            )
+        )
     return types
 
 
@@ -109,8 +117,16 @@ def _types_from_file(path: Path | None) -> list[NodeType] | None:
             if name == head_type:
                 continue  # the head is live whenever a driver runs; its shape comes from ray.nodes()
             res = spec.get("resources") or {}
-            types.append(NodeType(name, float(res.get("CPU", 0)), float(res.get("GPU", 0)), 0,
-                                  int(spec.get("max_workers", config.get("max_workers", 0))), head=False))
+            types.append(
+                NodeType(
+                    name,
+                    float(res.get("CPU", 0)),
+                    float(res.get("GPU", 0)),
+                    0,
+                    int(spec.get("max_workers", config.get("max_workers", 0))),
+                    head=False,
+                )
+            )
         return types
     except (OSError, ValueError, AttributeError, yaml.YAMLError):
         return None

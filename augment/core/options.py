@@ -51,7 +51,9 @@ def parse_row_counts(value, option: str) -> tuple[int, ...]:
     try:
         counts = [int(str(item).strip().replace("_", "")) for item in items if str(item).strip()]
     except ValueError:
-        raise AugmentError(f"{option} takes row counts separated by commas, e.g. 0,10000,60000 (got {value!r})") from None
+        raise AugmentError(
+            f"{option} takes row counts separated by commas, e.g. 0,10000,60000 (got {value!r})"
+        ) from None
     if any(count < 0 for count in counts):
         raise AugmentError(f"{option} takes row counts of 0 or more (got {value!r})")
     return tuple(sorted(set(counts)))

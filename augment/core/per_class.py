@@ -12,7 +12,6 @@ import numpy as np
 
 from augment.core.errors import AugmentError
 
-
 PerClass = int | tuple
 
 
@@ -21,7 +20,11 @@ def parse_per_class(text: str | int | list | tuple | None) -> PerClass | None:
     a list) -> K or a tuple of counts (int) and percentages ("2%")."""
     if text is None or isinstance(text, int):
         return text
-    entries = [str(entry).strip() for entry in text] if isinstance(text, (list, tuple)) else [e.strip() for e in str(text).split(",")]
+    entries = (
+        [str(entry).strip() for entry in text]
+        if isinstance(text, (list, tuple))
+        else [e.strip() for e in str(text).split(",")]
+    )
     parsed = []
     for entry in entries:
         try:
@@ -35,7 +38,8 @@ def parse_per_class(text: str | int | list | tuple | None) -> PerClass | None:
         except ValueError:
             raise AugmentError(
                 f"--real-per-class takes K or one entry per class, each a count or a percentage in (0, 100]% "
-                f"(got {text!r})") from None
+                f"(got {text!r})"
+            ) from None
     return parsed[0] if len(parsed) == 1 and isinstance(parsed[0], int) else tuple(parsed)
 
 
@@ -59,10 +63,15 @@ def per_class_counts(per_class: PerClass, available: np.ndarray) -> np.ndarray:
         if len(per_class) != num_classes:
             raise AugmentError(f"{what}: needs {num_classes} entries (one per class), got {len(per_class)}")
         entries = list(per_class)
-    counts = np.array([
-        max(1, math.floor(float(entry[:-1]) / 100.0 * available[c] + 1e-9)) if isinstance(entry, str) else int(entry)
-        for c, entry in enumerate(entries)
-    ], dtype=np.int64)
+    counts = np.array(
+        [
+            max(1, math.floor(float(entry[:-1]) / 100.0 * available[c] + 1e-9))
+            if isinstance(entry, str)
+            else int(entry)
+            for c, entry in enumerate(entries)
+        ],
+        dtype=np.int64,
+    )
     if (counts < 1).any():
         raise AugmentError(f"{what}: every class needs at least 1 image (class {int(np.flatnonzero(counts < 1)[0])})")
     scarce = np.flatnonzero(counts > available)

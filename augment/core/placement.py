@@ -24,9 +24,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from augment.core.console import plural
 from augment.core.errors import AugmentError
@@ -67,8 +67,15 @@ class Placement:
         return f"{self.cpus:g} CPU{' + 1 GPU' if self.gpu else ''} each"
 
 
-def plan(workers: int, gpu: bool, *, what: str, cpus_kept_free: float = 0.0, cpus: float | None = None,
-         shape: ClusterShape | None = None) -> Placement:
+def plan(
+    workers: int,
+    gpu: bool,
+    *,
+    what: str,
+    cpus_kept_free: float = 0.0,
+    cpus: float | None = None,
+    shape: ClusterShape | None = None,
+) -> Placement:
     """Size `workers` workers from the node types; `cpus` overrides the CPUs per worker."""
     shape = shape or cluster_shape()
     hosts = _hosts(shape, gpu)
@@ -79,12 +86,16 @@ def plan(workers: int, gpu: bool, *, what: str, cpus_kept_free: float = 0.0, cpu
     share = cpus or _largest_share(hosts, workers, gpu, reserve)
     if gpu and sum(t.most * t.gpus for t in hosts) < workers:
         gpus = sum(t.most * t.gpus for t in hosts)
-        raise AugmentError(f"{what}: {plural(workers, 'worker')} need {workers} GPUs; the cluster can have at most "
-                           f"{gpus:g} ({', '.join(t.describe() + f' x {t.most}' for t in hosts)})")
+        raise AugmentError(
+            f"{what}: {plural(workers, 'worker')} need {workers} GPUs; the cluster can have at most "
+            f"{gpus:g} ({', '.join(t.describe() + f' x {t.most}' for t in hosts)})"
+        )
     if share < MIN_CPU_SHARE:
-        raise AugmentError(f"{what}: --workers {workers}: the nodes that can run them have too few CPUs "
-                           f"({', '.join(t.describe() + f' x {t.most}' for t in hosts)}"
-                           f"{f', beside {cpus_kept_free:g} CPU for Ray Data' if reserve else ''})")
+        raise AugmentError(
+            f"{what}: --workers {workers}: the nodes that can run them have too few CPUs "
+            f"({', '.join(t.describe() + f' x {t.most}' for t in hosts)}"
+            f"{f', beside {cpus_kept_free:g} CPU for Ray Data' if reserve else ''})"
+        )
     return Placement(workers, share, _threads(hosts, share, workers, gpu), gpu, tuple(hosts))
 
 
@@ -136,7 +147,9 @@ def fits_now(placement: Placement, shape: ClusterShape) -> bool:
     """Whether the live nodes of the host types hold every worker (their totals: the stage's own
     earlier work has ended by the time the workers start)."""
     keys = {(h.cpus, h.gpus, h.head) for h in placement.hosts}
-    slots = (t.up * _slots(t, placement.cpus, placement.gpu, 0.0) for t in shape.types if (t.cpus, t.gpus, t.head) in keys)
+    slots = (
+        t.up * _slots(t, placement.cpus, placement.gpu, 0.0) for t in shape.types if (t.cpus, t.gpus, t.head) in keys
+    )
     return sum(slots) >= placement.workers
 
 
@@ -151,8 +164,10 @@ def nodes_held(placement: Placement, *, what: str, echo=print) -> Iterator[Place
     shape = cluster_shape()
     if not shape.autoscaler and sum(t.up for t in shape.types) <= 1:
         if not fits_now(placement, shape):
-            raise AugmentError(f"{what}: {plural(placement.workers, 'worker')} ({placement.each()}) do not fit on this "
-                               f"machine ({shape.summary()})")
+            raise AugmentError(
+                f"{what}: {plural(placement.workers, 'worker')} ({placement.each()}) do not fit on this "
+                f"machine ({shape.summary()})"
+            )
         yield placement
         return
     from ray.autoscaler.sdk import request_resources
@@ -197,5 +212,7 @@ def _waiting_line(what: str, placement: Placement, needed: int, shape: ClusterSh
     up = sum(t.up for t in shape.types if (t.cpus, t.gpus) in hosts and not t.head)
     minutes, seconds = divmod(int(waited), 60)
     took = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
-    return f"{what}: waiting for {plural(needed, kind)} ({placement.each()} for {plural(placement.workers, 'worker')}): " \
-           f"{min(up, needed)} of {needed} up, {took}"
+    return (
+        f"{what}: waiting for {plural(needed, kind)} ({placement.each()} for {plural(placement.workers, 'worker')}): "
+        f"{min(up, needed)} of {needed} up, {took}"
+    )

@@ -64,7 +64,7 @@ def resolve_for_training(requested: str, gpu: bool) -> str:
 
 
 def strict_fp32_on_cuda() -> None:
-    """"fp32" on a GPU means fp32: PyTorch runs cuDNN convolutions in TF32 by default (10-bit
+    """ "fp32" on a GPU means fp32: PyTorch runs cuDNN convolutions in TF32 by default (10-bit
     mantissa on Ampere and newer), which would make "fp32" rows and training differ from fp32 by
     more than kernel order. bf16 is chosen explicitly (--precision) where it pays."""
     import torch

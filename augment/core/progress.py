@@ -14,9 +14,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 EVERY_ENV = "AUGMENT_PROGRESS_EVERY_S"
 DEFAULT_EVERY_S = 10.0
@@ -140,8 +140,11 @@ class _Live:
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(
-            TextColumn("  {task.description}"), BarColumn(), TaskProgressColumn(),
-            TextColumn("{task.completed:,.0f}/{task.total:,.0f} {task.fields[unit]}"), TimeRemainingColumn(),
+            TextColumn("  {task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} {task.fields[unit]}"),
+            TimeRemainingColumn(),
             transient=True,
         )
         self.bar.start()

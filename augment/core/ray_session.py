@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from augment.core import console
 from augment.core.errors import AugmentError
@@ -38,8 +38,12 @@ def ray_session(address: str | None, *, ray_train: bool) -> Iterator[None]:
         # /tmp/ray/ray_current_cluster, and one that died without `ray stop` left it there: the
         # run then printed only "Failed to connect to GCS" until killed (seen: 9 minutes).
         local = address in (None, "local") and not os.environ.get("RAY_ADDRESS")
-        ray.init(address="local" if local else address, configure_logging=False, log_to_driver=console.verbose(),
-                 **_local_options(address, ray_train))
+        ray.init(
+            address="local" if local else address,
+            configure_logging=False,
+            log_to_driver=console.verbose(),
+            **_local_options(address, ray_train),
+        )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise AugmentError(f"cannot reach a Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
     with console.ray_chatter_to_log():  # also around shutdown: the raylet's last messages arrive as Ray stops

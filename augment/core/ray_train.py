@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -15,8 +16,8 @@ from augment.core import manifest, mnist, storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, first_line, require
 from augment.core.per_class import describe_per_class
-from augment.core.precision import strict_fp32_on_cuda
 from augment.core.placement import WAIT_FOR_NODES_ENV, Placement, fake_gpu, nodes_held, plan, wait_for_nodes_s
+from augment.core.precision import strict_fp32_on_cuda
 from augment.models.checkpoint import load_state
 
 RUN_INFO = "run.json"  # what kind of run a folder holds and the settings that make it that run
@@ -72,8 +73,10 @@ def digits_on_device(ref, device: torch.device) -> tuple[torch.Tensor, torch.Ten
     import ray
 
     images, labels = ray.get(ref)
-    return (mnist.to_gan_range(torch.from_numpy(images.copy()).to(device)).unsqueeze(1),
-            torch.from_numpy(labels.copy()).long().to(device))
+    return (
+        mnist.to_gan_range(torch.from_numpy(images.copy()).to(device)).unsqueeze(1),
+        torch.from_numpy(labels.copy()).long().to(device),
+    )
 
 
 def check_training_options(cfg) -> None:
@@ -99,8 +102,19 @@ START_TIMEOUT_ENV = "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"  # Ray's own; the d
 DEFAULT_START_TIMEOUT_S = 60.0
 
 
-def fit(train_fn, loop_config: dict, *, what: str, cfg, worker_cpus: float, storage_path: str, fs, max_failures: int = 0,
-        datasets=None, cpus_kept_free: float = 0.0):
+def fit(
+    train_fn,
+    loop_config: dict,
+    *,
+    what: str,
+    cfg,
+    worker_cpus: float,
+    storage_path: str,
+    fs,
+    max_failures: int = 0,
+    datasets=None,
+    cpus_kept_free: float = 0.0,
+):
     """Runs `train_fn` on cfg.workers Ray Train workers; Ray's run state and checkpoints go to
     storage_path/RAY_RUN_NAME. A failure that outlives `max_failures` restarts is one AugmentError.
 
@@ -112,12 +126,16 @@ def fit(train_fn, loop_config: dict, *, what: str, cfg, worker_cpus: float, stor
     workers = cfg.workers
     while True:
         try:
-            return _fit_once(train_fn, loop_config, workers, cfg.gpu, worker_cpus, storage_path, fs, max_failures, datasets)
+            return _fit_once(
+                train_fn, loop_config, workers, cfg.gpu, worker_cpus, storage_path, fs, max_failures, datasets
+            )
         except ray.train.TrainingFailedError as exc:
             if not _could_not_place_workers(exc):
                 restarts = f" after {max_failures} restarts" if max_failures else ""
                 raise AugmentError(f"{what} training failed{restarts}: {first_line(exc)}") from None
-            fitting = _workers_that_fit(worker_cpus, cfg.gpu, cpus_kept_free, most=workers - 1, batch_size=cfg.batch_size)
+            fitting = _workers_that_fit(
+                worker_cpus, cfg.gpu, cpus_kept_free, most=workers - 1, batch_size=cfg.batch_size
+            )
             each = f"{worker_cpus:g} CPU{' + 1 GPU' if cfg.gpu else ''} each"
             waited = f"after waiting {wait_for_nodes_s():.0f} s for more ({WAIT_FOR_NODES_ENV})"
             if fitting < 1:
@@ -126,8 +144,11 @@ def fit(train_fn, loop_config: dict, *, what: str, cfg, worker_cpus: float, stor
                     f"{what} training needs {workers} workers ({each}){data}; the cluster has {_alive_cpus():g} CPUs "
                     f"{waited}: add nodes and rerun the same command to continue"
                 ) from None
-            print(f"{what}: only {fitting} of the {workers} workers ({each}) fit on the nodes left {waited}; "
-                  f"training continues from the last checkpoint on {plural(fitting, 'worker')}", flush=True)
+            print(
+                f"{what}: only {fitting} of the {workers} workers ({each}) fit on the nodes left {waited}; "
+                f"training continues from the last checkpoint on {plural(fitting, 'worker')}",
+                flush=True,
+            )
             workers = fitting
 
 
@@ -149,7 +170,9 @@ def _fit_once(train_fn, loop_config, workers, gpu, worker_cpus, storage_path, fs
         dataset_config=DataConfig(datasets_to_split="all" if workers > 1 else []),
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=gpu, resources_per_worker={"CPU": worker_cpus}),
         run_config=RunConfig(
-            name=RAY_RUN_NAME, storage_path=storage_path, storage_filesystem=fs,
+            name=RAY_RUN_NAME,
+            storage_path=storage_path,
+            storage_filesystem=fs,
             failure_config=FailureConfig(
                 max_failures=max_failures,
                 # each failed start of the worker group waited `start_timeout` for resources
@@ -204,18 +227,32 @@ def check_training_subset(limit: int | None, real_per_class, batch_size: int, nu
     if isinstance(real_per_class, int):
         require(real_per_class >= 1, f"--real-per-class must be at least 1 (got {real_per_class})")
         rows = real_per_class * num_classes
-        require(rows >= batch_size, f"--real-per-class {real_per_class} gives {rows} images, fewer than one batch ({batch_size})")
+        require(
+            rows >= batch_size,
+            f"--real-per-class {real_per_class} gives {rows} images, fewer than one batch ({batch_size})",
+        )
     elif real_per_class is not None and len(real_per_class) != num_classes:
-        raise AugmentError(f"--real-per-class {describe_per_class(real_per_class)}: needs {num_classes} entries (one per class), "
-                           f"got {len(real_per_class)}")
+        raise AugmentError(
+            f"--real-per-class {describe_per_class(real_per_class)}: needs {num_classes} entries (one per class), "
+            f"got {len(real_per_class)}"
+        )
     elif real_per_class is not None and all(isinstance(entry, int) for entry in real_per_class):
-        require(all(entry >= 1 for entry in real_per_class), f"--real-per-class: every class needs at least 1 image (got {describe_per_class(real_per_class)})")
+        require(
+            all(entry >= 1 for entry in real_per_class),
+            f"--real-per-class: every class needs at least 1 image (got {describe_per_class(real_per_class)})",
+        )
         rows = sum(real_per_class)
-        require(rows >= batch_size, f"--real-per-class {describe_per_class(real_per_class)} gives {rows} images, fewer than one batch ({batch_size})")
+        require(
+            rows >= batch_size,
+            f"--real-per-class {describe_per_class(real_per_class)} gives {rows} images, fewer than one batch "
+            f"({batch_size})",
+        )
 
 
 @contextmanager
-def placed_workers(cfg, *, what: str, cpus_kept_free: float = 0.0, cpus: float | None = None, echo=print) -> Iterator[Placement]:
+def placed_workers(
+    cfg, *, what: str, cpus_kept_free: float = 0.0, cpus: float | None = None, echo=print
+) -> Iterator[Placement]:
     """cfg.workers sized from the node types they can run on (core/placement.py); the nodes that
     hold them are asked of the autoscaler, waited for, and held while the block runs."""
     placement = plan(cfg.workers, cfg.gpu, what=what, cpus_kept_free=cpus_kept_free, cpus=cpus)
@@ -246,11 +283,14 @@ def completed_epochs(uri: str, *, kind: str, what: str, identity: dict, epochs: 
         return 0
     info = run_info(uri)
     if info.get("kind") != kind:
-        raise AugmentError(f"--out {uri} holds something other than a {what}; pass --overwrite or choose another folder")
+        raise AugmentError(
+            f"--out {uri} holds something other than a {what}; pass --overwrite or choose another folder"
+        )
     changed = manifest.changed_settings(info.get("identity"), identity)
     if changed:
         raise OtherSettings(
-            f"--out {uri} holds a {what} with other settings ({', '.join(changed)}); pass --overwrite or choose another folder"
+            f"--out {uri} holds a {what} with other settings ({', '.join(changed)}); pass --overwrite or choose "
+            "another folder"
         )
     done = (manifest.read_manifest(fs, run) or {}).get("epochs", 0)
     if done > epochs:
@@ -291,7 +331,9 @@ def newest_checkpoint(run_uri: str, registered) -> tuple[dict, list] | None:
     for _epoch, checkpoint in sorted(dated, key=lambda pair: pair[0], reverse=True):
         try:
             with checkpoint.as_directory() as folder:
-                return load_state(folder, map_location="cpu"), json.loads((Path(folder) / META_FILE).read_text())["history"]
+                return load_state(folder, map_location="cpu"), json.loads((Path(folder) / META_FILE).read_text())[
+                    "history"
+                ]
         except (OSError, ValueError, KeyError, AugmentError):
             continue
     return None
@@ -309,8 +351,11 @@ def store_checkpoint(run_uri: str, folder: str, epoch: int) -> None:
     names = sorted(Path(folder).iterdir(), key=lambda path: path.name == META_FILE)
     for path in names:
         storage.write_bytes_atomic(fs, storage.join(target, path.name), path.read_bytes())
-    ours = sorted(e.path for e in storage.entries(fs, checkpoints)
-                  if e.type.name == "Directory" and e.base_name.startswith("checkpoint_epoch-"))
+    ours = sorted(
+        e.path
+        for e in storage.entries(fs, checkpoints)
+        if e.type.name == "Directory" and e.base_name.startswith("checkpoint_epoch-")
+    )
     for old in ours[:-CHECKPOINTS_KEPT]:
         storage.delete(fs, old)
 

@@ -26,8 +26,8 @@ costs ~85 µs per image in PIL; the PGM column ~1 µs). Version-1 files (no `ima
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -275,6 +275,6 @@ class LabelCounts:
     per_label: dict[int, int]
 
     @classmethod
-    def of(cls, labels: np.ndarray) -> "LabelCounts":
+    def of(cls, labels: np.ndarray) -> LabelCounts:
         values, counts = np.unique(np.asarray(labels), return_counts=True)
         return cls(int(counts.sum()), {int(v): int(c) for v, c in zip(values, counts)})

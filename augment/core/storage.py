@@ -13,7 +13,7 @@ import os
 import posixpath
 import re
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 from pyarrow import fs as pafs
 
@@ -75,9 +75,14 @@ def _bounded(fs: pafs.S3FileSystem) -> pafs.S3FileSystem:
     resolved options only through pickling, hence __reduce__."""
     rebuild, (options,) = fs.__reduce__()
     request_timeout = float(os.environ.get(S3_REQUEST_TIMEOUT_ENV, S3_REQUEST_TIMEOUT_S))
-    return rebuild({**options, "connect_timeout": min(S3_CONNECT_TIMEOUT_S, request_timeout),
-                    "request_timeout": request_timeout,
-                    "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS)})
+    return rebuild(
+        {
+            **options,
+            "connect_timeout": min(S3_CONNECT_TIMEOUT_S, request_timeout),
+            "request_timeout": request_timeout,
+            "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS),
+        }
+    )
 
 
 def _bounded_gcs(fs: pafs.GcsFileSystem) -> pafs.GcsFileSystem:
@@ -104,7 +109,9 @@ def check_writable(uri: str, option: str = "--out") -> None:
         try:
             found = fs.get_file_info(bucket).type != pafs.FileType.NotFound
         except OSError as exc:
-            raise AugmentError(f"{option} {uri}: {storage_problem(exc) or f'cannot reach bucket {bucket}: {_reason(exc)}'}") from None
+            raise AugmentError(
+                f"{option} {uri}: {storage_problem(exc) or f'cannot reach bucket {bucket}: {_reason(exc)}'}"
+            ) from None
         if not found:
             raise AugmentError(f"{option} {uri}: bucket {bucket} does not exist; create it or choose another")
     made = _missing_folders(fs, path)
@@ -126,8 +133,14 @@ def check_writable(uri: str, option: str = "--out") -> None:
 
 
 # pyarrow's S3 errors name the AWS error code: "AWS Error ACCESS_DENIED during HeadObject operation".
-_DENIED = ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH", "EXPIRED_TOKEN", "INVALID_CLIENT_TOKEN_ID",
-           "UNRECOGNIZED_CLIENT")
+_DENIED = (
+    "ACCESS_DENIED",
+    "INVALID_ACCESS_KEY_ID",
+    "SIGNATURE_DOES_NOT_MATCH",
+    "EXPIRED_TOKEN",
+    "INVALID_CLIENT_TOKEN_ID",
+    "UNRECOGNIZED_CLIENT",
+)
 _UNREACHABLE = ("NETWORK_CONNECTION", "REQUEST_TIMEOUT", "SERVICE_UNAVAILABLE", "SLOW_DOWN")
 
 
@@ -139,24 +152,31 @@ def storage_problem(exc: BaseException) -> str | None:
         return _gcs_problem(text)
     if "AWS Error" not in text:
         return None
-    detail = text[text.index("AWS Error"):][:160]
+    detail = text[text.index("AWS Error") :][:160]
     found = re.search(r"key '([^']*)' in bucket '([^']*)'", text) or re.search(r"bucket '([^']*)'", text)
     where = "" if not found else f" at s3://{found[2]}/{found[1]}" if found.re.groups == 2 else f" at s3://{found[1]}"
     if any(code in text for code in _DENIED):
-        return (f"object storage refused the request{where} ({detail}): check the credentials (AWS_ACCESS_KEY_ID, "
-                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and that they may read and write there")
+        return (
+            f"object storage refused the request{where} ({detail}): check the credentials (AWS_ACCESS_KEY_ID, "
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and that they may read and write there"
+        )
     if any(code in text for code in _UNREACHABLE):
-        return (f"object storage did not answer{where} after {S3_ATTEMPTS} attempts ({detail}): check "
-                "AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) and the network")
+        return (
+            f"object storage did not answer{where} after {S3_ATTEMPTS} attempts ({detail}): check "
+            "AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) and the network"
+        )
     return f"object storage failed{where} ({detail})"
 
 
 def _gcs_problem(text: str) -> str:
     detail = re.sub(r"^.*?google::cloud::Status\((\w+): ", r"\1: ", text)[:160]
     if "OAuth2 access token" in text or "PERMISSION_DENIED" in text or "UNAUTHENTICATED" in text:
-        return (f"Google Cloud Storage refused or could not authenticate the request ({detail}): check the "
-                "credentials (GOOGLE_APPLICATION_CREDENTIALS, or the node's service account)")
-    return f"Google Cloud Storage failed after {GCS_RETRY_LIMIT_ENV}={os.environ.get(GCS_RETRY_LIMIT_ENV, GCS_RETRY_LIMIT_S)} s of retries ({detail})"
+        return (
+            f"Google Cloud Storage refused or could not authenticate the request ({detail}): check the "
+            "credentials (GOOGLE_APPLICATION_CREDENTIALS, or the node's service account)"
+        )
+    limit = os.environ.get(GCS_RETRY_LIMIT_ENV, GCS_RETRY_LIMIT_S)
+    return f"Google Cloud Storage failed after {GCS_RETRY_LIMIT_ENV}={limit} s of retries ({detail})"
 
 
 def _missing_folders(fs: pafs.FileSystem, path: str) -> list[str]:

@@ -54,10 +54,15 @@ def measure(gpu: bool = False) -> MachineSpeed:
     generate = _generate_probe(gpu)
     plain, classic = _classifier_rate(device, classic=False), _classifier_rate(device, classic=True)
     return MachineSpeed(
-        machine=generate["machine"], threads=torch.get_num_threads(), gan_samples_per_s=round(gan_rate, 1),
-        gan_precision=gan_precision, generate_rows_per_s=generate[f"{generate['precision']}_rows_per_s"],
-        generate_precision=generate["precision"], classifier_samples_per_s=round(plain, 1),
-        classic_samples_per_s=round(classic, 1), seconds=round(time.perf_counter() - started, 2),
+        machine=generate["machine"],
+        threads=torch.get_num_threads(),
+        gan_samples_per_s=round(gan_rate, 1),
+        gan_precision=gan_precision,
+        generate_rows_per_s=generate[f"{generate['precision']}_rows_per_s"],
+        generate_precision=generate["precision"],
+        classifier_samples_per_s=round(plain, 1),
+        classic_samples_per_s=round(classic, 1),
+        seconds=round(time.perf_counter() - started, 2),
     )
 
 
@@ -105,9 +110,14 @@ def _gan_rate(device, precision: str) -> float:
     discriminator.to(device, memory_format=layout)
     betas = (cfg.beta1, cfg.beta2)
     step = GanStep(
-        generator, discriminator, torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas),
-        torch.optim.Adam(discriminator.parameters(), lr=cfg.lr, betas=betas), make_ema(generator, cfg.ema_decay),
-        cfg.loss, cfg.latent_dim, autocast_dtype=AUTOCAST_DTYPES[precision],
+        generator,
+        discriminator,
+        torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas),
+        torch.optim.Adam(discriminator.parameters(), lr=cfg.lr, betas=betas),
+        make_ema(generator, cfg.ema_decay),
+        cfg.loss,
+        cfg.latent_dim,
+        autocast_dtype=AUTOCAST_DTYPES[precision],
     )
     real = (torch.rand(cfg.batch_size, 1, 28, 28, device=device) * 2 - 1).contiguous(memory_format=layout)
     labels = torch.arange(cfg.batch_size, device=device) % 10
@@ -176,4 +186,3 @@ def measure_apart(gpu: bool = False) -> MachineSpeed:
         lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
         raise AugmentError("timing this machine for the forecast failed: " + lines[-1])
     return MachineSpeed(**json.loads(proc.stdout.strip().splitlines()[-1]))
-

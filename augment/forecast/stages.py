@@ -20,7 +20,9 @@ GAN_EFFICIENCY = 0.88  # 316 samples/s on 2 DDP workers against 360 in one proce
 GAN_START_S = 25.0
 JUDGE_EFFICIENCY = 0.83  # ~2,000 samples/s against 2,420; its test pass after every epoch is in the start-up
 JUDGE_START_S = 40.0
-GENERATE_EFFICIENCY = 0.62  # actors with one torch thread each, writing Parquet, against the probe's 2 threads (0.55-0.68 measured)
+GENERATE_EFFICIENCY = (
+    0.62  # actors with one torch thread each, writing Parquet, against the probe's 2 threads (0.55-0.68 measured)
+)
 GENERATE_START_S = 15.0  # actors starting, the precision probe, the manifest
 CLASSIFIER_EFFICIENCY = 0.65  # 1,474-1,504 samples/s in a first epoch (0.61), later epochs faster (Ray Data warm)
 CLASSIC_EFFICIENCY = 0.58  # 1,220 against 2,250 with batched classic augmentation, first epoch
@@ -42,9 +44,21 @@ FILTER_KEPT = {
 GPU_RATES = {"gan": 20_000.0, "judge": 30_000.0, "generate": 100_000.0, "classifier": 30_000.0, "classic": 30_000.0}
 
 
-def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs: int, merge_synthetic: int | None,
-                  seeds: int, cpus: float, speed: MachineSpeed | None, curve_runs: int = 0, min_confidence: float = 0.0,
-                  temperature: float = 1.0, gpus: int = 1) -> dict[str, float]:
+def stage_seconds(
+    *,
+    n: int,
+    gan_epochs: int,
+    gan_images: int,
+    classifier_epochs: int,
+    merge_synthetic: int | None,
+    seeds: int,
+    cpus: float,
+    speed: MachineSpeed | None,
+    curve_runs: int = 0,
+    min_confidence: float = 0.0,
+    temperature: float = 1.0,
+    gpus: int = 1,
+) -> dict[str, float]:
     """Seconds per stage; speed None means --gpu (the GPU rates above: training on one GPU,
     generation on `gpus`, every GPU the node types allow). `curve_runs`: the
     synthetic-rows curve's runs beyond the gain table, per seed; `min_confidence` above 0: the judge's
@@ -68,7 +82,12 @@ def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs
     # The classifier stage trains every classifier of the report: CAS on the synthetic rows, then per
     # seed each gain-table variant, all on real only's budget of samples (epochs x real rows).
     gain_table = sum(
-        fit(real, classifier_epochs, "classic" if options.get("classic_augment") else "classifier", CLASSIFIER_RUN_START_S)
+        fit(
+            real,
+            classifier_epochs,
+            "classic" if options.get("classic_augment") else "classifier",
+            CLASSIFIER_RUN_START_S,
+        )
         for options in GAIN_VARIANTS.values()
     ) + curve_runs * fit(real, classifier_epochs, start=CLASSIFIER_RUN_START_S)
     return {
@@ -77,7 +96,9 @@ def stage_seconds(*, n: int, gan_epochs: int, gan_images: int, classifier_epochs
         "judge": fit(gan_images, JUDGE_EPOCHS, "judge", JUDGE_START_S),
         "synthetic": GENERATE_START_S + n * draws_per_row(min_confidence, temperature) / rate["generate"],
         "merged": 3.0 + merged / 100_000,  # file links or copies: 3 s for 120,000 rows
-        "classifier": FIT_START_S + fit(min(n, 60_000), classifier_epochs, start=CLASSIFIER_RUN_START_S) + seeds * gain_table,
+        "classifier": FIT_START_S
+        + fit(min(n, 60_000), classifier_epochs, start=CLASSIFIER_RUN_START_S)
+        + seeds * gain_table,
         "report": 15.0,
     }
 

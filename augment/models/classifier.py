@@ -34,7 +34,7 @@ class ClassifierSpec:
         return {**asdict(self), "widths": list(self.widths)}
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ClassifierSpec":
+    def from_dict(cls, values: dict) -> ClassifierSpec:
         fields = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         if "widths" in fields:
             fields["widths"] = tuple(fields["widths"])
@@ -91,7 +91,9 @@ def probabilities(model: nn.Module, images: torch.Tensor, batch_size: int = 2048
     """Softmax over classes for images in [-1, 1], (N, 1, 28, 28), in batches."""
     was_training = model.training
     model.eval()
-    out = torch.cat([torch.softmax(model(images[i : i + batch_size]), dim=1) for i in range(0, len(images), batch_size)])
+    out = torch.cat(
+        [torch.softmax(model(images[i : i + batch_size]), dim=1) for i in range(0, len(images), batch_size)]
+    )
     model.train(was_training)
     return out
 
@@ -107,5 +109,9 @@ def test_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, nu
     per_class = torch.zeros(num_classes).index_add_(0, labels.cpu(), correct.float().cpu())
     counts = torch.bincount(labels.cpu(), minlength=num_classes).clamp(min=1)
     recall = (per_class / counts).tolist()
-    return {"test_accuracy": float(correct.float().mean()), "balanced_accuracy": sum(recall) / num_classes,
-            "worst_class_recall": min(recall), "recall_per_class": [round(r, 5) for r in recall]}
+    return {
+        "test_accuracy": float(correct.float().mean()),
+        "balanced_accuracy": sum(recall) / num_classes,
+        "worst_class_recall": min(recall),
+        "recall_per_class": [round(r, 5) for r in recall],
+    }

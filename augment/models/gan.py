@@ -33,7 +33,7 @@ class GanSpec:
         return {**asdict(self), "image_shape": list(self.image_shape)}
 
     @classmethod
-    def from_dict(cls, values: dict) -> "GanSpec":
+    def from_dict(cls, values: dict) -> GanSpec:
         fields = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         if "image_shape" in fields:
             fields["image_shape"] = tuple(fields["image_shape"])

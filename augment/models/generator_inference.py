@@ -47,8 +47,14 @@ class FoldedGenerator(nn.Module):
     """noise @ W_noise^T + table[label] (projection, label embedding and BatchNorm1d in one), then the
     rest of the generator. `feature_order` permutes the projection's output features."""
 
-    def __init__(self, embed: nn.Embedding, linear: nn.Linear, norm: nn.BatchNorm1d, rest: nn.Module,
-                 feature_order: torch.Tensor | None = None):
+    def __init__(
+        self,
+        embed: nn.Embedding,
+        linear: nn.Linear,
+        norm: nn.BatchNorm1d,
+        rest: nn.Module,
+        feature_order: torch.Tensor | None = None,
+    ):
         super().__init__()
         scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
         shift = norm.bias - norm.running_mean * scale
@@ -118,7 +124,9 @@ class SubPixelTail(nn.Module):
         phases = torch.empty(2, 2, cout, cin, 2, 2, dtype=weight.dtype, device=weight.device)
         for a, b, u, v in ((a, b, u, v) for a in (0, 1) for b in (0, 1) for u in (0, 1) for v in (0, 1)):
             phases[a, b, :, :, u, v] = weight[:, :, PHASE_TAPS[a][u], PHASE_TAPS[b][v]].T
-        self.register_buffer("phase_weight", phases.reshape(4 * cout, cin, 2, 2).contiguous(memory_format=torch.channels_last))
+        self.register_buffer(
+            "phase_weight", phases.reshape(4 * cout, cin, 2, 2).contiguous(memory_format=torch.channels_last)
+        )
         self.register_buffer("phase_bias", up.bias.detach().repeat(4))
         self.channels = cout
         self.last = last
@@ -138,7 +146,14 @@ class SubPixelTail(nn.Module):
 def _fold_batchnorm_into(conv: nn.ConvTranspose2d, norm: nn.BatchNorm2d) -> nn.ConvTranspose2d:
     fused = copy.deepcopy(conv)
     fused.weight, fused.bias = fuse_conv_bn_weights(
-        conv.weight, conv.bias, norm.running_mean, norm.running_var, norm.eps, norm.weight, norm.bias, transpose=True,
+        conv.weight,
+        conv.bias,
+        norm.running_mean,
+        norm.running_var,
+        norm.eps,
+        norm.weight,
+        norm.bias,
+        transpose=True,
     )
     return fused
 
@@ -151,7 +166,12 @@ def for_inference(generator: nn.Module, dtype: torch.dtype = torch.float32) -> n
     if isinstance(generator, ConvGenerator):
         linear, norm, _relu = generator.project
         channels = 2 * generator.width
-        order = torch.arange(channels * 7 * 7, device=linear.weight.device).view(channels, 7, 7).permute(1, 2, 0).reshape(-1)
+        order = (
+            torch.arange(channels * 7 * 7, device=linear.weight.device)
+            .view(channels, 7, 7)
+            .permute(1, 2, 0)
+            .reshape(-1)
+        )
         body = [Relu() if isinstance(m, nn.ReLU) else m for m in generator.body]
         body[-2] = TransposedConvAsMatmul(body[-2])  # the last layer, to image channels
         if dtype != torch.float32:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from augment.core import storage
 from augment.core.errors import AugmentError
@@ -58,7 +59,9 @@ def read_info(uri: str, name: str, *, what: str, missing_hint: str) -> tuple[dic
         raise AugmentError(f"{uri} has {info_name(name)} but no {weights_name(name)}")
     blob = storage.read_bytes(fs, weights_path)
     if hashlib.sha256(blob).hexdigest() != info["sha256"]:
-        raise AugmentError(f"{uri}/{weights_name(name)} does not match the sha256 in {info_name(name)}: corrupt or replaced")
+        raise AugmentError(
+            f"{uri}/{weights_name(name)} does not match the sha256 in {info_name(name)}: corrupt or replaced"
+        )
     return info, blob
 
 

@@ -2,8 +2,8 @@
 
 Each holds `FOLDER`, its `<Stage>Config`, a `<Stage>Result` (with `skipped` and a one-line
 `summary`) and `run(cfg)`, which skips a complete output made with the same settings, refuses one
-made with other settings unless `overwrite`, and continues a partial one (core.manifest.finished_output; the Ray Train stages continue by epochs,
-core.ray_train.completed_epochs).
+made with other settings unless `overwrite`, and continues a partial one (core.manifest.finished_output;
+the Ray Train stages continue by epochs, core.ray_train.completed_epochs).
 """
 
 import importlib

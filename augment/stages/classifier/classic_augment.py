@@ -125,7 +125,9 @@ def affine_theta(params: dict[str, torch.Tensor]) -> torch.Tensor:
 def distort(images: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
     """(N, 28, 28) uint8 -> (N, 28, 28) uint8 with each row's affine + elastic distortion."""
     n = len(images)
-    params = {key: value.to(images.device) for key, value in params.items()}  # drawn on the CPU; applied where the images are
+    params = {
+        key: value.to(images.device) for key, value in params.items()
+    }  # drawn on the CPU; applied where the images are
     identity = torch.eye(2, 3, device=images.device).expand(n, 2, 3)
     base = F.affine_grid(identity, [n, 1, SIDE, SIDE], align_corners=False)
     moved = base + params["displacement"]
@@ -139,4 +141,3 @@ def augment_batch(images: np.ndarray | torch.Tensor, keys: np.ndarray) -> torch.
     """A batch of uint8 images, each distorted by the draw of its key."""
     images = torch.as_tensor(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
     return distort(images, draw(keys))
-

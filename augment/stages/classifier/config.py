@@ -48,8 +48,17 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
 
     def identity(self, data_digest: str, init_sha256: str | None = None) -> dict[str, Any]:
         """What makes two runs the same run: more epochs or other workers continue it."""
-        keys = ("dataset", "batch_size", "lr", "lr_decay", "weight_decay", "seed", "real_only", "synthetic_only",
-                "max_synthetic")
+        keys = (
+            "dataset",
+            "batch_size",
+            "lr",
+            "lr_decay",
+            "weight_decay",
+            "seed",
+            "real_only",
+            "synthetic_only",
+            "max_synthetic",
+        )
         # Named, not True: runs made with the earlier per-image, unseeded transforms are other runs.
         augment = "batched, keyed by (seed, epoch, source, id)" if self.classic_augment else False
         # absent when unset: runs made before these options keep their identity
@@ -57,8 +66,15 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
         balanced = {"balanced_loss": True} if self.balanced_loss else {}
         fresh = {} if self.synthetic_per_epoch is None else {"synthetic_per_epoch": self.synthetic_per_epoch}
         init = {} if init_sha256 is None else {"init_from": init_sha256}  # the weights, wherever they live
-        return {"data": data_digest, **{key: getattr(self, key) for key in keys}, "classic_augment": augment, **budget,
-                **balanced, **fresh, **init}
+        return {
+            "data": data_digest,
+            **{key: getattr(self, key) for key in keys},
+            "classic_augment": augment,
+            **budget,
+            **balanced,
+            **fresh,
+            **init,
+        }
 
     def steps(self) -> int | None:
         """The optimizer steps the budget allows (None: whole epochs)."""

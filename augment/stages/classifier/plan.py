@@ -34,29 +34,49 @@ def classifier_runs(cfg: ReportConfig) -> dict[str, ClassifierConfig]:
     folder given with `runs` belong to the caller (`augment run` trains them as its retrain stage)
     and are reused as they are.
     """
+
     def config(data_uri: str, name: str, epochs: int, seed: int, **options) -> ClassifierConfig:
         return ClassifierConfig(
-            data=data_uri, out=storage.join(cfg.runs or storage.join(cfg.out, RUNS), name), dataset=cfg.dataset,
-            data_root=cfg.data_root, download=cfg.download, epochs=epochs, workers=cfg.workers, gpu=cfg.gpu,
-            seed=seed, address=cfg.address, overwrite=cfg.overwrite and cfg.runs is None, **options,
+            data=data_uri,
+            out=storage.join(cfg.runs or storage.join(cfg.out, RUNS), name),
+            dataset=cfg.dataset,
+            data_root=cfg.data_root,
+            download=cfg.download,
+            epochs=epochs,
+            workers=cfg.workers,
+            gpu=cfg.gpu,
+            seed=seed,
+            address=cfg.address,
+            overwrite=cfg.overwrite and cfg.runs is None,
+            **options,
         )
 
     runs = {}
     if cfg.synthetic:
-        runs["cas"] = config(cfg.synthetic, "cas", cfg.epochs, cfg.seed, synthetic_only=True, max_synthetic=cfg.cas_rows)
+        runs["cas"] = config(
+            cfg.synthetic, "cas", cfg.epochs, cfg.seed, synthetic_only=True, max_synthetic=cfg.cas_rows
+        )
     for regime, merged, epochs in regimes(cfg):
         budget, real_rows = gain_budget(cfg, merged, epochs), merged_rows(merged).get("real")
         for variant, options in GAIN_VARIANTS.items():
             fresh = {} if options.get("real_only") or not real_rows else {"synthetic_per_epoch": real_rows}
             for seed in range(cfg.seeds):
-                runs[run_name(regime, variant, seed)] = config(merged, run_name(regime, variant, seed), epochs, seed,
-                                                               samples_seen=budget, **options, **fresh)
+                runs[run_name(regime, variant, seed)] = config(
+                    merged, run_name(regime, variant, seed), epochs, seed, samples_seen=budget, **options, **fresh
+                )
         for point in curve_points(cfg, merged, epochs):
             for seed in range(cfg.seeds):
                 name = point.run_name(regime, seed)
                 if name not in runs:
-                    runs[name] = config(merged, name, epochs, seed, samples_seen=budget, max_synthetic=point.rows_read,
-                                        synthetic_per_epoch=real_rows)
+                    runs[name] = config(
+                        merged,
+                        name,
+                        epochs,
+                        seed,
+                        samples_seen=budget,
+                        max_synthetic=point.rows_read,
+                        synthetic_per_epoch=real_rows,
+                    )
     return runs
 
 

@@ -64,8 +64,11 @@ def select_rows(cfg: ClassifierConfig, dataset: Dataset) -> Selection:
     synthetic = table["source"].cast(pa.string()).to_numpy(zero_copy_only=False) == "synthetic"
     labels = table["label"].to_numpy().astype(np.int64)
     real_labels = np.bincount(labels[~synthetic], minlength=NUM_CLASSES)
-    selection = Selection(int(len(labels)), {"real": int((~synthetic).sum()), "synthetic": int(synthetic.sum())},
-                          (real_labels + np.bincount(labels[synthetic], minlength=NUM_CLASSES)).tolist())
+    selection = Selection(
+        int(len(labels)),
+        {"real": int((~synthetic).sum()), "synthetic": int(synthetic.sum())},
+        (real_labels + np.bincount(labels[synthetic], minlength=NUM_CLASSES)).tolist(),
+    )
     if cfg.synthetic_per_epoch is not None and synthetic.any():
         ids = table["id"].to_numpy()[synthetic]
         order = np.argsort(ids, kind="stable")
@@ -73,8 +76,13 @@ def select_rows(cfg: ClassifierConfig, dataset: Dataset) -> Selection:
         first = np.concatenate([np.arange(a, b) for a, b in window(1, cfg.synthetic_per_epoch, len(pool_ids))])
         per_label = real_labels + np.bincount(pool_labels[first], minlength=NUM_CLASSES)
         real = selection.per_source["real"]
-        selection = Selection(real + cfg.synthetic_per_epoch, {"real": real, "synthetic": cfg.synthetic_per_epoch},
-                              per_label.tolist(), pool_ids, cfg.synthetic_per_epoch)
+        selection = Selection(
+            real + cfg.synthetic_per_epoch,
+            {"real": real, "synthetic": cfg.synthetic_per_epoch},
+            per_label.tolist(),
+            pool_ids,
+            cfg.synthetic_per_epoch,
+        )
     if selection.rows < cfg.batch_size:
         raise AugmentError(
             f"--data {cfg.data}: {selection.rows} rows selected for training, fewer than one batch ({cfg.batch_size})"
@@ -95,7 +103,9 @@ def window(epoch: int, per_epoch: int, pool: int) -> list[tuple[int, int]]:
 
 def _keep_mask(table: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None):
     synthetic = pc.equal(table["source"].cast(pa.string()), "synthetic")
-    keep = pc.invert(synthetic) if real_only else synthetic if synthetic_only else pc.or_(synthetic, pc.invert(synthetic))
+    keep = (
+        pc.invert(synthetic) if real_only else synthetic if synthetic_only else pc.or_(synthetic, pc.invert(synthetic))
+    )
     if max_synthetic is not None:
         keep = pc.and_(keep, pc.or_(pc.invert(synthetic), pc.less(table["id"], max_synthetic)))
     return keep
@@ -138,17 +148,28 @@ def _units(cfg: ClassifierConfig, groups: list[RowGroup], id_spans: list[tuple[i
     """One read task per row group and id span: real rows kept or not, synthetic ids in [lo, hi)."""
     units = []
     if not cfg.synthetic_only:
-        units += [{"path": g.path, "row_group": g.index, "real": True, "lo": NO_ID, "hi": NO_ID}
-                  for g in groups if "real" in g.sources]
+        units += [
+            {"path": g.path, "row_group": g.index, "real": True, "lo": NO_ID, "hi": NO_ID}
+            for g in groups
+            if "real" in g.sources
+        ]
     if not cfg.real_only:
         for lo, hi in id_spans:
-            units += [{"path": g.path, "row_group": g.index, "real": False, "lo": lo, "hi": hi} for g in groups
-                      if "synthetic" in g.sources and (g.ids is None or (g.ids[0] < hi and g.ids[1] >= lo))]
+            units += [
+                {"path": g.path, "row_group": g.index, "real": False, "lo": lo, "hi": hi}
+                for g in groups
+                if "synthetic" in g.sources and (g.ids is None or (g.ids[0] < hi and g.ids[1] >= lo))
+            ]
     return units
 
 
-def training_rows(cfg: ClassifierConfig, dataset: Dataset, selection: Selection, epoch: int | None = None,
-                  groups: list[RowGroup] | None = None):
+def training_rows(
+    cfg: ClassifierConfig,
+    dataset: Dataset,
+    selection: Selection,
+    epoch: int | None = None,
+    groups: list[RowGroup] | None = None,
+):
     """The Ray Data pipeline the trainers iterate (one epoch of it, given `epoch`, with fresh
     synthetic rows): image (N, 28, 28) uint8 and label (and, with classic augmentation, what keys
     each row's draw), one block per Parquet row group and id span.
@@ -162,8 +183,13 @@ def training_rows(cfg: ClassifierConfig, dataset: Dataset, selection: Selection,
 
     units = epoch_units(cfg, selection, row_group_index(dataset) if groups is None else groups, epoch or 1)
     rows = ray.data.from_items(units, override_num_blocks=len(units))
-    rows = rows.map_batches(read_unit, batch_size=1, batch_format="pyarrow", num_cpus=DATA_TASK_CPUS,
-                            fn_kwargs={"uri": dataset.uri, "keys": cfg.classic_augment})
+    rows = rows.map_batches(
+        read_unit,
+        batch_size=1,
+        batch_format="pyarrow",
+        num_cpus=DATA_TASK_CPUS,
+        fn_kwargs={"uri": dataset.uri, "keys": cfg.classic_augment},
+    )
     return rows.randomize_block_order()
 
 

@@ -20,8 +20,8 @@ import io
 import json
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -53,7 +53,13 @@ from augment.core.ray_train import (
 )
 from augment.models.checkpoint import save_state
 from augment.models.classifier import ClassifierSpec, DigitClassifier, test_scores
-from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier, load_classifier, read_classifier_info
+from augment.models.classifier_file import (
+    INFO_FILE,
+    WEIGHTS_FILE,
+    export_classifier,
+    load_classifier,
+    read_classifier_info,
+)
 from augment.models.classifier_training import Schedule, balanced_class_weights, optimizer_for, train_epoch
 from augment.stages.classifier.config import FOLDER, ClassifierConfig
 from augment.stages.classifier.rows import Selection, row_group_index, select_rows, training_rows
@@ -84,20 +90,32 @@ class ClassifierResult:
     @property
     def summary(self) -> str:
         sources = ", ".join(f"{n:,} {source}" for source, n in self.rows_per_source.items() if n)
-        return (f"{plural(self.epochs, 'epoch')} over {sources} rows ({self.samples_seen:,} samples seen); "
-                f"real test accuracy {self.test_accuracy:.4f}")
+        return (
+            f"{plural(self.epochs, 'epoch')} over {sources} rows ({self.samples_seen:,} samples seen); "
+            f"real test accuracy {self.test_accuracy:.4f}"
+        )
 
 
 def validate(cfg: ClassifierConfig) -> None:
     check_training_options(cfg)
     require(not (cfg.real_only and cfg.synthetic_only), "pass at most one of --real-only and --synthetic-only")
-    require(cfg.max_synthetic is None or cfg.max_synthetic >= 1, f"--max-synthetic must be at least 1 (got {cfg.max_synthetic})")
+    require(
+        cfg.max_synthetic is None or cfg.max_synthetic >= 1,
+        f"--max-synthetic must be at least 1 (got {cfg.max_synthetic})",
+    )
     require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
-    require(cfg.synthetic_per_epoch is None or cfg.synthetic_per_epoch >= 1,
-            f"--synthetic-per-epoch must be at least 1 (got {cfg.synthetic_per_epoch})")
-    require(cfg.synthetic_per_epoch is None or not cfg.real_only, "--synthetic-per-epoch needs synthetic rows: not with --real-only")
-    require(cfg.samples_seen is None or cfg.samples_seen >= cfg.batch_size,
-            f"--samples-seen must be at least one batch ({cfg.batch_size}; got {cfg.samples_seen})")
+    require(
+        cfg.synthetic_per_epoch is None or cfg.synthetic_per_epoch >= 1,
+        f"--synthetic-per-epoch must be at least 1 (got {cfg.synthetic_per_epoch})",
+    )
+    require(
+        cfg.synthetic_per_epoch is None or not cfg.real_only,
+        "--synthetic-per-epoch needs synthetic rows: not with --real-only",
+    )
+    require(
+        cfg.samples_seen is None or cfg.samples_seen >= cfg.batch_size,
+        f"--samples-seen must be at least one batch ({cfg.batch_size}; got {cfg.samples_seen})",
+    )
 
 
 def run(cfg: ClassifierConfig) -> ClassifierResult:
@@ -152,14 +170,24 @@ def _prepare(cfg: ClassifierConfig, label: str) -> ClassifierResult | _Pending:
     identity = cfg.identity(_data_digest(dataset, cfg), _init_sha256(cfg))
     selection = select_rows(cfg, dataset)
     cfg = replace(cfg, epochs=cfg.epochs_for(selection.rows))
-    done = completed_epochs(cfg.out, kind=KIND, what="classifier run", identity=identity, epochs=cfg.epochs, overwrite=cfg.overwrite)
+    done = completed_epochs(
+        cfg.out, kind=KIND, what="classifier run", identity=identity, epochs=cfg.epochs, overwrite=cfg.overwrite
+    )
     if done == cfg.epochs:
         fs, run = storage.resolve(cfg.out)
         finished = manifest.read_manifest(fs, run)
         return ClassifierResult(
-            cfg.out, done, finished["test_accuracy"], finished["rows"], finished["rows_per_source"], 0.0,
-            finished["samples_per_s"], skipped=True, samples_seen=finished.get("samples_seen", 0),
-            balanced_accuracy=finished.get("balanced_accuracy"), worst_class_recall=finished.get("worst_class_recall"),
+            cfg.out,
+            done,
+            finished["test_accuracy"],
+            finished["rows"],
+            finished["rows_per_source"],
+            0.0,
+            finished["samples_per_s"],
+            skipped=True,
+            samples_seen=finished.get("samples_seen", 0),
+            balanced_accuracy=finished.get("balanced_accuracy"),
+            worst_class_recall=finished.get("worst_class_recall"),
         )
     storage.check_writable(cfg.out)
     return _Pending(cfg, dataset, identity, selection, label)
@@ -172,10 +200,15 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
     first = jobs[0].cfg
     tests = {}
     for job in jobs:
-        tests.setdefault((job.cfg.dataset, job.cfg.data_root), mnist.load_split(
-            job.cfg.dataset, "test", job.cfg.data_root, download=job.cfg.download))
-    with (ray_session(first.address, ray_train=True), progress_channel() as progress,
-          placed_workers(first, what="classifier", cpus_kept_free=DATA_CPU_RESERVE) as placement):
+        tests.setdefault(
+            (job.cfg.dataset, job.cfg.data_root),
+            mnist.load_split(job.cfg.dataset, "test", job.cfg.data_root, download=job.cfg.download),
+        )
+    with (
+        ray_session(first.address, ray_train=True),
+        progress_channel() as progress,
+        placed_workers(first, what="classifier", cpus_kept_free=DATA_CPU_RESERVE) as placement,
+    ):
         test_refs = {key: ray.put((test.images, test.labels)) for key, test in tests.items()}
         for job in jobs:
             fs, run = storage.resolve(job.cfg.out)
@@ -184,15 +217,26 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
             storage.delete(fs, storage.join(run, manifest.MANIFEST_NAME))  # training again: incomplete until exported
             write_run_info(fs, run, KIND, job.identity)
         runs = [
-            {"config": asdict(job.cfg), "rows": job.selection.rows, "per_label": job.selection.per_label, "label": job.label,
-             "fresh": job.selection.fresh,
-             "test": test_refs[job.cfg.dataset, job.cfg.data_root], "num_classes": len(tests[job.cfg.dataset, job.cfg.data_root].classes)}
+            {
+                "config": asdict(job.cfg),
+                "rows": job.selection.rows,
+                "per_label": job.selection.per_label,
+                "label": job.label,
+                "fresh": job.selection.fresh,
+                "test": test_refs[job.cfg.dataset, job.cfg.data_root],
+                "num_classes": len(tests[job.cfg.dataset, job.cfg.data_root].classes),
+            }
             for job in jobs
         ]
         fs, run = storage.resolve(first.out)
         fit(
-            _retrain_worker, {"runs": runs, "threads": placement.threads, "progress": progress},
-            what="classifier", cfg=first, worker_cpus=placement.cpus, storage_path=run, fs=fs,
+            _retrain_worker,
+            {"runs": runs, "threads": placement.threads, "progress": progress},
+            what="classifier",
+            cfg=first,
+            worker_cpus=placement.cpus,
+            storage_path=run,
+            fs=fs,
             max_failures=max(job.cfg.max_failures for job in jobs),
             datasets=_datasets(jobs),
             cpus_kept_free=DATA_CPU_RESERVE,
@@ -228,28 +272,58 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
     model.load_state_dict(state["model"])
     final = history[-1]
     info = export_classifier(
-        cfg.out, model.eval(), dataset=cfg.dataset, epochs=state["epoch"], test_accuracy=final["test_accuracy"],
-        trained_on=_trained_on(cfg), training=identity, rows_per_source=selection.per_source,
+        cfg.out,
+        model.eval(),
+        dataset=cfg.dataset,
+        epochs=state["epoch"],
+        test_accuracy=final["test_accuracy"],
+        trained_on=_trained_on(cfg),
+        training=identity,
+        rows_per_source=selection.per_source,
     )
     storage.write_bytes_atomic(fs, storage.join(run, METRICS_FILE), _metrics_csv(history))
     seconds = time.perf_counter() - started  # since the worker group's first run began
     manifest.write_manifest(
-        fs, run, stage=KIND, config=identity,
+        fs,
+        run,
+        stage=KIND,
+        config=identity,
         files=[manifest.file_entry(fs, run, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE, METRICS_FILE)],
-        epochs=state["epoch"], test_accuracy=final["test_accuracy"], best_test_accuracy=max(r["test_accuracy"] for r in history),
-        classifier_sha256=info["sha256"], rows=selection.rows, rows_per_source=selection.per_source,
-        rows_per_label={str(c): n for c, n in enumerate(selection.per_label)}, samples_per_s=final["samples_per_s"],
-        data=cfg.data, history=history, nodes=nodes_of(history), samples_seen=final["steps"] * cfg.batch_size,
-        balanced_accuracy=final.get("balanced_accuracy"), worst_class_recall=final.get("worst_class_recall"),
-        recall_per_class=final.get("recall_per_class"), elapsed_s=round(seconds, 3),
+        epochs=state["epoch"],
+        test_accuracy=final["test_accuracy"],
+        best_test_accuracy=max(r["test_accuracy"] for r in history),
+        classifier_sha256=info["sha256"],
+        rows=selection.rows,
+        rows_per_source=selection.per_source,
+        rows_per_label={str(c): n for c, n in enumerate(selection.per_label)},
+        samples_per_s=final["samples_per_s"],
+        data=cfg.data,
+        history=history,
+        nodes=nodes_of(history),
+        samples_seen=final["steps"] * cfg.batch_size,
+        balanced_accuracy=final.get("balanced_accuracy"),
+        worst_class_recall=final.get("worst_class_recall"),
+        recall_per_class=final.get("recall_per_class"),
+        elapsed_s=round(seconds, 3),
         # fresh synthetic rows: the pool drawn from, and how many distinct rows the epochs took from it
-        **({"synthetic_pool": selection.pool, "synthetic_rows_drawn": selection.synthetic_read(state["epoch"])}
-           if selection.fresh else {}),
+        **(
+            {"synthetic_pool": selection.pool, "synthetic_rows_drawn": selection.synthetic_read(state["epoch"])}
+            if selection.fresh
+            else {}
+        ),
     )
     return ClassifierResult(
-        cfg.out, state["epoch"], final["test_accuracy"], selection.rows, selection.per_source, seconds,
-        final["samples_per_s"], skipped=False, samples_seen=final["steps"] * cfg.batch_size,
-        balanced_accuracy=final.get("balanced_accuracy"), worst_class_recall=final.get("worst_class_recall"),
+        cfg.out,
+        state["epoch"],
+        final["test_accuracy"],
+        selection.rows,
+        selection.per_source,
+        seconds,
+        final["samples_per_s"],
+        skipped=False,
+        samples_seen=final["steps"] * cfg.batch_size,
+        balanced_accuracy=final.get("balanced_accuracy"),
+        worst_class_recall=final.get("worst_class_recall"),
     )
 
 
@@ -265,8 +339,12 @@ def _init_sha256(cfg: ClassifierConfig) -> str | None:
 
 def _trained_on(cfg: ClassifierConfig) -> str:
     what = "real rows of " if cfg.real_only else "synthetic rows of " if cfg.synthetic_only else ""
-    return (what + cfg.data + (" with classic augmentation" if cfg.classic_augment else "")
-            + (f", starting from {cfg.init_from}" if cfg.init_from else ""))
+    return (
+        what
+        + cfg.data
+        + (" with classic augmentation" if cfg.classic_augment else "")
+        + (f", starting from {cfg.init_from}" if cfg.init_from else "")
+    )
 
 
 def unless_current(cfg: ClassifierConfig) -> ClassifierConfig:
@@ -334,43 +412,77 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -
 
     def after_batch(epoch: int):
         # the samples this epoch trains on: all of them, or what is left of the budget
-        this_epoch = epoch_rows if budget is None else min(epoch_rows, (budget - (epoch - 1) * (epoch_rows // cfg.batch_size)) * cfg.batch_size)
+        this_epoch = (
+            epoch_rows
+            if budget is None
+            else min(epoch_rows, (budget - (epoch - 1) * (epoch_rows // cfg.batch_size)) * cfg.batch_size)
+        )
 
         def seen(samples: int) -> None:
             if rank == 0:
-                progress.update(f"{name} epoch {epoch}/{cfg.epochs}", min(samples * world, this_epoch), this_epoch, "samples")
+                progress.update(
+                    f"{name} epoch {epoch}/{cfg.epochs}", min(samples * world, this_epoch), this_epoch, "samples"
+                )
             if cfg.fail_at_epoch == epoch and rank == world - 1:
                 crash_once(cfg.out)
+
         return seen
 
     for epoch in range(first_epoch, cfg.epochs + 1):
         shard = ray.train.get_dataset_shard(_shard_name(index, epoch if job["fresh"] else None))
         batches = shard.iter_torch_batches(
-            batch_size=per_worker, drop_last=True, local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, job["rows"]),
+            batch_size=per_worker,
+            drop_last=True,
+            local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, job["rows"]),
             local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank,
             collate_fn=_Collate(augment_seed=cfg.seed if cfg.classic_augment else None, epoch=epoch),
             # on a GPU the next batches are read and collated while it computes; on 2 CPUs a second
             # batch in flight only competes with the trainer for the same cores
             prefetch_batches=2 if device.type == "cuda" else 1,
         )
-        stats = train_epoch(ddp_model, optimizer, on_trainer(batches, device), schedule, step, after_batch=after_batch(epoch),
-                            stop_at_step=budget, class_weights=class_weights)
+        stats = train_epoch(
+            ddp_model,
+            optimizer,
+            on_trainer(batches, device),
+            schedule,
+            step,
+            after_batch=after_batch(epoch),
+            stop_at_step=budget,
+            class_weights=class_weights,
+        )
         step, seconds = stats.steps, stats.seconds
         row = {
-            "epoch": epoch, "loss": round(stats.loss, 5), "seconds": round(seconds, 3),
-            "samples_per_s": round(stats.samples * world / seconds, 1), "steps": step, "samples_seen": step * cfg.batch_size,
+            "epoch": epoch,
+            "loss": round(stats.loss, 5),
+            "seconds": round(seconds, 3),
+            "samples_per_s": round(stats.samples * world / seconds, 1),
+            "steps": step,
+            "samples_seen": step * cfg.batch_size,
             "lr": schedule(step),
-            "workers": world, "nodes": worker.nodes, "resumed_from_epoch": resumed_from, "test_accuracy": None,
+            "workers": world,
+            "nodes": worker.nodes,
+            "resumed_from_epoch": resumed_from,
+            "test_accuracy": None,
         }
         if rank == 0:
             scores = test_scores(model, test_images, test_labels, job["num_classes"])
             row.update({key: round(value, 5) if isinstance(value, float) else value for key, value in scores.items()})
-            progress.line(f"{name} epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
-                          f"{row['test_accuracy']:.4f}  {seconds:.1f} s  {row['samples_per_s']:,.0f} samples/s")
+            progress.line(
+                f"{name} epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
+                f"{row['test_accuracy']:.4f}  {seconds:.1f} s  {row['samples_per_s']:,.0f} samples/s"
+            )
             history.append(row)
             if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
                 with tempfile.TemporaryDirectory() as folder:
-                    save_state(folder, {"epoch": epoch, "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict()})
+                    save_state(
+                        folder,
+                        {
+                            "epoch": epoch,
+                            "step": step,
+                            "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                        },
+                    )
                     write_checkpoint_meta(folder, epoch, history, asdict(cfg))
                     store_checkpoint(cfg.out, folder, epoch)
         # every rank waits here for rank 0's checkpoint: a restart then finds it in storage
@@ -420,9 +532,13 @@ def on_trainer(batches, device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
 
 def _metrics_csv(history: list[dict]) -> bytes:
     text = io.StringIO()
-    columns = list(dict.fromkeys(key for row in history for key in row))  # a resumed run's older rows may lack newer columns
+    columns = list(
+        dict.fromkeys(key for row in history for key in row)
+    )  # a resumed run's older rows may lack newer columns
     writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
-    writer.writerows({key: " ".join(map(str, value)) if isinstance(value, list) else value for key, value in row.items()}
-                     for row in history)  # per-class recalls: one cell, space-separated
+    writer.writerows(
+        {key: " ".join(map(str, value)) if isinstance(value, list) else value for key, value in row.items()}
+        for row in history
+    )  # per-class recalls: one cell, space-separated
     return text.getvalue().encode()

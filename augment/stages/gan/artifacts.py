@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -78,7 +78,9 @@ def read_metrics_csv(run_uri: str) -> list[dict]:
     fs, run = storage.resolve(run_uri)
     text = storage.read_bytes(fs, storage.join(run, METRICS_FILE)).decode()
     # an empty cell: a column newer than the epoch that wrote the row
-    return [{k: float(v) if v != "" else float("nan") for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+    return [
+        {k: float(v) if v != "" else float("nan") for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))
+    ]
 
 
 GIF_MAX_FRAMES = 100
@@ -120,7 +122,12 @@ def write_losses_png(run_uri: str, rows: Sequence[dict]) -> None:
         losses.plot(epochs, [row[key] for row in rows], marker="o", label=label)
     losses.set_xlabel("epoch")
     losses.legend()
-    for key, label in (("acc_real", "D acc. real"), ("acc_fake", "D acc. fake"), ("d_real", "D(x)"), ("d_fake", "D(G(z))")):
+    for key, label in (
+        ("acc_real", "D acc. real"),
+        ("acc_fake", "D acc. fake"),
+        ("d_real", "D(x)"),
+        ("d_fake", "D(G(z))"),
+    ):
         accuracy.plot(epochs, [row[key] for row in rows], marker=".", label=label)
     accuracy.set_xlabel("epoch")
     accuracy.set_ylim(0, 1)

@@ -43,6 +43,20 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
 
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run: continuing with more epochs or other workers is fine."""
-        keys = ("dataset", "arch", "batch_size", "limit", "real_per_class", "seed", "latent_dim", "lr", "beta1", "beta2",
-                "loss", "ema_decay", "spectral_norm", "diff_augment")
+        keys = (
+            "dataset",
+            "arch",
+            "batch_size",
+            "limit",
+            "real_per_class",
+            "seed",
+            "latent_dim",
+            "lr",
+            "beta1",
+            "beta2",
+            "loss",
+            "ema_decay",
+            "spectral_norm",
+            "diff_augment",
+        )
         return {**{key: getattr(self, key) for key in keys}, "real_per_class": recorded(self.real_per_class)}

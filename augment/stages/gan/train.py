@@ -50,8 +50,16 @@ from augment.stages.gan.config import FOLDER, GanConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 OWNED = (
-    manifest.MANIFEST_NAME, RUN_INFO, RAY_RUN_NAME, artifacts.SAMPLES_DIR, artifacts.METRICS_FILE, artifacts.LOSSES_PLOT,
-    artifacts.PROGRESS_GIF, WEIGHTS_FILE, INFO_FILE, FAULT_MARKER,
+    manifest.MANIFEST_NAME,
+    RUN_INFO,
+    RAY_RUN_NAME,
+    artifacts.SAMPLES_DIR,
+    artifacts.METRICS_FILE,
+    artifacts.LOSSES_PLOT,
+    artifacts.PROGRESS_GIF,
+    WEIGHTS_FILE,
+    INFO_FILE,
+    FAULT_MARKER,
 )
 
 
@@ -87,12 +95,19 @@ def run(cfg: GanConfig) -> GanResult:
     started = time.perf_counter()
     validate(cfg)
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
-    done = completed_epochs(cfg.out, kind=KIND, what="GAN run", identity=cfg.identity(), epochs=cfg.epochs, overwrite=cfg.overwrite)
+    done = completed_epochs(
+        cfg.out, kind=KIND, what="GAN run", identity=cfg.identity(), epochs=cfg.epochs, overwrite=cfg.overwrite
+    )
     fs, run = storage.resolve(cfg.out)
     if done == cfg.epochs:
         finished = manifest.read_manifest(fs, run)
         return GanResult(
-            cfg.out, done, finished["generator_sha256"], 0.0, finished["samples_per_s"], skipped=True,
+            cfg.out,
+            done,
+            finished["generator_sha256"],
+            0.0,
+            finished["samples_per_s"],
+            skipped=True,
             precision=finished.get("precision", "fp32"),
         )
 
@@ -101,8 +116,11 @@ def run(cfg: GanConfig) -> GanResult:
     storage.check_writable(cfg.out)
     import ray
 
-    with (ray_session(cfg.address, ray_train=True), progress_channel() as progress,
-          placed_workers(cfg, what="GAN", cpus=cfg.cpus_per_worker) as placement):
+    with (
+        ray_session(cfg.address, ray_train=True),
+        progress_channel() as progress,
+        placed_workers(cfg, what="GAN", cpus=cfg.cpus_per_worker) as placement,
+    ):
         if cfg.overwrite:
             manifest.clear_output(fs, run, OWNED)
         storage.delete(fs, storage.join(run, manifest.MANIFEST_NAME))  # training again: incomplete until exported
@@ -110,19 +128,36 @@ def run(cfg: GanConfig) -> GanResult:
 
         result = fit(
             _train_worker,
-            {"config": asdict(cfg), "train": ray.put((images, labels)), "num_classes": len(split.classes),
-             "threads": cfg.cpus_per_worker or placement.threads,
-             "progress": progress},
-            what="GAN", cfg=cfg, worker_cpus=placement.cpus, storage_path=run, fs=fs, max_failures=cfg.max_failures,
+            {
+                "config": asdict(cfg),
+                "train": ray.put((images, labels)),
+                "num_classes": len(split.classes),
+                "threads": cfg.cpus_per_worker or placement.threads,
+                "progress": progress,
+            },
+            what="GAN",
+            cfg=cfg,
+            worker_cpus=placement.cpus,
+            storage_path=run,
+            fs=fs,
+            max_failures=cfg.max_failures,
         )
         state, history = newest_checkpoint(cfg.out, result.checkpoint)
 
-    spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=len(split.classes), spectral_norm=cfg.spectral_norm)
+    spec = GanSpec(
+        arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=len(split.classes), spectral_norm=cfg.spectral_norm
+    )
     ema = make_ema(build_generator(spec), cfg.ema_decay)
     ema.load_state_dict(state["ema"])
     info = export_generator(
-        cfg.out, ema.module, spec, dataset=cfg.dataset, epochs=state["epoch"], classes=list(split.classes),
-        training=cfg.identity(), rows_per_label=np.bincount(labels.astype(np.int64), minlength=len(split.classes)).tolist(),
+        cfg.out,
+        ema.module,
+        spec,
+        dataset=cfg.dataset,
+        epochs=state["epoch"],
+        classes=list(split.classes),
+        training=cfg.identity(),
+        rows_per_label=np.bincount(labels.astype(np.int64), minlength=len(split.classes)).tolist(),
     )
     artifacts.write_metrics_csv(cfg.out, history)
     artifacts.write_progress_gif(cfg.out, state["epoch"])
@@ -131,13 +166,22 @@ def run(cfg: GanConfig) -> GanResult:
     samples_per_s = history[-1]["samples_per_s"]
     precision = history[-1].get("precision", "fp32")  # epochs of runs older than --precision were fp32
     manifest.write_manifest(
-        fs, run, stage=KIND, config=cfg.identity(),
+        fs,
+        run,
+        stage=KIND,
+        config=cfg.identity(),
         files=[manifest.file_entry(fs, run, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE)],
-        epochs=state["epoch"], generator_sha256=info["sha256"], samples_per_s=samples_per_s,
-        precision=precision, precision_per_epoch=[row.get("precision", "fp32") for row in history],
-        nodes=nodes_of(history), elapsed_s=round(seconds, 3),
+        epochs=state["epoch"],
+        generator_sha256=info["sha256"],
+        samples_per_s=samples_per_s,
+        precision=precision,
+        precision_per_epoch=[row.get("precision", "fp32") for row in history],
+        nodes=nodes_of(history),
+        elapsed_s=round(seconds, 3),
     )
-    return GanResult(cfg.out, state["epoch"], info["sha256"], seconds, samples_per_s, skipped=False, precision=precision)
+    return GanResult(
+        cfg.out, state["epoch"], info["sha256"], seconds, samples_per_s, skipped=False, precision=precision
+    )
 
 
 def _train_worker(loop: dict) -> None:
@@ -152,7 +196,9 @@ def _train_worker(loop: dict) -> None:
     precision = resolve_for_training(cfg.precision, device.type == "cuda")  # on the worker: its hardware decides
 
     images, labels = digits_on_device(loop["train"], device)
-    spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=loop["num_classes"], spectral_norm=cfg.spectral_norm)
+    spec = GanSpec(
+        arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=loop["num_classes"], spectral_norm=cfg.spectral_norm
+    )
 
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     generator, discriminator = build_generator(spec), build_discriminator(spec)
@@ -188,11 +234,18 @@ def _train_worker(loop: dict) -> None:
     step = GanStep(
         ray.train.torch.prepare_model(generator, move_to_device=device),
         ray.train.torch.prepare_model(discriminator, move_to_device=device),
-        g_optimizer, d_optimizer, ema, cfg.loss, cfg.latent_dim, parse_policy(cfg.diff_augment),
+        g_optimizer,
+        d_optimizer,
+        ema,
+        cfg.loss,
+        cfg.latent_dim,
+        parse_policy(cfg.diff_augment),
         autocast_dtype=AUTOCAST_DTYPES[precision],
     )
     per_worker = cfg.batch_size // world
-    sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
+    sampler = DistributedSampler(
+        range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
+    )
     grid_z, grid_labels = artifacts.fixed_grid_inputs(cfg.latent_dim, spec.num_classes, cfg.seed)
     progress = loop["progress"]
 
@@ -207,7 +260,12 @@ def _train_worker(loop: dict) -> None:
             batch = order[i * per_worker : (i + 1) * per_worker]
             totals += step(images[batch], labels[batch])
             if rank == 0:
-                progress.update(f"gan epoch {epoch}/{cfg.epochs}", (i + 1) * per_worker * world, steps * per_worker * world, "samples")
+                progress.update(
+                    f"gan epoch {epoch}/{cfg.epochs}",
+                    (i + 1) * per_worker * world,
+                    steps * per_worker * world,
+                    "samples",
+                )
             if cfg.fail_at_epoch == epoch and rank == world - 1:
                 crash_once(cfg.out)
         if world > 1:
@@ -229,20 +287,25 @@ def _train_worker(loop: dict) -> None:
         history.append(row)
         if rank == 0:
             progress.line(_epoch_line(row, cfg.epochs))
-            artifacts.write_grid(cfg.out, epoch, artifacts.sample_grid_png(ema.module, grid_z, grid_labels, spec.num_classes))
+            artifacts.write_grid(
+                cfg.out, epoch, artifacts.sample_grid_png(ema.module, grid_z, grid_labels, spec.num_classes)
+            )
             artifacts.write_metrics_csv(cfg.out, history)
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
             with tempfile.TemporaryDirectory() as folder:
                 saved = None
                 if rank == 0:
-                    save_state(folder, {
-                        "epoch": epoch,
-                        "generator": generator.state_dict(),
-                        "discriminator": discriminator.state_dict(),
-                        "ema": ema.state_dict(),
-                        "g_optimizer": g_optimizer.state_dict(),
-                        "d_optimizer": d_optimizer.state_dict(),
-                    })
+                    save_state(
+                        folder,
+                        {
+                            "epoch": epoch,
+                            "generator": generator.state_dict(),
+                            "discriminator": discriminator.state_dict(),
+                            "ema": ema.state_dict(),
+                            "g_optimizer": g_optimizer.state_dict(),
+                            "d_optimizer": d_optimizer.state_dict(),
+                        },
+                    )
                     write_checkpoint_meta(folder, epoch, history, asdict(cfg))
                     saved = ray.train.Checkpoint.from_directory(folder)
                 ray.train.report(row, checkpoint=saved)
@@ -265,6 +328,7 @@ def _replica_max_abs_diff(models: list[torch.nn.Module], world: int) -> float:
 def _epoch_line(row: dict, epochs: int) -> str:
     return (
         f"epoch {row['epoch']}/{epochs}  loss_D {row['loss_d']:.3f}  loss_G {row['loss_g']:.3f}  "
-        f"D(x) {row['d_real']:.2f}  D(G(z)) {row['d_fake']:.2f}  acc real/fake {row['acc_real']:.2f}/{row['acc_fake']:.2f}  "
+        f"D(x) {row['d_real']:.2f}  D(G(z)) {row['d_fake']:.2f}  acc real/fake "
+        f"{row['acc_real']:.2f}/{row['acc_fake']:.2f}  "
         f"{row['seconds']:.1f} s  {row['samples_per_s']:,.0f} samples/s ({row['precision']})"
     )

@@ -59,7 +59,9 @@ def run(cfg: JudgeConfig) -> JudgeResult:
     validate(cfg)
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     fs, out = storage.resolve(cfg.out)
-    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=OWNED, overwrite=cfg.overwrite)
+    done = manifest.finished_output(
+        fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=OWNED, overwrite=cfg.overwrite
+    )
     if done:
         return JudgeResult(cfg.out, done["test_accuracy"], done["classifier_sha256"], 0.0, skipped=True)
 
@@ -68,26 +70,43 @@ def run(cfg: JudgeConfig) -> JudgeResult:
     storage.check_writable(cfg.out)
     import ray
 
-    with (ray_session(cfg.address, ray_train=True), progress_channel() as progress,
-          placed_workers(cfg, what="judge") as placement):
+    with (
+        ray_session(cfg.address, ray_train=True),
+        progress_channel() as progress,
+        placed_workers(cfg, what="judge") as placement,
+    ):
         manifest.clear_output(fs, out, OWNED)
         fit(
             _judge_worker,
-            {"config": asdict(cfg), "train": ray.put(mnist.training_subset(train, cfg.limit, cfg.real_per_class)),
-             "test": ray.put((test.images, test.labels)), "num_classes": len(train.classes), "threads": placement.threads,
-             "progress": progress},
+            {
+                "config": asdict(cfg),
+                "train": ray.put(mnist.training_subset(train, cfg.limit, cfg.real_per_class)),
+                "test": ray.put((test.images, test.labels)),
+                "num_classes": len(train.classes),
+                "threads": placement.threads,
+                "progress": progress,
+            },
             # Ray's own run state (no checkpoints) goes beside the judge, out of the way of readers.
-            what="judge", cfg=cfg, worker_cpus=placement.cpus, storage_path=storage.join(out, "_ray"), fs=fs,
+            what="judge",
+            cfg=cfg,
+            worker_cpus=placement.cpus,
+            storage_path=storage.join(out, "_ray"),
+            fs=fs,
         )
     storage.delete(fs, storage.join(out, "_ray"))
 
     metrics = json.loads(storage.read_bytes(fs, storage.join(out, INFO_FILE)))
     seconds = time.perf_counter() - started
     manifest.write_manifest(
-        fs, out, stage=KIND, config=cfg.identity(),
+        fs,
+        out,
+        stage=KIND,
+        config=cfg.identity(),
         files=[manifest.file_entry(fs, out, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE)],
-        test_accuracy=metrics["test_accuracy"], classifier_sha256=metrics["sha256"],
-        classes=list(train.classes), elapsed_s=round(seconds, 3),
+        test_accuracy=metrics["test_accuracy"],
+        classifier_sha256=metrics["sha256"],
+        classes=list(train.classes),
+        elapsed_s=round(seconds, 3),
     )
     return JudgeResult(cfg.out, metrics["test_accuracy"], metrics["sha256"], seconds, skipped=False)
 
@@ -106,7 +125,9 @@ def _judge_worker(loop: dict) -> None:
     ddp_model = ray.train.torch.prepare_model(model, move_to_device=device)
     optimizer = optimizer_for(model, cfg.weight_decay)
     per_worker = cfg.batch_size // world
-    sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
+    sampler = DistributedSampler(
+        range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
+    )
     steps = len(sampler) // per_worker
     schedule = Schedule(cfg.lr, cfg.lr_decay, cfg.batch_size, rows=steps * cfg.batch_size)
     test_images, test_labels = digits_on_device(loop["test"], device) if rank == 0 else (None, None)
@@ -120,21 +141,36 @@ def _judge_worker(loop: dict) -> None:
     def show_progress(epoch: int):
         if rank != 0:
             return lambda seen: None
-        return lambda seen: loop["progress"].update(f"judge epoch {epoch}/{cfg.epochs}", seen * world, steps * cfg.batch_size, "samples")
+        return lambda seen: loop["progress"].update(
+            f"judge epoch {epoch}/{cfg.epochs}", seen * world, steps * cfg.batch_size, "samples"
+        )
 
     step = 0
     for epoch in range(1, cfg.epochs + 1):
         sampler.set_epoch(epoch)
         stats = train_epoch(ddp_model, optimizer, batches(), schedule, step, after_batch=show_progress(epoch))
         step = stats.steps
-        row = {"epoch": epoch, "loss": round(stats.loss, 5), "seconds": round(stats.seconds, 3), "workers": worker.world,
-               "nodes": worker.nodes}
+        row = {
+            "epoch": epoch,
+            "loss": round(stats.loss, 5),
+            "seconds": round(stats.seconds, 3),
+            "workers": worker.world,
+            "nodes": worker.nodes,
+        }
         if rank == 0:
             row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
-            loop["progress"].line(f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f}  {row['seconds']:.1f} s")
+            loop["progress"].line(
+                f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f} "
+                f" {row['seconds']:.1f} s"
+            )
             if epoch == cfg.epochs:
                 export_classifier(
-                    cfg.out, model, dataset=cfg.dataset, epochs=cfg.epochs, test_accuracy=row["test_accuracy"],
-                    trained_on="real train split", training=cfg.identity(),
+                    cfg.out,
+                    model,
+                    dataset=cfg.dataset,
+                    epochs=cfg.epochs,
+                    test_accuracy=row["test_accuracy"],
+                    trained_on="real train split",
+                    training=cfg.identity(),
                 )
         ray.train.report(row)

@@ -57,8 +57,14 @@ def validate(cfg: MergedConfig) -> None:
         cfg.synthetic_fraction is None or 0.0 <= cfg.synthetic_fraction < 1.0,
         f"--synthetic-fraction must be in [0, 1) (got {cfg.synthetic_fraction})",
     )
-    require(cfg.max_synthetic is None or cfg.max_synthetic >= 0, f"--max-synthetic must be at least 0 (got {cfg.max_synthetic})")
-    require(not isinstance(cfg.real_per_class, int) or cfg.real_per_class >= 1, f"--real-per-class must be at least 1 (got {cfg.real_per_class})")
+    require(
+        cfg.max_synthetic is None or cfg.max_synthetic >= 0,
+        f"--max-synthetic must be at least 0 (got {cfg.max_synthetic})",
+    )
+    require(
+        not isinstance(cfg.real_per_class, int) or cfg.real_per_class >= 1,
+        f"--real-per-class must be at least 1 (got {cfg.real_per_class})",
+    )
 
 
 def run(cfg: MergedConfig) -> MergedResult:
@@ -67,19 +73,26 @@ def run(cfg: MergedConfig) -> MergedResult:
     real = open_dataset(cfg.real, what="--real", stages=("real",))
     synthetic = open_dataset(cfg.synthetic, what="--synthetic", stages=("synthetic",))
     for option, dataset in (("--real", real), ("--synthetic", synthetic)):
-        require(dataset.schema_version == schema.SCHEMA_VERSION,
-                f"{option} {dataset.uri} uses schema version {dataset.schema_version}; merging needs version "
-                f"{schema.SCHEMA_VERSION}: remake it with this augment (the same command, --overwrite)")
+        require(
+            dataset.schema_version == schema.SCHEMA_VERSION,
+            f"{option} {dataset.uri} uses schema version {dataset.schema_version}; merging needs version "
+            f"{schema.SCHEMA_VERSION}: remake it with this augment (the same command, --overwrite)",
+        )
     real_ids = _real_selection(real, cfg.real_per_class)
     real_rows = real.rows if real_ids is None else len(real_ids)
     synthetic_rows = _synthetic_rows(cfg, real_rows, synthetic.rows)
     identity = {
-        "real": real.manifest["config_digest"], "real_files": [f["sha256"] for f in real.manifest["files"] if f["path"].endswith(".parquet")],
-        "synthetic": synthetic.manifest["config_digest"], "synthetic_rows": synthetic_rows,
-        "real_per_class": recorded(cfg.real_per_class), "schema_version": schema.SCHEMA_VERSION,
+        "real": real.manifest["config_digest"],
+        "real_files": [f["sha256"] for f in real.manifest["files"] if f["path"].endswith(".parquet")],
+        "synthetic": synthetic.manifest["config_digest"],
+        "synthetic_rows": synthetic_rows,
+        "real_per_class": recorded(cfg.real_per_class),
+        "schema_version": schema.SCHEMA_VERSION,
     }
     fs, out = storage.resolve(cfg.out)
-    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite)
+    done = manifest.finished_output(
+        fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite
+    )
     if done:
         return MergedResult(cfg.out, done["rows"]["real"], done["rows"]["synthetic"], _counts(done), 0.0, skipped=True)
 
@@ -94,17 +107,23 @@ def run(cfg: MergedConfig) -> MergedResult:
     entries.append(card.write_card(fs, out, _card(cfg, real, synthetic, per_source, entries)))
     seconds = time.perf_counter() - started
     manifest.write_manifest(
-        fs, out, stage=KIND, config=identity,
+        fs,
+        out,
+        stage=KIND,
+        config=identity,
         files=entries,
         rows={"real": real_rows, "synthetic": synthetic_rows, "total": real_rows + synthetic_rows},
         rows_per_label={source: {str(c): n for c, n in enumerate(counts)} for source, counts in per_source.items()},
-        sources={"real": cfg.real, "synthetic": cfg.synthetic}, elapsed_s=round(seconds, 3),
+        sources={"real": cfg.real, "synthetic": cfg.synthetic},
+        elapsed_s=round(seconds, 3),
     )
     result_counts = {source: dict(enumerate(counts)) for source, counts in per_source.items()}
     return MergedResult(cfg.out, real_rows, synthetic_rows, result_counts, seconds, skipped=False)
 
 
-def _card(cfg: MergedConfig, real: Dataset, synthetic: Dataset, per_source: dict[str, list[int]], files: list[dict]) -> card.Card:
+def _card(
+    cfg: MergedConfig, real: Dataset, synthetic: Dataset, per_source: dict[str, list[int]], files: list[dict]
+) -> card.Card:
     dataset = real.manifest.get("config", {}).get("dataset", "mnist")
     rows = {source: sum(counts) for source, counts in per_source.items()}
     if cfg.real_per_class is None:
@@ -112,19 +131,23 @@ def _card(cfg: MergedConfig, real: Dataset, synthetic: Dataset, per_source: dict
     elif isinstance(cfg.real_per_class, int):
         real_rows = f"the first {cfg.real_per_class:,} train images of each class ({rows['real']:,} rows)"
     else:
-        real_rows = f"the first {describe_per_class(cfg.real_per_class)} train images of classes 0, 1, … in turn ({rows['real']:,} rows)"
+        per_class = describe_per_class(cfg.real_per_class)
+        real_rows = f"the first {per_class} train images of classes 0, 1, … in turn ({rows['real']:,} rows)"
     return card.Card(
         title=f"{dataset} + synthetic digits ({rows['real']:,} real + {rows['synthetic']:,} synthetic, augment)",
         summary=f"A training set: real {dataset} train rows and synthetic rows in one table; the `source` column "
-                "tells them apart and `(source, id)` is the key. The real test split is not here: "
-                "evaluate on it.",
+        "tells them apart and `(source, id)` is the key. The real test split is not here: "
+        "evaluate on it.",
         dataset=dataset,
         classes=list(real.manifest.get("classes") or [str(c) for c in range(NUM_CLASSES)]),
         splits=[card.Split(ROWS_FOLDER, rows["real"] + rows["synthetic"], card.split_bytes(files, ROWS_FOLDER))],
         provenance=[
             ("real rows", f"{real_rows} of `{cfg.real}`"),
-            ("synthetic rows", f"ids 0..{rows['synthetic'] - 1:,} of `{cfg.synthetic}` "
-                               f"(generator `{synthetic.manifest.get('generator_sha256')}`)"),
+            (
+                "synthetic rows",
+                f"ids 0..{rows['synthetic'] - 1:,} of `{cfg.synthetic}` "
+                f"(generator `{synthetic.manifest.get('generator_sha256')}`)",
+            ),
         ],
         rows_per_label={source: dict(enumerate(counts)) for source, counts in per_source.items()},
         uri=cfg.out,
@@ -149,7 +172,9 @@ def _real_selection(real: Dataset, per_class: PerClass | None) -> np.ndarray | N
 def _synthetic_rows(cfg: MergedConfig, real_rows: int, available: int) -> int:
     if cfg.synthetic_fraction is not None:
         wanted = math.floor(cfg.synthetic_fraction * real_rows / (1.0 - cfg.synthetic_fraction) + 1e-9)
-        what = f"--synthetic-fraction {cfg.synthetic_fraction} of {real_rows:,} real rows needs {wanted:,} synthetic rows"
+        what = (
+            f"--synthetic-fraction {cfg.synthetic_fraction} of {real_rows:,} real rows needs {wanted:,} synthetic rows"
+        )
     elif cfg.max_synthetic is not None:
         return min(cfg.max_synthetic, available)
     else:
@@ -193,15 +218,20 @@ def _merge_synthetic(fs, out: str, synthetic: Dataset, rows: int) -> list[dict]:
             _write_prefix(syn_fs, path, fs, target, rows)
         files.append({"path": relative, "rows": kept, "per_label": _per_label(ids.filter(keep))})
     if sum(f["rows"] for f in files) != rows:
-        raise AugmentError(f"--synthetic {synthetic.uri} does not hold ids 0..{rows - 1}: not an augment generation output?")
+        raise AugmentError(
+            f"--synthetic {synthetic.uri} does not hold ids 0..{rows - 1}: not an augment generation output?"
+        )
     return files
 
 
 def _write_prefix(source_fs, path: str, fs, target: str, rows: int) -> None:
     with source_fs.open_input_file(path) as handle:
         parquet = pq.ParquetFile(handle)
-        metadata = {key.decode(): value.decode() for key, value in parquet.schema_arrow.metadata.items()
-                    if key.startswith(schema.META_PREFIX.encode())}
+        metadata = {
+            key.decode(): value.decode()
+            for key, value in parquet.schema_arrow.metadata.items()
+            if key.startswith(schema.META_PREFIX.encode())
+        }
         writer = schema.PartWriter(fs, target, metadata)
         try:
             for batch in parquet.iter_batches(batch_size=8192):

@@ -37,10 +37,14 @@ def run(cfg: RealConfig) -> RealResult:
     fs, out = storage.resolve(cfg.out)
     mnist.check_dataset(cfg.dataset)
     mnist.resolve_data_root(cfg.data_root)
-    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=OWNED, overwrite=cfg.overwrite)
+    done = manifest.finished_output(
+        fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=OWNED, overwrite=cfg.overwrite
+    )
     if done:
-        counts = {name: LabelCounts(done["rows"][name], {int(c): n for c, n in done["rows_per_label"][name].items()})
-                  for name in mnist.SPLITS}
+        counts = {
+            name: LabelCounts(done["rows"][name], {int(c): n for c, n in done["rows_per_label"][name].items()})
+            for name in mnist.SPLITS
+        }
         return RealResult(out=cfg.out, counts=counts, seconds=0.0, skipped=True)
     # Load everything before touching the output: bad data must leave the old output intact.
     splits = {name: mnist.load_split(cfg.dataset, name, cfg.data_root, download=cfg.download) for name in mnist.SPLITS}
@@ -81,12 +85,14 @@ def _card(cfg: RealConfig, splits: dict, counts: dict[str, LabelCounts], files: 
     return card.Card(
         title=f"{cfg.dataset} (augment export)",
         summary=f"The real {cfg.dataset} images, unchanged: the `train` and `test` splits as they ship with "
-                "torchvision, one row per image, in their original order.",
+        "torchvision, one row per image, in their original order.",
         dataset=cfg.dataset,
         classes=list(splits["train"].classes),
         splits=[card.Split(name, counts[name].rows, card.split_bytes(files, name)) for name in mnist.SPLITS],
-        provenance=[("source", f"torchvision's `{mnist.DATASETS[cfg.dataset]}` files (md5-checked)"),
-                    ("command", f"`augment data export --dataset {cfg.dataset}`")],
+        provenance=[
+            ("source", f"torchvision's `{mnist.DATASETS[cfg.dataset]}` files (md5-checked)"),
+            ("command", f"`augment data export --dataset {cfg.dataset}`"),
+        ],
         rows_per_label={name: counts[name].per_label for name in mnist.SPLITS},
         uri=cfg.out,
     )

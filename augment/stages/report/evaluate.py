@@ -62,10 +62,16 @@ class ReportResult:
         fid, cas = self.report["frechet_distance"], self.report["cas"].get("accuracy")
         raw, independent = self.report.get("generator_fidelity"), self.report.get("independent_fidelity") or {}
         notes = ([] if raw is None else [f"{raw['overall']:.2%} before the judge's filter"]) + (
-            [f"{independent['overall']:.2%} by real-only classifiers that never saw it"] if "overall" in independent else [])
+            [f"{independent['overall']:.2%} by real-only classifiers that never saw it"]
+            if "overall" in independent
+            else []
+        )
         notes_text = f" ({'; '.join(notes)})" if notes else ""
-        return (f"fidelity {self.report['label_fidelity']['overall']:.2%}{notes_text}, FD {fid['synthetic_vs_real_test']:.2f} "
-                f"(floor {fid['real_train_vs_real_test']:.2f}), CAS {'n/a' if cas is None else f'{cas:.2%}'}")
+        return (
+            f"fidelity {self.report['label_fidelity']['overall']:.2%}{notes_text}, FD "
+            f"{fid['synthetic_vs_real_test']:.2f} "
+            f"(floor {fid['real_train_vs_real_test']:.2f}), CAS {'n/a' if cas is None else f'{cas:.2%}'}"
+        )
 
 
 def validate(cfg: ReportConfig) -> None:
@@ -83,20 +89,35 @@ def run(cfg: ReportConfig) -> ReportResult:
     _, generator_info = load_generator(cfg.checkpoint)
     judge_uri = cfg.judge or storage.join(cfg.checkpoint, JUDGE_SUBFOLDER)
     judge, judge_info = load_classifier(judge_uri)
-    inputs = {name: open_dataset(uri, what=f"--{name.replace('_', '-')}") for name, uri in
-              (("synthetic", cfg.synthetic), ("merged", cfg.merged), ("low_data_merged", cfg.low_data_merged)) if uri}
+    inputs = {
+        name: open_dataset(uri, what=f"--{name.replace('_', '-')}")
+        for name, uri in (
+            ("synthetic", cfg.synthetic),
+            ("merged", cfg.merged),
+            ("low_data_merged", cfg.low_data_merged),
+        )
+        if uri
+    }
     if "synthetic" in inputs and inputs["synthetic"].stage != "synthetic":
-        raise AugmentError(f"--synthetic {cfg.synthetic} is a {inputs['synthetic'].stage} output, not a generation output")
+        raise AugmentError(
+            f"--synthetic {cfg.synthetic} is a {inputs['synthetic'].stage} output, not a generation output"
+        )
     identity = {
-        "generator_sha256": generator_info["sha256"], "judge_sha256": judge_info["sha256"],
+        "generator_sha256": generator_info["sha256"],
+        "judge_sha256": judge_info["sha256"],
         **{name: dataset.manifest["config_digest"] for name, dataset in inputs.items()},
-        **{key: getattr(cfg, key) for key in ("dataset", "samples", "seed", "seeds", "epochs", "low_data_epochs", "cas_rows")},
+        **{
+            key: getattr(cfg, key)
+            for key in ("dataset", "samples", "seed", "seeds", "epochs", "low_data_epochs", "cas_rows")
+        },
         "gain_budget": _gain_budgets(cfg),  # gain tables at equal samples seen (reports before it trained equal epochs)
         "fresh_synthetic": True,  # synthetic variants draw new synthetic rows every epoch, one real rows' worth
         **({"curve": list(cfg.curve)} if cfg.curve else {}),
     }
     fs, out = storage.resolve(cfg.out)
-    done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite)
+    done = manifest.finished_output(
+        fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite
+    )
     if done:
         report = json.loads(storage.read_bytes(fs, storage.join(out, REPORT_FILE)))
         return ReportResult(cfg.out, report, 0.0, skipped=True)
@@ -113,7 +134,11 @@ def run(cfg: ReportConfig) -> ReportResult:
     matrix = confusion(predicted, labels)
     floor_rows = mnist.first_per_class(train.labels, max(2, len(labels) // 10))
     report = {
-        "generator": {"uri": cfg.checkpoint, "sha256": generator_info["sha256"], "epochs": generator_info.get("epochs")},
+        "generator": {
+            "uri": cfg.checkpoint,
+            "sha256": generator_info["sha256"],
+            "epochs": generator_info.get("epochs"),
+        },
         "judge": {"uri": judge_uri, "sha256": judge_info["sha256"], "test_accuracy": judge_info.get("test_accuracy")},
         "samples": {"rows": int(len(labels)), "from": origin},
         "label_fidelity": fidelity(predicted, labels),
@@ -121,8 +146,11 @@ def run(cfg: ReportConfig) -> ReportResult:
         # Rows kept by the same judge at confidence >= min_confidence agree with it by construction:
         # the generator's own draws, before that filter, are scored too.
         "filtered_at": threshold,
-        **({"generator_fidelity": _unfiltered_fidelity(cfg, judge, judge_uri, generator_info, inputs["synthetic"])}
-           if threshold > 0 else {}),
+        **(
+            {"generator_fidelity": _unfiltered_fidelity(cfg, judge, judge_uri, generator_info, inputs["synthetic"])}
+            if threshold > 0
+            else {}
+        ),
         "frechet_distance": {
             "feature_space": f"judge penultimate layer ({judge.spec.hidden} features)",
             "synthetic_vs_real_test": frechet_distance(judge, test.images, images),
@@ -149,17 +177,26 @@ def run(cfg: ReportConfig) -> ReportResult:
     if report["curve"]:
         storage.write_bytes_atomic(fs, storage.join(out, "curve.png"), plots.curve_png(report["curve"]))
         written.append("curve.png")
-    storage.write_bytes_atomic(fs, storage.join(out, REPORT_FILE), json.dumps(report, indent=2, sort_keys=True).encode())
+    storage.write_bytes_atomic(
+        fs, storage.join(out, REPORT_FILE), json.dumps(report, indent=2, sort_keys=True).encode()
+    )
     storage.write_bytes_atomic(fs, storage.join(out, REPORT_TEXT), report_markdown(report).encode())
     manifest.write_manifest(
-        fs, out, stage=KIND, config=identity, files=[manifest.file_entry(fs, out, name, rows=0) for name in written],
+        fs,
+        out,
+        stage=KIND,
+        config=identity,
+        files=[manifest.file_entry(fs, out, name, rows=0) for name in written],
         elapsed_s=report["elapsed_s"],
     )
     for dataset in inputs.values():  # the measured folders' cards now say how good their rows are
         try:
             card.refresh_quality(dataset.uri, card_quality(report, cfg.out))
         except OSError as exc:
-            print(f"the report is written, but the card of {dataset.uri} could not be updated: {first_line(exc)}", flush=True)
+            print(
+                f"the report is written, but the card of {dataset.uri} could not be updated: {first_line(exc)}",
+                flush=True,
+            )
     return ReportResult(cfg.out, report, report["elapsed_s"], skipped=False)
 
 
@@ -167,21 +204,38 @@ def card_quality(report: dict, where: str) -> list[tuple[str, str]]:
     """The report's headline figures as rows of a dataset card's quality table."""
     fid, independent = report["frechet_distance"], report.get("independent_fidelity") or {}
     rows = [
-        ("label fidelity (judge agrees with the label)", f"{report['label_fidelity']['overall']:.2%} of "
-                                                         f"{report['samples']['rows']:,} rows" + _filter_note(report)),
-        *([("label fidelity by real-only classifiers that never saw the filter", f"{independent['overall']:.2%}")]
-          if "overall" in independent else []),
+        (
+            "label fidelity (judge agrees with the label)",
+            f"{report['label_fidelity']['overall']:.2%} of {report['samples']['rows']:,} rows" + _filter_note(report),
+        ),
+        *(
+            [("label fidelity by real-only classifiers that never saw the filter", f"{independent['overall']:.2%}")]
+            if "overall" in independent
+            else []
+        ),
         ("mean judge confidence", f"{report['mean_confidence']:.3f}"),
-        ("Fréchet distance to real test (judge features)",
-         f"{fid['synthetic_vs_real_test']:.2f} (real train vs real test: {fid['real_train_vs_real_test']:.2f})"),
+        (
+            "Fréchet distance to real test (judge features)",
+            f"{fid['synthetic_vs_real_test']:.2f} (real train vs real test: {fid['real_train_vs_real_test']:.2f})",
+        ),
     ]
     cas = report["cas"]
-    rows.append(("CAS (train on synthetic, test on real)",
-                 f"{cas['accuracy']:.2%} ({cas['rows']:,} rows, {cas['epochs']} epochs)" if "accuracy" in cas else "not measured"))
+    rows.append(
+        (
+            "CAS (train on synthetic, test on real)",
+            f"{cas['accuracy']:.2%} ({cas['rows']:,} rows, {cas['epochs']} epochs)"
+            if "accuracy" in cas
+            else "not measured",
+        )
+    )
     for regime, variants in report["gain"].items():
         for variant, row in variants.items():
-            rows.append((f"real test accuracy, {regime}: {variant}", f"{row['mean']:.2%} ± {row['std'] * 100:.2f} pt "
-                                                                     f"({len(row['runs'])} runs)"))
+            rows.append(
+                (
+                    f"real test accuracy, {regime}: {variant}",
+                    f"{row['mean']:.2%} ± {row['std'] * 100:.2f} pt ({len(row['runs'])} runs)",
+                )
+            )
     rows.append(("report", f"`{where}` (report.md, report.json)"))
     return rows
 
@@ -189,7 +243,9 @@ def card_quality(report: dict, where: str) -> list[tuple[str, str]]:
 def _unfiltered_fidelity(cfg: ReportConfig, judge, judge_uri: str, generator_info: dict, synthetic) -> dict:
     """The judge on the generator's first draws, at the temperature the rows were drawn with."""
     temperature = synthetic.manifest["config"].get("temperature", 1.0)
-    images, labels, _, _ = _synthetic_samples(dataclasses.replace(cfg, synthetic=None), judge_uri, generator_info, temperature)
+    images, labels, _, _ = _synthetic_samples(
+        dataclasses.replace(cfg, synthetic=None), judge_uri, generator_info, temperature
+    )
     return {**fidelity(predictions(judge, images), labels), "temperature": temperature}
 
 
@@ -198,16 +254,28 @@ def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict, 
     if cfg.synthetic:
         fs, _ = storage.resolve(cfg.synthetic)
         paths = list(open_dataset(cfg.synthetic, what="--synthetic", stages=("synthetic",)).paths)
-        table = pq.read_table(paths, filesystem=fs, columns=["id", "image", "label", "confidence"], filters=[("id", "<", cfg.samples)])
+        table = pq.read_table(
+            paths, filesystem=fs, columns=["id", "image", "label", "confidence"], filters=[("id", "<", cfg.samples)]
+        )
         table = table.sort_by("id")
         if table.num_rows < cfg.samples:
-            raise AugmentError(f"--synthetic {cfg.synthetic} holds {table.num_rows} rows, fewer than --samples {cfg.samples}")
+            raise AugmentError(
+                f"--synthetic {cfg.synthetic} holds {table.num_rows} rows, fewer than --samples {cfg.samples}"
+            )
         images = table["image"].combine_chunks().to_numpy_ndarray()
         return images, table["label"].to_numpy().astype(np.int64), table["confidence"].to_numpy(), cfg.synthetic
     plan = PartPlan(
-        checkpoint=cfg.checkpoint, judge=judge_uri, out=cfg.out, n=cfg.samples, seed=cfg.seed,
+        checkpoint=cfg.checkpoint,
+        judge=judge_uri,
+        out=cfg.out,
+        n=cfg.samples,
+        seed=cfg.seed,
         boundaries=tuple(class_boundaries(generator_info["spec"]["num_classes"], None).tolist()),
-        min_confidence=0.0, max_attempts=1, batch_size=512, metadata={}, temperature=temperature,
+        min_confidence=0.0,
+        max_attempts=1,
+        batch_size=512,
+        metadata={},
+        temperature=temperature,
     )
     images, labels, confidence, _ = PartMaker(plan).make_rows(np.arange(cfg.samples))
     return images, labels, confidence, f"generated here from {cfg.checkpoint} (seed {cfg.seed})"
@@ -222,12 +290,18 @@ def train_classifiers(cfg: ReportConfig) -> dict[str, ClassifierResult]:
     for regime, merged, epochs in regimes(cfg):
         for seed in range(cfg.seeds):
             order += [run_name(regime, variant, seed) for variant in VARIANTS]
-            order += [name for name in (p.run_name(regime, seed) for p in curve_points(cfg, merged, epochs)) if name not in order]
+            order += [
+                name
+                for name in (p.run_name(regime, seed) for p in curve_points(cfg, merged, epochs))
+                if name not in order
+            ]
     results = stages.classifier.run_many([runs[name] for name in order], labels=[_label(name) for name in order])
     return dict(zip(order, results))
 
 
-def _independent_fidelity(cfg: ReportConfig, trained: dict[str, ClassifierResult], images, labels, judge_info: dict) -> dict:
+def _independent_fidelity(
+    cfg: ReportConfig, trained: dict[str, ClassifierResult], images, labels, judge_info: dict
+) -> dict:
     """Agreement with the rows' labels by the full-data real-only classifiers of seeds other than the
     judge's: trained on real digits alone, they never saw the filter, which the judge's agreement
     cannot say (its real-only twin, same seed and recipe, agrees with it on nearly every digit)."""
@@ -235,8 +309,12 @@ def _independent_fidelity(cfg: ReportConfig, trained: dict[str, ClassifierResult
     names = {seed: run_name("full data", "real only", seed) for seed in range(cfg.seeds) if seed != judge_seed}
     names = {seed: name for seed, name in names.items() if name in trained}
     if not names:
-        why = ("no full-data merged dataset given" if not cfg.merged else
-               f"needs --seeds 2 or more: the real-only classifier of seed {judge_seed} shares the judge's seed and recipe")
+        why = (
+            "no full-data merged dataset given"
+            if not cfg.merged
+            else f"needs --seeds 2 or more: the real-only classifier of seed {judge_seed} shares the judge's seed "
+            "and recipe"
+        )
         return {"skipped": why}
     by_seed = {}
     for seed, name in names.items():
@@ -271,7 +349,9 @@ def _gain_table(cfg: ReportConfig, trained: dict[str, ClassifierResult]) -> dict
             table[regime][variant] = {
                 **_summary(results),
                 # equal budgets: the samples every run saw (steps x batch), and the passes that took over its rows
-                "epochs": results[0].epochs, "samples_seen": results[0].samples_seen, "rows": results[0].rows,
+                "epochs": results[0].epochs,
+                "samples_seen": results[0].samples_seen,
+                "rows": results[0].rows,
             }
     return table
 
@@ -283,8 +363,13 @@ def _curve(cfg: ReportConfig, trained: dict[str, ClassifierResult]) -> dict:
         points = curve_points(cfg, merged, epochs)
         if points:
             curve[regime] = [
-                {"rows_available": point.rows_available, "rows_read": point.rows_read,
-                 **_summary([trained[point.run_name(regime, seed)] for seed in range(cfg.seeds)])} for point in points]
+                {
+                    "rows_available": point.rows_available,
+                    "rows_read": point.rows_read,
+                    **_summary([trained[point.run_name(regime, seed)] for seed in range(cfg.seeds)]),
+                }
+                for point in points
+            ]
     return curve
 
 
@@ -292,9 +377,13 @@ def _summary(results: list[ClassifierResult]) -> dict:
     """Accuracy over seeds, and what a class-imbalanced comparison reads (None: runs trained
     before those were recorded)."""
     accuracies = [result.test_accuracy for result in results]
-    return {"mean": statistics.fmean(accuracies), "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
-            "runs": accuracies, "balanced_accuracy": _mean_of(result.balanced_accuracy for result in results),
-            "worst_class_recall": _mean_of(result.worst_class_recall for result in results)}
+    return {
+        "mean": statistics.fmean(accuracies),
+        "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+        "runs": accuracies,
+        "balanced_accuracy": _mean_of(result.balanced_accuracy for result in results),
+        "worst_class_recall": _mean_of(result.worst_class_recall for result in results),
+    }
 
 
 def _mean_of(values) -> float | None:
@@ -310,10 +399,17 @@ def _gain_budgets(cfg: ReportConfig) -> dict:
 def _targets(report: dict) -> dict:
     independent = report.get("independent_fidelity", {})
     if "overall" in independent:
-        targets = {"label fidelity >= 99% (real-only classifiers that never saw the filter)": independent["overall"] >= 0.99}
+        targets = {
+            "label fidelity >= 99% (real-only classifiers that never saw the filter)": independent["overall"] >= 0.99
+        }
     else:  # the judge's own agreement: by construction when it filtered the rows
-        targets = {"label fidelity >= 99%" + (" (by the judge that filtered the rows)" if report.get("filtered_at") else ""):
-                   report["label_fidelity"]["overall"] >= 0.99}
+        targets = {
+            "label fidelity >= 99%"
+            + (" (by the judge that filtered the rows)" if report.get("filtered_at") else ""): report["label_fidelity"][
+                "overall"
+            ]
+            >= 0.99
+        }
     if "accuracy" in report["cas"]:
         targets["CAS >= 98%"] = report["cas"]["accuracy"] >= 0.98
     gain = report["gain"]
@@ -331,44 +427,68 @@ def _targets(report: dict) -> dict:
 def _filter_note(report: dict) -> str:
     if "generator_fidelity" not in report:
         return ""
-    return (f" (these rows were kept by the same judge at confidence >= {report['filtered_at']:g}; the generator's "
-            f"unfiltered draws: {report['generator_fidelity']['overall']:.2%})")
+    return (
+        f" (these rows were kept by the same judge at confidence >= {report['filtered_at']:g}; the generator's "
+        f"unfiltered draws: {report['generator_fidelity']['overall']:.2%})"
+    )
 
 
 def _independent_lines(independent: dict | None) -> list[str]:
     if not independent:  # reports written before it was measured
         return []
     if "skipped" in independent:
-        return [f"Label fidelity by classifiers that never saw the filter: not measured ({independent['skipped']}).", ""]
+        return [
+            f"Label fidelity by classifiers that never saw the filter: not measured ({independent['skipped']}).",
+            "",
+        ]
     seeds = ", ".join(f"seed {seed}: {value:.2%}" for seed, value in independent["per_seed"].items())
-    return [f"Classifiers trained on real digits only, which never saw the filter, agree with **{independent['overall']:.2%}** "
-            f"of these labels ({seeds}; worst class {independent['worst_class']:.2%}).", ""]
+    return [
+        "Classifiers trained on real digits only, which never saw the filter, agree with "
+        f"**{independent['overall']:.2%}** "
+        f"of these labels ({seeds}; worst class {independent['worst_class']:.2%}).",
+        "",
+    ]
 
 
 def report_markdown(report: dict) -> str:
     fid = report["frechet_distance"]
-    fidelity_row = " | ".join(f"{report['label_fidelity']['per_class'].get(str(c), report['label_fidelity']['per_class'].get(c, float('nan'))):.3f}" for c in range(10))
-    fid_row = " | ".join(f"{fid['per_class'].get(str(c), fid['per_class'].get(c, float('nan'))):.2f}" for c in range(10))
+    per_class = report["label_fidelity"]["per_class"]
+    fidelity_row = " | ".join(f"{per_class.get(str(c), per_class.get(c, float('nan'))):.3f}" for c in range(10))
+    fid_row = " | ".join(
+        f"{fid['per_class'].get(str(c), fid['per_class'].get(c, float('nan'))):.2f}" for c in range(10)
+    )
     lines = [
-        "# augment report", "",
+        "# augment report",
+        "",
         f"Generator `{report['generator']['sha256'][:16]}…` ({report['generator']['epochs']} epochs); judge "
         f"`{report['judge']['sha256'][:16]}…` (real test accuracy {report['judge']['test_accuracy']}).",
-        f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}.", "",
-        "## Label fidelity and Fréchet distance", "",
+        f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}.",
+        "",
+        "## Label fidelity and Fréchet distance",
+        "",
         f"- Label fidelity (judge agrees with the conditioning label): **{report['label_fidelity']['overall']:.2%}**; "
         f"mean judge confidence {report['mean_confidence']:.3f}" + _filter_note(report),
-        f"- Fréchet distance in {fid['feature_space']}: synthetic vs real test **{fid['synthetic_vs_real_test']:.2f}**; "
-        f"floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}", "",
-        "| class | " + " | ".join(map(str, range(10))) + " |", "|---" * 11 + "|",
-        f"| fidelity | {fidelity_row} |", f"| Fréchet distance | {fid_row} |", "",
+        f"- Fréchet distance in {fid['feature_space']}: synthetic vs real test "
+        f"**{fid['synthetic_vs_real_test']:.2f}**; "
+        f"floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}",
+        "",
+        "| class | " + " | ".join(map(str, range(10))) + " |",
+        "|---" * 11 + "|",
+        f"| fidelity | {fidelity_row} |",
+        f"| Fréchet distance | {fid_row} |",
+        "",
         *_independent_lines(report.get("independent_fidelity")),
-        "![confusion](confusion.png) ![samples](samples.png)", "",
-        "## Classification accuracy score (train on synthetic, test on real)", "",
+        "![confusion](confusion.png) ![samples](samples.png)",
+        "",
+        "## Classification accuracy score (train on synthetic, test on real)",
+        "",
     ]
     cas = report["cas"]
     if "accuracy" in cas:
-        lines.append(f"**{cas['accuracy']:.2%}** on the real test split after {cas['epochs']} epochs over {cas['rows']:,} "
-                     f"synthetic digits (literature anchor for a labeled DCGAN: {cas['anchor']:.1%}).")
+        lines.append(
+            f"**{cas['accuracy']:.2%}** on the real test split after {cas['epochs']} epochs over {cas['rows']:,} "
+            f"synthetic digits (literature anchor for a labeled DCGAN: {cas['anchor']:.1%})."
+        )
     else:
         lines.append(f"Not measured: {cas['skipped']}.")
     lines += ["", "## Augmentation gain (real test accuracy)", ""]
@@ -378,30 +498,51 @@ def report_markdown(report: dict) -> str:
         budget = report.get("gain_budget", {}).get(regime)
         lines += [f"### {regime}", ""]
         if budget:
-            lines += [f"Every variant trains on {budget:,} samples (optimizer steps x batch): what real only sees in its "
-                      "epochs; a variant with more rows makes fewer passes over them.", ""]
-        lines += ["| variant | mean | std | runs | balanced accuracy | worst-class recall | rows | samples seen | epochs |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+            lines += [
+                f"Every variant trains on {budget:,} samples (optimizer steps x batch): what real only sees in its "
+                "epochs; a variant with more rows makes fewer passes over them.",
+                "",
+            ]
+        lines += [
+            "| variant | mean | std | runs | balanced accuracy | worst-class recall | rows | samples seen | epochs |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for variant, row in variants.items():
             runs = ", ".join(f"{r:.4f}" for r in row["runs"])
             seen = f"{row['samples_seen']:,}" if row.get("samples_seen") else "—"
             rows = f"{row['rows']:,}" if row.get("rows") else "—"
-            balanced, worst = (f"{row[key]:.2%}" if row.get(key) is not None else "—" for key in ("balanced_accuracy", "worst_class_recall"))
-            lines.append(f"| {variant} | {row['mean']:.2%} | {row['std'] * 100:.2f} pt | {runs} | {balanced} | {worst} | {rows} | {seen} | {row['epochs']} |")
+            balanced, worst = (
+                f"{row[key]:.2%}" if row.get(key) is not None else "—"
+                for key in ("balanced_accuracy", "worst_class_recall")
+            )
+            lines.append(
+                f"| {variant} | {row['mean']:.2%} | {row['std'] * 100:.2f} pt | {runs} | {balanced} | {worst} | "
+                f"{rows} | {seen} | {row['epochs']} |"
+            )
         lines.append("")
     if report["gain"]:
         lines.append("![gain](gain.png)")
     for regime, points in report.get("curve", {}).items():
         budget = report.get("gain_budget", {}).get(regime)
-        lines += ["", f"### How many synthetic rows: {regime}", "",
-                  f"Real + synthetic at the same budget ({budget:,} samples), the synthetic pool cut to the first K rows; "
-                  "every epoch takes one real rows' worth of the pool's next rows. Rows read: what the budget can draw.", "",
-                  "| synthetic rows available | rows read | mean | std | runs |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"### How many synthetic rows: {regime}",
+            "",
+            f"Real + synthetic at the same budget ({budget:,} samples), the synthetic pool cut to the first K rows; "
+            "every epoch takes one real rows' worth of the pool's next rows. Rows read: what the budget can draw.",
+            "",
+            "| synthetic rows available | rows read | mean | std | runs |",
+            "|---|---|---|---|---|",
+        ]
         for point in points:
             runs = ", ".join(f"{r:.4f}" for r in point["runs"])
-            lines.append(f"| {point['rows_available']:,} | {point['rows_read']:,} | {point['mean']:.2%} | "
-                         f"{point['std'] * 100:.2f} pt | {runs} |")
+            lines.append(
+                f"| {point['rows_available']:,} | {point['rows_read']:,} | {point['mean']:.2%} | "
+                f"{point['std'] * 100:.2f} pt | {runs} |"
+            )
     if report.get("curve"):
         lines += ["", "![curve](curve.png)"]
-    lines += ["", "## Targets", ""] + [f"- {'met' if ok else '**missed**'}: {name}" for name, ok in report["targets"].items()]
+    lines += ["", "## Targets", ""] + [
+        f"- {'met' if ok else '**missed**'}: {name}" for name, ok in report["targets"].items()
+    ]
     return "\n".join(lines) + "\n"

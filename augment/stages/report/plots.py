@@ -30,7 +30,15 @@ def confusion_png(matrix: np.ndarray) -> bytes:
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for (row, col), value in np.ndenumerate(shares):
         if matrix[row, col]:
-            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white" if value > 0.5 else "black")
+            ax.text(
+                col,
+                row,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > 0.5 else "black",
+            )
     ax.set_xlabel("judge's prediction")
     ax.set_ylabel("conditioning label")
     ax.set_xticks(range(len(matrix)))
@@ -82,8 +90,14 @@ def curve_png(curve: dict) -> bytes:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for regime, points in curve.items():
-        ax.errorbar([p["rows_available"] for p in points], [p["mean"] * 100 for p in points],
-                    yerr=[p["std"] * 100 for p in points], marker="o", capsize=3, label=regime)
+        ax.errorbar(
+            [p["rows_available"] for p in points],
+            [p["mean"] * 100 for p in points],
+            yerr=[p["std"] * 100 for p in points],
+            marker="o",
+            capsize=3,
+            label=regime,
+        )
     # symlog: 0 (real only) sits on the axis with 10k…1M; its default ticks crowd the linear part
     # ("0" on top of "10^2"), so the ticks are the points themselves
     ax.set_xscale("symlog", linthresh=1000)

@@ -59,11 +59,15 @@ def frechet_distance(judge: DigitClassifier, first: np.ndarray, second: np.ndarr
     metric = FrechetInceptionDistance(feature=JudgeFeatures(judge), normalize=False)
     for images, real in ((first, True), (second, False)):
         for start in range(0, len(images), batch_size):
-            metric.update(torch.from_numpy(np.array(images[start : start + batch_size], dtype=np.uint8)).unsqueeze(1), real=real)
+            metric.update(
+                torch.from_numpy(np.array(images[start : start + batch_size], dtype=np.uint8)).unsqueeze(1), real=real
+            )
     return float(metric.compute())
 
 
-def per_class_frechet(judge, first: np.ndarray, first_labels: np.ndarray, second: np.ndarray, second_labels: np.ndarray) -> dict:
+def per_class_frechet(
+    judge, first: np.ndarray, first_labels: np.ndarray, second: np.ndarray, second_labels: np.ndarray
+) -> dict:
     return {
         int(c): frechet_distance(judge, first[first_labels == c], second[second_labels == c])
         for c in np.unique(first_labels)

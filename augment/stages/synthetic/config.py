@@ -50,7 +50,9 @@ class SyntheticConfig(StageConfig, ComputeOptions):
 
     def identity(self, generator_sha256: str, judge_sha256: str, precision: str) -> dict[str, Any]:
         """Everything that determines the rows (workers and batch size do not); `precision` resolved."""
-        varied = {} if self.temperature == 1.0 else {"temperature": self.temperature}  # absent: older outputs keep theirs
+        varied = (
+            {} if self.temperature == 1.0 else {"temperature": self.temperature}
+        )  # absent: older outputs keep theirs
         # The device is part of the rows: the same latents give other pixels through CUDA's kernels
         # than through the CPU's (TF32 is off, but summation orders differ), so parts made on one
         # are never mixed with parts made on the other. Absent on the CPU: older outputs keep theirs.

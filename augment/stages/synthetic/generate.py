@@ -19,8 +19,8 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,12 +28,12 @@ import numpy as np
 from augment.core import card, console, manifest, schema, storage
 from augment.core.card import CARD_NAME
 from augment.core.errors import AugmentError, first_line, require
-from augment.core.per_class import parse_per_class
-from augment.core.precision import check_precision
-from augment.core.progress import ProgressReporter, progress_channel
 from augment.core.node_types import cluster_shape
+from augment.core.per_class import parse_per_class
 from augment.core.placement import compute_device, gpus_possible, nodes_held
 from augment.core.placement import plan as plan_placement
+from augment.core.precision import check_precision
+from augment.core.progress import ProgressReporter, progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
 from augment.models.classifier_file import read_classifier_info
@@ -70,7 +70,9 @@ class SyntheticResult:
 
 
 def validate(cfg: SyntheticConfig) -> None:
-    require(cfg.n is not None or cfg.class_weights == FILL, "--n is required (it may be left out with --class-weights fill)")
+    require(
+        cfg.n is not None or cfg.class_weights == FILL, "--n is required (it may be left out with --class-weights fill)"
+    )
     require(cfg.n is None or 1 <= cfg.n <= MAX_ROWS, f"--n must be between 1 and {MAX_ROWS:,} (got {cfg.n})")
     require(cfg.batch_size is None or cfg.batch_size >= 1, f"--batch-size must be at least 1 (got {cfg.batch_size})")
     require(cfg.workers is None or cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
@@ -142,15 +144,26 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
     if done:
         return done
 
-    precision, probed = _precision(cfg, fs, out, cfg.identity(generator_info["sha256"], judge_sha256, cfg.precision),
-                                   judge_folder(cfg))
+    precision, probed = _precision(
+        cfg, fs, out, cfg.identity(generator_info["sha256"], judge_sha256, cfg.precision), judge_folder(cfg)
+    )
     identity = cfg.identity(generator_info["sha256"], judge_sha256, precision)
-    metadata = schema.file_metadata(generator_info.get("dataset", "mnist"), generator=generator_info["sha256"], run_config=identity)
+    metadata = schema.file_metadata(
+        generator_info.get("dataset", "mnist"), generator=generator_info["sha256"], run_config=identity
+    )
     boundaries = class_boundaries(num_classes, cfg.class_weights)
     plan = PartPlan(
-        checkpoint=cfg.checkpoint, judge=judge_folder(cfg), out=cfg.out, n=cfg.n, seed=cfg.seed,
-        boundaries=tuple(boundaries.tolist()), min_confidence=cfg.min_confidence,
-        max_attempts=cfg.max_attempts, batch_size=cfg.forward_batch(), metadata=metadata, precision=precision,
+        checkpoint=cfg.checkpoint,
+        judge=judge_folder(cfg),
+        out=cfg.out,
+        n=cfg.n,
+        seed=cfg.seed,
+        boundaries=tuple(boundaries.tolist()),
+        min_confidence=cfg.min_confidence,
+        max_attempts=cfg.max_attempts,
+        batch_size=cfg.forward_batch(),
+        metadata=metadata,
+        precision=precision,
         temperature=cfg.temperature,
     )
     check_models_apart(plan)  # before _reusable_parts, which may clear the folder
@@ -173,45 +186,92 @@ def run(cfg: SyntheticConfig) -> SyntheticResult:
     made_rows = sum(bounds[k][1] - bounds[k][0] for k, _, _ in todo)
     rows_per_s = made_rows / seconds if made_rows else 0.0
     entries = [{key: f[key] for key in ("path", "rows", "bytes", "sha256")} for f in files]
-    entries.append(card.write_card(fs, out, _card(cfg, generator_info, judge_sha256, precision, entries, per_label, rejected)))
+    entries.append(
+        card.write_card(fs, out, _card(cfg, generator_info, judge_sha256, precision, entries, per_label, rejected))
+    )
     manifest.write_manifest(
-        fs, out, stage=KIND, config=identity,
+        fs,
+        out,
+        stage=KIND,
+        config=identity,
         files=entries,
-        rows=rows, rows_per_label={str(c): v for c, v in per_label.items()},
-        generator_sha256=generator_info["sha256"], judge_sha256=judge_sha256, seed=cfg.seed, n=cfg.n,
-        mean_confidence=confidence_sum / rows, rejected_samples=rejected,
-        reused_parts=len(reused), elapsed_s=round(seconds, 3), rows_per_s=round(rows_per_s, 1), precision_probe=probed,
+        rows=rows,
+        rows_per_label={str(c): v for c, v in per_label.items()},
+        generator_sha256=generator_info["sha256"],
+        judge_sha256=judge_sha256,
+        seed=cfg.seed,
+        n=cfg.n,
+        mean_confidence=confidence_sum / rows,
+        rejected_samples=rejected,
+        reused_parts=len(reused),
+        elapsed_s=round(seconds, 3),
+        rows_per_s=round(rows_per_s, 1),
+        precision_probe=probed,
         run={"workers": cfg.workers, "gpu": cfg.gpu, "batch_size": cfg.forward_batch()},
         made_on={f["path"]: f["node"] for f in files if f.get("node")},  # the Ray node of each part made by this run
     )
     return SyntheticResult(
-        out=cfg.out, rows=rows, files=len(files), bytes=sum(f["bytes"] for f in files), seconds=seconds,
-        rows_per_s=rows_per_s, per_label=per_label, mean_confidence=confidence_sum / rows,
-        rejected=rejected, reused_parts=len(reused), precision=precision, skipped=False,
+        out=cfg.out,
+        rows=rows,
+        files=len(files),
+        bytes=sum(f["bytes"] for f in files),
+        seconds=seconds,
+        rows_per_s=rows_per_s,
+        per_label=per_label,
+        mean_confidence=confidence_sum / rows,
+        rejected=rejected,
+        reused_parts=len(reused),
+        precision=precision,
+        skipped=False,
     )
 
 
-def _card(cfg: SyntheticConfig, generator_info: dict, judge_sha256: str, precision: str, files: list[dict],
-          per_label: dict[int, int], rejected: int) -> card.Card:
+def _card(
+    cfg: SyntheticConfig,
+    generator_info: dict,
+    judge_sha256: str,
+    precision: str,
+    files: list[dict],
+    per_label: dict[int, int],
+    rejected: int,
+) -> card.Card:
     dataset = generator_info.get("dataset", "mnist")
     weights = "equal" if cfg.class_weights is None else ", ".join(f"{w:g}" for w in cfg.class_weights)
-    judge = (f"kept draws the judge gives ≥ {cfg.min_confidence:g} for their label; {rejected:,} draws were "
-             f"replaced (at most {cfg.max_attempts} per row)") if cfg.min_confidence > 0 else "off: every first draw kept"
+    judge = (
+        (
+            f"kept draws the judge gives ≥ {cfg.min_confidence:g} for their label; {rejected:,} draws were "
+            f"replaced (at most {cfg.max_attempts} per row)"
+        )
+        if cfg.min_confidence > 0
+        else "off: every first draw kept"
+    )
     return card.Card(
         title=f"Synthetic {dataset} digits ({cfg.n:,} rows, augment)",
         summary=f"{cfg.n:,} labeled images drawn from a class-conditional DCGAN trained on {dataset}: row `id` = i "
-                "is the i-th draw, its class and latent fixed by (seed, i) alone, so any prefix of ids is a "
-                "class-balanced sample and a rerun rewrites the same rows.",
+        "is the i-th draw, its class and latent fixed by (seed, i) alone, so any prefix of ids is a "
+        "class-balanced sample and a rerun rewrites the same rows.",
         dataset=dataset,
         classes=list(generator_info.get("classes") or [str(c) for c in range(len(per_label))]),
         splits=[card.Split(PARTS_FOLDER, cfg.n, card.split_bytes(files, PARTS_FOLDER))],
         provenance=[
-            ("generator", f"`{generator_info['sha256']}` ({generator_info.get('epochs', '?')} GAN epochs on {dataset})"),
-            ("judge", f"`{judge_sha256}`"), ("seed", str(cfg.seed)), ("rows (N)", f"{cfg.n:,}"),
-            ("class weights", weights), ("judge filter", judge), ("sampling temperature", f"{cfg.temperature:g}"),
+            (
+                "generator",
+                f"`{generator_info['sha256']}` ({generator_info.get('epochs', '?')} GAN epochs on {dataset})",
+            ),
+            ("judge", f"`{judge_sha256}`"),
+            ("seed", str(cfg.seed)),
+            ("rows (N)", f"{cfg.n:,}"),
+            ("class weights", weights),
+            ("judge filter", judge),
+            ("sampling temperature", f"{cfg.temperature:g}"),
             ("precision", precision),
-            ("command", f"`augment generate --n {cfg.n} --seed {cfg.seed}" + (f" --min-confidence {cfg.min_confidence:g}" if cfg.min_confidence else "")
-             + (f" --temperature {cfg.temperature:g}" if cfg.temperature != 1.0 else "") + "`"),
+            (
+                "command",
+                f"`augment generate --n {cfg.n} --seed {cfg.seed}"
+                + (f" --min-confidence {cfg.min_confidence:g}" if cfg.min_confidence else "")
+                + (f" --temperature {cfg.temperature:g}" if cfg.temperature != 1.0 else "")
+                + "`",
+            ),
         ],
         rows_per_label={PARTS_FOLDER: per_label},
         uri=cfg.out,
@@ -235,9 +295,17 @@ def _finished(cfg: SyntheticConfig, fs, out: str, generator_sha256: str, judge_s
     done = manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=(), overwrite=False)
     parts = [f for f in done["files"] if f["path"].endswith(".parquet")]
     return SyntheticResult(
-        out=cfg.out, rows=done["rows"], files=len(parts), bytes=sum(f["bytes"] for f in parts), seconds=0.0,
-        rows_per_s=0.0, per_label={int(c): n for c, n in done["rows_per_label"].items()},
-        mean_confidence=done["mean_confidence"], rejected=done["rejected_samples"], reused_parts=0, precision=precision,
+        out=cfg.out,
+        rows=done["rows"],
+        files=len(parts),
+        bytes=sum(f["bytes"] for f in parts),
+        seconds=0.0,
+        rows_per_s=0.0,
+        per_label={int(c): n for c, n in done["rows_per_label"].items()},
+        mean_confidence=done["mean_confidence"],
+        rejected=done["rejected_samples"],
+        reused_parts=0,
+        precision=precision,
         skipped=True,
     )
 
@@ -255,7 +323,9 @@ def _judge_or_plan_to_train(cfg: SyntheticConfig, generator_info: dict) -> dict 
         )
         return info
     if cfg.judge is not None:
-        raise AugmentError(f"--judge {cfg.judge} holds no trained classifier ({JUDGE_INFO} missing); train one with `augment judge`")
+        raise AugmentError(
+            f"--judge {cfg.judge} holds no trained classifier ({JUDGE_INFO} missing); train one with `augment judge`"
+        )
     return None
 
 
@@ -267,8 +337,16 @@ def _train_default_judge(cfg: SyntheticConfig, generator_info: dict) -> None:
     folder = judge_folder(cfg)
     dataset = generator_info.get("dataset", "mnist")
     print(f"no judge in {folder}: training one on real {dataset} first (a few minutes on a laptop CPU)", flush=True)
-    stages.judge.run(JudgeConfig(out=folder, dataset=dataset, data_root=cfg.data_root, download=cfg.download,
-                            gpu=cfg.gpu, address=cfg.address))
+    stages.judge.run(
+        JudgeConfig(
+            out=folder,
+            dataset=dataset,
+            data_root=cfg.data_root,
+            download=cfg.download,
+            gpu=cfg.gpu,
+            address=cfg.address,
+        )
+    )
 
 
 def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str) -> tuple[str, dict | None]:
@@ -288,12 +366,18 @@ def _precision(cfg: SyntheticConfig, fs, out: str, identity: dict, judge: str) -
     key = decision_key(identity["generator_sha256"], identity["judge_sha256"], compute_device(cfg.gpu) == "cuda")
     found = remembered(key) if local else None
     if found is not None:
-        print(f"precision auto: {found['precision']} (as measured for these models on this machine on "
-              f"{found['measured_at']}: bf16 {found['speedup_bf16']:.2f}x fp32's speed)", flush=True)
+        print(
+            f"precision auto: {found['precision']} (as measured for these models on this machine on "
+            f"{found['measured_at']}: bf16 {found['speedup_bf16']:.2f}x fp32's speed)",
+            flush=True,
+        )
         return found["precision"], {**found, "remembered_from": str(cache_file())}
     found = probe_on_actors_hardware(cfg, judge)
-    print(f"precision auto: {found['precision']} (bf16 {found['speedup_bf16']:.2f}x fp32's speed here, "
-          f"{found['pixels_within_one_step']:.1%} of pixels within one step)", flush=True)
+    print(
+        f"precision auto: {found['precision']} (bf16 {found['speedup_bf16']:.2f}x fp32's speed here, "
+        f"{found['pixels_within_one_step']:.1%} of pixels within one step)",
+        flush=True,
+    )
     if local:
         remember(key, found)
     return found["precision"], found
@@ -367,7 +451,10 @@ def _reusable_parts(cfg: SyntheticConfig, fs, out: str, identity: dict, bounds, 
             continue
         labels = table.column("label").to_numpy()
         reusable[k] = {
-            "part": k, "path": part_name(k), "rows": table.num_rows, "bytes": entry.size,
+            "part": k,
+            "path": part_name(k),
+            "rows": table.num_rows,
+            "bytes": entry.size,
             "sha256": storage.sha256(fs, entry.path),
             "per_label": np.bincount(labels, minlength=num_classes).tolist(),
             "confidence_sum": float(table.column("confidence").to_numpy().sum(dtype=np.float64)),
@@ -407,11 +494,16 @@ def _actor_pool(cfg: SyntheticConfig, parts: int) -> Iterator[tuple[int, dict, i
     yield actors, {"num_cpus": min(threads, cpus / actors) * 0.5}, threads
 
 
-def _run_parts(cfg: SyntheticConfig, plan: PartPlan, todo: list[tuple[int, int, int]], total_parts: int) -> dict[int, dict]:
+def _run_parts(
+    cfg: SyntheticConfig, plan: PartPlan, todo: list[tuple[int, int, int]], total_parts: int
+) -> dict[int, dict]:
     import ray
 
-    with (ray_session(cfg.address, ray_train=False), progress_channel() as progress,
-          _actor_pool(cfg, len(todo)) as (actors, resources, threads)):
+    with (
+        ray_session(cfg.address, ray_train=False),
+        progress_channel() as progress,
+        _actor_pool(cfg, len(todo)) as (actors, resources, threads),
+    ):
         # augment prints a line per part and the rows inside parts (progress); Ray Data's own
         # progress blocks would come between them every few seconds
         ray.data.DataContext.get_current().enable_progress_bars = console.verbose()
@@ -420,8 +512,11 @@ def _run_parts(cfg: SyntheticConfig, plan: PartPlan, todo: list[tuple[int, int, 
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _RayPartMaker,
             fn_constructor_kwargs={
-                "plan": plan, "device": compute_device(cfg.gpu), "threads": threads,
-                "progress": progress, "rows_todo": rows_todo,
+                "plan": plan,
+                "device": compute_device(cfg.gpu),
+                "threads": threads,
+                "progress": progress,
+                "rows_todo": rows_todo,
             },
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
@@ -436,11 +531,15 @@ def _run_parts(cfg: SyntheticConfig, plan: PartPlan, todo: list[tuple[int, int, 
                 made = sum(r["rows"] for r in results.values())
                 print(
                     f"{result['path']} done ({len(results)}/{len(todo)} this run, {total_parts} in all): "
-                    f"{result['rows']:,} rows in {result['seconds']:.1f} s; {made / (time.perf_counter() - started):,.0f} rows/s overall",
+                    f"{result['rows']:,} rows in {result['seconds']:.1f} s; "
+                    f"{made / (time.perf_counter() - started):,.0f} rows/s overall",
                     flush=True,
                 )
         except Exception as exc:  # Ray wraps the actor's exception; the user needs its first line
-            raise AugmentError(f"generation failed ({len(results)} of {len(todo)} parts finished; rerun to continue): {first_line(exc)}") from None
+            raise AugmentError(
+                f"generation failed ({len(results)} of {len(todo)} parts finished; rerun to continue): "
+                f"{first_line(exc)}"
+            ) from None
     return results
 
 
@@ -459,6 +558,7 @@ class _RayPartMaker:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         done = []
         for k, start, stop in zip(batch["part"], batch["start"], batch["stop"]):
+
             def rows_done(rows: int, part: int = int(k), size: int = int(stop - start)) -> None:
                 self.progress.update("generating", rows, self.rows_todo, "rows", key=part, final=rows == size)
 

@@ -134,17 +134,23 @@ def probe(checkpoint: str, judge: str | None, gpu: bool = False) -> dict:
     return {
         "precision": decide(speedup, within, fp32_fidelity, bf16_fidelity),
         "machine": machine() + (f", {torch.cuda.get_device_name()}" if gpu else ""),
-        "speedup_bf16": round(speedup, 3), "pixels_within_one_step": round(within, 5),
-        "fidelity_fp32": fp32_fidelity, "fidelity_bf16": bf16_fidelity, "rows": PROBE_ROWS,
-        "torch_threads": torch.get_num_threads(), **results,
+        "speedup_bf16": round(speedup, 3),
+        "pixels_within_one_step": round(within, 5),
+        "fidelity_fp32": fp32_fidelity,
+        "fidelity_bf16": bf16_fidelity,
+        "rows": PROBE_ROWS,
+        "torch_threads": torch.get_num_threads(),
+        **results,
     }
 
 
-def decide(speedup_bf16: float, pixels_within_one_step: float, fidelity_fp32: float | None,
-           fidelity_bf16: float | None) -> str:
+def decide(
+    speedup_bf16: float, pixels_within_one_step: float, fidelity_fp32: float | None, fidelity_bf16: float | None
+) -> str:
     """bf16 only when it is faster by MARGIN and its rows pass the quality checks."""
     quality = pixels_within_one_step >= PIXELS_WITHIN_ONE_STEP and (
-        fidelity_fp32 is None or fidelity_bf16 >= fidelity_fp32 - FIDELITY_TOLERANCE)
+        fidelity_fp32 is None or fidelity_bf16 >= fidelity_fp32 - FIDELITY_TOLERANCE
+    )
     return "bf16" if speedup_bf16 >= MARGIN and quality else "fp32"
 
 
@@ -168,8 +174,12 @@ def probe_apart(checkpoint: str, judge: str | None, gpu: bool = False) -> dict:
         return probe(checkpoint, judge, gpu)
     package_root = str(Path(__file__).resolve().parents[3])  # the folder holding `augment/`
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "augment.stages.synthetic.precision_probe", checkpoint, judge or "", str(gpu)],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "augment.stages.synthetic.precision_probe", checkpoint, judge or "", str(gpu)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
         prefix = "" if proc.returncode == 2 else "timing fp32 against bf16 failed: "

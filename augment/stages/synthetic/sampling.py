@@ -17,7 +17,8 @@ same latents. `attempt` > 0 gives a row fresh latents when the judge rejected th
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 

@@ -8,7 +8,8 @@ writes it, and it becomes visible only when complete.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,7 +91,10 @@ class PartMaker(DigitScorer):
         self.fs, self.folder = storage.resolve(plan.out)
 
     def make_rows(
-        self, ids: np.ndarray, images: np.ndarray | None = None, confidence: np.ndarray | None = None,
+        self,
+        ids: np.ndarray,
+        images: np.ndarray | None = None,
+        confidence: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(images, labels, confidence, rejected) for these ids; rejected rows draw fresh latents.
         `images` and `confidence`, when given, are filled in place and returned."""
@@ -117,7 +121,9 @@ class PartMaker(DigitScorer):
             f"{plan.min_confidence} in {plan.max_attempts} tries; lower --min-confidence"
         )
 
-    def write_part(self, index: int, start: int, stop: int, on_rows: Callable[[int], None] | None = None) -> dict[str, Any]:
+    def write_part(
+        self, index: int, start: int, stop: int, on_rows: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
         """Make rows start..stop-1 into part `index`, published whole; `on_rows(rows done)` after each batch."""
         started = time.perf_counter()
         plan = self.plan
@@ -140,10 +146,17 @@ class PartMaker(DigitScorer):
                     rejected += batch_rejected
                     if on_rows is not None:
                         on_rows(group_start - start + min(first + plan.batch_size, len(ids)))
-                writer.write(schema.make_table(
-                    ids, images, labels, source="synthetic", metadata=plan.metadata,
-                    confidence=confidence, generator=self.generator_sha256,
-                ))
+                writer.write(
+                    schema.make_table(
+                        ids,
+                        images,
+                        labels,
+                        source="synthetic",
+                        metadata=plan.metadata,
+                        confidence=confidence,
+                        generator=self.generator_sha256,
+                    )
+                )
                 counts += np.bincount(labels, minlength=len(counts))
                 confidence_sum += float(confidence.sum(dtype=np.float64))
                 del images  # before the next group's buffer exists, not after
