@@ -98,9 +98,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(
-        f"{machine()} ({platform.processor() or platform.machine()}), {args.threads} torch threads, torch {torch.__version__}"
-    )
+    cpu = platform.processor() or platform.machine()
+    print(f"{machine()} ({cpu}), {args.threads} torch threads, torch {torch.__version__}")
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     print(f"peak (2048² matmul): fp32 {peak['fp32']:,.0f} GFLOP/s, bf16 {peak['bf16']:,.0f} GFLOP/s")
     speed = machine_speed.measure(gpu=False)
