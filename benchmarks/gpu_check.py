@@ -37,6 +37,7 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,20 +45,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment.core import mnist, schema  # noqa: E402
+from augment.core import mnist  # noqa: E402
 from augment.core.precision import strict_fp32_on_cuda  # noqa: E402
+from augment.forecast.machine_speed import default_gan_step  # noqa: E402
 from augment.models.checkpoint import load_state, save_state  # noqa: E402
 from augment.models.classifier import ClassifierSpec, DigitClassifier  # noqa: E402
-from augment.models.classifier_file import export_classifier  # noqa: E402
 from augment.models.classifier_training import Schedule, optimizer_for, train_epoch  # noqa: E402
-from augment.models.gan import GanSpec, build_discriminator, build_generator, init_weights, memory_format_for  # noqa: E402
-from augment.models.gan_step import AUTOCAST_DTYPES, GanStep, make_ema  # noqa: E402
-from augment.models.generator_file import export_generator  # noqa: E402
+from augment.models.gan import GanSpec, memory_format_for  # noqa: E402
+from augment.models.gan_step import GanStep  # noqa: E402
 from augment.stages.classifier.classic_augment import augment_batch, row_keys  # noqa: E402
-from augment.stages.gan.config import GanConfig  # noqa: E402
-from augment.stages.synthetic.parts import PartPlan, part_bounds  # noqa: E402
-from augment.stages.synthetic.sampling import class_boundaries, latents_for  # noqa: E402
+from augment.stages.synthetic.parts import part_bounds  # noqa: E402
+from augment.stages.synthetic.sampling import latents_for  # noqa: E402
 from augment.stages.synthetic.synthesis import DigitScorer, PartMaker  # noqa: E402
+from benchmarks.generate_throughput import plan_for, untrained_models  # noqa: E402
 
 RESULTS: dict[str, dict] = {}
 
@@ -128,26 +128,8 @@ def digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
-def gan_models(device: torch.device, precision: str) -> tuple[GanStep, GanSpec]:
-    cfg, spec = GanConfig.defaults(), GanSpec()
-    torch.manual_seed(0)
-    generator, discriminator = build_generator(spec), build_discriminator(spec)
-    generator.apply(init_weights)
-    discriminator.apply(init_weights)
-    layout = memory_format_for(spec)
-    generator.to(device, memory_format=layout)
-    discriminator.to(device, memory_format=layout)
-    step = GanStep(
-        generator,
-        discriminator,
-        torch.optim.Adam(generator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
-        torch.optim.Adam(discriminator.parameters(), cfg.lr, betas=(cfg.beta1, cfg.beta2)),
-        make_ema(generator, cfg.ema_decay),
-        cfg.loss,
-        cfg.latent_dim,
-        autocast_dtype=AUTOCAST_DTYPES[precision],
-    )
-    return step, spec
+def gan_models(device: torch.device, precision: str) -> GanStep:
+    return default_gan_step(device, precision)[0]
 
 
 def gan_epoch(step: GanStep, images: torch.Tensor, labels: torch.Tensor, batch: int = 128) -> int:
@@ -163,12 +145,12 @@ def check_gan(device: torch.device, images: torch.Tensor, labels: torch.Tensor, 
     x = mnist.to_gan_range(images.to(device)).unsqueeze(1).contiguous(memory_format=memory_format_for(GanSpec()))
     y = labels.to(device)
     for precision in ("fp32", "bf16"):
-        step, _ = gan_models(device, precision)
+        step = gan_models(device, precision)
         gan_epoch(step, x[:1024], y[:1024])  # warm-up: kernel selection
         with section(f"gan epoch {precision}", device) as found:
             found["steps"] = gan_epoch(step, x, y)
             found["images"] = len(y)
-    step, _ = gan_models(device, "fp32")
+    step = gan_models(device, "fp32")
     gan_epoch(step, x, y)
     with section("gan checkpoint and resume", device) as found:
         (work / "ckpt").mkdir(exist_ok=True)
@@ -182,7 +164,7 @@ def check_gan(device: torch.device, images: torch.Tensor, labels: torch.Tensor, 
                 "ema": step.ema.state_dict(),
             },
         )
-        resumed, _ = gan_models(device, "fp32")
+        resumed = gan_models(device, "fp32")
         state = load_state(str(work / "ckpt"), map_location="cpu")  # as newest_checkpoint loads it
         for name in ("generator", "discriminator", "ema", "g_optimizer", "d_optimizer"):
             getattr(resumed, name).load_state_dict(state[name])
@@ -246,26 +228,9 @@ def check_classifiers(device: torch.device, images: torch.Tensor, labels: torch.
 
 
 def check_generation(device: torch.device, work: Path, rows: int) -> None:
-    torch.manual_seed(0)
-    spec = GanSpec()
-    generator = build_generator(spec)
-    generator.apply(init_weights)
-    export_generator(str(work / "gan"), generator.eval(), spec, dataset="mnist", epochs=0)
-    export_classifier(str(work / "judge"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist")
+    gan, judge = untrained_models(work)
     for batch in (512, 8192):
-        plan = PartPlan(
-            checkpoint=str(work / "gan"),
-            judge=str(work / "judge"),
-            out=str(work / f"rows-{batch}"),
-            n=rows,
-            seed=0,
-            boundaries=tuple(class_boundaries(10, None).tolist()),
-            min_confidence=0.0,
-            max_attempts=1,
-            batch_size=batch,
-            metadata=schema.file_metadata("mnist", generator="gpu-check", run_config={"n": rows}),
-            precision="fp32",
-        )
+        plan = replace(plan_for(gan, judge, str(work / f"rows-{batch}"), rows, "fp32"), batch_size=batch)
         maker = PartMaker(plan, device=device.type)
         maker.write_part(0, 0, min(rows, 4096))  # warm-up
         with section(f"generation batch {batch}", device) as found:
@@ -274,9 +239,9 @@ def check_generation(device: torch.device, work: Path, rows: int) -> None:
             found["rows"] = rows
         found["rows_per_s"] = round(rows / found["seconds"], 1)  # (the console line above has the seconds)
     with section("generation rows on this device vs the CPU", device) as found:
-        latents, labels = latents_for(np.arange(2048), 0, spec.latent_dim), np.arange(2048) % 10
-        here = DigitScorer(str(work / "gan"), str(work / "judge"), device=device.type).score(latents, labels)[0]
-        cpu = DigitScorer(str(work / "gan"), str(work / "judge"), device="cpu").score(latents, labels)[0]
+        latents, labels = latents_for(np.arange(2048), 0, GanSpec().latent_dim), np.arange(2048) % 10
+        here = DigitScorer(gan, judge, device=device.type).score(latents, labels)[0]
+        cpu = DigitScorer(gan, judge, device="cpu").score(latents, labels)[0]
         found["same_sha256"] = hashlib.sha256(here.tobytes()).hexdigest() == hashlib.sha256(cpu.tobytes()).hexdigest()
         found["pixels_differing"] = int((here != cpu).sum())
         found["max_pixel_difference"] = int(np.abs(here.astype(int) - cpu.astype(int)).max())

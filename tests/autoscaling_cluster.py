@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from dataclasses import dataclass
 
 from ray.autoscaler._private.fake_multi_node.node_provider import FAKE_HEAD_NODE_TYPE as HEAD_TYPE
 
-from tests.ray_head import RayHead, _wait_for_jobs_api, free_port, ray_cli, stop_processes
+from tests.ray_head import RayHead, _wait_for_jobs_api, client_env, free_port, head_command, in_driver, stop_processes
 
 # The keys the v1 autoscaler reads from a launcher config; a fake cluster needs none of them.
 EMPTY_LAUNCHER_KEYS = {
@@ -57,12 +55,7 @@ class AutoscalingCluster:
 
     def state(self, code: str):
         """What `code` prints as JSON (last line), run in a driver attached to this cluster."""
-        connect = f"ray.init(address={self.gcs_address!r}, configure_logging=False, log_to_driver=False)"
-        script = f"import json, ray\n{connect}\n{code}"
-        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=self.env)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr[-2000:])
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return in_driver(self.gcs_address, self.env, code)
 
     def live_nodes(self) -> dict[str, dict]:
         """Node id -> its resources, for every live node."""
@@ -128,34 +121,9 @@ def autoscaling_cluster(
     config_file = os.path.join(temp_dir, "autoscaling.yaml")
     with open(config_file, "w") as f:
         json.dump(config, f)  # JSON is YAML
-    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **(env_extra or {}))
+    env = client_env(env_extra)
     head_env = {**env, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1"}
-    command = [
-        ray_cli(),
-        "start",
-        "--head",
-        f"--port={gcs_port}",
-        f"--num-cpus={head_cpus}",
-        "--num-gpus=0",
-        f"--autoscaling-config={config_file}",
-        "--include-dashboard=true",
-        "--dashboard-host=127.0.0.1",
-        f"--dashboard-port={dashboard}",
-        f"--temp-dir={temp_dir}",
-        "--node-ip-address=127.0.0.1",
-        "--disable-usage-stats",
-        *(
-            f"--{name}={free_port()}"
-            for name in (
-                "dashboard-agent-listen-port",
-                "dashboard-agent-grpc-port",
-                "runtime-env-agent-port",
-                "metrics-export-port",
-                "ray-client-server-port",
-            )
-        ),
-    ]
+    command = head_command(temp_dir, gcs_port, dashboard, head_cpus, f"--autoscaling-config={config_file}")
     cluster = AutoscalingCluster(RayHead(f"http://127.0.0.1:{dashboard}", env), f"127.0.0.1:{gcs_port}", temp_dir, env)
     try:
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=head_env)

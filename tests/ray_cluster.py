@@ -7,19 +7,24 @@ instance disappears) or add while a job runs. Only this cluster's own processes 
 from __future__ import annotations
 
 import itertools
-import json
-import os
-import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from tests.ray_head import RayHead, _wait_for_jobs_api, free_port, ray_cli, stop_processes
+from tests.ray_head import (
+    RayHead,
+    _wait_for_jobs_api,
+    client_env,
+    free_port,
+    head_command,
+    in_driver,
+    ray_cli,
+    stop_processes,
+)
 
 
 @dataclass
@@ -71,14 +76,7 @@ class RayCluster:
         node.alive = False
 
     def _state(self, code: str):
-        """What `code` prints as JSON, run in a driver attached to this cluster (never in the test
-        process, which may hold a Ray of its own)."""
-        connect = f"ray.init(address={self.gcs_address!r}, configure_logging=False, log_to_driver=False)"
-        script = f"import json, ray\n{connect}\n{code}"
-        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=self.env)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr[-2000:])
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return in_driver(self.gcs_address, self.env, code)
 
     def _alive_nodes(self) -> list[dict]:
         return self._state("print(json.dumps([n for n in ray.nodes() if n['Alive']], default=str))")
@@ -141,24 +139,8 @@ def ray_cluster(
     for every process of the cluster, jobs included (storage credentials, data root)."""
     temp_dir = tempfile.mkdtemp(prefix="rc", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     gcs_port, dashboard = free_port(), free_port()
-    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **(env_extra or {}))
-    command = [
-        ray_cli(),
-        "start",
-        "--head",
-        f"--port={gcs_port}",
-        "--num-cpus=0",
-        "--num-gpus=0",
-        "--include-dashboard=true",
-        "--dashboard-host=127.0.0.1",
-        f"--dashboard-port={dashboard}",
-        f"--temp-dir={temp_dir}",
-        "--node-ip-address=127.0.0.1",
-        "--disable-usage-stats",
-        f"--ray-client-server-port={free_port()}",
-        *_own_ports(),
-    ]
+    env = client_env(env_extra)
+    command = head_command(temp_dir, gcs_port, dashboard, 0)
     cluster = RayCluster(RayHead(f"http://127.0.0.1:{dashboard}", env), f"127.0.0.1:{gcs_port}", temp_dir, env)
     try:
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=env)

@@ -3,6 +3,7 @@ own processes only (never a broad `ray stop`, which would take down every Ray on
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -67,42 +68,54 @@ class RayHead:
     env: dict[str, str]  # what a client process needs: this cluster's auth token, no RAY_ADDRESS
 
 
-@contextmanager
-def ray_head(num_cpus: int = 2, env_extra: dict[str, str] | None = None) -> Iterator[RayHead]:
-    """Start a head node with its own auth token (Ray >= 2.59 requires one for local clusters, and
-    the default token file lives in a HOME that tests replace). `env_extra`: more variables for the
-    cluster's processes, jobs included (storage credentials, data root)."""
-    temp_dir = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    dashboard = free_port()
-    command = [
-        ray_cli(),
-        "start",
-        "--head",
-        f"--port={free_port()}",
-        f"--num-cpus={num_cpus}",
-        "--num-gpus=0",
-        "--include-dashboard=true",
-        "--dashboard-host=127.0.0.1",
-        f"--dashboard-port={dashboard}",
-        f"--temp-dir={temp_dir}",
-        "--node-ip-address=127.0.0.1",
-        "--disable-usage-stats",
-        # Ports of their own: the test session's Ray may already hold the defaults (agent 52365 ...),
-        # and a head whose job agent cannot bind answers every submission "No available agent".
-        *(
-            f"--{name}={free_port()}"
-            for name in (
-                "dashboard-agent-listen-port",
-                "dashboard-agent-grpc-port",
-                "runtime-env-agent-port",
-                "metrics-export-port",
-                "ray-client-server-port",
-            )
-        ),
-    ]
+def client_env(env_extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for a cluster of its own: an auth token of its own (Ray >= 2.59
+    requires one for local clusters, and the default token file lives in a HOME that tests
+    replace), no RAY_ADDRESS, and `env_extra` (storage credentials, data root)."""
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), **(env_extra or {}))
-    subprocess.run(command, check=True, capture_output=True, text=True, timeout=120, env=env)
+    return env
+
+
+def head_command(temp_dir: str, gcs_port: int, dashboard_port: int, num_cpus: int, *extra: str) -> list[str]:
+    """`ray start --head` on loopback with the Jobs API, no GPU, and ports of its own: the test
+    session's Ray may already hold the defaults (agent 52365 ...), and a head whose job agent
+    cannot bind answers every submission "No available agent"."""
+    own_ports = (
+        "dashboard-agent-listen-port",
+        "dashboard-agent-grpc-port",
+        "runtime-env-agent-port",
+        "metrics-export-port",
+        "ray-client-server-port",
+    )
+    return [
+        ray_cli(), "start", "--head", f"--port={gcs_port}", f"--num-cpus={num_cpus}", "--num-gpus=0", *extra,
+        "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
+        f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1", "--disable-usage-stats",
+        *(f"--{name}={free_port()}" for name in own_ports),
+    ]  # fmt: skip
+
+
+def in_driver(gcs_address: str, env: dict[str, str], code: str):
+    """What `code` prints as JSON (its last line), run in a driver attached to the cluster at
+    `gcs_address` (never in the test process, which may hold a Ray of its own)."""
+    connect = f"ray.init(address={gcs_address!r}, configure_logging=False, log_to_driver=False)"
+    script = f"import json, ray\n{connect}\n{code}"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def ray_head(num_cpus: int = 2, env_extra: dict[str, str] | None = None) -> Iterator[RayHead]:
+    """Start a head node with its own auth token. `env_extra`: more variables for the cluster's
+    processes, jobs included (storage credentials, data root)."""
+    temp_dir = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    dashboard = free_port()
+    env = client_env(env_extra)
+    subprocess.run(head_command(temp_dir, free_port(), dashboard, num_cpus), check=True, capture_output=True, text=True,
+                   timeout=120, env=env)  # fmt: skip
     head = RayHead(f"http://127.0.0.1:{dashboard}", env)
     try:
         _wait_for_jobs_api(head)

@@ -94,7 +94,9 @@ def _default_gan():
     return cfg, GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=10, spectral_norm=cfg.spectral_norm)
 
 
-def _gan_rate(device, precision: str) -> float:
+def default_gan_step(device, precision: str):
+    """(GanStep, GanConfig): the GAN stage's default models, optimizers and EMA on `device`, as a
+    worker builds them (seeded, initialised, in their memory format), for plain-loop measurements."""
     import torch
 
     from augment.models.gan import build_discriminator, build_generator, init_weights, memory_format_for
@@ -119,7 +121,18 @@ def _gan_rate(device, precision: str) -> float:
         cfg.latent_dim,
         autocast_dtype=AUTOCAST_DTYPES[precision],
     )
-    real = (torch.rand(cfg.batch_size, 1, 28, 28, device=device) * 2 - 1).contiguous(memory_format=layout)
+    return step, cfg
+
+
+def _gan_rate(device, precision: str) -> float:
+    import torch
+
+    from augment.models.gan import memory_format_for
+
+    step, cfg = default_gan_step(device, precision)
+    real = (torch.rand(cfg.batch_size, 1, 28, 28, device=device) * 2 - 1).contiguous(
+        memory_format=memory_format_for(_default_gan()[1])
+    )
     labels = torch.arange(cfg.batch_size, device=device) % 10
     return cfg.batch_size / _timed(lambda: step(real, labels), GAN_STEPS, _sync_for(device))
 
