@@ -98,3 +98,12 @@ def test_cluster_yamls_node_types_read_as_the_autoscaler_reads_them_size_one_gpu
     shape = cluster(head(8), *types)  # as a job on the head sees it before any GPU node is up
     placement = plan(2, True, what="GAN", shape=shape)
     assert placement.bundle() == {"CPU": 8.0, "GPU": 1.0} and not fits_now(placement, shape)
+
+
+def test_ray_datas_cpu_is_shared_by_small_training_nodes_when_the_head_has_none():
+    # the node-loss tests' cluster: a head of 0 CPUs and two 1-CPU nodes; the classifier leaves 1 CPU
+    # to Ray Data: half a CPU on each node, half a CPU per worker (as before node shapes)
+    shape = cluster(head(0), NodeType("node", 1, 0, 2, 2, head=False), autoscaler=False)
+    placement = plan(2, False, what="classifier", cpus_kept_free=1.0, shape=shape)
+    assert (placement.cpus, placement.threads) == (0.5, 1)
+    assert fits_now(placement, shape)

@@ -5,8 +5,8 @@ The rule: a worker asks for the largest whole number of CPUs (plus one GPU with 
 the asked workers fit on the nodes that can hold them, the nodes the autoscaler can still start
 included. The head is no training node when the cluster has other nodes for the work (cluster.yaml:
 it drives jobs and runs Ray Data); a single machine is its own head and does everything. CPUs that
-Ray Data needs beside the workers come from the other nodes when they have them, else from each
-training node. Torch threads = the node's CPUs shared by the workers on it.
+Ray Data needs beside the workers come from the other nodes when they have them, else from the
+training nodes, shared among them. Torch threads = the node's CPUs shared by the workers on it.
 
 With --gpu, nothing is refused because no GPU is up *now*: the demand goes to the autoscaler
 (`ray.autoscaler.sdk.request_resources`) and the stage waits, a progress line every few seconds,
@@ -82,7 +82,7 @@ def plan(
     if not hosts:
         kinds = ", ".join(t.describe() for t in shape.types) or "none"
         raise AugmentError(f"{what}: --gpu needs a node type with a GPU; this cluster's node types have none ({kinds})")
-    reserve = 0.0 if _cpus_off(shape, hosts) >= cpus_kept_free else cpus_kept_free
+    reserve = _reserve_per_node(shape, hosts, cpus_kept_free)
     share = cpus or _largest_share(hosts, workers, gpu, reserve)
     if gpu and sum(t.most * t.gpus for t in hosts) < workers:
         gpus = sum(t.most * t.gpus for t in hosts)
@@ -116,6 +116,14 @@ def _hosts(shape: ClusterShape, gpu: bool) -> list[NodeType]:
 def _cpus_off(shape: ClusterShape, hosts: list[NodeType]) -> float:
     """CPUs on live nodes that run no worker (the head beside GPU nodes): where Ray Data can run."""
     return sum(t.cpus * t.up for t in shape.types if t not in hosts)
+
+
+def _reserve_per_node(shape: ClusterShape, hosts: list[NodeType], cpus_kept_free: float) -> float:
+    """CPUs each training node leaves free for Ray Data: none where the other nodes (the head beside
+    GPU nodes) have them; else what is missing, shared by the training nodes up now (Ray Data's
+    tasks go wherever a CPU is free: two 1-CPU nodes leave half a CPU each)."""
+    missing = max(0.0, cpus_kept_free - _cpus_off(shape, hosts))
+    return missing / max(1, sum(t.up for t in hosts))
 
 
 def _slots(t: NodeType, share: float, gpu: bool, reserve: float) -> int:
