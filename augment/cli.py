@@ -185,7 +185,9 @@ def generate(
     judge: Optional[str] = typer.Option(
         None, help="Judge folder (default CHECKPOINT/judge, trained there on first use)."
     ),
-    workers: Optional[int] = typer.Option(None, help="Actors (default: one per CPU, or one per GPU with --gpu)."),
+    workers: Optional[int] = typer.Option(
+        None, help="Actors (default: one per CPU, or with --gpu one per GPU the node types allow, started on demand)."
+    ),
     gpu: bool = typer.Option(False, "--gpu", help="Generate on GPUs, one per actor."),
     batch_size: Optional[int] = typer.Option(
         SyntheticConfig.batch_size, help="Rows per generator forward pass (default: 512 on CPUs, 8192 on a GPU)."
@@ -385,7 +387,11 @@ def run(
         help="Most rows per synthetic part file; a part is one actor's task, so smaller parts spread generation over "
         "more nodes.",
     ),
-    workers: Optional[int] = typer.Option(None, help="Ray Train workers (default: 2 on a CPU machine, 1 per GPU)."),
+    workers: Optional[int] = typer.Option(
+        None,
+        help="Ray Train workers (default: 2 where the training nodes hold two of a CPU or more, else 1; with --gpu 1: "
+        "these small models train no faster split over GPUs; generation still uses every GPU).",
+    ),
     gpu: bool = typer.Option(False, "--gpu", help="Use GPUs (defaults sized for a GPU)."),
     address: Address = None,
     force: Optional[str] = typer.Option(
