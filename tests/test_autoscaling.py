@@ -176,6 +176,6 @@ def test_gpu_on_a_cluster_whose_node_types_have_no_gpu_is_refused_in_one_line_at
         "--gpu",
         env=env,
     )
-    assert_one_line_error(result, "--gpu needs a node type with a GPU", "cpu (1 CPU)")
+    assert_one_line_error(result, "--gpu: GAN needs a node type with a GPU", "cpu (1 CPU)")
     assert time.time() - started < 60
     assert not (tmp_path / "gan").exists() or not any((tmp_path / "gan").iterdir())

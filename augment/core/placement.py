@@ -81,7 +81,7 @@ def plan(
     hosts = _hosts(shape, gpu)
     if not hosts:
         kinds = ", ".join(t.describe() for t in shape.types) or "none"
-        raise AugmentError(f"{what}: --gpu needs a node type with a GPU; this cluster's node types have none ({kinds})")
+        raise AugmentError(f"--gpu: {what} needs a node type with a GPU; this cluster's node types have none ({kinds})")
     reserve = _reserve_per_node(shape, hosts, cpus_kept_free)
     share = cpus or _largest_share(hosts, workers, gpu, reserve)
     if gpu and sum(t.most * t.gpus for t in hosts) < workers:
