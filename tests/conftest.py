@@ -68,13 +68,19 @@ def _own_lines(text: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if not _FORWARDED_RAY_LOG.match(line))
 
 
+def augment_argv(*args, prelude: str = "") -> list[str]:
+    """The command line of the `augment` entry point in a fresh interpreter (this environment's
+    Python; the `augment` script may not be on PATH)."""
+    return [sys.executable, "-c", prelude + "from augment.cli import main; main()", *map(str, args)]
+
+
 def run_cli_process(*args, env: dict[str, str] | None = None, prelude: str = "") -> CliResult:
     """Run the entry point in a fresh interpreter: what the terminal shows, byte for byte.
 
     `prelude` is Python run first in that process, e.g. to point downloads at an unreachable mirror.
     """
     proc = subprocess.run(
-        [sys.executable, "-c", prelude + "from augment.cli import main; main()", *map(str, args)],
+        augment_argv(*args, prelude=prelude),
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.autoscaling_cluster import AutoscalingCluster, autoscaling_cluster, node_type
-from tests.conftest import assert_one_line_error, run_cli_process
+from tests.conftest import assert_one_line_error, augment_argv, run_cli_process
 from tests.fixtures import write_tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,18 +56,7 @@ def submit(cluster: AutoscalingCluster, job: str, *args: str, timeout_s: float =
     """`augment submit JOB --wait -- ARGS` in a client process: (exit code, console lines, seconds)."""
     started = time.time()
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from augment.cli import main; main()",
-            "submit",
-            job,
-            "--address",
-            cluster.address,
-            "--wait",
-            "--",
-            *args,
-        ],
+        augment_argv("submit", job, "--address", cluster.address, "--wait", "--", *args),
         cwd=ROOT,
         env=cluster.env,
         capture_output=True,

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
+from tests.conftest import augment_argv
 from tests.fixtures import write_tiny_dataset
 from tests.ray_cluster import RayCluster, ray_cluster
 from tests.s3_server import s3_server
@@ -71,18 +71,7 @@ def submit(
 ) -> tuple[int, list[str]]:
     """`augment submit JOB --wait -- ARGS` in a client process; every console line goes to `on_line`
     as it arrives."""
-    command = [
-        sys.executable,
-        "-c",
-        "from augment.cli import main; main()",
-        "submit",
-        job,
-        "--address",
-        world.cluster.address,
-        "--wait",
-        "--",
-        *args,
-    ]
+    command = augment_argv("submit", job, "--address", world.cluster.address, "--wait", "--", *args)
     proc = subprocess.Popen(command, env=world.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines, deadline = [], time.time() + timeout_s
     for line in proc.stdout:
@@ -184,7 +173,7 @@ def models(world, tmp_path_factory) -> tuple[str, str]:
         ["judge", "--out", folder / "judge", "--epochs", "1", "--limit", "1024"],
     ):
         done = subprocess.run(
-            [sys.executable, "-c", "from augment.cli import main; main()", *map(str, command), "--workers", "1"],
+            augment_argv(*command, "--workers", "1"),
             env=env,
             capture_output=True,
             text=True,
@@ -283,7 +272,7 @@ def test_a_node_lost_in_generation_still_gives_exactly_n_unique_rows(world, clus
 def test_a_node_lost_in_classifier_training_resumes_and_finishes(world, cluster, bucket):
     real, run = f"{BUCKET}/classifier-lost-node/real", f"{BUCKET}/classifier-lost-node/classifier"
     exported = subprocess.run(
-        [sys.executable, "-c", "from augment.cli import main; main()", "data", "export", "--out", f"s3://{real}"],
+        augment_argv("data", "export", "--out", f"s3://{real}"),
         env={**world.env, **world.s3_env, "AUGMENT_DATA_ROOT": str(world.data_root), "AUGMENT_OFFLINE": "1"},
         capture_output=True,
         text=True,

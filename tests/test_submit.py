@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_one_line_error, run_cli_process
+from tests.conftest import assert_one_line_error, augment_argv, run_cli_process
 from tests.fixtures import write_untrained_models
 from tests.ray_head import ray_cli, ray_head
 
@@ -27,16 +26,7 @@ def _submit(head, *args) -> subprocess.CompletedProcess:
     process."""
     job, *rest = args
     return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from augment.cli import main; main()",
-            "submit",
-            job,
-            "--address",
-            head.address,
-            *map(str, rest),
-        ],
+        augment_argv("submit", job, "--address", head.address, *rest),
         cwd=ROOT,
         env=head.env,
         capture_output=True,
