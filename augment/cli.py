@@ -390,7 +390,7 @@ def run(
     workers: Optional[int] = typer.Option(
         None,
         help="Ray Train workers (default: 2 where the training nodes hold two of a CPU or more, else 1; with --gpu 1: "
-        "these small models train no faster split over GPUs; generation still uses every GPU).",
+        "these small models should train no faster split over GPUs (not yet measured); generation uses every GPU).",
     ),
     gpu: bool = typer.Option(False, "--gpu", help="Use GPUs (defaults sized for a GPU)."),
     address: Address = None,

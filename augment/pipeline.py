@@ -362,8 +362,9 @@ def _record_settings(cfg: PipelineConfig) -> None:
 def _default_workers(gpu: bool) -> int:
     """Training workers when --workers is not given. With --gpu: 1. The models are small (a DCGAN
     and a CNN on 28x28 digits at a global batch of 128): split over k GPUs each step is launch-bound
-    at 128/k samples per GPU and adds an all-reduce, so more GPUs do not train faster; generation,
-    which splits into independent parts, still uses every GPU the node types allow. On CPUs: 2 where
+    at 128/k samples per GPU and adds an all-reduce, so more GPUs should not train faster (reasoned,
+    not yet measured on a GPU); generation, which splits into independent parts, still uses every
+    GPU the node types allow. On CPUs: 2 where
     the training nodes hold two workers of a whole CPU or more (on 2 cores two workers of one core
     train faster than one of both, benchmarks/RESULTS.md), else 1."""
     if gpu:
