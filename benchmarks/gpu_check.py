@@ -128,10 +128,6 @@ def digits(count: int) -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
-def gan_models(device: torch.device, precision: str) -> GanStep:
-    return default_gan_step(device, precision)[0]
-
-
 def gan_epoch(step: GanStep, images: torch.Tensor, labels: torch.Tensor, batch: int = 128) -> int:
     order = torch.randperm(len(labels), device=images.device)
     steps = len(order) // batch
@@ -145,12 +141,12 @@ def check_gan(device: torch.device, images: torch.Tensor, labels: torch.Tensor, 
     x = mnist.to_gan_range(images.to(device)).unsqueeze(1).contiguous(memory_format=memory_format_for(GanSpec()))
     y = labels.to(device)
     for precision in ("fp32", "bf16"):
-        step = gan_models(device, precision)
+        step = default_gan_step(device, precision)[0]
         gan_epoch(step, x[:1024], y[:1024])  # warm-up: kernel selection
         with section(f"gan epoch {precision}", device) as found:
             found["steps"] = gan_epoch(step, x, y)
             found["images"] = len(y)
-    step = gan_models(device, "fp32")
+    step = default_gan_step(device, "fp32")[0]
     gan_epoch(step, x, y)
     with section("gan checkpoint and resume", device) as found:
         (work / "ckpt").mkdir(exist_ok=True)
@@ -164,7 +160,7 @@ def check_gan(device: torch.device, images: torch.Tensor, labels: torch.Tensor, 
                 "ema": step.ema.state_dict(),
             },
         )
-        resumed = gan_models(device, "fp32")
+        resumed = default_gan_step(device, "fp32")[0]
         state = load_state(str(work / "ckpt"), map_location="cpu")  # as newest_checkpoint loads it
         for name in ("generator", "discriminator", "ema", "g_optimizer", "d_optimizer"):
             getattr(resumed, name).load_state_dict(state[name])

@@ -13,6 +13,7 @@ that is known (a fixed cluster, or one whose autoscaler we cannot see).
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,13 @@ def _autoscaling_config_file() -> Path | None:
         gcs_port = ray.get_runtime_context().gcs_address.rsplit(":", 1)[1]
     except Exception:
         return None
+    return _config_file_of(gcs_port)
+
+
+@functools.lru_cache(maxsize=8)
+def _config_file_of(gcs_port: str) -> Path | None:
+    """Found once per cluster: a stage waiting for nodes reads the shapes every second, and a
+    cluster's autoscaler keeps the file it started with."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue

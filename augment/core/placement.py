@@ -59,6 +59,7 @@ class Placement:
     threads: int  # torch threads each runs
     gpu: bool
     hosts: tuple[NodeType, ...]  # the node types that can hold them
+    cpus_kept_free: float = 0.0  # CPUs left to Ray Data beside them (the classifier's reading and augmenting)
 
     def bundle(self) -> dict[str, float]:
         return {"CPU": self.cpus, **({"GPU": 1.0} if self.gpu else {})}
@@ -96,7 +97,7 @@ def plan(
             f"({', '.join(t.describe() + f' x {t.most}' for t in hosts)}"
             f"{f', beside {cpus_kept_free:g} CPU for Ray Data' if reserve else ''})"
         )
-    return Placement(workers, share, _threads(hosts, share, workers, gpu), gpu, tuple(hosts))
+    return Placement(workers, share, _threads(hosts, share, workers, gpu), gpu, tuple(hosts), cpus_kept_free)
 
 
 def gpus_possible(shape: ClusterShape) -> float:
@@ -151,14 +152,17 @@ def _threads(hosts: list[NodeType], share: float, workers: int, gpu: bool) -> in
     return max(1, int(smallest.cpus // on_one))
 
 
-def fits_now(placement: Placement, shape: ClusterShape) -> bool:
-    """Whether the live nodes of the host types hold every worker (their totals: the stage's own
-    earlier work has ended by the time the workers start)."""
+def live_slots(placement: Placement, shape: ClusterShape) -> int:
+    """Workers of this placement's size the live nodes of its host types hold, Ray Data's CPUs left
+    free (node totals: the stage's own earlier work has ended by the time the workers start)."""
     keys = {(h.cpus, h.gpus, h.head) for h in placement.hosts}
-    slots = (
-        t.up * _slots(t, placement.cpus, placement.gpu, 0.0) for t in shape.types if (t.cpus, t.gpus, t.head) in keys
-    )
-    return sum(slots) >= placement.workers
+    hosts = [t for t in shape.types if (t.cpus, t.gpus, t.head) in keys]
+    reserve = _reserve_per_node(shape, hosts, placement.cpus_kept_free)
+    return sum(t.up * _slots(t, placement.cpus, placement.gpu, reserve) for t in hosts)
+
+
+def fits_now(placement: Placement, shape: ClusterShape) -> bool:
+    return live_slots(placement, shape) >= placement.workers
 
 
 @contextmanager
@@ -206,7 +210,7 @@ def _wait_until_up(placement: Placement, shape: ClusterShape, what: str, echo) -
             last = time.monotonic()
         time.sleep(1.0)
         shape = cluster_shape()
-    echo(f"{what}: {plural(needed, 'node')} up after {time.monotonic() - began:.0f} s")
+    echo(f"{what}: {plural(needed, 'GPU node' if placement.gpu else 'node')} up after {time.monotonic() - began:.0f} s")
 
 
 def _nodes_needed(placement: Placement) -> int:

@@ -15,8 +15,17 @@ import torch
 from augment.core import manifest, mnist, storage
 from augment.core.console import plural
 from augment.core.errors import AugmentError, OtherSettings, first_line, require
+from augment.core.node_types import cluster_shape
 from augment.core.per_class import describe_per_class
-from augment.core.placement import WAIT_FOR_NODES_ENV, Placement, fake_gpu, nodes_held, plan, wait_for_nodes_s
+from augment.core.placement import (
+    WAIT_FOR_NODES_ENV,
+    Placement,
+    fake_gpu,
+    live_slots,
+    nodes_held,
+    plan,
+    wait_for_nodes_s,
+)
 from augment.core.precision import strict_fp32_on_cuda
 from augment.models.checkpoint import load_state
 
@@ -102,50 +111,37 @@ START_TIMEOUT_ENV = "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S"  # Ray's own; the d
 DEFAULT_START_TIMEOUT_S = 60.0
 
 
-def fit(
-    train_fn,
-    loop_config: dict,
-    *,
-    what: str,
-    cfg,
-    worker_cpus: float,
-    storage_path: str,
-    fs,
-    max_failures: int = 0,
-    datasets=None,
-    cpus_kept_free: float = 0.0,
-):
-    """Runs `train_fn` on cfg.workers Ray Train workers; Ray's run state and checkpoints go to
+def fit(train_fn, loop_config: dict, *, what: str, cfg, placement: Placement, storage_path: str, fs,
+        max_failures: int = 0, datasets=None):  # fmt: skip
+    """Runs `train_fn` on the placed workers; Ray's run state and checkpoints go to
     storage_path/RAY_RUN_NAME. A failure that outlives `max_failures` restarts is one AugmentError.
 
     When the cluster can no longer place every worker (nodes lost for good), training continues
-    from its last checkpoint on as many workers as now fit, beside `cpus_kept_free` CPUs left to
-    Ray Data; when not even one fits, it stops with one line."""
+    from its last checkpoint on as many workers as the live nodes now hold (core/placement.py's
+    rule, Ray Data's CPUs left free); when not even one fits, it stops with one line."""
     import ray.train
 
-    workers = cfg.workers
+    workers = placement.workers
     while True:
         try:
             return _fit_once(
-                train_fn, loop_config, workers, cfg.gpu, worker_cpus, storage_path, fs, max_failures, datasets
+                train_fn, loop_config, workers, cfg.gpu, placement.cpus, storage_path, fs, max_failures, datasets
             )
         except ray.train.TrainingFailedError as exc:
             if not _could_not_place_workers(exc):
                 restarts = f" after {max_failures} restarts" if max_failures else ""
                 raise AugmentError(f"{what} training failed{restarts}: {first_line(exc)}") from None
-            fitting = _workers_that_fit(
-                worker_cpus, cfg.gpu, cpus_kept_free, most=workers - 1, batch_size=cfg.batch_size
-            )
-            each = f"{worker_cpus:g} CPU{' + 1 GPU' if cfg.gpu else ''} each"
+            fitting = _workers_that_fit(placement, most=workers - 1, batch_size=cfg.batch_size)
             waited = f"after waiting {wait_for_nodes_s():.0f} s for more ({WAIT_FOR_NODES_ENV})"
             if fitting < 1:
-                data = f" beside {cpus_kept_free:g} CPU for Ray Data" if cpus_kept_free else ""
+                free = placement.cpus_kept_free
+                data = f" beside {free:g} CPU for Ray Data" if free else ""
                 raise AugmentError(
-                    f"{what} training needs {workers} workers ({each}){data}; the cluster has {_alive_cpus():g} CPUs "
-                    f"{waited}: add nodes and rerun the same command to continue"
+                    f"{what} training needs {workers} workers ({placement.each()}){data}; the cluster has "
+                    f"{_alive_cpus():g} CPUs {waited}: add nodes and rerun the same command to continue"
                 ) from None
             print(
-                f"{what}: only {fitting} of the {workers} workers ({each}) fit on the nodes left {waited}; "
+                f"{what}: only {fitting} of the {workers} workers ({placement.each()}) fit on the nodes left {waited}; "
                 f"training continues from the last checkpoint on {plural(fitting, 'worker')}",
                 flush=True,
             )
@@ -196,23 +192,10 @@ def _alive_cpus() -> float:
     return sum(node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"])
 
 
-def _workers_that_fit(worker_cpus: float, gpu: bool, cpus_kept_free: float, most: int, batch_size: int) -> int:
-    """Workers of `worker_cpus` CPUs (and a GPU each) that the live nodes can hold, node by node,
-    at most `most` and splitting `batch_size` evenly."""
-    import ray
-
-    nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
-    free = cpus_kept_free
-    fitting = 0
-    for resources in sorted(nodes, key=lambda r: r.get("CPU", 0.0), reverse=True):
-        cpus = resources.get("CPU", 0.0)
-        if free:  # Ray Data's CPU, taken on the biggest node
-            cpus, free = max(0.0, cpus - free), max(0.0, free - cpus)
-        by_cpu = int(cpus // worker_cpus) if worker_cpus else most
-        fitting += min(by_cpu, int(resources.get("GPU", 0))) if gpu else by_cpu
-    if free:
-        return 0
-    fitting = min(fitting, most)
+def _workers_that_fit(placement: Placement, most: int, batch_size: int) -> int:
+    """Workers of the placement's size that the live nodes hold now, at most `most` and splitting
+    `batch_size` evenly."""
+    fitting = min(live_slots(placement, cluster_shape()), most)
     while fitting > 1 and batch_size % fitting:
         fitting -= 1
     return fitting

@@ -69,31 +69,33 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
 
 
-def _bounded(fs: pafs.S3FileSystem) -> pafs.S3FileSystem:
-    """The same S3 filesystem (region, endpoint, credentials as from_uri resolved them from the URI and
-    the standard AWS variables) with bounded timeouts and retries. pyarrow exposes from_uri's
-    resolved options only through pickling, hence __reduce__."""
+def _with_options(fs, **changed):
+    """The same filesystem (region, endpoint, credentials as from_uri resolved them from the URI and
+    the environment) with some options changed: pyarrow exposes from_uri's resolved options only
+    through pickling, hence __reduce__."""
     rebuild, (options,) = fs.__reduce__()
+    return rebuild({**options, **changed})
+
+
+def _bounded(fs: pafs.S3FileSystem) -> pafs.S3FileSystem:
+    """S3 with bounded timeouts and retries."""
     request_timeout = float(os.environ.get(S3_REQUEST_TIMEOUT_ENV, S3_REQUEST_TIMEOUT_S))
-    return rebuild(
-        {
-            **options,
-            "connect_timeout": min(S3_CONNECT_TIMEOUT_S, request_timeout),
-            "request_timeout": request_timeout,
-            "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS),
-        }
+    return _with_options(
+        fs,
+        connect_timeout=min(S3_CONNECT_TIMEOUT_S, request_timeout),
+        request_timeout=request_timeout,
+        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=S3_ATTEMPTS),
     )
 
 
 def _bounded_gcs(fs: pafs.GcsFileSystem) -> pafs.GcsFileSystem:
-    """The same GCS filesystem with a bound on its retries: without one, a machine with no Google
-    credentials retried the metadata server for ever (`--out gs://…` printed nothing for 600 s);
-    bounded, it fails in ~20 s with the client's own reason ("Could not create a OAuth2 access token")."""
+    """GCS with a bound on its retries: without one, a machine with no Google credentials retried
+    the metadata server for ever (`--out gs://…` printed nothing for 600 s); bounded, it fails in
+    ~20 s with the client's own reason ("Could not create a OAuth2 access token")."""
     import datetime
 
-    rebuild, (options,) = fs.__reduce__()
     limit = float(os.environ.get(GCS_RETRY_LIMIT_ENV, GCS_RETRY_LIMIT_S))
-    return rebuild({**options, "retry_time_limit": datetime.timedelta(seconds=limit)})
+    return _with_options(fs, retry_time_limit=datetime.timedelta(seconds=limit))
 
 
 def check_writable(uri: str, option: str = "--out") -> None:

@@ -234,12 +234,11 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
             {"runs": runs, "threads": placement.threads, "progress": progress},
             what="classifier",
             cfg=first,
-            worker_cpus=placement.cpus,
+            placement=placement,
             storage_path=run,
             fs=fs,
             max_failures=max(job.cfg.max_failures for job in jobs),
             datasets=_datasets(jobs),
-            cpus_kept_free=DATA_CPU_RESERVE,
         )
     return [_export(job, len(tests[job.cfg.dataset, job.cfg.data_root].classes), started) for job in jobs]
 

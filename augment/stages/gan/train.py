@@ -137,7 +137,7 @@ def run(cfg: GanConfig) -> GanResult:
             },
             what="GAN",
             cfg=cfg,
-            worker_cpus=placement.cpus,
+            placement=placement,
             storage_path=run,
             fs=fs,
             max_failures=cfg.max_failures,

@@ -89,7 +89,7 @@ def run(cfg: JudgeConfig) -> JudgeResult:
             # Ray's own run state (no checkpoints) goes beside the judge, out of the way of readers.
             what="judge",
             cfg=cfg,
-            worker_cpus=placement.cpus,
+            placement=placement,
             storage_path=storage.join(out, "_ray"),
             fs=fs,
         )
