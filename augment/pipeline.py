@@ -2,217 +2,67 @@
 
     OUT/real  gan  judge  synthetic  merged  classifier  report
 
-The stages are a table: what each needs, and how its config is built from the run's. Each is the
-same `stages.<name>.run` the single-stage commands call, and each skips itself when its output is
+NEEDS says what each stage reads; pipeline_config.stage_config builds its config from the run's.
+Each is the same `run(cfg)` its own command calls (stage_runner), and each skips itself when its output is
 complete with the same settings, so an interrupted run continues where it stopped. A stage is
 redone (its output replaced) when it is named in --force, when a stage it needs did work in this
 invocation, or when its output was made with other settings (only a redone upstream stage leaves
-that here: the run's own settings are fixed in pipeline.json, refused unless --overwrite).
+that here: the run's own settings are fixed in pipeline.json, refused unless --overwrite). Every
+option is written to OUT/config.yaml, which `augment run --config` takes back.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from augment import stages
 from augment.core import storage
 from augment.core.console import plural
-from augment.core.errors import AugmentError, OtherSettings, in_stage, require
+from augment.core.errors import AugmentError, OtherSettings, in_stage
 from augment.core.node_types import cluster_shape
-from augment.core.options import ComputeOptions, DataOptions, StageConfig
 from augment.core.placement import gpus_possible
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.forecast import MachineSpeed, measure_apart, stage_seconds
-from augment.stages.classifier.plan import classifier_runs, readable_rows, run_name
-from augment.stages.gan.config import GanConfig
-from augment.stages.judge.config import JudgeConfig
-from augment.stages.merged.config import MergedConfig
-from augment.stages.real.config import RealConfig
-from augment.stages.report.config import ReportConfig
-from augment.stages.synthetic.config import SyntheticConfig
-
-STAGES = ("real", "gan", "judge", "synthetic", "merged", "classifier", "report")
-
-
-@dataclass(frozen=True, kw_only=True)
-class PipelineConfig(StageConfig, DataOptions, ComputeOptions):
-    """`augment run`: every stage in order under one folder, skipping the complete ones."""
-
-    PATHS = ("out", "data_root")
-
-    out: str = "augment-out"
-    n: int = 1_000_000
-    # GAN epochs; None: 20 on CPU, 30 with --gpu. 5 CPU epochs gave digits of 96% label fidelity and
-    # 94% CAS; 20 give ~98.8% and the quality bar with the filter below (benchmarks/RESULTS.md).
-    epochs: int | None = None
-    classifier_epochs: int = 4
-    samples_seen: int | None = None  # every gain-table classifier's budget; None: real only's epochs x real rows
-    arch: str = "dcgan"
-    limit: int | None = None  # GAN and judge see the first N training images only (quick runs)
-    # Synthetic rows merged with the 60,000 real ones (None: all N; whole files are linked, not
-    # copied). The synthetic classifiers draw one real rows' worth of fresh ones every epoch.
-    merge_synthetic: int | None = None
-    curve: tuple[int, ...] = (0, 10_000, 60_000, 250_000, 1_000_000)  # the report's synthetic-rows curve
-    samples: int = 10_000
-    # The judge's filter: a draw it gives less than this probability of its label is replaced by a
-    # fresh one (43% of a 20-epoch GAN's draws at temperature 2). 0.99 rather than 0.9: real-only
-    # classifiers that never saw the filter agree with 99.6% of the rows' labels instead of 98.4%,
-    # same CAS, 1.73 draws per row instead of 1.39 (benchmarks/RESULTS.md). 0 keeps every draw.
-    min_confidence: float = 0.99
-    # Latents ~ N(0, T^2) in generation: more varied digits, which the filter above keeps honest.
-    # Plain CAS of 60,000 filtered rows: 97.95% at T = 1, 98.40% at 1.5, 98.56% at 2 (2 seeds each).
-    temperature: float = 2.0
-    seeds: int = 1
-    seed: int = 0
-    rows_per_file: int = (
-        SyntheticConfig.rows_per_file
-    )  # synthetic parts: smaller ones spread generation over more actors
-    workers: int | None = None  # None: 1 per GPU with --gpu, else 2 when the machine has 2+ CPUs
-    force: tuple[str, ...] = ()
-
-    def gan_epochs(self) -> int:
-        return self.epochs if self.epochs is not None else (30 if self.gpu else 20)
-
-    def identity(self) -> dict[str, Any]:
-        keys = (
-            "n",
-            "dataset",
-            "classifier_epochs",
-            "arch",
-            "limit",
-            "merge_synthetic",
-            "samples",
-            "min_confidence",
-            "temperature",
-            "seeds",
-            "seed",
-        )
-        budget = (
-            {} if self.samples_seen is None else {"samples_seen": self.samples_seen}
-        )  # absent: older runs keep their identity
-        return {
-            "gan_epochs": self.gan_epochs(),
-            **{key: getattr(self, key) for key in keys},
-            "curve": list(self.curve),
-            **budget,
-        }
-
+from augment.pipeline_config import STAGES, PipelineConfig, folder_of, stage_config
+from augment.stages.classifier.plan import readable_rows
 
 RUN_FILE = "pipeline.json"
-BASELINE, AUGMENTED = "real only", "real + synthetic"
-
-
-@dataclass(frozen=True)
-class Stage:
-    needs: tuple[str, ...]  # stages whose outputs this one reads
-    config: Callable[[PipelineConfig, int], Any] | None  # the stage's config from the run's (None: its own step)
+SETTINGS_FILE = "config.yaml"  # the run's resolved options: `augment run --config OUT/config.yaml` repeats it
+NEEDS = {  # the stages whose outputs each one reads
+    "real": (),
+    "gan": (),
+    "judge": (),
+    "synthetic": ("gan", "judge"),
+    "merged": ("real", "synthetic"),
+    "classifier": ("merged",),
+    "report": ("gan", "judge", "synthetic", "merged", "classifier"),
+}
 
 
 def folder(cfg: PipelineConfig, stage: str) -> str:
     return folder_of(cfg.out, stage)
 
 
-def _real(cfg: PipelineConfig, workers: int) -> RealConfig:
-    return RealConfig(out=folder(cfg, "real"), dataset=cfg.dataset, data_root=cfg.data_root, download=cfg.download)
-
-
-def _gan(cfg: PipelineConfig, workers: int) -> GanConfig:
-    return GanConfig(
-        out=folder(cfg, "gan"),
-        dataset=cfg.dataset,
-        data_root=cfg.data_root,
-        download=cfg.download,
-        epochs=cfg.gan_epochs(),
-        workers=workers,
-        gpu=cfg.gpu,
-        arch=cfg.arch,
-        limit=cfg.limit,
-        seed=cfg.seed,
-        address=cfg.address,
-    )
-
-
-def _judge(cfg: PipelineConfig, workers: int) -> JudgeConfig:
-    return JudgeConfig(
-        out=folder(cfg, "judge"),
-        dataset=cfg.dataset,
-        data_root=cfg.data_root,
-        download=cfg.download,
-        workers=workers,
-        gpu=cfg.gpu,
-        limit=cfg.limit,
-        seed=cfg.seed,
-        address=cfg.address,
-    )
-
-
-def _synthetic(cfg: PipelineConfig, workers: int) -> SyntheticConfig:
-    return SyntheticConfig(
-        checkpoint=folder(cfg, "gan"),
-        judge=folder(cfg, "judge"),
-        n=cfg.n,
-        out=folder(cfg, "synthetic"),
-        seed=cfg.seed,
-        min_confidence=cfg.min_confidence,
-        temperature=cfg.temperature,
-        rows_per_file=cfg.rows_per_file,
-        gpu=cfg.gpu,
-        data_root=cfg.data_root,
-        download=cfg.download,
-        address=cfg.address,
-    )
-
-
-def _merged(cfg: PipelineConfig, workers: int) -> MergedConfig:
-    return MergedConfig(
-        real=folder(cfg, "real"),
-        synthetic=folder(cfg, "synthetic"),
-        out=folder(cfg, "merged"),
-        max_synthetic=cfg.merge_synthetic,
-    )
-
-
-def _report(cfg: PipelineConfig, workers: int) -> ReportConfig:
-    """The report reads the classifiers the classifier stage trained in OUT/classifier."""
-    return ReportConfig(
-        checkpoint=folder(cfg, "gan"),
-        judge=folder(cfg, "judge"),
-        out=folder(cfg, "report"),
-        synthetic=folder(cfg, "synthetic"),
-        merged=folder(cfg, "merged"),
-        dataset=cfg.dataset,
-        data_root=cfg.data_root,
-        download=cfg.download,
-        samples=min(cfg.samples, cfg.n),
-        seed=cfg.seed,
-        seeds=cfg.seeds,
-        epochs=cfg.classifier_epochs,
-        samples_seen=cfg.samples_seen,
-        cas_rows=min(cfg.n, 60_000),
-        curve=cfg.curve,
-        runs=folder(cfg, "classifier"),
-        workers=workers,
-        gpu=cfg.gpu,
-        address=cfg.address,
-    )
-
-
-PIPELINE = {
-    "real": Stage((), _real),
-    "gan": Stage((), _gan),
-    "judge": Stage((), _judge),
-    "synthetic": Stage(("gan", "judge"), _synthetic),
-    "merged": Stage(("real", "synthetic"), _merged),
-    "classifier": Stage(("merged",), None),  # every classifier of the report: _classifiers
-    "report": Stage(("gan", "judge", "synthetic", "merged", "classifier"), _report),
-}
-assert tuple(PIPELINE) == STAGES
+def stage_runner(stage: str) -> Callable:
+    """The stage's run(cfg): the same function its own command calls (imported here, one hop)."""
+    if stage == "real":
+        from augment.stages.real.export import run
+    elif stage == "gan":
+        from augment.stages.gan.train import run
+    elif stage == "judge":
+        from augment.stages.judge.train import run
+    elif stage == "synthetic":
+        from augment.stages.synthetic.generate import run
+    elif stage == "merged":
+        from augment.stages.merged.merge import run
+    elif stage == "classifier":
+        from augment.stages.classifier.runs import run
+    else:
+        from augment.stages.report.evaluate import run
+    return run
 
 
 @dataclass
@@ -230,27 +80,16 @@ class PipelineResult:
     report: dict | None = None
 
 
-def validate(cfg: PipelineConfig) -> None:
-    require(cfg.n >= 1, f"--n must be at least 1 (got {cfg.n})")
-    require(cfg.gan_epochs() >= 1, f"--epochs must be at least 1 (got {cfg.gan_epochs()})")
-    require(cfg.workers is None or cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
-    require(0.0 <= cfg.min_confidence < 1.0, f"--min-confidence must be in [0, 1) (got {cfg.min_confidence})")
-    require(0.0 < cfg.temperature <= 3.0, f"--temperature must be in (0, 3] (got {cfg.temperature})")
-    unknown = [s for s in cfg.force if s not in STAGES]
-    require(not unknown, f"--force {','.join(unknown)}: stages are {', '.join(STAGES)}")
-
-
 def stages_to_redo(forced: tuple[str, ...]) -> set[str]:
     """The forced stages and every stage downstream of them."""
     redo = set(forced)
     for stage in STAGES:  # in order, so one pass closes over the dependency chain
-        if any(dep in redo for dep in PIPELINE[stage].needs):
+        if any(dep in redo for dep in NEEDS[stage]):
             redo.add(stage)
     return redo
 
 
-def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[str], None] = print) -> PipelineResult:
-    validate(cfg)
+def run(cfg: PipelineConfig, *, echo: Callable[[str], None] = print) -> PipelineResult:
     _check_folder(cfg)
     storage.check_writable(cfg.out)
     redo = stages_to_redo(cfg.force) if not cfg.overwrite else set(STAGES)
@@ -263,9 +102,9 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
         workers = cfg.workers or _default_workers(cfg.gpu)
         expected = forecast(cfg, workers, speed)
         echo(expected_duration(cfg, workers, expected, speed))
-        chosen = [stage for stage in STAGES if stage in only]
+        chosen = [stage for stage in STAGES if stage in cfg.stages]
         for k, stage in enumerate(chosen, 1):
-            replace = stage in redo or any(dep in did_work for dep in PIPELINE[stage].needs)
+            replace = stage in redo or any(dep in did_work for dep in NEEDS[stage])
             redo_note = " (redo)" if replace and _has_output(cfg, stage) else ""
             echo(
                 f"[{stage}] stage {k}/{len(chosen)}: {folder(cfg, stage)}{redo_note}; forecast "
@@ -273,54 +112,29 @@ def run(cfg: PipelineConfig, *, only: tuple[str, ...] = STAGES, echo: Callable[[
             )
             started = time.perf_counter()
             with in_stage(stage):
-                skipped, figures, report = _run_stage(cfg, stage, workers, replace, echo)
+                stage_result = _run_stage(cfg, stage, workers, replace, echo)
             seconds = time.perf_counter() - started
-            result.stages.append(StageReport(stage, seconds, skipped, figures))
-            if report is not None:
-                result.report = report
-            if not skipped:
+            result.stages.append(StageReport(stage, seconds, stage_result.skipped, stage_result.summary))
+            result.report = getattr(stage_result, "report", result.report)
+            if not stage_result.skipped:
                 did_work.add(stage)
-            took = "complete already, skipped" if skipped else f"done in {_minutes(seconds)}"
-            echo(f"[{stage}] {took}: {figures}")
+            took = "complete already, skipped" if stage_result.skipped else f"done in {_minutes(seconds)}"
+            echo(f"[{stage}] {took}: {stage_result.summary}")
     return result
 
 
 def _run_stage(cfg: PipelineConfig, stage: str, workers: int, replace: bool, echo: Callable[[str], None]):
-    if PIPELINE[stage].config is None:
-        return _classifiers(cfg, workers, replace)
-    config = PIPELINE[stage].config(cfg, workers)
-    run_stage = getattr(stages, stage).run
+    """The stage's own run(cfg) on its config in this run. Redone because an upstream stage was, the
+    classifier stage keeps the runs that never read a synthetic row when their real rows are unchanged."""
+    config = dataclasses.replace(stage_config(cfg, stage, workers), overwrite=replace)
+    if stage == "classifier" and replace and not (cfg.overwrite or "classifier" in cfg.force):
+        config = dataclasses.replace(config, keep_real_only=True)
+    run_stage = stage_runner(stage)
     try:
-        result = run_stage(dataclasses.replace(config, overwrite=replace))
+        return run_stage(config)
     except OtherSettings as why:
         echo(f"[{stage}] {why}: redoing it")
-        result = run_stage(dataclasses.replace(config, overwrite=True))
-    return result.skipped, result.summary, getattr(result, "report", None)
-
-
-def _classifiers(cfg: PipelineConfig, workers: int, replace: bool):
-    """Every classifier the report needs (CAS, real-only baseline, augmented, classic...), in
-    OUT/classifier; the report stage then only reads them. Redone because generation or the
-    merge was redone, it keeps the runs that never read a synthetic row (real only, real +
-    classic) when their real rows are unchanged."""
-    forced = cfg.overwrite or "classifier" in cfg.force
-    runs = classifier_runs(_report(cfg, workers))
-    for name, run_cfg in runs.items():
-        keep_current = replace and run_cfg.real_only and not forced
-        runs[name] = (
-            stages.classifier.unless_current(run_cfg)
-            if keep_current
-            else dataclasses.replace(run_cfg, overwrite=replace)
-        )
-    results = dict(
-        zip(runs, stages.classifier.run_many(list(runs.values()), labels=[f"classifier {name}" for name in runs]))
-    )
-    baseline, augmented = (
-        results[run_name("full data", variant, 0)].test_accuracy for variant in (BASELINE, AUGMENTED)
-    )
-    kept = sum(result.skipped for result in results.values())
-    trained = f"{plural(len(results) - kept, 'classifier')} trained" + (f", {kept} kept" if kept else "")
-    return kept == len(results), f"{trained}; real only {baseline:.4f} vs augmented {augmented:.4f} (seed 0)", None
+        return run_stage(dataclasses.replace(config, overwrite=True))
 
 
 def _minutes(seconds: float) -> str:
@@ -348,15 +162,19 @@ def _check_folder(cfg: PipelineConfig) -> None:
             )
     elif storage.entries(fs, out) and not cfg.overwrite:
         names = {e.base_name for e in storage.entries(fs, out)}
-        if not names <= set(STAGES):
+        if not names <= {*STAGES, SETTINGS_FILE}:
             raise AugmentError(f"--out {cfg.out} holds other files; pass --overwrite or choose another folder")
 
 
 def _record_settings(cfg: PipelineConfig) -> None:
+    """pipeline.json (what makes the run this run) and config.yaml (every option, as --print-config)."""
+    from augment.cli_build import settings_yaml
+
     fs, out = storage.resolve(cfg.out)
     storage.write_bytes_atomic(
         fs, storage.join(out, RUN_FILE), json.dumps(cfg.identity(), indent=2, sort_keys=True).encode()
     )
+    storage.write_bytes_atomic(fs, storage.join(out, SETTINGS_FILE), settings_yaml(cfg).encode())
 
 
 def _default_workers(gpu: bool) -> int:
@@ -433,8 +251,3 @@ def summary_table(result: PipelineResult) -> str:
     if result.report is not None:
         lines.append(f"report: {folder_of(result.out, 'report')}/report.md")
     return "\n".join(lines)
-
-
-def folder_of(out: str, stage: str) -> str:
-    """A stage's folder in a run folder: named after the stage."""
-    return storage.join(out, stage) if "://" in out else os.path.join(out, stage)

@@ -32,19 +32,19 @@ UPLOAD_EXCLUDES = ["**/__pycache__", "*.egg-info", "augment-out", ".pytest_cache
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 LAST_LOG_LINES = 15
 AGENT_PATIENCE_S = 120.0
-# Every option of the jobs that names a folder or file; on a cluster each must be absolute or a URI.
-PATH_OPTIONS = (
-    "--out",
-    "--checkpoint",
-    "--judge",
-    "--real",
-    "--synthetic",
-    "--data",
-    "--merged",
-    "--low-data-merged",
-    "--data-root",
-    "--run",
-)
+
+
+def path_options() -> set[str]:
+    """Every option of the jobs that names a folder or file (each config's PATHS); on a cluster each
+    must be absolute or a URI."""
+    from augment.cli_build import flag_of_field
+    from augment.pipeline_config import PipelineConfig
+    from augment.stages.classifier.config import ClassifierConfig, ClassifierRunsConfig
+    from augment.stages.gan.config import GanConfig
+    from augment.stages.synthetic.config import SyntheticConfig
+
+    configs = (PipelineConfig, GanConfig, SyntheticConfig, ClassifierConfig, ClassifierRunsConfig)
+    return {flag_of_field(config, name) for config in configs for name in config.PATHS}
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def refuse_local_relative_paths(args: tuple[str, ...]) -> None:
     values = {}
     for i, token in enumerate(args):
         name, has_value, value = token.partition("=")
-        if name in PATH_OPTIONS:
+        if name in path_options():
             values[name] = value if has_value else (args[i + 1] if i + 1 < len(args) else "")
     if "--out" not in values:
         raise AugmentError(

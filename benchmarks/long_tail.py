@@ -19,7 +19,7 @@ of the real rows), per seed:
 
 Prints test accuracy, balanced accuracy and worst-class recall (real MNIST test split; mean and
 std over seeds) and writes them to WORK/long_tail.json as they come. The commands are the
-CLI's, run as a user would; the classifiers go through `stages.classifier.run_many` (one Ray
+CLI's, run as a user would; the classifiers go through `classifier_stage.run_many` (one Ray
 Train worker group for all of them instead of ~25 s of start-up per run).
 """
 
@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment import stages  # noqa: E402
+from augment.stages.classifier import train as classifier_stage
 from augment.stages.classifier.config import ClassifierConfig  # noqa: E402
 from augment.stages.synthetic.precision_probe import machine  # noqa: E402
 
@@ -135,7 +135,7 @@ def main() -> None:
             )
             labels.append(f"{variant} seed {seed}")
     print(f"budget: {budget:,} samples seen per classifier ({real_rows:,} real rows)", flush=True)
-    results = stages.classifier.run_many(cfgs, labels)
+    results = classifier_stage.run_many(cfgs, labels)
 
     table = {}
     for variant in VARIANTS:

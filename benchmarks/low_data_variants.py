@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from augment import stages
+from augment.stages.classifier import train as classifier_stage
 from augment.stages.classifier.config import ClassifierConfig
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -116,7 +116,7 @@ for _name, tag in ready:
         )
         for s in range(3)
     ]
-for c, r in zip(pre, stages.classifier.run_many(pre, [c.out for c in pre])):
+for c, r in zip(pre, classifier_stage.run_many(pre, [c.out for c in pre])):
     log(run=c.out, accuracy=r.test_accuracy, samples_seen=r.samples_seen, epochs=r.epochs)
 cfgs = []
 for s in range(3):
@@ -173,6 +173,6 @@ for s in range(3):
             seed=s,
         )
     )
-for c, r in zip(cfgs, stages.classifier.run_many(cfgs, [c.out for c in cfgs])):
+for c, r in zip(cfgs, classifier_stage.run_many(cfgs, [c.out for c in cfgs])):
     log(run=c.out, accuracy=r.test_accuracy, samples_seen=r.samples_seen, epochs=r.epochs)
 log(done=True)

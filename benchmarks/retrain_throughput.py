@@ -27,12 +27,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment import stages  # noqa: E402
 from augment.core import mnist  # noqa: E402
 from augment.models.classifier import ClassifierSpec, DigitClassifier  # noqa: E402
 from augment.models.classifier_training import Schedule, optimizer_for, train_epoch  # noqa: E402
+from augment.stages.classifier import train as classifier_stage
 from augment.stages.classifier.classic_augment import augment_batch, row_keys  # noqa: E402
 from augment.stages.classifier.config import ClassifierConfig  # noqa: E402
+from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig  # noqa: E402
 from augment.stages.synthetic.precision_probe import machine  # noqa: E402
 
@@ -73,7 +74,7 @@ def plain_loop(
 def export_real(work: Path, rows: int | None = None) -> tuple[str, np.ndarray, np.ndarray]:
     """MNIST's training split exported to Parquet under `work`, and its first `rows` images and labels."""
     export = str(work / "real")
-    stages.real.run(RealConfig(out=export, download=False))
+    real_stage.run(RealConfig(out=export, download=False))
     table = pq.read_table(f"{export}/train", columns=["image", "label"])
     table = table if rows is None else table.slice(0, rows)
     return export, table["image"].combine_chunks().to_numpy_ndarray(), table["label"].to_numpy()
@@ -82,7 +83,7 @@ def export_real(work: Path, rows: int | None = None) -> tuple[str, np.ndarray, n
 def ray_run(export: str, out: str, cfg: ClassifierConfig) -> tuple[float, float]:
     """(last epoch's samples/s, fit() seconds not spent in epochs)."""
     started = time.perf_counter()
-    stages.classifier.run(ClassifierConfig(**{**cfg.__dict__, "data": export, "out": out}))
+    classifier_stage.run(ClassifierConfig(**{**cfg.__dict__, "data": export, "out": out}))
     wall = time.perf_counter() - started
     with open(Path(out) / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))

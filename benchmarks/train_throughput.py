@@ -83,11 +83,11 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: GanConfig, threads: 
 
 def ray_train(images_count: int, cfg: GanConfig) -> tuple[float, float, float]:
     """(samples/s inside epochs, wall seconds of train_gan, seconds spent in epochs)."""
-    from augment import stages
+    from augment.stages.gan import train as gan_stage
     from augment.stages.gan.artifacts import read_metrics_csv
 
     started = time.perf_counter()
-    stages.gan.run(cfg)
+    gan_stage.run(cfg)
     wall = time.perf_counter() - started
     rows = read_metrics_csv(cfg.out)
     in_epochs = sum(r["seconds"] for r in rows)

@@ -4,11 +4,6 @@
         python jobs/retrain.py --data s3://bucket/merged --out s3://bucket/classifier --workers 4 --gpu
 """
 
-import sys
-from pathlib import Path
+from _cli import command
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the uploaded working dir, when not pip-installed
-
-from augment.cli import main  # noqa: E402
-
-main(["retrain", *sys.argv[1:]])
+command("retrain")

@@ -4,11 +4,6 @@
         python jobs/train_gan.py --out s3://bucket/runs/gan --epochs 20 --workers 4 --gpu
 """
 
-import sys
-from pathlib import Path
+from _cli import command
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the uploaded working dir, when not pip-installed
-
-from augment.cli import main  # noqa: E402
-
-main(["train", *sys.argv[1:]])
+command("train")

@@ -15,16 +15,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from augment import stages
 from augment.app import dataset_stats, digits
 from augment.app.locate import locate
 from augment.app.main_path import MAIN_SCRIPT, RUN_ENV
 from augment.core import schema
 from augment.models.generator_file import load_generator
 from augment.stages.gan import artifacts
+from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
+from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig
+from augment.stages.report import evaluate as report_stage
 from augment.stages.report.config import ReportConfig
+from augment.stages.synthetic import generate as synthetic_stage
 from augment.stages.synthetic.config import SyntheticConfig
 from augment.stages.synthetic.synthesis import DigitScorer
 from tests.conftest import assert_one_line_error
@@ -54,14 +57,14 @@ def tiny_run(ray_local, tmp_path_factory) -> Path:
     tiny = write_tiny_dataset(root / "data", n_train=200, n_test=100, learnable=True)
     gan, judge = write_untrained_models(root)
     write_training_pictures(gan)
-    stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
-    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=300, out=str(root / "synthetic")))
-    stages.merged.run(
+    real_stage.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    synthetic_stage.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=300, out=str(root / "synthetic")))
+    merged_stage.run(
         MergedConfig(
             real=str(root / "real"), synthetic=str(root / "synthetic"), out=str(root / "merged"), max_synthetic=100
         )
     )
-    stages.report.run(
+    report_stage.run(
         ReportConfig(
             checkpoint=str(gan),
             judge=str(judge),

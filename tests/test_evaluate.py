@@ -10,16 +10,23 @@ import numpy as np
 import pytest
 import torch
 
-from augment import stages
 from augment.models.classifier import ClassifierSpec, DigitClassifier
 from augment.models.classifier_file import export_classifier, load_classifier
+from augment.stages.classifier import runs as runs_stage
+from augment.stages.classifier.config import ClassifierRunsConfig
 from augment.stages.classifier.plan import run_name
+from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
+from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig
 from augment.stages.report import evaluate as evaluate_module
+from augment.stages.report import evaluate as report_stage
+from augment.stages.report import tables
 from augment.stages.report.config import ReportConfig
-from augment.stages.report.evaluate import _targets, report_markdown
+from augment.stages.report.markdown import report_markdown
 from augment.stages.report.quality import confusion, fidelity, predictions
+from augment.stages.report.tables import targets as _targets
+from augment.stages.synthetic import generate as synthetic_stage
 from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
@@ -29,24 +36,35 @@ from tests.fixtures import write_tiny_dataset, write_untrained_models
 def inputs(ray_local, tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate-inputs")
     tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
-    stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    real_stage.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    stages.synthetic.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=600, out=str(root / "syn")))
-    stages.merged.run(
+    synthetic_stage.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=600, out=str(root / "syn")))
+    merged_stage.run(
         MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged"), max_synthetic=200)
     )
     return tiny, gan, judge, root
 
 
+def classifiers_then_report(out, **options) -> tuple[ReportConfig, object]:
+    """`augment classifiers` into OUT-classifiers, then `augment evaluate --classifiers` on it, each
+    given the options it declares (the stage-by-stage path)."""
+    runs = {name: v for name, v in options.items() if name in ClassifierRunsConfig.__dataclass_fields__}
+    classifiers = out.parent / f"{out.name}-classifiers"
+    runs_stage.run(ClassifierRunsConfig(out=str(classifiers), **runs))
+    report = {name: v for name, v in options.items() if name in ReportConfig.__dataclass_fields__}
+    cfg = ReportConfig(out=str(out), classifiers=str(classifiers), **report)
+    return cfg, report_stage.run(cfg)
+
+
 def test_report_has_every_field_and_plot(inputs, tmp_path):
-    """Standalone `augment evaluate` with its own runs folder; the gain table's runs are covered by
-    the `augment run` test, which trains them as its retrain stage."""
+    """`augment classifiers` (CAS only: no merged dataset) then `augment evaluate --classifiers`; the
+    gain table's runs are covered by the `augment run` test."""
     tiny, gan, judge, root = inputs
     out = tmp_path / "report"
-    cfg = ReportConfig(
+    cfg, result = classifiers_then_report(
+        out,
         checkpoint=str(gan),
         judge=str(judge),
-        out=str(out),
         synthetic=str(root / "syn"),
         data_root=str(tiny.root),
         download=False,
@@ -55,7 +73,7 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
         epochs=1,
         cas_rows=300,
     )
-    report = stages.report.run(cfg).report
+    report = result.report
 
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["samples"]["rows"] == 200
@@ -81,7 +99,8 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
     for name in ("report.md", "confusion.png", "samples.png", "_manifest.json"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "report.md").read_text().startswith("# augment report")
-    assert (out / "runs" / "cas" / "_manifest.json").exists()
+    assert not (out / "runs").exists()  # the report trains nothing: the CAS run is the classifiers stage's
+    assert json.loads((tmp_path / "report-classifiers" / "_manifest.json").read_text())["runs"] == {"cas": "cas"}
     # The measured folder's dataset card now carries the figures, and its manifest the card's new digest.
     card_text = (root / "syn" / "README.md").read_text()
     assert (
@@ -92,27 +111,25 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
     listed = {f["path"]: f["sha256"] for f in json.loads((root / "syn" / "_manifest.json").read_text())["files"]}
     assert listed["README.md"] == hashlib.sha256(card_text.encode()).hexdigest()
 
-    again = stages.report.run(cfg)
+    again = report_stage.run(cfg)
     assert again.skipped and again.report == on_disk
 
 
 def test_rows_the_judge_filtered_also_report_the_generators_unfiltered_fidelity(inputs, tmp_path):
     tiny, gan, judge, root = inputs
-    stages.synthetic.run(
+    synthetic_stage.run(
         SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=200, out=str(tmp_path / "syn"), min_confidence=0.05)
     )
-    result = stages.report.run(
-        ReportConfig(
-            checkpoint=str(gan),
-            judge=str(judge),
-            out=str(tmp_path / "report"),
-            synthetic=str(tmp_path / "syn"),
-            data_root=str(tiny.root),
-            download=False,
-            samples=100,
-            epochs=1,
-            cas_rows=200,
-        )
+    _, result = classifiers_then_report(
+        tmp_path / "report",
+        checkpoint=str(gan),
+        judge=str(judge),
+        synthetic=str(tmp_path / "syn"),
+        data_root=str(tiny.root),
+        download=False,
+        samples=100,
+        epochs=1,
+        cas_rows=200,
     )
     report = result.report
     assert report["filtered_at"] == 0.05 and 0.0 <= report["generator_fidelity"]["overall"] <= 1.0
@@ -123,7 +140,7 @@ def test_rows_the_judge_filtered_also_report_the_generators_unfiltered_fidelity(
 
 def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(inputs, tmp_path):
     tiny, gan, judge, _ = inputs
-    report = stages.report.run(
+    report = report_stage.run(
         ReportConfig(
             checkpoint=str(gan),
             judge=str(judge),
@@ -209,13 +226,13 @@ def test_label_fidelity_is_checked_by_real_only_classifiers_of_other_seeds_than_
     agreement = {
         seed: fidelity(predictions(load_classifier(out)[0], images), labels)["overall"] for seed, out in scorers.items()
     }
-    cfg = ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=3)
+    cfg = ClassifierRunsConfig(out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=3)
 
     measured = evaluate_module._independent_fidelity(cfg, trained, images, labels, {"training": {"seed": 1}})
     assert measured["per_seed"] == {"0": agreement[0], "2": agreement[2]}  # seed 1 is the judge's: left out
     assert measured["overall"] == pytest.approx((agreement[0] + agreement[2]) / 2)
     alone = evaluate_module._independent_fidelity(
-        ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=1),
+        ClassifierRunsConfig(out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=1),
         trained,
         images,
         labels,
@@ -223,7 +240,7 @@ def test_label_fidelity_is_checked_by_real_only_classifiers_of_other_seeds_than_
     )
     assert "--seeds 2" in alone["skipped"]
     no_merged = evaluate_module._independent_fidelity(
-        ReportConfig(checkpoint=str(gan), out=str(tmp_path / "r"), seeds=3),
+        ClassifierRunsConfig(out=str(tmp_path / "r"), seeds=3),
         {},
         images,
         labels,
@@ -244,7 +261,7 @@ def test_label_fidelity_is_checked_by_real_only_classifiers_of_other_seeds_than_
     assert _targets(report) == {"label fidelity >= 99% (by the judge that filtered the rows)": True}
 
 
-def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(monkeypatch):
+def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(monkeypatch, tmp_path):
     trained = []
 
     def fake_run_many(cfgs, labels):
@@ -258,13 +275,15 @@ def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(mo
                 rows=0,
                 balanced_accuracy=None,
                 worst_class_recall=None,
+                skipped=False,
             )
             for cfg in cfgs
         ]
 
-    monkeypatch.setattr(stages.classifier, "run_many", fake_run_many)
-    cfg = ReportConfig(checkpoint="gan", out="report", merged="merged", seeds=2)
-    table = evaluate_module._gain_table(cfg, evaluate_module.train_classifiers(cfg))
+    monkeypatch.setattr(runs_stage, "run_many", fake_run_many)
+    monkeypatch.setattr(runs_stage, "_digest", lambda cfg, name: "digest")
+    cfg = ClassifierRunsConfig(out=str(tmp_path / "runs"), merged="merged", seeds=2)
+    table = tables.gain_table(cfg, runs_stage.run(cfg).runs)
     assert trained == [
         f"full-data/{variant}/seed{seed}"
         for seed in (0, 1)
@@ -274,7 +293,7 @@ def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(mo
     assert table["full data"]["real + classic"]["mean"] == pytest.approx(0.905)
 
 
-def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_budget(inputs, monkeypatch):
+def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_budget(inputs, monkeypatch, tmp_path):
     _, _, _, root = inputs  # merged: 400 real + 200 synthetic rows
     trained = {}
 
@@ -289,16 +308,17 @@ def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_bud
                 rows=0,
                 balanced_accuracy=0.5,
                 worst_class_recall=0.4,
+                skipped=False,
             )
             for cfg in cfgs
         ]
 
-    monkeypatch.setattr(stages.classifier, "run_many", fake_run_many)
-    cfg = ReportConfig(
-        checkpoint="gan", out="report", merged=str(root / "merged"), seeds=1, epochs=1, curve="1000,0,50,200"
+    monkeypatch.setattr(runs_stage, "run_many", fake_run_many)
+    cfg = ClassifierRunsConfig(
+        out=str(tmp_path / "runs"), merged=str(root / "merged"), seeds=1, epochs=1, curve="1000,0,50,200"
     )
     assert cfg.curve == (0, 50, 200, 1000)
-    runs = evaluate_module.train_classifiers(cfg)
+    runs = runs_stage.run(cfg).runs
     # budget 384 samples (one pass over the real rows' whole batches): one epoch of 400 real + 400 synthetic
     # rows reads at most the pool's 200, so 200 and 1,000 available are the gain table's real + synthetic run
     assert sorted(trained) == [
@@ -314,7 +334,7 @@ def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_bud
         trained["full-data/real+synthetic/seed0"].synthetic_per_epoch == 400
         and trained["full-data/real-only/seed0"].synthetic_per_epoch is None
     )
-    curve = evaluate_module._curve(cfg, runs)["full data"]
+    curve = tables.curve(cfg, runs)["full data"]
     assert [(p["rows_available"], p["rows_read"]) for p in curve] == [(0, 0), (50, 50), (200, 200), (1000, 200)]
     assert [p["mean"] for p in curve] == pytest.approx([0.5, 0.505, 0.6, 0.6])
     text = report_markdown({**_minimal_report(), "curve": {"full data": curve}, "gain_budget": {"full data": 384}})
@@ -358,14 +378,24 @@ def _minimal_report() -> dict:
         (["--curve", "-5"], "--curve takes row counts of 0 or more"),
         (["--samples", "5"], "--samples must be at least 20"),
         (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--classifiers", "nowhere"], "--classifiers"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(inputs, tmp_path, run_cli, args, fragment):
-    tiny, gan, judge, _ = inputs
+    tiny, gan, judge, root = inputs
     out = tmp_path / "report"
-    result = run_cli(
-        "evaluate", "--checkpoint", gan, "--judge", judge, "--out", out, "--data-root", tiny.root, "--offline", *args
+    command = (
+        ["classifiers", "--merged", root / "merged"]
+        if fragment.startswith(("--curve", "--seeds"))
+        else [
+            "evaluate",
+            "--checkpoint",
+            gan,
+            "--judge",
+            judge,
+        ]
     )
+    result = run_cli(*command, "--out", out, "--data-root", tiny.root, "--offline", *args)
     assert_one_line_error(result, fragment)
     assert not out.exists()
 

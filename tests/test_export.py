@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from augment import stages
 from augment.core import schema, storage
+from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig
 from tests.conftest import assert_one_line_error, run_cli_process
 from tests.fixtures import write_truncated_archives
@@ -24,7 +24,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_export_round_trips_every_image_and_label(tiny_mnist, tmp_path):
     out = tmp_path / "real"
-    result = stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
+    result = real_stage.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     fs, _ = storage.resolve(str(out))
     for split in ("train", "test"):
         table = schema.read_table(fs, str(out / split))
@@ -43,7 +43,7 @@ def test_export_round_trips_every_image_and_label(tiny_mnist, tmp_path):
 
 def test_manifest_is_written_and_describes_the_files(tiny_mnist, tmp_path):
     out = tmp_path / "real"
-    stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
+    real_stage.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["stage"] == "real" and manifest["config"] == {"dataset": "mnist", "schema_version": 2}
     assert manifest["rows"] == {"train": 300, "test": 100}
@@ -75,7 +75,7 @@ def test_cli_export_prints_rows_per_label(tiny_mnist, tmp_path, run_cli):
 
 def test_a_complete_output_is_skipped_another_dataset_refused_and_overwrite_replaces(tiny_mnist, tmp_path, run_cli):
     out = tmp_path / "o"
-    stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
+    real_stage.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     (out / "notes.txt").write_text("keep me")
     before = _snapshot(out)
     again = run_cli("data", "export", "--data-root", tiny_mnist.root, "--out", out)
@@ -104,7 +104,7 @@ def test_folder_with_foreign_data_is_refused(tiny_mnist, tmp_path, run_cli):
 
 def test_overwrite_with_bad_input_keeps_the_old_output(tiny_mnist, tmp_path, run_cli):
     out = tmp_path / "o"
-    stages.real.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
+    real_stage.run(RealConfig(out=str(out), data_root=str(tiny_mnist.root)))
     before = _snapshot(out)
     result = run_cli("data", "export", "--data-root", tmp_path / "nothing", "--out", out, "--overwrite", "--offline")
     assert_one_line_error(result, "files not found")
@@ -121,7 +121,7 @@ def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, run_cli, mon
     env = {}
     if case == "unknown-dataset":
         args += ["--dataset", "cifar10"]
-        expected = ["unknown dataset 'cifar10'"]
+        expected = ["unknown --dataset 'cifar10'"]
     elif case == "data-root-is-file":
         (tmp_path / "root").write_text("not a folder")
         args += ["--data-root", tmp_path / "root"]

@@ -15,12 +15,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from augment import stages
 from augment.core import schema
 from augment.core.errors import AugmentError
 from augment.models.gan import GanSpec, build_generator
 from augment.models.generator_file import INFO_FILE, export_generator
 from augment.stages.synthetic import generate
+from augment.stages.synthetic import generate as synthetic_stage
 from augment.stages.synthetic.config import SyntheticConfig
 from augment.stages.synthetic.parts import PartPlan
 from augment.stages.synthetic.sampling import latents_for
@@ -51,7 +51,7 @@ def _manifest(out: Path) -> dict:
 
 def test_exactly_n_balanced_unique_rows_with_two_workers(ray_local, models, tmp_path):
     out = tmp_path / "syn"
-    result = stages.synthetic.run(_cfg(models, out, workers=2, rows_per_file=1000))
+    result = synthetic_stage.run(_cfg(models, out, workers=2, rows_per_file=1000))
 
     table = _read(out)
     schema.check_schema(table.schema, where="generated")
@@ -83,8 +83,8 @@ def test_exactly_n_balanced_unique_rows_with_two_workers(ray_local, models, tmp_
 
 def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(ray_local, models, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    stages.synthetic.run(_cfg(models, a, n=3000, workers=2, batch_size=512, rows_per_file=700))
-    stages.synthetic.run(_cfg(models, b, n=3000, workers=1, batch_size=200))
+    synthetic_stage.run(_cfg(models, a, n=3000, workers=2, batch_size=512, rows_per_file=700))
+    synthetic_stage.run(_cfg(models, b, n=3000, workers=1, batch_size=200))
     table_a, table_b = _read(a).sort_by("id"), _read(b).sort_by("id")
     images_a = schema.images_to_numpy(table_a["image"])
     assert images_a.tobytes() == schema.images_to_numpy(table_b["image"]).tobytes()
@@ -118,16 +118,16 @@ def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(r
 
 
 def test_other_seed_other_rows_same_labels(ray_local, models, tmp_path):
-    stages.synthetic.run(_cfg(models, tmp_path / "s0", n=640))
-    stages.synthetic.run(_cfg(models, tmp_path / "s1", n=640, seed=1))
+    synthetic_stage.run(_cfg(models, tmp_path / "s0", n=640))
+    synthetic_stage.run(_cfg(models, tmp_path / "s1", n=640, seed=1))
     t0, t1 = _read(tmp_path / "s0"), _read(tmp_path / "s1")
     assert t0["label"].equals(t1["label"])
     assert schema.images_to_numpy(t0["image"]).tobytes() != schema.images_to_numpy(t1["image"]).tobytes()
 
 
 def test_a_temperature_scales_each_rows_latent_and_is_part_of_the_identity(ray_local, models, tmp_path):
-    stages.synthetic.run(_cfg(models, tmp_path / "t1", n=640))
-    hot = stages.synthetic.run(_cfg(models, tmp_path / "t2", n=640, temperature=2.0))
+    synthetic_stage.run(_cfg(models, tmp_path / "t1", n=640))
+    hot = synthetic_stage.run(_cfg(models, tmp_path / "t2", n=640, temperature=2.0))
     t1, t2 = _read(tmp_path / "t1"), _read(tmp_path / "t2")
     assert t1["label"].equals(t2["label"]) and t1["id"].equals(t2["id"])
     assert schema.images_to_numpy(t1["image"]).tobytes() != schema.images_to_numpy(t2["image"]).tobytes()
@@ -157,7 +157,7 @@ def test_a_temperature_scales_each_rows_latent_and_is_part_of_the_identity(ray_l
 
 def test_class_weights_set_the_label_distribution(ray_local, models, tmp_path):
     out = tmp_path / "weighted"
-    stages.synthetic.run(_cfg(models, out, n=1000, class_weights=(1, 0, 0, 0, 0, 0, 0, 0, 0, 3)))
+    synthetic_stage.run(_cfg(models, out, n=1000, class_weights=(1, 0, 0, 0, 0, 0, 0, 0, 0, 3)))
     labels, counts = np.unique(_read(out)["label"].to_numpy(), return_counts=True)
     assert dict(zip(labels.tolist(), counts.tolist())) == {0: 250, 9: 750}
 
@@ -191,7 +191,7 @@ def test_min_confidence_replaces_rejected_samples_keeping_n_and_balance(ray_loca
     # "auto" is decided by timing, which may choose differently from one run to the next.
     threshold = _threshold_every_class_mostly_passes(models)
     out = tmp_path / "confident"
-    result = stages.synthetic.run(
+    result = synthetic_stage.run(
         _cfg(models, out, n=2000, min_confidence=threshold, workers=2, rows_per_file=1000, precision="fp32")
     )
     table = _read(out)
@@ -210,7 +210,7 @@ def test_min_confidence_replaces_rejected_samples_keeping_n_and_balance(ray_loca
 
 
 def _generate_plain(models, out: Path, n: int, **changes) -> Path:
-    stages.synthetic.run(_cfg(models, out, n=n, **changes))
+    synthetic_stage.run(_cfg(models, out, n=n, **changes))
     return out
 
 
@@ -246,7 +246,7 @@ def test_class_weights_fill_writes_exactly_what_each_class_lacks(ray_local, mode
     assert "fill" not in recorded.values()  # the run records what fill meant for this GAN
 
     # an explicit --n keeps the proportions
-    proportional = stages.synthetic.run(_cfg((tail, models[1]), tmp_path / "fill-600", n=600, class_weights="fill"))
+    proportional = synthetic_stage.run(_cfg((tail, models[1]), tmp_path / "fill-600", n=600, class_weights="fill"))
     labels = np.bincount(_read(tmp_path / "fill-600")["label"].to_numpy(), minlength=10)
     assert proportional.rows == 600 and labels[[0, 1, 3, 4]].tolist() == [0] * 4
     assert np.abs(labels - 600 * np.array(deficits) / sum(deficits)).max() <= 1
@@ -294,8 +294,8 @@ def test_a_later_job_with_the_same_models_on_this_machine_adopts_the_remembered_
         "bf16_rows_per_s": 1800.0,
     }
     monkeypatch.setattr(generate, "probe_on_actors_hardware", lambda *args: probes.append(args) or dict(figures))
-    first = stages.synthetic.run(_cfg(models, tmp_path / "a", n=400))
-    second = stages.synthetic.run(_cfg(models, tmp_path / "b", n=400))
+    first = synthetic_stage.run(_cfg(models, tmp_path / "a", n=400))
+    second = synthetic_stage.run(_cfg(models, tmp_path / "b", n=400))
     assert first.precision == second.precision == "bf16" and len(probes) == 1
     recorded = _manifest(tmp_path / "b")["precision_probe"]
     assert recorded["speedup_bf16"] == 1.8 and recorded["remembered_from"] == str(
@@ -307,7 +307,7 @@ def test_a_later_job_with_the_same_models_on_this_machine_adopts_the_remembered_
 
     real_version = metadata.version
     monkeypatch.setattr(metadata, "version", lambda name: "0.0-other" if name == "torch" else real_version(name))
-    stages.synthetic.run(_cfg(models, tmp_path / "c", n=400))
+    synthetic_stage.run(_cfg(models, tmp_path / "c", n=400))
     assert len(probes) == 2
 
 
@@ -320,12 +320,12 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
         generate, "probe_on_actors_hardware", lambda *args: probes.append(args) or {"precision": "fp32"}
     )
     out = tmp_path / "syn"
-    stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200, precision=other))
+    synthetic_stage.run(_cfg(models, out, n=600, rows_per_file=200, precision=other))
     whole = _read(out).sort_by("id")
     (out / "_manifest.json").unlink()
     (out / "train/part-00001.parquet").unlink()  # as if killed before this part was finished
 
-    result = stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200))  # precision "auto"
+    result = synthetic_stage.run(_cfg(models, out, n=600, rows_per_file=200))  # precision "auto"
     assert result.precision == other and result.reused_parts == 2 and probes == []
     assert _manifest(out)["config"]["precision"] == other and _manifest(out)["precision_probe"] is None
     assert _read(out).sort_by("id").equals(whole)
@@ -334,7 +334,7 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
     (out / "train/part-00002.parquet").unlink()
     not_other = "fp32" if other == "bf16" else "bf16"
     with pytest.raises(AugmentError, match="not made by this command with these settings"):
-        stages.synthetic.run(_cfg(models, out, n=600, rows_per_file=200, precision=not_other))
+        synthetic_stage.run(_cfg(models, out, n=600, rows_per_file=200, precision=not_other))
 
 
 def test_an_unreachable_min_confidence_is_refused_before_writing(ray_local, models, tmp_path, run_cli):
@@ -350,7 +350,7 @@ def test_an_unreachable_min_confidence_is_refused_before_writing(ray_local, mode
 def test_output_reads_with_ray_data_as_written(ray_local, models, tmp_path):
     # Readers without Ray (pyarrow, pandas, polars, duckdb, datasets, Spark): tests/test_readers.py.
     out = tmp_path / "syn"
-    stages.synthetic.run(_cfg(models, out, n=1500, rows_per_file=500))
+    synthetic_stage.run(_cfg(models, out, n=1500, rows_per_file=500))
     table = _read(out).sort_by("id")
     rows = ray_local.data.read_parquet(str(out / "train")).take_all()
     rows.sort(key=lambda row: row["id"])
@@ -479,7 +479,7 @@ def _bad_generator(root: Path) -> Path:
         (["--class-weights", "1,x"], ["--class-weights must be fill or comma-separated numbers"]),
         (["--min-confidence", "1.5"], ["--min-confidence must be in [0, 1)", "1.5"]),
         (["--temperature", "0"], ["--temperature must be in (0, 3]"]),
-        (["--precision", "fp16"], ["--precision must be one of auto, fp32, bf16", "fp16"]),
+        (["--precision", "fp16"], ["unknown --precision 'fp16': choose one of auto, fp32, bf16"]),
         (["--checkpoint", "{empty}"], ["holds no exported generator"]),
         (["--checkpoint", "{bad}"], ["generator.json does not match its weights"]),
         (["--judge", "{empty}"], ["holds no trained classifier"]),

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from augment import stages
 from augment.core import mnist
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
+from augment.stages.judge import train as judge_stage
 from augment.stages.judge.config import JudgeConfig
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset
@@ -26,7 +26,7 @@ def learnable_data(tmp_path_factory) -> Path:
 def trained(ray_local, learnable_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("judge") / "judge"
     cfg = JudgeConfig(out=str(out), data_root=str(learnable_data), download=False, epochs=3, workers=2, batch_size=32)
-    return cfg, stages.judge.run(cfg)
+    return cfg, judge_stage.run(cfg)
 
 
 def test_two_workers_train_a_judge_that_learns_and_exports(trained, learnable_data):

@@ -12,10 +12,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from augment import stages
 from augment.core import manifest, schema, storage
+from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
+from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig
+from augment.stages.synthetic import generate as synthetic_stage
 from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
@@ -26,9 +28,9 @@ def inputs(ray_local, tmp_path_factory):
     """(tiny learnable dataset, its real export, a 1,000-row generation in 4 parts of 250)."""
     root = tmp_path_factory.mktemp("merge-inputs")
     tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
-    stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    real_stage.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    stages.synthetic.run(
+    synthetic_stage.run(
         SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=300)
     )
     return tiny, root / "real", root / "syn"
@@ -36,7 +38,7 @@ def inputs(ray_local, tmp_path_factory):
 
 def _merge(inputs, out: Path, **options):
     _, real, syn = inputs
-    return stages.merged.run(MergedConfig(real=str(real), synthetic=str(syn), out=str(out), **options))
+    return merged_stage.run(MergedConfig(real=str(real), synthetic=str(syn), out=str(out), **options))
 
 
 def test_all_rows_merge_into_one_table_without_test_rows(inputs, tmp_path):
@@ -123,7 +125,7 @@ def test_rerun_skips_and_other_settings_are_refused(inputs, tmp_path, run_cli):
 
 
 def _write_synthetic(folder: Path, table: pa.Table, manifest_version: int = schema.SCHEMA_VERSION) -> Path:
-    """A hand-made generation output (one part + manifest), for inputs stages.synthetic.run() would never write."""
+    """A hand-made generation output (one part + manifest), for inputs synthetic_stage.run() would never write."""
     (folder / "train").mkdir(parents=True)
     pq.write_table(table, folder / "train/part-00000.parquet")
     fs, path = storage.resolve(str(folder))

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from augment.core import precision
+from augment.core.errors import AugmentError
+from augment.stages.synthetic.config import SyntheticConfig
 from augment.stages.synthetic.parts import PartPlan
 from augment.stages.synthetic.sampling import latents_for
 from augment.stages.synthetic.synthesis import DigitScorer, PartMaker
@@ -94,8 +96,8 @@ def test_bf16_rows_do_not_depend_on_batch_size(models):
 
 
 def test_an_unknown_precision_is_refused():
-    with pytest.raises(Exception, match="--precision must be one of auto, fp32, bf16"):
-        precision.check_precision("fp16")
+    with pytest.raises(AugmentError, match="unknown --precision 'fp16': choose one of auto, fp32, bf16"):
+        SyntheticConfig(checkpoint="gan", out="out", n=1, precision="fp16")
     with pytest.raises(ValueError, match="fp32 or bf16"):
         DigitScorer.__init__(object.__new__(DigitScorer), "unused", None, precision="auto")
 

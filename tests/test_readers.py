@@ -16,10 +16,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from augment import stages
 from augment.core import card
+from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
+from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig
+from augment.stages.synthetic import generate as synthetic_stage
 from augment.stages.synthetic.config import SyntheticConfig
 from tests.fixtures import write_tiny_dataset, write_untrained_models
 
@@ -44,14 +46,14 @@ def outputs(ray_local, tmp_path_factory):
     """The tiny dataset and its three outputs that hold rows: export, synthetic (3 parts), merged."""
     root = tmp_path_factory.mktemp("outputs")
     tiny = write_tiny_dataset(root / "data", n_train=300, n_test=100)
-    stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    real_stage.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    stages.synthetic.run(
+    synthetic_stage.run(
         SyntheticConfig(
             checkpoint=str(gan), judge=str(judge), n=500, out=str(root / "synthetic"), rows_per_file=200, workers=1
         )
     )
-    stages.merged.run(
+    merged_stage.run(
         MergedConfig(
             real=str(root / "real"), synthetic=str(root / "synthetic"), out=str(root / "merged"), max_synthetic=250
         )

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from augment import stages
 from augment.core.mnist import archive_names
+from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig
 
 pytestmark = pytest.mark.realdata
@@ -36,7 +36,7 @@ def test_exporting_real_mnist_gives_the_known_counts(real_mnist_archives, tmp_pa
     raw.mkdir(parents=True)
     for name in archive_names("mnist"):
         shutil.copy(real_mnist_archives / name, raw / name)
-    result = stages.real.run(RealConfig(out=str(tmp_path / "real"), data_root=str(tmp_path / "data"), download=False))
+    result = real_stage.run(RealConfig(out=str(tmp_path / "real"), data_root=str(tmp_path / "data"), download=False))
     assert result.counts["train"].rows == 60000 and result.counts["test"].rows == 10000
     assert result.counts["train"].per_label == MNIST_TRAIN_PER_LABEL
     assert result.counts["test"].per_label == MNIST_TEST_PER_LABEL

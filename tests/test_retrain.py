@@ -10,17 +10,20 @@ import pyarrow.compute as pc
 import pytest
 import torch
 
-from augment import stages
 from augment.core import mnist
 from augment.core.datasets import open_dataset
 from augment.models.classifier import accuracy
 from augment.models.classifier_file import load_classifier
 from augment.models.classifier_training import balanced_class_weights
+from augment.stages.classifier import train as classifier_stage
 from augment.stages.classifier.config import ClassifierConfig
 from augment.stages.classifier.rows import epoch_units, files_to_read, read_unit, row_group_index, select_rows, window
 from augment.stages.classifier.train import schedule_for
+from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
+from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig
+from augment.stages.synthetic import generate as synthetic_stage
 from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
 from tests.fixtures import write_tiny_dataset, write_untrained_models
@@ -31,12 +34,12 @@ def merged(ray_local, tmp_path_factory):
     """(tiny learnable dataset, real export, 1,000-row generation, their merge)."""
     root = tmp_path_factory.mktemp("retrain-inputs")
     tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
-    stages.real.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    real_stage.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
     gan, judge = write_untrained_models(root)
-    stages.synthetic.run(
+    synthetic_stage.run(
         SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=500)
     )
-    stages.merged.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged")))
+    merged_stage.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged")))
     return tiny, root / "real", root / "syn", root / "merged"
 
 
@@ -116,7 +119,7 @@ def test_two_workers_stream_through_ray_data_survive_a_crash_and_export(merged, 
     tiny = merged[0]
     out = tmp_path / "clf"
     cfg = _cfg(merged, out, epochs=3, workers=2, batch_size=32, real_only=True, fail_at_epoch=2)
-    result = stages.classifier.run(cfg)
+    result = classifier_stage.run(cfg)
 
     assert not result.skipped and result.epochs == 3 and result.rows == 400
     assert result.rows_per_source == {"real": 400, "synthetic": 0}
@@ -146,7 +149,7 @@ def test_two_workers_stream_through_ray_data_survive_a_crash_and_export(merged, 
 def test_classic_augmentation_on_merged_rows_and_rerun_skips(merged, tmp_path, run_cli):
     tiny, _, _, folder = merged
     out = tmp_path / "clf"
-    result = stages.classifier.run(
+    result = classifier_stage.run(
         _cfg(merged, out, epochs=1, workers=1, batch_size=64, classic_augment=True, max_synthetic=200)
     )
     assert result.rows == 600 and result.rows_per_source == {"real": 400, "synthetic": 200}
@@ -269,17 +272,17 @@ def test_learning_rate_warms_up_within_one_epoch_and_decays_per_sample_seen():
 def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_equal_cost(merged, tmp_path):
     # 400 real rows: 3 steps of 128 per epoch; 1,400 merged rows: 10 steps per epoch
     budget = 7 * 128
-    real_only = stages.classifier.run(
+    real_only = classifier_stage.run(
         _cfg(merged, tmp_path / "real", real_only=True, samples_seen=budget, workers=2, epochs=99)
     )
-    both = stages.classifier.run(_cfg(merged, tmp_path / "both", samples_seen=budget, workers=2, epochs=99))
+    both = classifier_stage.run(_cfg(merged, tmp_path / "both", samples_seen=budget, workers=2, epochs=99))
     assert (real_only.epochs, real_only.samples_seen) == (3, budget)  # 3 + 3 + 1 steps
     assert (both.epochs, both.samples_seen) == (1, budget)  # 7 of the epoch's 10 steps
     history = json.loads((tmp_path / "real" / "_manifest.json").read_text())["history"]
     assert [row["steps"] for row in history] == [3, 6, 7] and history[-1]["samples_seen"] == budget
     assert json.loads((tmp_path / "both" / "_manifest.json").read_text())["samples_seen"] == budget
     # fresh synthetic rows: 400 real + 300 synthetic per epoch, 5 steps each, a new window every epoch
-    fresh = stages.classifier.run(
+    fresh = classifier_stage.run(
         _cfg(merged, tmp_path / "fresh", samples_seen=budget, workers=2, epochs=99, synthetic_per_epoch=300)
     )
     assert (fresh.epochs, fresh.samples_seen, fresh.rows, fresh.rows_per_source) == (
@@ -295,7 +298,7 @@ def test_a_samples_seen_budget_stops_inside_the_last_epoch_and_runs_compare_at_e
     # fine-tuning: one step at a vanishing learning rate leaves the starting weights as they were
     # (BatchNorm's running statistics do move: they are not weights)
     start, _ = load_classifier(str(tmp_path / "fresh"))
-    tuned = stages.classifier.run(
+    tuned = classifier_stage.run(
         _cfg(
             merged,
             tmp_path / "tuned",
@@ -329,11 +332,11 @@ def test_a_single_worker_reads_its_epochs_without_a_coordinator_each(merged, tmp
     # fresh synthetic rows: one dataset per epoch. Split across workers, each epoch's dataset holds
     # a coordinator process until the whole fit() ends; a single worker has nothing to split.
     before = _split_coordinators()
-    one = stages.classifier.run(
+    one = classifier_stage.run(
         _cfg(merged, tmp_path / "one", samples_seen=4 * 5 * 128, workers=1, epochs=99, synthetic_per_epoch=300)
     )
     assert (one.epochs, one.samples_seen) == (4, 4 * 5 * 128) and _split_coordinators() == before
-    two = stages.classifier.run(
+    two = classifier_stage.run(
         _cfg(merged, tmp_path / "two", samples_seen=2 * 5 * 128, workers=2, epochs=99, synthetic_per_epoch=300)
     )
     assert two.epochs == 2 and _split_coordinators() == before + 2

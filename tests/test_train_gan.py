@@ -10,14 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from augment import stages
 from augment.core.errors import AugmentError
 from augment.core.precision import resolve_for_training
 from augment.core.ray_train import completed_epochs
 from augment.models.generator_file import load_generator
+from augment.stages.gan import train as gan_stage
 from augment.stages.gan.artifacts import gif_epochs
 from augment.stages.gan.config import GanConfig
 from augment.stages.gan.train import FAULT_MARKER
+from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig
 from tests.conftest import assert_one_line_error
 
@@ -37,7 +38,7 @@ def _grid_size(epoch_png: Path) -> tuple[int, int]:
 def test_two_workers_stay_in_sync_survive_a_crash_and_export(ray_local, tiny_mnist, tmp_path):
     run = tmp_path / "gan"
     cfg = GanConfig(out=str(run), data_root=str(tiny_mnist.root), epochs=3, workers=2, fail_at_epoch=2, **TINY)
-    result = stages.gan.run(cfg)
+    result = gan_stage.run(cfg)
 
     assert (run / FAULT_MARKER).exists()  # the crash really happened
     rows = _metrics(run)
@@ -77,13 +78,13 @@ def test_a_long_tail_gan_records_its_rows_per_class_and_a_repeat_is_a_no_op(ray_
         epochs=1,
         real_per_class="30,30,30,30,30,5,5,5,5,50%",
     )
-    first = stages.gan.run(GanConfig(**base))
+    first = gan_stage.run(GanConfig(**base))
     info = load_generator(str(tmp_path / "gan"))[1]
     assert info["rows_per_label"] == [30] * 5 + [5] * 4 + [15] and info["training"]["real_per_class"] == [30] * 5 + [
         5
     ] * 4 + ["50%"]
     assert _metrics(tmp_path / "gan")[0]["optimizer_steps"] == 185 // 64
-    again = stages.gan.run(GanConfig(**base))
+    again = gan_stage.run(GanConfig(**base))
     assert not first.skipped and again.skipped and again.generator_sha256 == first.generator_sha256
 
 
@@ -99,20 +100,20 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
         real_per_class=26,
         diff_augment="translation,cutout",
     )
-    first = stages.gan.run(GanConfig(epochs=1, **base))
+    first = gan_stage.run(GanConfig(epochs=1, **base))
     assert first.epochs == 1 and not first.skipped
     assert _metrics(run)[0]["optimizer_steps"] == 260 // 64
     training = load_generator(str(run))[1]["training"]
     assert training["real_per_class"] == 26 and training["diff_augment"] == "translation,cutout"
 
-    second = stages.gan.run(GanConfig(epochs=2, **base))
+    second = gan_stage.run(GanConfig(epochs=2, **base))
     rows = _metrics(run)
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[1]["resumed_from_epoch"] == 1
     assert rows[1]["optimizer_steps"] == 2 * (260 // 64)
     assert second.generator_sha256 != first.generator_sha256
 
-    third = stages.gan.run(GanConfig(epochs=2, **base))
+    third = gan_stage.run(GanConfig(epochs=2, **base))
     assert third.skipped and third.generator_sha256 == second.generator_sha256
     assert len(_metrics(run)) == 2
 
@@ -126,7 +127,7 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
         (["--arch", "resnet"], "unknown --arch 'resnet'"),
         (["--loss", "wgan"], "unknown --loss 'wgan'"),
         (["--batch-size", "65", "--workers", "2"], "must be a positive multiple of --workers"),
-        (["--dataset", "cifar10"], "unknown dataset 'cifar10'"),
+        (["--dataset", "cifar10"], "unknown --dataset 'cifar10'"),
         (["--limit", "256", "--real-per-class", "20"], "--limit and --real-per-class cannot be combined"),
         (["--real-per-class", "0"], "--real-per-class must be at least 1"),
         (["--diff-augment", "translation,color"], "unknown --diff-augment policy 'color'"),
@@ -137,7 +138,7 @@ def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_
             "--real-per-class 9,9,9,9,9,9,9,9,9,9 gives 90 images, fewer than one batch (128)",
         ),
         (["--real-per-class", "31", "--batch-size", "64"], "--real-per-class 31: class 0 has only 30 real images"),
-        (["--precision", "fp16"], "--precision must be one of auto, fp32, bf16 (got 'fp16')"),
+        (["--precision", "fp16"], "unknown --precision 'fp16': choose one of auto, fp32, bf16"),
     ],
 )
 def test_train_bad_options_are_one_line_and_write_nothing(run_cli, tiny_mnist, tmp_path, args, expected):
@@ -154,7 +155,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_an_out_holding_another_kind_of_run_is_refused_untouched(run_cli, tiny_mnist, tmp_path):
     exported = tmp_path / "real"
-    stages.real.run(RealConfig(out=str(exported), data_root=str(tiny_mnist.root)))
+    real_stage.run(RealConfig(out=str(exported), data_root=str(tiny_mnist.root)))
     before = _snapshot(exported)
     result = run_cli("train", "--out", exported, "--data-root", tiny_mnist.root)
     assert_one_line_error(result, "holds something other than a GAN run", "--overwrite")

@@ -20,12 +20,6 @@ PRECISIONS = ("auto", "fp32", "bf16")
 AMPERE = (8, 0)
 
 
-def check_precision(requested: str) -> None:
-    from augment.core.errors import require
-
-    require(requested in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)} (got {requested!r})")
-
-
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     """The CPU's feature flags (Linux); empty where /proc/cpuinfo does not exist."""
     try:

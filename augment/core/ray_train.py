@@ -14,9 +14,8 @@ import torch
 
 from augment.core import manifest, mnist, storage
 from augment.core.console import plural
-from augment.core.errors import AugmentError, OtherSettings, first_line, require
+from augment.core.errors import AugmentError, OtherSettings, first_line
 from augment.core.node_types import cluster_shape
-from augment.core.per_class import describe_per_class
 from augment.core.placement import (
     WAIT_FOR_NODES_ENV,
     Placement,
@@ -86,20 +85,6 @@ def digits_on_device(ref, device: torch.device) -> tuple[torch.Tensor, torch.Ten
         mnist.to_gan_range(torch.from_numpy(images.copy()).to(device)).unsqueeze(1),
         torch.from_numpy(labels.copy()).long().to(device),
     )
-
-
-def check_training_options(cfg) -> None:
-    """The options every Ray Train stage shares: dataset, epochs, workers, a global batch that
-    splits evenly over the workers, and the classifier recipe's --lr-decay where the stage has one."""
-    mnist.check_dataset(cfg.dataset)
-    require(cfg.epochs >= 1, f"--epochs must be at least 1 (got {cfg.epochs})")
-    require(cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
-    require(
-        cfg.batch_size >= cfg.workers and cfg.batch_size % cfg.workers == 0,
-        f"--batch-size {cfg.batch_size} must be a positive multiple of --workers {cfg.workers}",
-    )
-    decay = getattr(cfg, "lr_decay", None)
-    require(decay is None or 0.0 < decay <= 1.0, f"--lr-decay must be in (0, 1] (got {decay})")
 
 
 # Waiting for nodes. A worker group that cannot be placed (a node was lost and no replacement has
@@ -199,37 +184,6 @@ def _workers_that_fit(placement: Placement, most: int, batch_size: int) -> int:
     while fitting > 1 and batch_size % fitting:
         fitting -= 1
     return fitting
-
-
-def check_training_subset(limit: int | None, real_per_class, batch_size: int, num_classes: int = 10) -> None:
-    """--limit / --real-per-class: one of them at most, and at least one global batch of images
-    (checked here for counts; percentages of each class once the data is read)."""
-    require(limit is None or real_per_class is None, "--limit and --real-per-class cannot be combined: choose one")
-    if limit is not None:
-        require(limit >= batch_size, f"--limit {limit} is smaller than one batch ({batch_size})")
-    if isinstance(real_per_class, int):
-        require(real_per_class >= 1, f"--real-per-class must be at least 1 (got {real_per_class})")
-        rows = real_per_class * num_classes
-        require(
-            rows >= batch_size,
-            f"--real-per-class {real_per_class} gives {rows} images, fewer than one batch ({batch_size})",
-        )
-    elif real_per_class is not None and len(real_per_class) != num_classes:
-        raise AugmentError(
-            f"--real-per-class {describe_per_class(real_per_class)}: needs {num_classes} entries (one per class), "
-            f"got {len(real_per_class)}"
-        )
-    elif real_per_class is not None and all(isinstance(entry, int) for entry in real_per_class):
-        require(
-            all(entry >= 1 for entry in real_per_class),
-            f"--real-per-class: every class needs at least 1 image (got {describe_per_class(real_per_class)})",
-        )
-        rows = sum(real_per_class)
-        require(
-            rows >= batch_size,
-            f"--real-per-class {describe_per_class(real_per_class)} gives {rows} images, fewer than one batch "
-            f"({batch_size})",
-        )
 
 
 @contextmanager

@@ -6,11 +6,3 @@ rows.py             the rows a run trains on: selection counted on the driver, t
 plan.py             the classifiers the report needs (CAS, gain-table variants)
 classic_augment.py  affine + elastic distortions for whole batches, each row keyed: the classic baseline
 """
-
-from augment.stages import lazy_api
-from augment.stages.classifier.config import FOLDER, ClassifierConfig
-
-STAGE_API = ("run", "run_many", "ClassifierResult", "unless_current")
-__all__ = ["FOLDER", "ClassifierConfig", *STAGE_API]
-
-__getattr__ = lazy_api(__name__, "train", STAGE_API)

@@ -1,50 +1,85 @@
-"""The `classifier/` stage's settings."""
+"""The `classifier/` stage's settings: one classifier run, and the runs the report reads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from augment.core.options import ComputeOptions, DataOptions, StageConfig
+from augment.core.errors import require
+from augment.core.options import (
+    DATASETS,
+    REQUIRED,
+    ComputeOptions,
+    DataOptions,
+    StageConfig,
+    option,
+    parse_row_counts,
+)
+from augment.core.training_checks import check_training_options
 
 FOLDER = "classifier"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
-    """Train the digit classifier on a Parquet dataset through Ray Data (the `classifier/` stage)."""
+    """Retrain the digit classifier on Ray Train, streaming the rows through Ray Data (one classifier run)."""
 
+    COMMAND = "retrain"
     PATHS = ("data", "out", "data_root", "init_from")
 
-    data: str  # a merged, synthetic or real output (a real export contributes its train split only)
-    out: str
-    dataset: str = "mnist"  # whose real test split measures accuracy
-    epochs: int = 4
-    # A budget of samples seen (optimizer steps x global batch) instead of whole epochs: training
-    # runs ceil(budget / epoch) epochs and stops inside the last one, so runs on datasets of
-    # different sizes can be compared at equal cost (the gain table's variants).
-    samples_seen: int | None = None
-    batch_size: int = 128  # global
-    lr: float = 3e-3  # peak, after a short warm-up
-    lr_decay: float = 0.5  # per 60,000 samples seen: needs no total length, so a run can be extended
-    weight_decay: float = 1e-4
-    seed: int = 0
-    real_only: bool = False  # train on the source=real rows only
-    synthetic_only: bool = False  # train on the source=synthetic rows only (classification accuracy score)
-    max_synthetic: int | None = None  # synthetic rows with id >= this are left out
+    data: str = option(REQUIRED, "Training data: a merged, synthetic or real output (a real one: its train split).")
+    out: str = option(REQUIRED, "Classifier run folder or URI: checkpoints, metrics, exported classifier.")
+    dataset: str = option("mnist", "Whose real test split measures accuracy.", choices=DATASETS)
+    epochs: int = option(4, "Total epochs; raise it on an existing run to train more.", at_least=1)
+    # Runs on datasets of different sizes compared at equal cost (the gain table's variants):
+    # training runs ceil(budget / epoch) epochs and stops inside the last one.
+    samples_seen: int | None = option(
+        None,
+        "Train on this many samples (steps x batch) instead of whole --epochs: the last pass stops part-way.",
+        at_least=1,
+    )
+    batch_size: int = option(128, "Global batch, split evenly across workers.", at_least=1)
+    lr: float = option(3e-3, "Peak AdamW learning rate, after a short warm-up.", above=0)
+    # per 60,000 samples seen: needs no total length, so a run can be extended
+    lr_decay: float = option(0.5, "Learning-rate factor per 60,000 samples seen.", above=0, at_most=1)
+    weight_decay: float = option(1e-4, "AdamW weight decay.", at_least=0)
+    seed: int = option(0, "Seed for weights, shuffling and noise.")
+    real_only: bool = option(False, "Train on the real rows only (the baseline).")
+    synthetic_only: bool = option(False, "Train on the synthetic rows only (CAS).")
+    max_synthetic: int | None = option(None, "Leave out synthetic rows with id >= K.", at_least=1)
     # Fresh synthetic rows: each epoch trains on the real rows and the next K rows of the synthetic
     # pool, wrapping around (rows.py), instead of every synthetic row every epoch.
-    synthetic_per_epoch: int | None = None
-    classic_augment: bool = False  # torchvision's affine + elastic distortions, batched, on every training image
-    # Class-balanced loss: each class's rows weigh rows / (classes x that class's rows) in the cross
-    # entropy, so a rare class counts as much as a common one: the long-tail baseline of practitioners.
-    balanced_loss: bool = False
-    # Start from another classifier's weights (e.g. one trained on synthetic rows only) instead of
-    # a fresh initialisation: pretrain-then-fine-tune. The optimizer and schedule start afresh.
-    init_from: str | None = None
-    checkpoint_every: int = 1
-    max_failures: int = 2
+    synthetic_per_epoch: int | None = option(
+        None,
+        "Each epoch: the real rows + the next K synthetic rows (fresh ones every epoch, wrapping around).",
+        at_least=1,
+    )
+    classic_augment: bool = option(False, "torchvision affine + elastic augmentation.")
+    # the long-tail baseline of practitioners: a rare class counts as much as a common one
+    balanced_loss: bool = option(
+        False, "Weigh each class's rows by rows / (classes x its rows) in the loss (a long-tail baseline)."
+    )
+    # pretrain-then-fine-tune: the optimizer and schedule start afresh
+    init_from: str | None = option(
+        None,
+        "Start from this classifier's weights (a retrain folder), e.g. one trained --synthetic-only: fine-tuning.",
+    )
+    checkpoint_every: int = option(1, "Checkpoint every K epochs (and always the last).", at_least=1)
+    max_failures: int = option(2, "Worker crashes survived, each resumed from the last checkpoint.", at_least=0)
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_training_options(self)
+        require(not (self.real_only and self.synthetic_only), "pass at most one of --real-only and --synthetic-only")
+        require(
+            self.synthetic_per_epoch is None or not self.real_only,
+            "--synthetic-per-epoch needs synthetic rows: not with --real-only",
+        )
+        require(
+            self.samples_seen is None or self.samples_seen >= self.batch_size,
+            f"--samples-seen must be at least one batch ({self.batch_size}; got {self.samples_seen})",
+        )
 
     def identity(self, data_digest: str, init_sha256: str | None = None) -> dict[str, Any]:
         """What makes two runs the same run: more epochs or other workers continue it."""
@@ -84,3 +119,50 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
         """Epochs over `rows` training rows: --epochs, or as many as the budget reaches into."""
         steps = self.steps()
         return self.epochs if steps is None else max(1, -(-steps // (rows // self.batch_size)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassifierRunsConfig(StageConfig, DataOptions, ComputeOptions):
+    """Train every classifier the report reads: CAS and the gain table's runs (the classifier/ stage of
+    `augment run`; `augment evaluate --classifiers` reads them)."""
+
+    COMMAND = "classifiers"
+    PATHS = ("out", "synthetic", "merged", "low_data_merged", "data_root")
+
+    out: str = option(REQUIRED, "Folder of the runs: one classifier run per subfolder, then _manifest.json.")
+    synthetic: str | None = option(None, "Generation output: the CAS classifier's training rows.")
+    merged: str | None = option(None, "Merged dataset for the full-data gain table.")
+    low_data_merged: str | None = option(None, "Merged dataset made with --real-per-class (low-data gain table).")
+    seeds: int = option(3, "Seeds per gain-table variant (3 gives a spread).", at_least=1)
+    seed: int = option(0, "Seed of the CAS classifier.")
+    epochs: int = option(4, "Epochs of every CAS and full-data classifier.", at_least=1)
+    # 1,000 real images need many more passes than 60,000
+    low_data_epochs: int = option(30, "Epochs of every low-data classifier.", at_least=1)
+    # Every gain-table variant trains on the same number of samples (steps x batch): by default what
+    # real only sees in --epochs (--low-data-epochs) over the real rows, so a variant with twice the
+    # rows makes half the passes instead of twice the steps.
+    samples_seen: int | None = option(
+        None,
+        "Samples (steps x batch) every gain-table classifier trains on; default: real only's epochs x real rows.",
+        at_least=1,
+    )
+    cas_rows: int = option(60_000, "Synthetic rows the CAS classifier trains on.", at_least=1)
+    curve: tuple[int, ...] = option(
+        (),
+        "Synthetic rows available, e.g. 0,10000,60000,250000,1000000: real + synthetic at the gain budget with "
+        "the pool cut to each (the report's curve; '' for none).",
+        parse=lambda value: parse_row_counts(value, "--curve"),
+    )
+    workers: int = option(1, "Ray Train workers per classifier.", at_least=1)
+    # `augment run` redoing this stage because generation was redone: the runs that never read a
+    # synthetic row are kept when their real rows are unchanged (not an option: the run decides).
+    keep_real_only: bool = False
+
+    def settings(self) -> dict[str, Any]:
+        """The plan's settings, as its manifest records them for `augment evaluate` to rebuild it."""
+        keys = ("dataset", "seeds", "seed", "epochs", "low_data_epochs", "samples_seen", "cas_rows")
+        return {**{key: getattr(self, key) for key in keys}, "curve": list(self.curve)}
+
+    def identity(self, source_digests: dict[str, str]) -> dict[str, Any]:
+        """The plan: its settings and the content of what it reads (each run's identity is in its folder)."""
+        return {**self.settings(), "sources": source_digests}

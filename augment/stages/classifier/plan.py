@@ -1,17 +1,11 @@
-"""Which classifiers the report needs: the gain-table variants and their runs."""
+"""Which classifiers the report needs: CAS, the gain-table variants and the curve's runs, by name."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from augment.core import manifest, storage
-from augment.stages.classifier.config import ClassifierConfig
-
-if TYPE_CHECKING:  # the report stage asks for these runs; the classifier stage owns the plan
-    from augment.stages.report.config import ReportConfig
-
-RUNS = "runs"  # REPORT/runs: where the report trains them unless told another folder
+from augment.stages.classifier.config import ClassifierConfig, ClassifierRunsConfig
 
 # The augmentation gain table: variant -> the ClassifierConfig options that train it.
 GAIN_VARIANTS = {
@@ -27,18 +21,15 @@ def run_name(regime: str, variant: str, seed: int) -> str:
     return f"{regime.replace(' ', '-')}/{variant.replace(' + ', '+').replace(' ', '-')}/seed{seed}"
 
 
-def classifier_runs(cfg: ReportConfig) -> dict[str, ClassifierConfig]:
-    """Every classifier the report needs, by run name: "cas", then the gain table's runs.
-
-    In the default runs folder (REPORT/runs) --overwrite replaces them with the report; runs in a
-    folder given with `runs` belong to the caller (`augment run` trains them as its retrain stage)
-    and are reused as they are.
-    """
+def classifier_runs(cfg: ClassifierRunsConfig) -> dict[str, ClassifierConfig]:
+    """Every classifier the report needs, by run name, in training order: "cas", then the gain
+    table seed by seed (every variant, then the curve's own runs), so a run stopped part-way leaves
+    whole seeds, which a rerun with fewer --seeds on the same --out reuses as they are."""
 
     def config(data_uri: str, name: str, epochs: int, seed: int, **options) -> ClassifierConfig:
         return ClassifierConfig(
             data=data_uri,
-            out=storage.join(cfg.runs or storage.join(cfg.out, RUNS), name),
+            out=storage.join(cfg.out, name),
             dataset=cfg.dataset,
             data_root=cfg.data_root,
             download=cfg.download,
@@ -47,7 +38,7 @@ def classifier_runs(cfg: ReportConfig) -> dict[str, ClassifierConfig]:
             gpu=cfg.gpu,
             seed=seed,
             address=cfg.address,
-            overwrite=cfg.overwrite and cfg.runs is None,
+            overwrite=cfg.overwrite,
             **options,
         )
 
@@ -58,14 +49,13 @@ def classifier_runs(cfg: ReportConfig) -> dict[str, ClassifierConfig]:
         )
     for regime, merged, epochs in regimes(cfg):
         budget, real_rows = gain_budget(cfg, merged, epochs), merged_rows(merged).get("real")
-        for variant, options in GAIN_VARIANTS.items():
-            fresh = {} if options.get("real_only") or not real_rows else {"synthetic_per_epoch": real_rows}
-            for seed in range(cfg.seeds):
-                runs[run_name(regime, variant, seed)] = config(
-                    merged, run_name(regime, variant, seed), epochs, seed, samples_seen=budget, **options, **fresh
-                )
-        for point in curve_points(cfg, merged, epochs):
-            for seed in range(cfg.seeds):
+        points = curve_points(cfg, merged, epochs)
+        for seed in range(cfg.seeds):
+            for variant, options in GAIN_VARIANTS.items():
+                fresh = {} if options.get("real_only") or not real_rows else {"synthetic_per_epoch": real_rows}
+                name = run_name(regime, variant, seed)
+                runs[name] = config(merged, name, epochs, seed, samples_seen=budget, **options, **fresh)
+            for point in points:
                 name = point.run_name(regime, seed)
                 if name not in runs:
                     runs[name] = config(
@@ -86,7 +76,7 @@ def merged_rows(merged: str) -> dict:
     return rows if isinstance(rows, dict) else {}
 
 
-def gain_budget(cfg: ReportConfig, merged: str, epochs: int) -> int | None:
+def gain_budget(cfg: ClassifierRunsConfig, merged: str, epochs: int) -> int | None:
     """Samples seen by every variant of a regime: --samples-seen, else what real only sees in
     `epochs` passes over the merged dataset's real rows (from its manifest; None, whole epochs,
     without one)."""
@@ -119,7 +109,7 @@ class CurvePoint:
         return f"{regime.replace(' ', '-')}/synthetic-rows-{self.rows_read}/seed{seed}"
 
 
-def curve_points(cfg: ReportConfig, merged: str, epochs: int) -> list[CurvePoint]:
+def curve_points(cfg: ClassifierRunsConfig, merged: str, epochs: int) -> list[CurvePoint]:
     rows = merged_rows(merged)
     real, pool, budget = rows.get("real"), rows.get("synthetic", 0), gain_budget(cfg, merged, epochs)
     if not cfg.curve or not real or budget is None:
@@ -134,6 +124,6 @@ def readable_rows(budget: int, real_rows: int) -> int:
     return -(-(budget // batch) // ((2 * real_rows) // batch)) * real_rows
 
 
-def regimes(cfg: ReportConfig) -> list[tuple[str, str, int]]:
+def regimes(cfg: ClassifierRunsConfig) -> list[tuple[str, str, int]]:
     candidates = [("full data", cfg.merged, cfg.epochs), ("low data", cfg.low_data_merged, cfg.low_data_epochs)]
     return [(regime, merged, epochs) for regime, merged, epochs in candidates if merged]

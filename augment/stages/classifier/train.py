@@ -30,14 +30,13 @@ from ray.data.collate_fn import NumpyBatchCollateFn
 from augment.core import manifest, mnist, storage
 from augment.core.console import plural
 from augment.core.datasets import Dataset, open_dataset
-from augment.core.errors import AugmentError, first_line, require
+from augment.core.errors import AugmentError, first_line
 from augment.core.progress import progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.core.ray_train import (
     FAULT_MARKER,
     RAY_RUN_NAME,
     RUN_INFO,
-    check_training_options,
     completed_epochs,
     crash_once,
     digits_on_device,
@@ -87,6 +86,23 @@ class ClassifierResult:
     balanced_accuracy: float | None = None  # mean of the per-class recalls on the real test split
     worst_class_recall: float | None = None
 
+    @classmethod
+    def from_manifest(cls, out: str, done: dict) -> ClassifierResult:
+        """The result of a run already trained, as its manifest records it."""
+        return cls(
+            out,
+            done["epochs"],
+            done["test_accuracy"],
+            done["rows"],
+            done["rows_per_source"],
+            0.0,
+            done["samples_per_s"],
+            skipped=True,
+            samples_seen=done.get("samples_seen", 0),
+            balanced_accuracy=done.get("balanced_accuracy"),
+            worst_class_recall=done.get("worst_class_recall"),
+        )
+
     @property
     def summary(self) -> str:
         sources = ", ".join(f"{n:,} {source}" for source, n in self.rows_per_source.items() if n)
@@ -94,28 +110,6 @@ class ClassifierResult:
             f"{plural(self.epochs, 'epoch')} over {sources} rows ({self.samples_seen:,} samples seen); "
             f"real test accuracy {self.test_accuracy:.4f}"
         )
-
-
-def validate(cfg: ClassifierConfig) -> None:
-    check_training_options(cfg)
-    require(not (cfg.real_only and cfg.synthetic_only), "pass at most one of --real-only and --synthetic-only")
-    require(
-        cfg.max_synthetic is None or cfg.max_synthetic >= 1,
-        f"--max-synthetic must be at least 1 (got {cfg.max_synthetic})",
-    )
-    require(cfg.checkpoint_every >= 1, f"--checkpoint-every must be at least 1 (got {cfg.checkpoint_every})")
-    require(
-        cfg.synthetic_per_epoch is None or cfg.synthetic_per_epoch >= 1,
-        f"--synthetic-per-epoch must be at least 1 (got {cfg.synthetic_per_epoch})",
-    )
-    require(
-        cfg.synthetic_per_epoch is None or not cfg.real_only,
-        "--synthetic-per-epoch needs synthetic rows: not with --real-only",
-    )
-    require(
-        cfg.samples_seen is None or cfg.samples_seen >= cfg.batch_size,
-        f"--samples-seen must be at least one batch ({cfg.batch_size}; got {cfg.samples_seen})",
-    )
 
 
 def run(cfg: ClassifierConfig) -> ClassifierResult:
@@ -164,7 +158,6 @@ def run_many(cfgs: Sequence[ClassifierConfig], labels: Sequence[str] | None = No
 def _prepare(cfg: ClassifierConfig, label: str) -> ClassifierResult | _Pending:
     """The finished run's result when it is already trained with these settings, else what
     training it needs; refuses bad options and folders before any Ray work starts."""
-    validate(cfg)
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     dataset = open_dataset(cfg.data, what="--data")
     identity = cfg.identity(_data_digest(dataset, cfg), _init_sha256(cfg))
@@ -174,21 +167,7 @@ def _prepare(cfg: ClassifierConfig, label: str) -> ClassifierResult | _Pending:
         cfg.out, kind=KIND, what="classifier run", identity=identity, epochs=cfg.epochs, overwrite=cfg.overwrite
     )
     if done == cfg.epochs:
-        fs, run = storage.resolve(cfg.out)
-        finished = manifest.read_manifest(fs, run)
-        return ClassifierResult(
-            cfg.out,
-            done,
-            finished["test_accuracy"],
-            finished["rows"],
-            finished["rows_per_source"],
-            0.0,
-            finished["samples_per_s"],
-            skipped=True,
-            samples_seen=finished.get("samples_seen", 0),
-            balanced_accuracy=finished.get("balanced_accuracy"),
-            worst_class_recall=finished.get("worst_class_recall"),
-        )
+        return ClassifierResult.from_manifest(cfg.out, manifest.read_manifest(*storage.resolve(cfg.out)))
     storage.check_writable(cfg.out)
     return _Pending(cfg, dataset, identity, selection, label)
 

@@ -48,28 +48,8 @@ class MergedResult:
         return f"{self.real_rows:,} real + {self.synthetic_rows:,} synthetic rows"
 
 
-def validate(cfg: MergedConfig) -> None:
-    require(
-        cfg.synthetic_fraction is None or cfg.max_synthetic is None,
-        "pass either --synthetic-fraction or --max-synthetic, not both",
-    )
-    require(
-        cfg.synthetic_fraction is None or 0.0 <= cfg.synthetic_fraction < 1.0,
-        f"--synthetic-fraction must be in [0, 1) (got {cfg.synthetic_fraction})",
-    )
-    require(
-        cfg.max_synthetic is None or cfg.max_synthetic >= 0,
-        f"--max-synthetic must be at least 0 (got {cfg.max_synthetic})",
-    )
-    require(
-        not isinstance(cfg.real_per_class, int) or cfg.real_per_class >= 1,
-        f"--real-per-class must be at least 1 (got {cfg.real_per_class})",
-    )
-
-
 def run(cfg: MergedConfig) -> MergedResult:
     started = time.perf_counter()
-    validate(cfg)
     real = open_dataset(cfg.real, what="--real", stages=("real",))
     synthetic = open_dataset(cfg.synthetic, what="--synthetic", stages=("synthetic",))
     for option, dataset in (("--real", real), ("--synthetic", synthetic)):

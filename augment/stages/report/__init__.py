@@ -5,11 +5,3 @@ evaluate.py  run(cfg): report.json, report.md
 quality.py   label fidelity, confusion, feature statistics
 plots.py     confusion.png, samples.png, gain.png
 """
-
-from augment.stages import lazy_api
-from augment.stages.report.config import FOLDER, ReportConfig
-
-STAGE_API = ("run", "ReportResult")
-__all__ = ["FOLDER", "ReportConfig", *STAGE_API]
-
-__getattr__ = lazy_api(__name__, "evaluate", STAGE_API)

@@ -1,39 +1,33 @@
-"""The `report/` stage's settings."""
+"""The `report/` stage's settings: each option declared once (core/options.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from augment.core.options import ComputeOptions, DataOptions, StageConfig
+from augment.core.options import REQUIRED, DataOptions, StageConfig, option
 
 FOLDER = "report"
 REPORT_FILE, REPORT_TEXT = "report.json", "report.md"
 PLOTS = ("confusion.png", "samples.png", "gain.png", "curve.png")
+CLASSIFIERS_BESIDE = "classifier"  # OUT/../classifier: where `augment run` keeps the report's classifiers
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReportConfig(StageConfig, DataOptions, ComputeOptions):
-    """Measure what the synthetic digits are worth and write the report (the `report/` stage)."""
+class ReportConfig(StageConfig, DataOptions):
+    """Measure fidelity, Fréchet distance, CAS and augmentation gain; write the report (the report/ stage).
+    Trains nothing: CAS and the gain table come from the classifier runs `augment classifiers` trained."""
 
-    PATHS = ("checkpoint", "out", "synthetic", "judge", "data_root", "merged", "low_data_merged", "runs")
+    COMMAND = "evaluate"
+    PATHS = ("checkpoint", "out", "synthetic", "judge", "data_root", "classifiers")
 
-    checkpoint: str  # GAN run folder: the generator (and, by default, its judge in CHECKPOINT/judge)
-    out: str
-    synthetic: str | None = None  # a generation output: fidelity/FID samples and the CAS training set
-    judge: str | None = None
-    samples: int = 10_000  # synthetic digits scored for fidelity and Fréchet distance
-    seed: int = 0
-    merged: str | None = None  # full-data merged dataset: the augmentation gain table
-    low_data_merged: str | None = None  # merged with --real-per-class (GAN trained on those images too)
-    seeds: int = 3
-    epochs: int = 4
-    low_data_epochs: int = 30  # 1,000 real images need many more passes than 60,000
-    # Every gain-table variant trains on the same number of samples (steps x batch): by default what
-    # real only sees in --epochs (--low-data-epochs) over the real rows, so a variant with twice the
-    # rows makes half the passes instead of twice the steps.
-    samples_seen: int | None = None
-    cas_rows: int = 60_000
-    # The synthetic-rows curve: real + synthetic at each regime's budget with the pool cut to each
-    # of these row counts (0: real only), e.g. (0, 10_000, 60_000, 250_000, 1_000_000).
-    curve: tuple[int, ...] = ()
-    runs: str | None = None  # where the CAS and gain-table classifiers live (default OUT/runs)
+    checkpoint: str = option(REQUIRED, "GAN run folder (exported generator; judge in CHECKPOINT/judge by default).")
+    out: str = option(REQUIRED, "Report folder or URI: report.json, report.md, plots.")
+    synthetic: str | None = option(None, "Generation output: the samples scored for fidelity and Fréchet distance.")
+    judge: str | None = option(None, "Judge folder (default CHECKPOINT/judge).")
+    samples: int = option(10_000, "Synthetic digits scored for fidelity and Fréchet distance.", at_least=20)
+    seed: int = option(0, "Seed of in-process samples when no --synthetic is given.")
+    classifiers: str | None = option(
+        None,
+        "The classifier runs `augment classifiers` trained (CAS, gain table); default OUT/../classifier when it "
+        "holds them, else the report has fidelity and Fréchet distance only.",
+    )

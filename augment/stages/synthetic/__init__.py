@@ -7,11 +7,3 @@ sampling.py     row i's label and latent, from (seed, i) only
 synthesis.py    PartMaker: one part, generator + judge, written whole
 model_check.py  refuse a generator and judge that disagree before any actor starts
 """
-
-from augment.stages import lazy_api
-from augment.stages.synthetic.config import FOLDER, SyntheticConfig
-
-STAGE_API = ("run", "SyntheticResult")
-__all__ = ["FOLDER", "SyntheticConfig", *STAGE_API]
-
-__getattr__ = lazy_api(__name__, "generate", STAGE_API)

@@ -16,7 +16,6 @@ atomic rename. `_manifest.json` comes last. So:
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Iterator
@@ -32,7 +31,6 @@ from augment.core.node_types import cluster_shape
 from augment.core.per_class import parse_per_class
 from augment.core.placement import compute_device, gpus_possible, nodes_held
 from augment.core.placement import plan as plan_placement
-from augment.core.precision import check_precision
 from augment.core.progress import ProgressReporter, progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.models.classifier_file import INFO_FILE as JUDGE_INFO
@@ -43,7 +41,7 @@ from augment.stages.synthetic.config import FILL, FOLDER, JUDGE_SUBFOLDER, Synth
 from augment.stages.synthetic.model_check import check_models_apart
 from augment.stages.synthetic.parts import PARTS_FOLDER, PartPlan, part_bounds, part_name
 from augment.stages.synthetic.precision_probe import cache_file, decision_key, probe, probe_apart, remember, remembered
-from augment.stages.synthetic.sampling import MAX_ROWS, class_boundaries
+from augment.stages.synthetic.sampling import class_boundaries
 
 KIND = FOLDER
 
@@ -67,26 +65,6 @@ class SyntheticResult:
     def summary(self) -> str:
         speed = "" if self.skipped else f", {self.rows_per_s:,.0f} rows/s"
         return f"{self.rows:,} rows{speed}, mean confidence {self.mean_confidence:.3f}"
-
-
-def validate(cfg: SyntheticConfig) -> None:
-    require(
-        cfg.n is not None or cfg.class_weights == FILL, "--n is required (it may be left out with --class-weights fill)"
-    )
-    require(cfg.n is None or 1 <= cfg.n <= MAX_ROWS, f"--n must be between 1 and {MAX_ROWS:,} (got {cfg.n})")
-    require(cfg.batch_size is None or cfg.batch_size >= 1, f"--batch-size must be at least 1 (got {cfg.batch_size})")
-    require(cfg.workers is None or cfg.workers >= 1, f"--workers must be at least 1 (got {cfg.workers})")
-    require(0.0 <= cfg.min_confidence < 1.0, f"--min-confidence must be in [0, 1) (got {cfg.min_confidence})")
-    require(cfg.max_attempts >= 1, f"--max-attempts must be at least 1 (got {cfg.max_attempts})")
-    require(0.0 < cfg.temperature <= 3.0, f"--temperature must be in (0, 3] (got {cfg.temperature})")
-    require(cfg.rows_per_file >= 1, f"--rows-per-file must be at least 1 (got {cfg.rows_per_file})")
-    check_precision(cfg.precision)
-    if cfg.class_weights is not None and cfg.class_weights != FILL:
-        weights = cfg.class_weights
-        require(
-            all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0,
-            f"--class-weights must be non-negative numbers with a positive sum (got {','.join(map(str, weights))})",
-        )
 
 
 def class_deficits(cfg: SyntheticConfig, generator_info: dict, num_classes: int) -> list[int]:
@@ -119,7 +97,6 @@ def judge_folder(cfg: SyntheticConfig) -> str:
 
 def run(cfg: SyntheticConfig) -> SyntheticResult:
     started = time.perf_counter()
-    validate(cfg)
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     fs, out = storage.resolve(cfg.out)
     if storage.file_type(fs, out).name == "File":
@@ -330,14 +307,14 @@ def _judge_or_plan_to_train(cfg: SyntheticConfig, generator_info: dict) -> dict 
 
 
 def _train_default_judge(cfg: SyntheticConfig, generator_info: dict) -> None:
-    from augment import stages
     from augment.models.generator_file import load_generator
+    from augment.stages.judge.train import run as train_judge
 
     load_generator(cfg.checkpoint)  # its spec must fit its weights before minutes of judge training
     folder = judge_folder(cfg)
     dataset = generator_info.get("dataset", "mnist")
     print(f"no judge in {folder}: training one on real {dataset} first (a few minutes on a laptop CPU)", flush=True)
-    stages.judge.run(
+    train_judge(
         JudgeConfig(
             out=folder,
             dataset=dataset,
