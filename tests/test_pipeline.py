@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from augment.pipeline import STAGES, stages_to_redo
-from augment.stages.report.evaluate import VARIANTS
+from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
 from tests.conftest import assert_one_line_error
 from tests.fixtures import TINY_RUN, write_tiny_dataset
 
