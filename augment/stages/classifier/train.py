@@ -18,14 +18,9 @@ import csv
 import hashlib
 import io
 import json
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-
-import numpy as np
-import torch
-from ray.data.collate_fn import NumpyBatchCollateFn
 
 from augment.core import manifest, mnist, storage
 from augment.core.console import plural
@@ -38,30 +33,23 @@ from augment.core.ray_train import (
     RAY_RUN_NAME,
     RUN_INFO,
     completed_epochs,
-    crash_once,
-    digits_on_device,
     fit,
     newest_checkpoint,
     nodes_of,
     placed_workers,
     run_info,
-    start_worker,
-    store_checkpoint,
-    write_checkpoint_meta,
     write_run_info,
 )
-from augment.models.checkpoint import save_state
-from augment.models.classifier import ClassifierSpec, DigitClassifier, test_scores
+from augment.models.classifier import ClassifierSpec, DigitClassifier
 from augment.models.classifier_file import (
     INFO_FILE,
     WEIGHTS_FILE,
     export_classifier,
-    load_classifier,
     read_classifier_info,
 )
-from augment.models.classifier_training import Schedule, balanced_class_weights, optimizer_for, train_epoch
 from augment.stages.classifier.config import FOLDER, ClassifierConfig
 from augment.stages.classifier.rows import Selection, row_group_index, select_rows, training_rows
+from augment.stages.classifier.worker import retrain_worker, shard_name
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 METRICS_FILE = "metrics.csv"
@@ -69,7 +57,6 @@ OWNED = (manifest.MANIFEST_NAME, RUN_INFO, RAY_RUN_NAME, WEIGHTS_FILE, INFO_FILE
 # CPUs left to Ray Data's read tasks when the trainers are sized: trainers holding every CPU would
 # wait forever for rows.
 DATA_CPU_RESERVE = 1.0
-SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
 
 
 @dataclass(frozen=True)
@@ -209,7 +196,7 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
         ]
         fs, run = storage.resolve(first.out)
         fit(
-            _retrain_worker,
+            retrain_worker,
             {"runs": runs, "threads": placement.threads, "progress": progress},
             what="classifier",
             cfg=first,
@@ -231,12 +218,8 @@ def _datasets(jobs: list[_Pending]) -> dict:
             indexes[job.dataset.uri] = row_group_index(job.dataset)
         groups = indexes[job.dataset.uri]
         for epoch in range(1, job.cfg.epochs + 1) if job.selection.fresh else (None,):
-            datasets[_shard_name(i, epoch)] = training_rows(job.cfg, job.dataset, job.selection, epoch, groups)
+            datasets[shard_name(i, epoch)] = training_rows(job.cfg, job.dataset, job.selection, epoch, groups)
     return datasets
-
-
-def _shard_name(index: int, epoch: int | None = None) -> str:
-    return f"train{index}" if epoch is None else f"train{index}.{epoch}"
 
 
 def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult:
@@ -342,170 +325,6 @@ def _data_digest(dataset: Dataset, cfg: ClassifierConfig) -> str:
         source = "train/real/" if cfg.real_only else "train/synthetic/"
         files = [f for f in files if f["path"].startswith(source)]
     return hashlib.sha256(json.dumps([dataset.stage, sorted(f["sha256"] for f in files)]).encode()).hexdigest()
-
-
-def schedule_for(cfg: ClassifierConfig, rows: int) -> Schedule:
-    return Schedule(cfg.lr, cfg.lr_decay, cfg.batch_size, rows)
-
-
-def _retrain_worker(loop: dict) -> None:
-    """Runs on every Ray Train worker: each run in turn, AdamW over its Ray Data shard, test
-    accuracy on rank 0. After a restart (a worker died) every run resumes from its newest
-    checkpoint in its own folder; runs trained to their last epoch are passed over."""
-    worker = start_worker(loop)
-    for index, job in enumerate(loop["runs"]):
-        _train_run(ClassifierConfig(**job["config"]), job, worker, loop["progress"], index)
-
-
-def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -> None:
-    import ray.train
-    import ray.train.torch
-
-    rank, world, device = worker.rank, worker.world, worker.device
-    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model = DigitClassifier(ClassifierSpec(num_classes=job["num_classes"])).to(device)
-    optimizer = optimizer_for(model, cfg.weight_decay)
-    first_epoch, history, step = 1, [], 0
-    resume = newest_checkpoint(cfg.out, None)
-    if resume:
-        state, history = resume
-        if state["epoch"] >= cfg.epochs:
-            return
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        first_epoch, step = state["epoch"] + 1, state["step"]
-    elif cfg.init_from:
-        model.load_state_dict(load_classifier(cfg.init_from, device)[0].state_dict())
-    resumed_from = first_epoch - 1
-    ddp_model = ray.train.torch.prepare_model(model, move_to_device=device)
-    per_worker = cfg.batch_size // world
-    schedule = schedule_for(cfg, job["rows"])
-    epoch_rows = job["rows"] // cfg.batch_size * cfg.batch_size
-    budget = cfg.steps()  # None: whole epochs
-    class_weights = balanced_class_weights(job["per_label"]).to(device) if cfg.balanced_loss else None
-    name = job["label"]
-
-    if rank == 0:
-        test_images, test_labels = digits_on_device(job["test"], device)
-
-    def after_batch(epoch: int):
-        # the samples this epoch trains on: all of them, or what is left of the budget
-        this_epoch = (
-            epoch_rows
-            if budget is None
-            else min(epoch_rows, (budget - (epoch - 1) * (epoch_rows // cfg.batch_size)) * cfg.batch_size)
-        )
-
-        def seen(samples: int) -> None:
-            if rank == 0:
-                progress.update(
-                    f"{name} epoch {epoch}/{cfg.epochs}", min(samples * world, this_epoch), this_epoch, "samples"
-                )
-            if cfg.fail_at_epoch == epoch and rank == world - 1:
-                crash_once(cfg.out)
-
-        return seen
-
-    for epoch in range(first_epoch, cfg.epochs + 1):
-        shard = ray.train.get_dataset_shard(_shard_name(index, epoch if job["fresh"] else None))
-        batches = shard.iter_torch_batches(
-            batch_size=per_worker,
-            drop_last=True,
-            local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, job["rows"]),
-            local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + rank,
-            collate_fn=_Collate(augment_seed=cfg.seed if cfg.classic_augment else None, epoch=epoch),
-            # on a GPU the next batches are read and collated while it computes; on 2 CPUs a second
-            # batch in flight only competes with the trainer for the same cores
-            prefetch_batches=2 if device.type == "cuda" else 1,
-        )
-        stats = train_epoch(
-            ddp_model,
-            optimizer,
-            on_trainer(batches, device),
-            schedule,
-            step,
-            after_batch=after_batch(epoch),
-            stop_at_step=budget,
-            class_weights=class_weights,
-        )
-        step, seconds = stats.steps, stats.seconds
-        row = {
-            "epoch": epoch,
-            "loss": round(stats.loss, 5),
-            "seconds": round(seconds, 3),
-            "samples_per_s": round(stats.samples * world / seconds, 1),
-            "steps": step,
-            "samples_seen": step * cfg.batch_size,
-            "lr": schedule(step),
-            "workers": world,
-            "nodes": worker.nodes,
-            "resumed_from_epoch": resumed_from,
-            "test_accuracy": None,
-        }
-        if rank == 0:
-            scores = test_scores(model, test_images, test_labels, job["num_classes"])
-            row.update({key: round(value, 5) if isinstance(value, float) else value for key, value in scores.items()})
-            progress.line(
-                f"{name} epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
-                f"{row['test_accuracy']:.4f}  {seconds:.1f} s  {row['samples_per_s']:,.0f} samples/s"
-            )
-            history.append(row)
-            if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
-                with tempfile.TemporaryDirectory() as folder:
-                    save_state(
-                        folder,
-                        {
-                            "epoch": epoch,
-                            "step": step,
-                            "model": model.state_dict(),
-                            "optimizer": optimizer.state_dict(),
-                        },
-                    )
-                    write_checkpoint_meta(folder, epoch, history, asdict(cfg))
-                    store_checkpoint(cfg.out, folder, epoch)
-        # every rank waits here for rank 0's checkpoint: a restart then finds it in storage
-        ray.train.report({k: v for k, v in row.items() if v is not None and not isinstance(v, list)})
-
-
-class _Collate(NumpyBatchCollateFn):
-    """numpy batch from Ray Data -> (uint8 images (N, 28, 28), int64 labels, augmentation keys or None).
-
-    No tensor arithmetic here: Ray runs the collate function in its prefetch thread, and the first
-    parallel torch op in a thread gives it an OpenMP team of its own. Two teams on two CPUs make
-    libgomp stop spin-waiting, and the trainer's threads then sleep and wake on a futex between the
-    thousands of small parallel regions of every step (measured: ~130% CPU and ~3,500 context
-    switches/s in the training process instead of ~190%). The arithmetic happens in `on_trainer`."""
-
-    def __init__(self, augment_seed: int | None = None, epoch: int = 0):
-        self.augment_seed, self.epoch = augment_seed, epoch
-
-    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None]:
-        images = torch.from_numpy(np.array(batch["image"], dtype=np.uint8))  # Ray hands out read-only views
-        labels = torch.from_numpy(batch["label"].astype(np.int64))
-        keys = None
-        if self.augment_seed is not None:
-            from augment.stages.classifier.classic_augment import row_keys
-
-            keys = row_keys(self.augment_seed, self.epoch, batch["synthetic"], batch["id"])
-        return images, labels, keys
-
-
-def on_trainer(batches, device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """The training thread's side of _Collate: classic augmentation on whole batches
-    (classic_augment.py; each row distorted by a draw keyed on (seed, epoch, source, id):
-    reproducible, and new every epoch), then images in [-1, 1] (N, 1, 28, 28) on the device.
-    On a GPU the uint8 batch is copied first (pinned, asynchronous: 784 bytes a row instead of
-    3,136 as floats) and distorted there."""
-    cuda = device.type == "cuda"
-    for images, labels, keys in batches:
-        if cuda:
-            images = images.pin_memory().to(device, non_blocking=True)
-            labels = labels.pin_memory().to(device, non_blocking=True)
-        if keys is not None:
-            from augment.stages.classifier.classic_augment import augment_batch
-
-            images = augment_batch(images, keys)
-        yield mnist.to_gan_range(images.to(device)).unsqueeze(1), labels.to(device)
 
 
 def _metrics_csv(history: list[dict]) -> bytes:

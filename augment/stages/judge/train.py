@@ -25,6 +25,7 @@ from augment.core.ray_train import (
     placed_workers,
     start_worker,
 )
+from augment.core.stage import Made, Output, finished_output, run_stage
 from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy
 from augment.models.classifier_file import INFO_FILE, WEIGHTS_FILE, export_classifier
 from augment.models.classifier_training import Schedule, optimizer_for, train_epoch
@@ -47,19 +48,46 @@ class JudgeResult:
         return f"real test accuracy {self.test_accuracy:.4f}"
 
 
-def run(cfg: JudgeConfig) -> JudgeResult:
-    started = time.perf_counter()
-    refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
-    fs, out = storage.resolve(cfg.out)
-    done = manifest.finished_output(
-        fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=OWNED, overwrite=cfg.overwrite
-    )
-    if done:
+class JudgeStage:
+    """The judge, as the stage contract (core/stage.py) sees it: trained whole (a few epochs, no checkpoints)."""
+
+    KIND, OWNED, CONTINUES = KIND, OWNED, False
+
+    def identity(self, cfg: JudgeConfig) -> dict:
+        return cfg.identity()
+
+    def finished(self, cfg: JudgeConfig, output: Output) -> dict | None:
+        refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
+        return finished_output(cfg, output, KIND)
+
+    def from_manifest(self, cfg: JudgeConfig, done: dict) -> JudgeResult:
         return JudgeResult(cfg.out, done["test_accuracy"], done["classifier_sha256"], 0.0, skipped=True)
 
-    train = mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
-    test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
-    storage.check_writable(cfg.out)
+    def work(self, cfg: JudgeConfig, output: Output) -> Made[JudgeResult]:
+        started = time.perf_counter()
+        train = mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
+        test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
+        storage.check_writable(cfg.out)
+        _train(cfg, output, train, test)
+        fs, out = output.fs, output.path
+        metrics = json.loads(storage.read_bytes(fs, storage.join(out, INFO_FILE)))
+        result = JudgeResult(
+            cfg.out, metrics["test_accuracy"], metrics["sha256"], time.perf_counter() - started, skipped=False
+        )
+        facts = {
+            "test_accuracy": metrics["test_accuracy"],
+            "classifier_sha256": metrics["sha256"],
+            "classes": list(train.classes),
+        }
+        return Made(result, [output.entry(name) for name in (WEIGHTS_FILE, INFO_FILE)], facts)
+
+
+def run(cfg: JudgeConfig) -> JudgeResult:
+    return run_stage(JudgeStage(), cfg)
+
+
+def _train(cfg: JudgeConfig, output: Output, train, test) -> None:
+    """Ray Train: the judge's workers, which export it from rank 0."""
     import ray
 
     with (
@@ -67,7 +95,7 @@ def run(cfg: JudgeConfig) -> JudgeResult:
         progress_channel() as progress,
         placed_workers(cfg, what="judge") as placement,
     ):
-        manifest.clear_output(fs, out, OWNED)
+        output.start()  # once the workers are placed: a refusal leaves the old judge
         fit(
             _judge_worker,
             {
@@ -82,25 +110,10 @@ def run(cfg: JudgeConfig) -> JudgeResult:
             what="judge",
             cfg=cfg,
             placement=placement,
-            storage_path=storage.join(out, "_ray"),
-            fs=fs,
+            storage_path=storage.join(output.path, "_ray"),
+            fs=output.fs,
         )
-    storage.delete(fs, storage.join(out, "_ray"))
-
-    metrics = json.loads(storage.read_bytes(fs, storage.join(out, INFO_FILE)))
-    seconds = time.perf_counter() - started
-    manifest.write_manifest(
-        fs,
-        out,
-        stage=KIND,
-        config=cfg.identity(),
-        files=[manifest.file_entry(fs, out, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE)],
-        test_accuracy=metrics["test_accuracy"],
-        classifier_sha256=metrics["sha256"],
-        classes=list(train.classes),
-        elapsed_s=round(seconds, 3),
-    )
-    return JudgeResult(cfg.out, metrics["test_accuracy"], metrics["sha256"], seconds, skipped=False)
+    storage.delete(output.fs, storage.join(output.path, "_ray"))
 
 
 def _judge_worker(loop: dict) -> None:
@@ -130,17 +143,11 @@ def _judge_worker(loop: dict) -> None:
             batch = order[i * per_worker : (i + 1) * per_worker]
             yield images[batch], labels[batch]
 
-    def show_progress(epoch: int):
-        if rank != 0:
-            return lambda seen: None
-        return lambda seen: loop["progress"].update(
-            f"judge epoch {epoch}/{cfg.epochs}", seen * world, steps * cfg.batch_size, "samples"
-        )
-
     step = 0
     for epoch in range(1, cfg.epochs + 1):
         sampler.set_epoch(epoch)
-        stats = train_epoch(ddp_model, optimizer, batches(), schedule, step, after_batch=show_progress(epoch))
+        progress = _progress(loop, worker, epoch, steps * cfg.batch_size)
+        stats = train_epoch(ddp_model, optimizer, batches(), schedule, step, after_batch=progress)
         step = stats.steps
         row = {
             "epoch": epoch,
@@ -151,18 +158,31 @@ def _judge_worker(loop: dict) -> None:
         }
         if rank == 0:
             row["test_accuracy"] = round(accuracy(model, test_images, test_labels), 5)
-            loop["progress"].line(
-                f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f} "
-                f" {row['seconds']:.1f} s"
-            )
-            if epoch == cfg.epochs:
-                export_classifier(
-                    cfg.out,
-                    model,
-                    dataset=cfg.dataset,
-                    epochs=cfg.epochs,
-                    test_accuracy=row["test_accuracy"],
-                    trained_on="real train split",
-                    training=cfg.identity(),
-                )
+            _epoch_done(loop, cfg, model, epoch, row)
         ray.train.report(row)
+
+
+def _progress(loop: dict, worker, epoch: int, samples: int):
+    """Rank 0's progress line inside an epoch (the others say nothing)."""
+    if worker.rank != 0:
+        return lambda seen: None
+    label = f"judge epoch {epoch}/{worker.cfg.epochs}"
+    return lambda seen: loop["progress"].update(label, seen * worker.world, samples, "samples")
+
+
+def _epoch_done(loop: dict, cfg: JudgeConfig, model, epoch: int, row: dict) -> None:
+    """Rank 0 after an epoch: its line, and after the last the exported judge."""
+    loop["progress"].line(
+        f"judge epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy {row['test_accuracy']:.4f} "
+        f" {row['seconds']:.1f} s"
+    )
+    if epoch == cfg.epochs:
+        export_classifier(
+            cfg.out,
+            model,
+            dataset=cfg.dataset,
+            epochs=cfg.epochs,
+            test_accuracy=row["test_accuracy"],
+            trained_on="real train split",
+            training=cfg.identity(),
+        )

@@ -22,10 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from augment.core import card, manifest, mnist, schema, storage
+from augment.core import card, mnist, schema, storage
 from augment.core.datasets import NUM_CLASSES, Dataset, open_dataset
 from augment.core.errors import AugmentError, require
 from augment.core.per_class import PerClass, describe_per_class, recorded
+from augment.core.stage import Made, Output, finished_output, run_stage
 from augment.stages.merged.config import FOLDER, MergedConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
@@ -48,57 +49,65 @@ class MergedResult:
         return f"{self.real_rows:,} real + {self.synthetic_rows:,} synthetic rows"
 
 
-def run(cfg: MergedConfig) -> MergedResult:
-    started = time.perf_counter()
-    real = open_dataset(cfg.real, what="--real", stages=("real",))
-    synthetic = open_dataset(cfg.synthetic, what="--synthetic", stages=("synthetic",))
-    for option, dataset in (("--real", real), ("--synthetic", synthetic)):
-        require(
-            dataset.schema_version == schema.SCHEMA_VERSION,
-            f"{option} {dataset.uri} uses schema version {dataset.schema_version}; merging needs version "
-            f"{schema.SCHEMA_VERSION}: remake it with this augment (the same command, --overwrite)",
-        )
-    real_ids = _real_selection(real, cfg.real_per_class)
-    real_rows = real.rows if real_ids is None else len(real_ids)
-    synthetic_rows = _synthetic_rows(cfg, real_rows, synthetic.rows)
-    identity = {
-        "real": real.manifest["config_digest"],
-        "real_files": [f["sha256"] for f in real.manifest["files"] if f["path"].endswith(".parquet")],
-        "synthetic": synthetic.manifest["config_digest"],
-        "synthetic_rows": synthetic_rows,
-        "real_per_class": recorded(cfg.real_per_class),
-        "schema_version": schema.SCHEMA_VERSION,
-    }
-    fs, out = storage.resolve(cfg.out)
-    done = manifest.finished_output(
-        fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite
-    )
-    if done:
+class MergedStage:
+    """The merge, as the stage contract (core/stage.py) sees it; its inputs are opened once, by identity()."""
+
+    KIND, OWNED, CONTINUES = KIND, OWNED, False
+
+    def identity(self, cfg: MergedConfig) -> dict:
+        self.real = open_dataset(cfg.real, what="--real", stages=("real",))
+        self.synthetic = open_dataset(cfg.synthetic, what="--synthetic", stages=("synthetic",))
+        for option, dataset in (("--real", self.real), ("--synthetic", self.synthetic)):
+            require(
+                dataset.schema_version == schema.SCHEMA_VERSION,
+                f"{option} {dataset.uri} uses schema version {dataset.schema_version}; merging needs version "
+                f"{schema.SCHEMA_VERSION}: remake it with this augment (the same command, --overwrite)",
+            )
+        self.real_ids = _real_selection(self.real, cfg.real_per_class)
+        self.real_rows = self.real.rows if self.real_ids is None else len(self.real_ids)
+        self.synthetic_rows = _synthetic_rows(cfg, self.real_rows, self.synthetic.rows)
+        return {
+            "real": self.real.manifest["config_digest"],
+            "real_files": [f["sha256"] for f in self.real.manifest["files"] if f["path"].endswith(".parquet")],
+            "synthetic": self.synthetic.manifest["config_digest"],
+            "synthetic_rows": self.synthetic_rows,
+            "real_per_class": recorded(cfg.real_per_class),
+            "schema_version": schema.SCHEMA_VERSION,
+        }
+
+    def finished(self, cfg: MergedConfig, output: Output) -> dict | None:
+        return finished_output(cfg, output, KIND)
+
+    def from_manifest(self, cfg: MergedConfig, done: dict) -> MergedResult:
         return MergedResult(cfg.out, done["rows"]["real"], done["rows"]["synthetic"], _counts(done), 0.0, skipped=True)
 
-    storage.check_writable(cfg.out)
-    manifest.clear_output(fs, out, OWNED)
-    files = _merge_real(fs, out, real, real_ids) + _merge_synthetic(fs, out, synthetic, synthetic_rows)
-    per_source = {source: [0] * NUM_CLASSES for source in schema.SOURCES}
-    for entry in files:
-        for label, rows in enumerate(entry.pop("per_label")):
-            per_source[entry["path"].split("/")[1]][label] += rows
-    entries = [manifest.file_entry(fs, out, entry["path"], entry["rows"]) for entry in files]
-    entries.append(card.write_card(fs, out, _card(cfg, real, synthetic, per_source, entries)))
-    seconds = time.perf_counter() - started
-    manifest.write_manifest(
-        fs,
-        out,
-        stage=KIND,
-        config=identity,
-        files=entries,
-        rows={"real": real_rows, "synthetic": synthetic_rows, "total": real_rows + synthetic_rows},
-        rows_per_label={source: {str(c): n for c, n in enumerate(counts)} for source, counts in per_source.items()},
-        sources={"real": cfg.real, "synthetic": cfg.synthetic},
-        elapsed_s=round(seconds, 3),
-    )
-    result_counts = {source: dict(enumerate(counts)) for source, counts in per_source.items()}
-    return MergedResult(cfg.out, real_rows, synthetic_rows, result_counts, seconds, skipped=False)
+    def work(self, cfg: MergedConfig, output: Output) -> Made[MergedResult]:
+        started = time.perf_counter()
+        output.start()
+        fs, out = output.fs, output.path
+        files = _merge_real(fs, out, self.real, self.real_ids) + _merge_synthetic(
+            fs, out, self.synthetic, self.synthetic_rows
+        )
+        per_source = {source: [0] * NUM_CLASSES for source in schema.SOURCES}
+        for entry in files:
+            for label, rows in enumerate(entry.pop("per_label")):
+                per_source[entry["path"].split("/")[1]][label] += rows
+        entries = [output.entry(entry["path"], entry["rows"]) for entry in files]
+        real_rows, synthetic_rows = self.real_rows, self.synthetic_rows
+        facts = {
+            "rows": {"real": real_rows, "synthetic": synthetic_rows, "total": real_rows + synthetic_rows},
+            "rows_per_label": {
+                source: {str(c): n for c, n in enumerate(counts)} for source, counts in per_source.items()
+            },
+            "sources": {"real": cfg.real, "synthetic": cfg.synthetic},
+        }
+        counts = {source: dict(enumerate(counts)) for source, counts in per_source.items()}
+        result = MergedResult(cfg.out, real_rows, synthetic_rows, counts, time.perf_counter() - started, skipped=False)
+        return Made(result, entries, facts, card=_card(cfg, self.real, self.synthetic, per_source, entries))
+
+
+def run(cfg: MergedConfig) -> MergedResult:
+    return run_stage(MergedStage(), cfg)
 
 
 def _card(

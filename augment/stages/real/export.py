@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from augment.core import card, manifest, mnist, schema, storage
+from augment.core import card, mnist, schema, storage
 from augment.core.schema import LabelCounts
+from augment.core.stage import Made, Output, finished_output, run_stage
 from augment.stages.real.config import FOLDER, RealConfig
 
 KIND = FOLDER
@@ -22,6 +23,14 @@ class RealResult:
     seconds: float
     skipped: bool  # already exported with these settings
 
+    @classmethod
+    def from_manifest(cls, out: str, done: dict) -> RealResult:
+        counts = {
+            name: LabelCounts(done["rows"][name], {int(c): n for c, n in done["rows_per_label"][name].items()})
+            for name in mnist.SPLITS
+        }
+        return cls(out=out, counts=counts, seconds=0.0, skipped=True)
+
     @property
     def summary(self) -> str:
         return f"{self.counts['train'].rows:,} train + {self.counts['test'].rows:,} test rows"
@@ -32,53 +41,50 @@ def split_file(split: str) -> str:
     return f"{split}/part-00000.parquet"
 
 
-def run(cfg: RealConfig) -> RealResult:
-    started = time.perf_counter()
-    fs, out = storage.resolve(cfg.out)
-    mnist.check_dataset(cfg.dataset)
-    mnist.resolve_data_root(cfg.data_root)
-    done = manifest.finished_output(
-        fs, out, uri=cfg.out, kind=KIND, identity=cfg.identity(), owned=OWNED, overwrite=cfg.overwrite
-    )
-    if done:
-        counts = {
-            name: LabelCounts(done["rows"][name], {int(c): n for c, n in done["rows_per_label"][name].items()})
-            for name in mnist.SPLITS
+class RealStage:
+    KIND, OWNED, CONTINUES = KIND, OWNED, False
+
+    def identity(self, cfg: RealConfig) -> dict:
+        return cfg.identity()
+
+    def finished(self, cfg: RealConfig, output: Output) -> dict | None:
+        mnist.resolve_data_root(cfg.data_root)
+        return finished_output(cfg, output, KIND)
+
+    def from_manifest(self, cfg: RealConfig, done: dict) -> RealResult:
+        return RealResult.from_manifest(cfg.out, done)
+
+    def work(self, cfg: RealConfig, output: Output) -> Made[RealResult]:
+        started = time.perf_counter()
+        # Load everything before touching the output: bad data must leave the old output intact.
+        splits = {
+            name: mnist.load_split(cfg.dataset, name, cfg.data_root, download=cfg.download) for name in mnist.SPLITS
         }
-        return RealResult(out=cfg.out, counts=counts, seconds=0.0, skipped=True)
-    # Load everything before touching the output: bad data must leave the old output intact.
-    splits = {name: mnist.load_split(cfg.dataset, name, cfg.data_root, download=cfg.download) for name in mnist.SPLITS}
+        output.start()
+        files, counts = [], {}
+        for name, split in splits.items():
+            rows = len(split.labels)
+            table = schema.make_table(
+                np.arange(rows),
+                split.images,
+                split.labels,
+                source="real",
+                metadata=schema.file_metadata(cfg.dataset, split=name),
+            )
+            schema.write_parquet(table, output.fs, storage.join(output.path, split_file(name)))
+            files.append(output.entry(split_file(name), rows))
+            counts[name] = LabelCounts.of(split.labels)
+        facts = {
+            "rows": {name: c.rows for name, c in counts.items()},
+            "rows_per_label": {name: c.per_label for name, c in counts.items()},
+            "classes": list(splits["train"].classes),
+        }
+        result = RealResult(out=cfg.out, counts=counts, seconds=time.perf_counter() - started, skipped=False)
+        return Made(result, files, facts, card=_card(cfg, splits, counts, files))
 
-    storage.check_writable(cfg.out)
-    manifest.clear_output(fs, out, owned=OWNED)
-    files, counts = [], {}
-    for name, split in splits.items():
-        rows = len(split.labels)
-        table = schema.make_table(
-            np.arange(rows),
-            split.images,
-            split.labels,
-            source="real",
-            metadata=schema.file_metadata(cfg.dataset, split=name),
-        )
-        schema.write_parquet(table, fs, storage.join(out, split_file(name)))
-        files.append(manifest.file_entry(fs, out, split_file(name), rows))
-        counts[name] = LabelCounts.of(split.labels)
 
-    files.append(card.write_card(fs, out, _card(cfg, splits, counts, files)))
-    seconds = time.perf_counter() - started
-    manifest.write_manifest(
-        fs,
-        out,
-        stage=KIND,
-        config=cfg.identity(),
-        files=files,
-        rows={name: c.rows for name, c in counts.items()},
-        rows_per_label={name: c.per_label for name, c in counts.items()},
-        classes=list(splits["train"].classes),
-        elapsed_s=round(seconds, 3),
-    )
-    return RealResult(out=cfg.out, counts=counts, seconds=seconds, skipped=False)
+def run(cfg: RealConfig) -> RealResult:
+    return run_stage(RealStage(), cfg)
 
 
 def _card(cfg: RealConfig, splits: dict, counts: dict[str, LabelCounts], files: list[dict]) -> card.Card:

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from augment.core import card, manifest, mnist, storage
+from augment.core import card, mnist, storage
 from augment.core.datasets import open_dataset
 from augment.core.errors import AugmentError, first_line
+from augment.core.stage import Made, Output, finished_output, run_stage
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
 from augment.stages.classifier.config import ClassifierRunsConfig
@@ -72,42 +73,49 @@ class ReportResult:
         )
 
 
-def run(cfg: ReportConfig) -> ReportResult:
-    started = time.perf_counter()
-    models = _Models.load(cfg)
-    plan = _plan(cfg)
-    synthetic = _synthetic_input(cfg)
-    identity = {
-        "generator_sha256": models.generator_info["sha256"],
-        "judge_sha256": models.judge_info["sha256"],
-        **({"synthetic": synthetic.manifest["config_digest"]} if synthetic else {}),
-        **{key: getattr(cfg, key) for key in ("dataset", "samples", "seed")},
-        **({"classifiers": plan[1]["config_digest"]} if plan else {}),
-    }
-    fs, out = storage.resolve(cfg.out)
-    done = manifest.finished_output(
-        fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=OWNED, overwrite=cfg.overwrite
-    )
-    if done:
-        report = json.loads(storage.read_bytes(fs, storage.join(out, REPORT_FILE)))
-        return ReportResult(cfg.out, report, 0.0, skipped=True)
-    storage.check_writable(cfg.out)
-    if cfg.overwrite:
-        manifest.clear_output(fs, out, OWNED)
-    storage.delete(fs, storage.join(out, manifest.MANIFEST_NAME))
+class ReportStage:
+    """The report, as the stage contract (core/stage.py) sees it; its inputs are read once, by identity()."""
 
-    report, samples = _fidelity_and_distance(cfg, models, synthetic)
-    report.update(_classifier_tables(plan[0] if plan else None, samples, models.judge_info))
-    report["targets"] = tables.targets(report)
-    report["elapsed_s"] = round(time.perf_counter() - started, 3)
-    _write(fs, out, report, samples, identity)
-    measured = [synthetic] if synthetic else []
-    if plan:
-        measured += [
-            open_dataset(uri, what="--merged") for name, uri in plan[1]["sources"].items() if name != "synthetic"
-        ]
-    _refresh_cards(cfg, report, {dataset.uri: dataset for dataset in measured}.values())
-    return ReportResult(cfg.out, report, report["elapsed_s"], skipped=False)
+    KIND, OWNED, CONTINUES = KIND, OWNED, False
+
+    def identity(self, cfg: ReportConfig) -> dict:
+        self.models = _Models.load(cfg)
+        self.plan = _plan(cfg)
+        self.synthetic = _synthetic_input(cfg)
+        return {
+            "generator_sha256": self.models.generator_info["sha256"],
+            "judge_sha256": self.models.judge_info["sha256"],
+            **({"synthetic": self.synthetic.manifest["config_digest"]} if self.synthetic else {}),
+            **{key: getattr(cfg, key) for key in ("dataset", "samples", "seed")},
+            **({"classifiers": self.plan[1]["config_digest"]} if self.plan else {}),
+        }
+
+    def finished(self, cfg: ReportConfig, output: Output) -> dict | None:
+        return finished_output(cfg, output, KIND)
+
+    def from_manifest(self, cfg: ReportConfig, done: dict) -> ReportResult:
+        fs, out = storage.resolve(cfg.out)
+        return ReportResult(cfg.out, json.loads(storage.read_bytes(fs, storage.join(out, REPORT_FILE))), 0.0, True)
+
+    def work(self, cfg: ReportConfig, output: Output) -> Made[ReportResult]:
+        started = time.perf_counter()
+        output.start()
+        report, samples = _fidelity_and_distance(cfg, self.models, self.synthetic)
+        report.update(_classifier_tables(self.plan[0] if self.plan else None, samples, self.models.judge_info))
+        report["targets"] = tables.targets(report)
+        report["elapsed_s"] = round(time.perf_counter() - started, 3)
+        written = _write(output, report, samples)
+        measured = [self.synthetic] if self.synthetic else []
+        if self.plan:
+            sources = self.plan[1]["sources"]
+            measured += [open_dataset(uri, what="--merged") for name, uri in sources.items() if name != "synthetic"]
+        _refresh_cards(cfg, report, {dataset.uri: dataset for dataset in measured}.values())
+        result = ReportResult(cfg.out, report, report["elapsed_s"], skipped=False)
+        return Made(result, [output.entry(name) for name in written])
+
+
+def run(cfg: ReportConfig) -> ReportResult:
+    return run_stage(ReportStage(), cfg)
 
 
 @dataclass(frozen=True)
@@ -211,8 +219,10 @@ def _classifier_tables(plan: ClassifierRunsConfig | None, samples: tuple, judge_
     }
 
 
-def _write(fs, out: str, report: dict, samples: tuple, identity: dict) -> None:
+def _write(output: Output, report: dict, samples: tuple) -> list[str]:
+    """The report's files; their names, for the manifest."""
     images, labels, confidence, matrix = samples
+    fs, out = output.fs, output.path
     storage.write_bytes_atomic(fs, storage.join(out, "confusion.png"), plots.confusion_png(matrix))
     storage.write_bytes_atomic(fs, storage.join(out, "samples.png"), plots.samples_png(images, labels, confidence))
     written = [REPORT_FILE, REPORT_TEXT, *PLOTS[:2]]
@@ -226,14 +236,7 @@ def _write(fs, out: str, report: dict, samples: tuple, identity: dict) -> None:
         fs, storage.join(out, REPORT_FILE), json.dumps(report, indent=2, sort_keys=True).encode()
     )
     storage.write_bytes_atomic(fs, storage.join(out, REPORT_TEXT), report_markdown(report).encode())
-    manifest.write_manifest(
-        fs,
-        out,
-        stage=KIND,
-        config=identity,
-        files=[manifest.file_entry(fs, out, name, rows=0) for name in written],
-        elapsed_s=report["elapsed_s"],
-    )
+    return written
 
 
 def _refresh_cards(cfg: ReportConfig, report: dict, datasets) -> None:

@@ -1,0 +1,211 @@
+"""The classifier's per-worker loop (Ray Train runs it on every worker; train.py is the driver):
+each run of the group in turn, AdamW over its Ray Data shard, test scores and checkpoints on rank 0.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from ray.data.collate_fn import NumpyBatchCollateFn
+
+from augment.core import mnist
+from augment.core.ray_train import (
+    crash_once,
+    digits_on_device,
+    newest_checkpoint,
+    start_worker,
+    store_checkpoint,
+    write_checkpoint_meta,
+)
+from augment.models.checkpoint import save_state
+from augment.models.classifier import ClassifierSpec, DigitClassifier, test_scores
+from augment.models.classifier_file import load_classifier
+from augment.models.classifier_training import Schedule, balanced_class_weights, optimizer_for, train_epoch
+from augment.stages.classifier.config import ClassifierConfig
+
+SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
+
+
+def shard_name(index: int, epoch: int | None = None) -> str:
+    return f"train{index}" if epoch is None else f"train{index}.{epoch}"
+
+
+def schedule_for(cfg: ClassifierConfig, rows: int) -> Schedule:
+    return Schedule(cfg.lr, cfg.lr_decay, cfg.batch_size, rows)
+
+
+def retrain_worker(loop: dict) -> None:
+    """Runs on every Ray Train worker: each run in turn, AdamW over its Ray Data shard, test
+    accuracy on rank 0. After a restart (a worker died) every run resumes from its newest
+    checkpoint in its own folder; runs trained to their last epoch are passed over."""
+    worker = start_worker(loop)
+    for index, job in enumerate(loop["runs"]):
+        _train_run(ClassifierConfig(**job["config"]), job, worker, loop["progress"], index)
+
+
+def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -> None:
+    import ray.train
+    import ray.train.torch
+
+    device = worker.device
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model = DigitClassifier(ClassifierSpec(num_classes=job["num_classes"])).to(device)
+    optimizer = optimizer_for(model, cfg.weight_decay)
+    first_epoch, history, step = 1, [], 0
+    resume = newest_checkpoint(cfg.out, None)
+    if resume:
+        state, history = resume
+        if state["epoch"] >= cfg.epochs:
+            return
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        first_epoch, step = state["epoch"] + 1, state["step"]
+    elif cfg.init_from:
+        model.load_state_dict(load_classifier(cfg.init_from, device)[0].state_dict())
+    run = _Run(cfg, job, worker, progress, ray.train.torch.prepare_model(model, move_to_device=device), optimizer)
+    test = digits_on_device(job["test"], device) if worker.rank == 0 else None
+    for epoch in range(first_epoch, cfg.epochs + 1):
+        shard = ray.train.get_dataset_shard(shard_name(index, epoch if job["fresh"] else None))
+        row, step = run.epoch(shard, epoch, step)
+        row["resumed_from_epoch"] = first_epoch - 1
+        if worker.rank == 0:
+            row.update(_scores(model, test, job["num_classes"]))
+            progress.line(
+                f"{job['label']} epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
+                f"{row['test_accuracy']:.4f}  {row['seconds']:.1f} s  {row['samples_per_s']:,.0f} samples/s"
+            )
+            history.append(row)
+            if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+                _checkpoint(cfg, model, optimizer, epoch, step, history)
+        # every rank waits here for rank 0's checkpoint: a restart then finds it in storage
+        ray.train.report({k: v for k, v in row.items() if v is not None and not isinstance(v, list)})
+
+
+@dataclass
+class _Run:
+    """One classifier run on this worker: its model, optimizer and schedule over its Ray Data shard."""
+
+    cfg: ClassifierConfig
+    job: dict
+    worker: Any
+    progress: Any
+    ddp_model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+
+    def epoch(self, shard, epoch: int, step: int) -> tuple[dict, int]:
+        cfg, world, device = self.cfg, self.worker.world, self.worker.device
+        batches = shard.iter_torch_batches(
+            batch_size=cfg.batch_size // world,
+            drop_last=True,
+            local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, self.job["rows"]),
+            local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + self.worker.rank,
+            collate_fn=_Collate(augment_seed=cfg.seed if cfg.classic_augment else None, epoch=epoch),
+            # on a GPU the next batches are read and collated while it computes; on 2 CPUs a second
+            # batch in flight only competes with the trainer for the same cores
+            prefetch_batches=2 if device.type == "cuda" else 1,
+        )
+        schedule = schedule_for(cfg, self.job["rows"])
+        weights = balanced_class_weights(self.job["per_label"]).to(device) if cfg.balanced_loss else None
+        stats = train_epoch(
+            self.ddp_model,
+            self.optimizer,
+            on_trainer(batches, device),
+            schedule,
+            step,
+            after_batch=self._after_batch(epoch),
+            stop_at_step=cfg.steps(),
+            class_weights=weights,
+        )
+        row = {
+            "epoch": epoch,
+            "loss": round(stats.loss, 5),
+            "seconds": round(stats.seconds, 3),
+            "samples_per_s": round(stats.samples * world / stats.seconds, 1),
+            "steps": stats.steps,
+            "samples_seen": stats.steps * cfg.batch_size,
+            "lr": schedule(stats.steps),
+            "workers": world,
+            "nodes": self.worker.nodes,
+            "test_accuracy": None,
+        }
+        return row, stats.steps
+
+    def _after_batch(self, epoch: int):
+        """Progress inside the epoch (rank 0), and the fault injection's crash."""
+        cfg, rank, world = self.cfg, self.worker.rank, self.worker.world
+        epoch_rows = self.job["rows"] // cfg.batch_size * cfg.batch_size
+        budget = cfg.steps()  # None: whole epochs
+        # the samples this epoch trains on: all of them, or what is left of the budget
+        this_epoch = (
+            epoch_rows
+            if budget is None
+            else min(epoch_rows, (budget - (epoch - 1) * (epoch_rows // cfg.batch_size)) * cfg.batch_size)
+        )
+        label = f"{self.job['label']} epoch {epoch}/{cfg.epochs}"
+
+        def seen(samples: int) -> None:
+            if rank == 0:
+                self.progress.update(label, min(samples * world, this_epoch), this_epoch, "samples")
+            if cfg.fail_at_epoch == epoch and rank == world - 1:
+                crash_once(cfg.out)
+
+        return seen
+
+
+def _scores(model, test, num_classes: int) -> dict:
+    scores = test_scores(model, *test, num_classes)
+    return {key: round(value, 5) if isinstance(value, float) else value for key, value in scores.items()}
+
+
+def _checkpoint(cfg: ClassifierConfig, model, optimizer, epoch: int, step: int, history: list) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        state = {"epoch": epoch, "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        save_state(folder, state)
+        write_checkpoint_meta(folder, epoch, history, asdict(cfg))
+        store_checkpoint(cfg.out, folder, epoch)
+
+
+class _Collate(NumpyBatchCollateFn):
+    """numpy batch from Ray Data -> (uint8 images (N, 28, 28), int64 labels, augmentation keys or None).
+
+    No tensor arithmetic here: Ray runs the collate function in its prefetch thread, and the first
+    parallel torch op in a thread gives it an OpenMP team of its own. Two teams on two CPUs make
+    libgomp stop spin-waiting, and the trainer's threads then sleep and wake on a futex between the
+    thousands of small parallel regions of every step (measured: ~130% CPU and ~3,500 context
+    switches/s in the training process instead of ~190%). The arithmetic happens in `on_trainer`."""
+
+    def __init__(self, augment_seed: int | None = None, epoch: int = 0):
+        self.augment_seed, self.epoch = augment_seed, epoch
+
+    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None]:
+        images = torch.from_numpy(np.array(batch["image"], dtype=np.uint8))  # Ray hands out read-only views
+        labels = torch.from_numpy(batch["label"].astype(np.int64))
+        keys = None
+        if self.augment_seed is not None:
+            from augment.stages.classifier.classic_augment import row_keys
+
+            keys = row_keys(self.augment_seed, self.epoch, batch["synthetic"], batch["id"])
+        return images, labels, keys
+
+
+def on_trainer(batches, device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The training thread's side of _Collate: classic augmentation on whole batches
+    (classic_augment.py; each row distorted by a draw keyed on (seed, epoch, source, id):
+    reproducible, and new every epoch), then images in [-1, 1] (N, 1, 28, 28) on the device.
+    On a GPU the uint8 batch is copied first (pinned, asynchronous: 784 bytes a row instead of
+    3,136 as floats) and distorted there."""
+    cuda = device.type == "cuda"
+    for images, labels, keys in batches:
+        if cuda:
+            images = images.pin_memory().to(device, non_blocking=True)
+            labels = labels.pin_memory().to(device, non_blocking=True)
+        if keys is not None:
+            from augment.stages.classifier.classic_augment import augment_batch
+
+            images = augment_batch(images, keys)
+        yield mnist.to_gan_range(images.to(device)).unsqueeze(1), labels.to(device)
