@@ -244,7 +244,7 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
     )
     storage.write_bytes_atomic(fs, storage.join(run, METRICS_FILE), _metrics_csv(history))
     seconds = time.perf_counter() - started  # since the worker group's first run began
-    manifest.write_manifest(
+    done = manifest.write_manifest(
         fs,
         run,
         stage=KIND,
@@ -273,19 +273,7 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
             else {}
         ),
     )
-    return ClassifierResult(
-        cfg.out,
-        state["epoch"],
-        final["test_accuracy"],
-        selection.rows,
-        selection.per_source,
-        seconds,
-        final["samples_per_s"],
-        skipped=False,
-        samples_seen=final["steps"] * cfg.batch_size,
-        balanced_accuracy=final.get("balanced_accuracy"),
-        worst_class_recall=final.get("worst_class_recall"),
-    )
+    return replace(ClassifierResult.from_manifest(cfg.out, done), seconds=seconds, skipped=False)
 
 
 def _init_sha256(cfg: ClassifierConfig) -> str | None:
