@@ -12,7 +12,7 @@ from PIL import Image
 
 from augment.core.errors import AugmentError
 from augment.core.precision import resolve_for_training
-from augment.core.ray_train import completed_epochs
+from augment.core.run_folder import completed_epochs
 from augment.models.generator_file import load_generator
 from augment.stages.gan import train as gan_stage
 from augment.stages.gan.artifacts import gif_epochs

@@ -39,6 +39,21 @@ def render(layout: RunLayout) -> None:
         st.info("No report yet: `augment evaluate --checkpoint RUN --out REPORT` or `augment run` writes one.")
         return
     report = read_report(layout.report)
+    _headline(report)
+    _per_class(report)
+    _gain(report)
+    _curve(report)
+    targets = report.get("targets", {})
+    if targets:
+        st.subheader("Targets")
+        st.markdown("\n".join(f"- {'met' if ok else '**missed**'}: {name}" for name, ok in targets.items()))
+    for name, caption in PLOTS.items():
+        plot = storage.read_optional(storage.join(layout.report, name))
+        if plot is not None:
+            st.image(plot, caption=caption)
+
+
+def _headline(report: dict) -> None:
     fid = field(report, "frechet_distance")
     cas = field(report, "cas")
     fidelity, confidence, distance, cas_column = st.columns(4)
@@ -74,63 +89,56 @@ def render(layout: RunLayout) -> None:
         f"Fréchet floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}."
     )
 
+
+def _per_class(report: dict) -> None:
     st.subheader("Per class")
     table = pd.DataFrame(
         {
             "label fidelity": per_class(field(report, "label_fidelity", "per_class")),
-            "Fréchet distance": per_class(fid["per_class"]),
+            "Fréchet distance": per_class(field(report, "frechet_distance")["per_class"]),
         },
         index=pd.Index(range(10), name="class"),
     )
     st.dataframe(table.style.format({"label fidelity": "{:.1%}", "Fréchet distance": "{:.1f}"}))
 
+
+def _gain(report: dict) -> None:
     st.subheader("Augmentation gain (real test accuracy)")
     gain = field(report, "gain")
     if not gain:
         st.info("Not measured: the report was made without a merged dataset.")
-    else:
-        rows = [
-            {
-                "regime": regime,
-                "variant": variant,
-                "mean": row["mean"],
-                "std": row["std"],
-                "seeds": len(row["runs"]),
-                "epochs": row["epochs"],
-            }
-            for regime, variants in gain.items()
-            for variant, row in sorted(
-                variants.items(), key=lambda item: VARIANT_ORDER.get(item[0], len(VARIANT_ORDER))
-            )
-        ]
-        st.dataframe(
-            pd.DataFrame(rows).set_index(["regime", "variant"]).style.format({"mean": "{:.2%}", "std": "{:.4f}"})
-        )
-    curve = report.get("curve") or {}
-    if curve:
-        st.subheader("How many synthetic rows (real + synthetic, equal budget)")
-        rows = [
-            {
-                "regime": regime,
-                "rows available": p["rows_available"],
-                "rows read": p["rows_read"],
-                "mean": p["mean"],
-                "seeds": len(p["runs"]),
-            }
-            for regime, points in curve.items()
-            for p in points
-        ]
-        st.dataframe(
-            pd.DataFrame(rows)
-            .set_index(["regime", "rows available"])
-            .style.format({"mean": "{:.2%}", "rows read": "{:,}"})
-        )
-    targets = report.get("targets", {})
-    if targets:
-        st.subheader("Targets")
-        st.markdown("\n".join(f"- {'met' if ok else '**missed**'}: {name}" for name, ok in targets.items()))
+        return
+    rows = [
+        {
+            "regime": regime,
+            "variant": variant,
+            "mean": row["mean"],
+            "std": row["std"],
+            "seeds": len(row["runs"]),
+            "epochs": row["epochs"],
+        }
+        for regime, variants in gain.items()
+        for variant, row in sorted(variants.items(), key=lambda item: VARIANT_ORDER.get(item[0], len(VARIANT_ORDER)))
+    ]
+    st.dataframe(pd.DataFrame(rows).set_index(["regime", "variant"]).style.format({"mean": "{:.2%}", "std": "{:.4f}"}))
 
-    for name, caption in PLOTS.items():
-        plot = storage.read_optional(storage.join(layout.report, name))
-        if plot is not None:
-            st.image(plot, caption=caption)
+
+def _curve(report: dict) -> None:
+    curve = report.get("curve") or {}
+    if not curve:
+        return
+    st.subheader("How many synthetic rows (real + synthetic, equal budget)")
+    rows = [
+        {
+            "regime": regime,
+            "rows available": p["rows_available"],
+            "rows read": p["rows_read"],
+            "mean": p["mean"],
+            "seeds": len(p["runs"]),
+        }
+        for regime, points in curve.items()
+        for p in points
+    ]
+    st.dataframe(
+        pd.DataFrame(rows).set_index(["regime", "rows available"]).style.format({"mean": "{:.2%}", "rows read": "{:,}"})
+    )

@@ -94,33 +94,25 @@ def header(card: Card) -> dict:
     }
 
 
-def recipes(uri: str, split: str = "train") -> dict[str, str]:
-    """Loading snippets, one per reader. Each one runs alone and leaves `images` ((n, 28, 28) uint8)
-    and `labels` (n) for some or all of the split's rows (tests/test_cards.py runs every one)."""
-    start = f"folder = {json.dumps(uri)}\n"
-    rows = f'folder + "/{split}"'
-    return {
-        "pyarrow": start
-        + f"""import pyarrow.parquet as pq
+# Loading snippets, one per reader, formatted with the folder's split path (`rows`) and `split`.
+RECIPES = {
+    "pyarrow": """import pyarrow.parquet as pq
 table = pq.read_table({rows}, columns=["image", "label"])
 images = table["image"].combine_chunks().to_numpy_ndarray()     # (N, 28, 28) uint8, one copy
 labels = table["label"].to_numpy()
 """,
-        "pandas": start
-        + f"""import numpy as np
+    "pandas": """import numpy as np
 import pandas as pd
 df = pd.read_parquet({rows}, columns=["image", "label"])         # image: one (784,) array per row
 images = np.stack(df["image"].to_numpy()).reshape(-1, 28, 28)
 labels = df["label"].to_numpy()
 """,
-        "polars": start
-        + f"""import polars as pl
+    "polars": """import polars as pl
 df = pl.read_parquet({rows} + "/**/*.parquet", columns=["image", "label"])
 images = df["image"].to_numpy().reshape(-1, 28, 28)              # polars gives (N, 784)
 labels = df["label"].to_numpy()
 """,
-        "duckdb": start
-        + f"""import duckdb
+    "duckdb": """import duckdb
 import pyarrow as pa
 print(duckdb.sql(f"SELECT label, count(*) AS rows FROM '{{folder}}/{split}/**/*.parquet' GROUP BY label "
                  "ORDER BY label"))
@@ -128,16 +120,14 @@ table = pa.table(duckdb.sql(f"SELECT image, label FROM '{{folder}}/{split}/**/*.
 images = table["image"].combine_chunks().flatten().to_numpy().reshape(-1, 28, 28)  # image is UTINYINT[]
 labels = table["label"].to_numpy()
 """,
-        "Hugging Face datasets": start
-        + f"""from datasets import load_dataset
+    "Hugging Face datasets": """from datasets import load_dataset
 ds = load_dataset(folder, split="{split}")                         # this card's config: every column but `image`
 print(ds.features["label"].names)                                # ClassLabel with the class names
 first = ds.with_format("numpy")[:1000]                           # image_file decodes to (28, 28) uint8
 images, labels = first["image_file"], first["label"]
 # ds.with_format("torch") gives tensors; ds.push_to_hub("you/name") publishes it, card included.
 """,
-        "Spark": start
-        + f"""import numpy as np
+    "Spark": """import numpy as np
 from pyspark.sql import SparkSession
 spark = SparkSession.builder.master("local[2]").getOrCreate()
 df = spark.read.option("recursiveFileLookup", "true").parquet({rows})  # image: array<short> of 784
@@ -146,14 +136,12 @@ rows = df.select("image", "label").limit(1000).collect()
 images = np.array([r.image for r in rows], dtype=np.uint8).reshape(-1, 28, 28)
 labels = np.array([r.label for r in rows])
 """,
-        "Ray Data": start
-        + f"""import ray
+    "Ray Data": """import ray
 ds = ray.data.read_parquet({rows}).select_columns(["image", "label"])  # image: (B, 28, 28) uint8 batches
 batch = ds.take_batch(1000)
 images, labels = batch["image"], batch["label"]
 """,
-        "torch DataLoader": start
-        + f"""import pyarrow.parquet as pq
+    "torch DataLoader": """import pyarrow.parquet as pq
 import torch
 table = pq.read_table({rows}, columns=["image", "label"])
 dataset = torch.utils.data.TensorDataset(
@@ -163,7 +151,15 @@ dataset = torch.utils.data.TensorDataset(
 loader = torch.utils.data.DataLoader(dataset, batch_size=256, shuffle=True)
 images, labels = next(iter(loader))                              # (256, 28, 28) uint8, (256,) int64
 """,
-    }
+}
+
+
+def recipes(uri: str, split: str = "train") -> dict[str, str]:
+    """Loading snippets, one per reader. Each one runs alone and leaves `images` ((n, 28, 28) uint8)
+    and `labels` (n) for some or all of the split's rows (tests/test_cards.py runs every one)."""
+    start = f"folder = {json.dumps(uri)}\n"
+    rows = f'folder + "/{split}"'
+    return {reader: start + template.format(rows=rows, split=split) for reader, template in RECIPES.items()}
 
 
 def _table(rows: list[tuple[str, str]]) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from augment.core import manifest, mnist, storage
+from augment.core import mnist, storage
 from augment.core.console import plural
-from augment.core.errors import AugmentError, OtherSettings, first_line
+from augment.core.errors import AugmentError, first_line
 from augment.core.node_types import cluster_shape
 from augment.core.placement import (
     WAIT_FOR_NODES_ENV,
@@ -28,7 +28,6 @@ from augment.core.placement import (
 from augment.core.precision import strict_fp32_on_cuda
 from augment.models.checkpoint import load_state
 
-RUN_INFO = "run.json"  # what kind of run a folder holds and the settings that make it that run
 RAY_RUN_NAME = "ray"  # Ray Train's run folder inside RUN: checkpoints and Ray's own state
 META_FILE = "meta.json"  # beside each checkpoint's state: epoch and metrics history
 FAULT_MARKER = ".fault-injected"
@@ -195,44 +194,6 @@ def placed_workers(
     placement = plan(cfg.workers, cfg.gpu, what=what, cpus_kept_free=cpus_kept_free, cpus=cpus)
     with nodes_held(placement, what=what, echo=echo):
         yield placement
-
-
-def write_run_info(fs, run: str, kind: str, identity: dict) -> None:
-    info = {"kind": kind, "identity": identity}
-    storage.write_bytes_atomic(fs, storage.join(run, RUN_INFO), json.dumps(info, indent=2).encode())
-
-
-def run_info(uri: str) -> dict:
-    """The run.json of the run in `uri` ({} when there is none)."""
-    fs, run = storage.resolve(uri)
-    path = storage.join(run, RUN_INFO)
-    return json.loads(storage.read_bytes(fs, path)) if storage.file_type(fs, path).name == "File" else {}
-
-
-def completed_epochs(uri: str, *, kind: str, what: str, identity: dict, epochs: int, overwrite: bool) -> int:
-    """Epochs a run in `uri` has finished (0: empty folder) when it is this run, continued by
-    rerunning. Refuses anything that is not this run: a foreign folder, another stage's output, a
-    run of this kind with other settings, or one already trained for more epochs."""
-    fs, run = storage.resolve(uri)
-    if storage.file_type(fs, run).name == "File":
-        raise AugmentError(f"--out {uri} is a file, not a folder")
-    if overwrite or not storage.entries(fs, run):
-        return 0
-    info = run_info(uri)
-    if info.get("kind") != kind:
-        raise AugmentError(
-            f"--out {uri} holds something other than a {what}; pass --overwrite or choose another folder"
-        )
-    changed = manifest.changed_settings(info.get("identity"), identity)
-    if changed:
-        raise OtherSettings(
-            f"--out {uri} holds a {what} with other settings ({', '.join(changed)}); pass --overwrite or choose "
-            "another folder"
-        )
-    done = (manifest.read_manifest(fs, run) or {}).get("epochs", 0)
-    if done > epochs:
-        raise AugmentError(f"--out {uri} is already trained for {done} epochs (> --epochs {epochs})")
-    return done
 
 
 def write_checkpoint_meta(folder: str, epoch: int, history: list, config: dict) -> None:

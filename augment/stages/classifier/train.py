@@ -31,15 +31,12 @@ from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.core.ray_train import (
     FAULT_MARKER,
     RAY_RUN_NAME,
-    RUN_INFO,
-    completed_epochs,
     fit,
     newest_checkpoint,
     nodes_of,
     placed_workers,
-    run_info,
-    write_run_info,
 )
+from augment.core.run_folder import RUN_INFO, completed_epochs, run_info, write_run_info
 from augment.models.classifier import ClassifierSpec, DigitClassifier
 from augment.models.classifier_file import (
     INFO_FILE,

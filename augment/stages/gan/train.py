@@ -23,14 +23,12 @@ from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
 from augment.core.ray_train import (
     FAULT_MARKER,
     RAY_RUN_NAME,
-    RUN_INFO,
-    completed_epochs,
     fit,
     newest_checkpoint,
     nodes_of,
     placed_workers,
-    write_run_info,
 )
+from augment.core.run_folder import RUN_INFO, completed_epochs, write_run_info
 from augment.core.stage import Made, Output, run_stage
 from augment.models.diff_augment import parse_policy
 from augment.models.gan import GanSpec, build_generator

@@ -15,16 +15,12 @@ or the `classifier/` folder beside OUT in an `augment run` folder): this stage t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
-import pyarrow.parquet as pq
 
 from augment.core import card, mnist, storage
 from augment.core.datasets import open_dataset
@@ -40,10 +36,8 @@ from augment.stages.report import plots, tables
 from augment.stages.report.config import CLASSIFIERS_BESIDE, FOLDER, PLOTS, REPORT_FILE, REPORT_TEXT, ReportConfig
 from augment.stages.report.markdown import card_quality, report_markdown
 from augment.stages.report.quality import confusion, fidelity, frechet_distance, per_class_frechet, predictions
+from augment.stages.report.samples import synthetic_samples, unfiltered_fidelity
 from augment.stages.synthetic.config import JUDGE_SUBFOLDER
-from augment.stages.synthetic.parts import PartPlan
-from augment.stages.synthetic.sampling import class_boundaries
-from augment.stages.synthetic.synthesis import PartMaker
 
 KIND = FOLDER  # the manifest's kind: the stage's name
 OWNED = (REPORT_FILE, REPORT_TEXT, *PLOTS)
@@ -167,7 +161,7 @@ def _fidelity_and_distance(cfg: ReportConfig, models: _Models, synthetic) -> tup
     judge = models.judge
     train = mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
     test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
-    images, labels, confidence, origin = _synthetic_samples(cfg, models.judge_uri, models.generator_info)
+    images, labels, confidence, origin = synthetic_samples(cfg, models.judge_uri, models.generator_info)
     predicted = predictions(judge, images)
     threshold = synthetic.manifest["config"].get("min_confidence", 0.0) if synthetic else 0.0
     matrix = confusion(predicted, labels)
@@ -186,7 +180,7 @@ def _fidelity_and_distance(cfg: ReportConfig, models: _Models, synthetic) -> tup
         # Rows kept by the same judge at confidence >= min_confidence agree with it by construction:
         # the generator's own draws, before that filter, are scored too.
         "filtered_at": threshold,
-        **({"generator_fidelity": _unfiltered_fidelity(cfg, models, synthetic)} if threshold > 0 else {}),
+        **({"generator_fidelity": unfiltered_fidelity(cfg, models, synthetic)} if threshold > 0 else {}),
         "frechet_distance": {
             "feature_space": f"judge penultimate layer ({judge.spec.hidden} features)",
             "synthetic_vs_real_test": frechet_distance(judge, test.images, images),
@@ -249,47 +243,6 @@ def _refresh_cards(cfg: ReportConfig, report: dict, datasets) -> None:
                 f"the report is written, but the card of {dataset.uri} could not be updated: {first_line(exc)}",
                 flush=True,
             )
-
-
-def _unfiltered_fidelity(cfg: ReportConfig, models: _Models, synthetic) -> dict:
-    """The judge on the generator's first draws, at the temperature the rows were drawn with."""
-    temperature = synthetic.manifest["config"].get("temperature", 1.0)
-    images, labels, _, _ = _synthetic_samples(
-        dataclasses.replace(cfg, synthetic=None), models.judge_uri, models.generator_info, temperature
-    )
-    return {**fidelity(predictions(models.judge, images), labels), "temperature": temperature}
-
-
-def _synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict, temperature: float = 1.0):
-    """(images, labels, confidence, where from): ids 0..samples-1, a nearly class-balanced prefix."""
-    if cfg.synthetic:
-        fs, _ = storage.resolve(cfg.synthetic)
-        paths = list(open_dataset(cfg.synthetic, what="--synthetic", stages=("synthetic",)).paths)
-        table = pq.read_table(
-            paths, filesystem=fs, columns=["id", "image", "label", "confidence"], filters=[("id", "<", cfg.samples)]
-        )
-        table = table.sort_by("id")
-        if table.num_rows < cfg.samples:
-            raise AugmentError(
-                f"--synthetic {cfg.synthetic} holds {table.num_rows} rows, fewer than --samples {cfg.samples}"
-            )
-        images = table["image"].combine_chunks().to_numpy_ndarray()
-        return images, table["label"].to_numpy().astype(np.int64), table["confidence"].to_numpy(), cfg.synthetic
-    plan = PartPlan(
-        checkpoint=cfg.checkpoint,
-        judge=judge_uri,
-        out=cfg.out,
-        n=cfg.samples,
-        seed=cfg.seed,
-        boundaries=tuple(class_boundaries(generator_info["spec"]["num_classes"], None).tolist()),
-        min_confidence=0.0,
-        max_attempts=1,
-        batch_size=512,
-        metadata={},
-        temperature=temperature,
-    )
-    images, labels, confidence, _ = PartMaker(plan).make_rows(np.arange(cfg.samples))
-    return images, labels, confidence, f"generated here from {cfg.checkpoint} (seed {cfg.seed})"
 
 
 def _independent_fidelity(

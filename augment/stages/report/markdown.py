@@ -70,13 +70,25 @@ def independent_lines(independent: dict | None) -> list[str]:
 
 
 def report_markdown(report: dict) -> str:
+    lines = [
+        *_fidelity_section(report),
+        *_cas_section(report["cas"]),
+        *_gain_section(report),
+        *_curve_section(report),
+        *["", "## Targets", ""],
+        *[f"- {'met' if ok else '**missed**'}: {name}" for name, ok in report["targets"].items()],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _fidelity_section(report: dict) -> list[str]:
     fid = report["frechet_distance"]
     per_class = report["label_fidelity"]["per_class"]
     fidelity_row = " | ".join(f"{per_class.get(str(c), per_class.get(c, float('nan'))):.3f}" for c in range(10))
     fid_row = " | ".join(
         f"{fid['per_class'].get(str(c), fid['per_class'].get(c, float('nan'))):.2f}" for c in range(10)
     )
-    lines = [
+    return [
         "# augment report",
         "",
         f"Generator `{report['generator']['sha256'][:16]}…` ({report['generator']['epochs']} epochs); judge "
@@ -99,18 +111,21 @@ def report_markdown(report: dict) -> str:
         *independent_lines(report.get("independent_fidelity")),
         "![confusion](confusion.png) ![samples](samples.png)",
         "",
-        "## Classification accuracy score (train on synthetic, test on real)",
-        "",
     ]
-    cas = report["cas"]
+
+
+def _cas_section(cas: dict) -> list[str]:
+    lines = ["## Classification accuracy score (train on synthetic, test on real)", ""]
     if "accuracy" in cas:
-        lines.append(
+        return lines + [
             f"**{cas['accuracy']:.2%}** on the real test split after {cas['epochs']} epochs over {cas['rows']:,} "
             f"synthetic digits (literature anchor for a labeled DCGAN: {cas['anchor']:.1%})."
-        )
-    else:
-        lines.append(f"Not measured: {cas['skipped']}.")
-    lines += ["", "## Augmentation gain (real test accuracy)", ""]
+        ]
+    return lines + [f"Not measured: {cas['skipped']}."]
+
+
+def _gain_section(report: dict) -> list[str]:
+    lines = ["", "## Augmentation gain (real test accuracy)", ""]
     if not report["gain"]:
         lines.append("Not measured: no merged dataset given.")
     for regime, variants in report["gain"].items():
@@ -125,22 +140,29 @@ def report_markdown(report: dict) -> str:
         lines += [
             "| variant | mean | std | runs | balanced accuracy | worst-class recall | rows | samples seen | epochs |",
             "|---|---|---|---|---|---|---|---|---|",
+            *(_gain_row(variant, row) for variant, row in variants.items()),
+            "",
         ]
-        for variant, row in variants.items():
-            runs = ", ".join(f"{r:.4f}" for r in row["runs"])
-            seen = f"{row['samples_seen']:,}" if row.get("samples_seen") else "—"
-            rows = f"{row['rows']:,}" if row.get("rows") else "—"
-            balanced, worst = (
-                f"{row[key]:.2%}" if row.get(key) is not None else "—"
-                for key in ("balanced_accuracy", "worst_class_recall")
-            )
-            lines.append(
-                f"| {variant} | {row['mean']:.2%} | {row['std'] * 100:.2f} pt | {runs} | {balanced} | {worst} | "
-                f"{rows} | {seen} | {row['epochs']} |"
-            )
-        lines.append("")
     if report["gain"]:
         lines.append("![gain](gain.png)")
+    return lines
+
+
+def _gain_row(variant: str, row: dict) -> str:
+    runs = ", ".join(f"{r:.4f}" for r in row["runs"])
+    seen = f"{row['samples_seen']:,}" if row.get("samples_seen") else "—"
+    rows = f"{row['rows']:,}" if row.get("rows") else "—"
+    balanced, worst = (
+        f"{row[key]:.2%}" if row.get(key) is not None else "—" for key in ("balanced_accuracy", "worst_class_recall")
+    )
+    return (
+        f"| {variant} | {row['mean']:.2%} | {row['std'] * 100:.2f} pt | {runs} | {balanced} | {worst} | "
+        f"{rows} | {seen} | {row['epochs']} |"
+    )
+
+
+def _curve_section(report: dict) -> list[str]:
+    lines = []
     for regime, points in report.get("curve", {}).items():
         budget = report.get("gain_budget", {}).get(regime)
         lines += [
@@ -161,7 +183,4 @@ def report_markdown(report: dict) -> str:
             )
     if report.get("curve"):
         lines += ["", "![curve](curve.png)"]
-    lines += ["", "## Targets", ""] + [
-        f"- {'met' if ok else '**missed**'}: {name}" for name, ok in report["targets"].items()
-    ]
-    return "\n".join(lines) + "\n"
+    return lines
