@@ -11,7 +11,7 @@ from typing import Any
 
 from augment.core import storage
 from augment.core.errors import require
-from augment.core.options import DataOptions, StageConfig, default_of, option, parse_names, restated
+from augment.core.options import DataOptions, StageConfig, default_of, option, option_fields, parse_names, restated
 from augment.stages.classifier.config import ClassifierRunsConfig
 from augment.stages.gan.config import CPU_EPOCHS, GPU_EPOCHS, GanConfig
 from augment.stages.judge.config import JudgeConfig
@@ -42,10 +42,12 @@ def _field(config_class: type, name: str) -> Field:
     return {spec.name: spec for spec in fields(config_class)}[name]
 
 
-def same_as(config_class: type, name: str) -> Any:
-    """A run option that is a stage's option: its declaration, with the run's preset default."""
+def same_as(config_class: type, name: str, *, every_stage: bool = False) -> Any:
+    """A run option that is a stage's option: its declaration, with the run's preset default. Its value
+    goes to that stage's config, or with `every_stage` to every stage's config that has the option."""
     spec = _field(config_class, name)
-    return restated(spec, RUN_PRESET.get((config_class, name), default_of(spec)), same_as=(config_class, name))
+    default = RUN_PRESET.get((config_class, name), default_of(spec))
+    return restated(spec, default, same_as=(config_class, name), every_stage=every_stage)
 
 
 def preset_note(config_class: type, spec: Field) -> str:
@@ -79,8 +81,8 @@ class PipelineConfig(StageConfig, DataOptions):
     n: int = same_as(SyntheticConfig, "n")
     epochs: int | None = same_as(GanConfig, "epochs")
     arch: str = same_as(GanConfig, "arch")
-    limit: int | None = same_as(GanConfig, "limit")  # the GAN and the judge
-    seed: int = same_as(GanConfig, "seed")  # the GAN, the judge and the generation
+    limit: int | None = same_as(GanConfig, "limit", every_stage=True)  # the GAN and the judge
+    seed: int = same_as(GanConfig, "seed", every_stage=True)  # every stage with a seed
     min_confidence: float = same_as(SyntheticConfig, "min_confidence")
     temperature: float = same_as(SyntheticConfig, "temperature")
     rows_per_file: int = same_as(SyntheticConfig, "rows_per_file")
@@ -99,7 +101,7 @@ class PipelineConfig(StageConfig, DataOptions):
         at_least=1,
     )
     gpu: bool = option(False, "Use GPUs (defaults sized for a GPU).")
-    address: str | None = same_as(GanConfig, "address")
+    address: str | None = same_as(GanConfig, "address", every_stage=True)
     force: tuple[str, ...] = option(
         (),
         f"Redo these stages (comma-separated: {','.join(STAGES)}) and what depends on them.",
@@ -152,58 +154,55 @@ def folder_of(out: str, stage: str) -> str:
     return storage.join(out, stage) if "://" in out else os.path.join(out, stage)
 
 
+CONFIGS = {
+    "real": RealConfig,
+    "gan": GanConfig,
+    "judge": JudgeConfig,
+    "synthetic": SyntheticConfig,
+    "merged": MergedConfig,
+    "classifier": ClassifierRunsConfig,
+    "report": ReportConfig,
+}
+# The run's own options, which no stage takes as they are: its folder, what to redo, its worker default.
+RUN_ONLY = ("out", "force", "stages", "overwrite", "workers")
+
+
 def stage_config(cfg: PipelineConfig, stage: str, workers: int):
-    """The stage's config in this run: its folder, the stages it reads, and the run's options."""
+    """The stage's config in this run: every run option that is the stage's (by its declaration: the
+    stage it restates, or one of the options every stage shares), then the run's wiring."""
+    config_class = CONFIGS[stage]
+    values = {}
+    for spec in option_fields(PipelineConfig):
+        stage_class, name = spec.metadata.get("same_as") or (None, spec.name)
+        ours = stage_class in (None, config_class) or spec.metadata.get("every_stage")
+        if ours and spec.name not in RUN_ONLY and name in config_class.__dataclass_fields__:
+            values[name] = getattr(cfg, spec.name)
+    return config_class(**{**values, **_wiring(cfg, stage, workers)})
+
+
+def _wiring(cfg: PipelineConfig, stage: str, workers: int) -> dict:
+    """Where each stage writes and what it reads in the run folder; the training workers; and the
+    sizes the run derives from --n."""
     where = {name: folder_of(cfg.out, name) for name in STAGES}
-    data = {"dataset": cfg.dataset, "data_root": cfg.data_root, "download": cfg.download}
-    compute = {"gpu": cfg.gpu, "address": cfg.address}
-    training = {**data, **compute, "workers": workers, "limit": cfg.limit, "seed": cfg.seed}
-    if stage == "real":
-        return RealConfig(out=where["real"], **data)
-    if stage == "gan":
-        return GanConfig(out=where["gan"], epochs=cfg.epochs, arch=cfg.arch, **training)
-    if stage == "judge":
-        return JudgeConfig(out=where["judge"], **training)
-    if stage == "synthetic":
-        return SyntheticConfig(
-            checkpoint=where["gan"],
-            judge=where["judge"],
-            out=where["synthetic"],
-            n=cfg.n,
-            seed=cfg.seed,
-            min_confidence=cfg.min_confidence,
-            temperature=cfg.temperature,
-            rows_per_file=cfg.rows_per_file,
-            data_root=cfg.data_root,
-            download=cfg.download,
-            **compute,
-        )
-    if stage == "merged":
-        return MergedConfig(
-            real=where["real"], synthetic=where["synthetic"], out=where["merged"], max_synthetic=cfg.merge_synthetic
-        )
-    if stage == "classifier":
-        return ClassifierRunsConfig(
-            out=where["classifier"],
-            synthetic=where["synthetic"],
-            merged=where["merged"],
-            seeds=cfg.seeds,
-            seed=cfg.seed,
-            epochs=cfg.classifier_epochs,
-            samples_seen=cfg.samples_seen,
-            cas_rows=min(cfg.n, 60_000),
-            curve=cfg.curve,
-            workers=workers,
-            **data,
-            **compute,
-        )
-    return ReportConfig(
-        checkpoint=where["gan"],
-        judge=where["judge"],
-        out=where["report"],
-        synthetic=where["synthetic"],
-        classifiers=where["classifier"],
-        samples=min(cfg.samples, cfg.n),
-        seed=cfg.seed,
-        **data,
-    )
+    return {
+        "real": {"out": where["real"]},
+        "gan": {"out": where["gan"], "workers": workers},
+        "judge": {"out": where["judge"], "workers": workers},
+        "synthetic": {"checkpoint": where["gan"], "judge": where["judge"], "out": where["synthetic"]},
+        "merged": {"real": where["real"], "synthetic": where["synthetic"], "out": where["merged"]},
+        "classifier": {
+            "out": where["classifier"],
+            "synthetic": where["synthetic"],
+            "merged": where["merged"],
+            "workers": workers,
+            "cas_rows": min(cfg.n, 60_000),
+        },
+        "report": {
+            "checkpoint": where["gan"],
+            "judge": where["judge"],
+            "out": where["report"],
+            "synthetic": where["synthetic"],
+            "classifiers": where["classifier"],
+            "samples": min(cfg.samples, cfg.n),
+        },
+    }[stage]

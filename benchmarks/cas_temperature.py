@@ -16,7 +16,6 @@ gives the same figure within seed noise (benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -27,6 +26,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from commands import models_parser  # noqa: E402  (benchmarks/ is the script folder)
 
 from augment.core import mnist  # noqa: E402
 from augment.models.classifier import ClassifierSpec, DigitClassifier, test_scores  # noqa: E402
@@ -83,9 +84,7 @@ def cas(images, labels, test_images, test_labels, seed: int, epochs: int) -> flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gan", required=True)
-    parser.add_argument("--judge", required=True)
+    parser = models_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--temperatures", default="1,1.5,2")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--rows", type=int, default=60_000)

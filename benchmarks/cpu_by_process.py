@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from commands import generate_command  # noqa: E402  (benchmarks/ is the script folder)
 from generate_throughput import untrained_models  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -64,21 +65,7 @@ def generate_run(checkpoint: str, judge: str, out: str, n: int) -> None:
     before = cpu_seconds_by_process()
     latest = dict(before)
     started = time.perf_counter()
-    command = [
-        sys.executable,
-        "-m",
-        "augment",
-        "generate",
-        "--checkpoint",
-        checkpoint,
-        "--judge",
-        judge,
-        "--n",
-        str(n),
-        "--out",
-        out,
-        "--overwrite",
-    ]
+    command = generate_command(checkpoint, judge, out, n, "--overwrite")
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     while proc.poll() is None:  # processes that exit before the end keep their last reading
         latest.update(cpu_seconds_by_process())

@@ -12,7 +12,6 @@ a million that would exhaust --max-attempts draws (rows whose class keeps share 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -21,38 +20,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from augment.models.generator_file import load_generator  # noqa: E402
-from augment.stages.synthetic.parts import PartPlan  # noqa: E402
-from augment.stages.synthetic.sampling import class_boundaries  # noqa: E402
-from augment.stages.synthetic.synthesis import PartMaker  # noqa: E402
+from commands import models_parser  # noqa: E402  (benchmarks/ is the script folder)
+
+from augment.stages.synthetic.synthesis import first_draws  # noqa: E402
 
 
 def first_draw_confidence(
     gan: str, judge: str, draws: int, temperature: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(labels, the judge's probability of each label) for the first draws of ids 0..draws-1."""
-    _, info = load_generator(gan)
-    plan = PartPlan(
-        checkpoint=gan,
-        judge=judge,
-        out="unused",
-        n=draws,
-        seed=seed,
-        boundaries=tuple(class_boundaries(info["spec"]["num_classes"], None).tolist()),
-        min_confidence=0.0,
-        max_attempts=1,
-        batch_size=512,
-        metadata={},
-        temperature=temperature,
-    )
-    _, labels, confidence, _ = PartMaker(plan).make_rows(np.arange(draws))
+    _, labels, confidence = first_draws(gan, judge, draws, seed=seed, temperature=temperature)
     return labels, confidence
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gan", required=True)
-    parser.add_argument("--judge", required=True)
+    parser = models_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--temperatures", default="1,1.5,2,2.5,3")
     parser.add_argument("--thresholds", default="0.9,0.99")
     parser.add_argument("--draws", type=int, default=20_000)

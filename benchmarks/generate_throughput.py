@@ -35,6 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from commands import generate_command  # noqa: E402  (benchmarks/ is the script folder)
+
 from augment.core import schema  # noqa: E402
 from augment.core.precision import PRECISIONS, resolve_here  # noqa: E402
 from augment.models.classifier import ClassifierSpec, DigitClassifier  # noqa: E402
@@ -146,23 +148,7 @@ def steady_rate(stdout: str, cpus: int) -> float:
 
 def ray_job(checkpoint: str, judge: str, out: str, n: int, precision: str) -> tuple[float, int, str, str]:
     """(rows/s end to end, peak PSS bytes of the process tree, the command's summary line, its stdout)."""
-    command = [
-        sys.executable,
-        "-m",
-        "augment",
-        "generate",
-        "--checkpoint",
-        checkpoint,
-        "--judge",
-        judge,
-        "--n",
-        str(n),
-        "--out",
-        out,
-        "--precision",
-        precision,
-        "--overwrite",
-    ]
+    command = generate_command(checkpoint, judge, out, n, "--precision", precision, "--overwrite")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)

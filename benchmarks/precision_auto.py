@@ -24,26 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from commands import generate_command  # noqa: E402  (benchmarks/ is the script folder)
+
 from augment.stages.synthetic.precision_probe import machine  # noqa: E402
 
 
 def generate(checkpoint: str, judge: str, out: Path, n: int, precision: str) -> dict:
-    words = [
-        sys.executable,
-        "-m",
-        "augment",
-        "generate",
-        "--checkpoint",
-        checkpoint,
-        "--judge",
-        judge,
-        "--n",
-        str(n),
-        "--out",
-        str(out),
-        "--precision",
-        precision,
-    ]
+    words = generate_command(checkpoint, judge, out, n, "--precision", precision)
     env = {
         **{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
         "AUGMENT_CACHE_DIR": str(out.parent / "cache"),

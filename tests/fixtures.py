@@ -119,3 +119,17 @@ def write_untrained_models(root: Path) -> tuple[Path, Path]:
     export_generator(str(root / "gan"), generator.eval(), spec, dataset="mnist", epochs=0, classes=MNIST_CLASSES)
     export_classifier(str(root / "judge"), DigitClassifier(ClassifierSpec()).eval(), dataset="mnist", test_accuracy=0.0)
     return root / "gan", root / "judge"
+
+
+def tiny_report(gan: Path, judge: Path, out: Path, data_root: Path, **options):
+    """The report stage's config on the tiny dataset, offline, 100 samples unless told otherwise."""
+    from augment.stages.report.config import ReportConfig
+
+    return ReportConfig(
+        checkpoint=str(gan),
+        judge=str(judge),
+        out=str(out),
+        data_root=str(data_root),
+        download=False,
+        **{"samples": 100, **options},
+    )

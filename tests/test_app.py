@@ -26,12 +26,11 @@ from augment.stages.merged.config import MergedConfig
 from augment.stages.real import export as real_stage
 from augment.stages.real.config import RealConfig
 from augment.stages.report import evaluate as report_stage
-from augment.stages.report.config import ReportConfig
 from augment.stages.synthetic import generate as synthetic_stage
 from augment.stages.synthetic.config import SyntheticConfig
 from augment.stages.synthetic.synthesis import DigitScorer
 from tests.conftest import assert_one_line_error
-from tests.fixtures import write_tiny_dataset, write_untrained_models
+from tests.fixtures import tiny_report, write_tiny_dataset, write_untrained_models
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -64,16 +63,7 @@ def tiny_run(ray_local, tmp_path_factory) -> Path:
             real=str(root / "real"), synthetic=str(root / "synthetic"), out=str(root / "merged"), max_synthetic=100
         )
     )
-    report_stage.run(
-        ReportConfig(
-            checkpoint=str(gan),
-            judge=str(judge),
-            out=str(root / "report"),
-            data_root=str(tiny.root),
-            download=False,
-            samples=100,
-        )
-    )
+    report_stage.run(tiny_report(gan, judge, root / "report", tiny.root))
     return root
 
 

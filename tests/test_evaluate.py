@@ -29,7 +29,7 @@ from augment.stages.report.tables import targets as _targets
 from augment.stages.synthetic import generate as synthetic_stage
 from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
-from tests.fixtures import write_tiny_dataset, write_untrained_models
+from tests.fixtures import tiny_report, write_tiny_dataset, write_untrained_models
 
 
 @pytest.fixture(scope="module")
@@ -140,16 +140,7 @@ def test_rows_the_judge_filtered_also_report_the_generators_unfiltered_fidelity(
 
 def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(inputs, tmp_path):
     tiny, gan, judge, _ = inputs
-    report = report_stage.run(
-        ReportConfig(
-            checkpoint=str(gan),
-            judge=str(judge),
-            out=str(tmp_path / "report"),
-            data_root=str(tiny.root),
-            download=False,
-            samples=100,
-        )
-    ).report
+    report = report_stage.run(tiny_report(gan, judge, tmp_path / "report", tiny.root)).report
     assert report["samples"]["from"].startswith("generated here") and report["samples"]["rows"] == 100
     assert "skipped" in report["cas"] and report["gain"] == {}
 
@@ -157,18 +148,7 @@ def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(inputs,
 def test_targets_and_markdown_cover_both_regimes():
     row = lambda mean: {"mean": mean, "std": 0.001, "runs": [mean], "epochs": 4}
     report = {
-        "generator": {"sha256": "a" * 64, "epochs": 20},
-        "judge": {"sha256": "b" * 64, "test_accuracy": 0.994},
-        "samples": {"rows": 10, "from": "x"},
-        "label_fidelity": fidelity(np.arange(10), np.arange(10)),
-        "mean_confidence": 0.99,
-        "confusion": confusion(np.arange(10), np.arange(10)).tolist(),
-        "frechet_distance": {
-            "feature_space": "judge",
-            "synthetic_vs_real_test": 1.0,
-            "real_train_vs_real_test": 0.1,
-            "per_class": {c: 1.0 for c in range(10)},
-        },
+        **_minimal_report(),
         "cas": {"accuracy": 0.985, "rows": 60000, "epochs": 4, "anchor": 0.971},
         "gain": {
             "full data": {

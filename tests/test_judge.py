@@ -49,35 +49,13 @@ def test_two_workers_train_a_judge_that_learns_and_exports(trained, learnable_da
 def test_same_settings_skip_and_other_settings_are_refused(trained, run_cli, learnable_data):
     cfg, result = trained
     weights = (Path(cfg.out) / "classifier.safetensors").read_bytes()
-    again = run_cli(
-        "judge",
-        "--out",
-        cfg.out,
-        "--data-root",
-        learnable_data,
-        "--offline",
-        "--epochs",
-        3,
-        "--workers",
-        2,
-        "--batch-size",
-        32,
-    )
+    judge = lambda epochs: run_cli(  # noqa: E731
+        "judge", "--out", cfg.out, "--data-root", learnable_data, "--offline",
+        "--epochs", epochs, "--workers", 2, "--batch-size", 32,
+    )  # fmt: skip
+    again = judge(3)
     assert again.returncode == 0 and "already trained with these settings" in again.stdout, again
-    other = run_cli(
-        "judge",
-        "--out",
-        cfg.out,
-        "--data-root",
-        learnable_data,
-        "--offline",
-        "--epochs",
-        1,
-        "--workers",
-        2,
-        "--batch-size",
-        32,
-    )
+    other = judge(1)
     assert_one_line_error(other, "judge output made with other settings (epochs)", "--overwrite")
     assert (Path(cfg.out) / "classifier.safetensors").read_bytes() == weights
 

@@ -155,59 +155,15 @@ def test_classic_augmentation_on_merged_rows_and_rerun_skips(merged, tmp_path, r
     assert result.rows == 600 and result.rows_per_source == {"real": 400, "synthetic": 200}
     assert json.loads((out / "classifier.json").read_text())["trained_on"].endswith("with classic augmentation")
 
-    again = run_cli(
-        "retrain",
-        "--data",
-        folder,
-        "--out",
-        out,
-        "--data-root",
-        tiny.root,
-        "--offline",
-        "--epochs",
-        1,
-        "--batch-size",
-        64,
-        "--classic-augment",
-        "--max-synthetic",
-        200,
-    )
+    retrain = lambda *options: run_cli(  # noqa: E731
+        "retrain", "--data", folder, "--out", out, "--data-root", tiny.root, "--offline", "--epochs", 1,
+        "--batch-size", 64, "--max-synthetic", 200, *options,
+    )  # fmt: skip
+    again = retrain("--classic-augment")
     assert again.returncode == 0 and "already trained with these settings" in again.stdout, again
-    other = run_cli(
-        "retrain",
-        "--data",
-        folder,
-        "--out",
-        out,
-        "--data-root",
-        tiny.root,
-        "--offline",
-        "--epochs",
-        1,
-        "--batch-size",
-        64,
-        "--max-synthetic",
-        200,
-    )
+    other = retrain()
     assert_one_line_error(other, "classifier run with other settings (classic_augment)")
-    balanced = run_cli(
-        "retrain",
-        "--data",
-        folder,
-        "--out",
-        out,
-        "--data-root",
-        tiny.root,
-        "--offline",
-        "--epochs",
-        1,
-        "--batch-size",
-        64,
-        "--classic-augment",
-        "--max-synthetic",
-        200,
-        "--balanced-loss",
-    )
+    balanced = retrain("--classic-augment", "--balanced-loss")
     assert_one_line_error(balanced, "classifier run with other settings (balanced_loss)")
 
 

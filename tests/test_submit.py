@@ -39,36 +39,23 @@ def _submit(head, *args) -> subprocess.CompletedProcess:
 # tests/test_readme.py runs it against a loopback head.
 
 
-def test_plain_ray_job_submit_runs_the_generation_entry_point(head, tmp_path):
-    gan, judge = write_untrained_models(tmp_path)
-    out = tmp_path / "syn"
-    result = subprocess.run(
-        [
-            ray_cli(),
-            "job",
-            "submit",
-            "--address",
-            head.address,
-            "--working-dir",
-            ".",
-            "--",
-            "python",
-            "jobs/generate.py",
-            "--checkpoint",
-            str(gan),
-            "--judge",
-            str(judge),
-            "--n",
-            "500",
-            "--out",
-            str(out),
-        ],
+def _ray_job_submit_generation(head, gan: Path, judge: Path, n: int, out) -> subprocess.CompletedProcess:
+    """Plain `ray job submit … -- python jobs/generate.py`, from the project folder."""
+    entry = ["python", "jobs/generate.py", "--checkpoint", str(gan), "--judge", str(judge), "--n", str(n)]
+    return subprocess.run(
+        [ray_cli(), "job", "submit", "--address", head.address, "--working-dir", ".", "--", *entry, "--out", str(out)],
         cwd=ROOT,
         env=head.env,
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def test_plain_ray_job_submit_runs_the_generation_entry_point(head, tmp_path):
+    gan, judge = write_untrained_models(tmp_path)
+    out = tmp_path / "syn"
+    result = _ray_job_submit_generation(head, gan, judge, 500, out)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "wrote 500 rows" in result.stdout
     manifest = json.loads((out / "_manifest.json").read_text())
@@ -78,33 +65,7 @@ def test_plain_ray_job_submit_runs_the_generation_entry_point(head, tmp_path):
 def test_a_relative_path_in_a_cluster_job_is_refused_in_one_line(head, tmp_path):
     """The job's working folder is a temporary copy on the head: a relative --out there is no node's folder."""
     gan, judge = write_untrained_models(tmp_path)
-    result = subprocess.run(
-        [
-            ray_cli(),
-            "job",
-            "submit",
-            "--address",
-            head.address,
-            "--working-dir",
-            ".",
-            "--",
-            "python",
-            "jobs/generate.py",
-            "--checkpoint",
-            str(gan),
-            "--judge",
-            str(judge),
-            "--n",
-            "10",
-            "--out",
-            "syn",
-        ],
-        cwd=ROOT,
-        env=head.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = _ray_job_submit_generation(head, gan, judge, 10, "syn")
     assert result.returncode != 0
     assert (
         "augment: error: --out syn is a relative path: in a cluster job it names a folder on no node"

@@ -161,7 +161,7 @@ def _fidelity_and_distance(cfg: ReportConfig, models: _Models, synthetic) -> tup
     judge = models.judge
     train = mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
     test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
-    images, labels, confidence, origin = synthetic_samples(cfg, models.judge_uri, models.generator_info)
+    images, labels, confidence, origin = synthetic_samples(cfg, models.judge_uri)
     predicted = predictions(judge, images)
     threshold = synthetic.manifest["config"].get("min_confidence", 0.0) if synthetic else 0.0
     matrix = confusion(predicted, labels)

@@ -14,21 +14,17 @@ from augment.core.datasets import open_dataset
 from augment.core.errors import AugmentError
 from augment.stages.report.config import ReportConfig
 from augment.stages.report.quality import fidelity, predictions
-from augment.stages.synthetic.parts import PartPlan
-from augment.stages.synthetic.sampling import class_boundaries
-from augment.stages.synthetic.synthesis import PartMaker
+from augment.stages.synthetic.synthesis import first_draws
 
 
 def unfiltered_fidelity(cfg: ReportConfig, models, synthetic) -> dict:
     """The judge on the generator's first draws, at the temperature the rows were drawn with."""
     temperature = synthetic.manifest["config"].get("temperature", 1.0)
-    images, labels, _, _ = synthetic_samples(
-        dataclasses.replace(cfg, synthetic=None), models.judge_uri, models.generator_info, temperature
-    )
+    images, labels, _, _ = synthetic_samples(dataclasses.replace(cfg, synthetic=None), models.judge_uri, temperature)
     return {**fidelity(predictions(models.judge, images), labels), "temperature": temperature}
 
 
-def synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict, temperature: float = 1.0):
+def synthetic_samples(cfg: ReportConfig, judge_uri: str, temperature: float = 1.0):
     """(images, labels, confidence, where from): ids 0..samples-1, a nearly class-balanced prefix."""
     if cfg.synthetic:
         fs, _ = storage.resolve(cfg.synthetic)
@@ -43,18 +39,7 @@ def synthetic_samples(cfg: ReportConfig, judge_uri: str, generator_info: dict, t
             )
         images = table["image"].combine_chunks().to_numpy_ndarray()
         return images, table["label"].to_numpy().astype(np.int64), table["confidence"].to_numpy(), cfg.synthetic
-    plan = PartPlan(
-        checkpoint=cfg.checkpoint,
-        judge=judge_uri,
-        out=cfg.out,
-        n=cfg.samples,
-        seed=cfg.seed,
-        boundaries=tuple(class_boundaries(generator_info["spec"]["num_classes"], None).tolist()),
-        min_confidence=0.0,
-        max_attempts=1,
-        batch_size=512,
-        metadata={},
-        temperature=temperature,
+    images, labels, confidence = first_draws(
+        cfg.checkpoint, judge_uri, cfg.samples, seed=cfg.seed, temperature=temperature
     )
-    images, labels, confidence, _ = PartMaker(plan).make_rows(np.arange(cfg.samples))
     return images, labels, confidence, f"generated here from {cfg.checkpoint} (seed {cfg.seed})"

@@ -22,7 +22,7 @@ from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
 from augment.models.generator_inference import for_inference
 from augment.stages.synthetic.parts import PartPlan, part_name
-from augment.stages.synthetic.sampling import labels_for, latents_for
+from augment.stages.synthetic.sampling import class_boundaries, labels_for, latents_for
 
 # Every forward pass runs on a multiple of this many rows (padding the rest): CPU kernels choose
 # their blocking by batch shape, and odd small batches gave last-bit differences in images.
@@ -175,3 +175,26 @@ class PartMaker(DigitScorer):
             "rejected": rejected,
             "seconds": time.perf_counter() - started,
         }
+
+
+def first_draws(
+    checkpoint: str, judge: str, n: int, *, seed: int = 0, temperature: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images, labels, the judge's probability of each label) of ids 0..n-1, each its first draw (no
+    filter): what the generator makes before the judge has a say. Class-balanced, as any id prefix."""
+    num_classes = load_generator(checkpoint)[1]["spec"]["num_classes"]
+    plan = PartPlan(
+        checkpoint=checkpoint,
+        judge=judge,
+        out="unused",
+        n=n,
+        seed=seed,
+        boundaries=tuple(class_boundaries(num_classes, None).tolist()),
+        min_confidence=0.0,
+        max_attempts=1,
+        batch_size=512,
+        metadata={},
+        temperature=temperature,
+    )
+    images, labels, confidence, _ = PartMaker(plan).make_rows(np.arange(n))
+    return images, labels, confidence
