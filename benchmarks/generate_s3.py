@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_throughput import untrained_models  # noqa: E402
 
 from augment.stages.synthetic.precision_probe import machine  # noqa: E402
+from tests.s3_server import moto_server_command, s3_env  # noqa: E402
 
 
 def free_port() -> int:
@@ -79,38 +80,26 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gen-s3-"))
     port = free_port()
     server = subprocess.Popen(
-        [
-            shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
+        moto_server_command(port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         checkpoint, judge = untrained_models(work)
-        s3_env = {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+        s3 = s3_env(f"http://127.0.0.1:{port}", "bench", "bench")
         env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
         time.sleep(2.0)
         import boto3
 
         boto3.client(
             "s3",
-            endpoint_url=s3_env["AWS_ENDPOINT_URL_S3"],
+            endpoint_url=s3["AWS_ENDPOINT_URL_S3"],
             region_name="us-east-1",
             aws_access_key_id="bench",
             aws_secret_access_key="bench",
         ).create_bucket(Bucket="bench")
         local = [generate(checkpoint, judge, str(work / "local-1"), args.n, args.precision, env)]
-        remote = generate(checkpoint, judge, "s3://bench/synthetic", args.n, args.precision, {**env, **s3_env})
+        remote = generate(checkpoint, judge, "s3://bench/synthetic", args.n, args.precision, {**env, **s3})
         local.append(generate(checkpoint, judge, str(work / "local-2"), args.n, args.precision, env))
         baseline = sum(local) / len(local)
         print(

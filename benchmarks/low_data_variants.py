@@ -120,59 +120,19 @@ for c, r in zip(pre, classifier_stage.run_many(pre, [c.out for c in pre])):
     log(run=c.out, accuracy=r.test_accuracy, samples_seen=r.samples_seen, epochs=r.epochs)
 cfgs = []
 for s in range(3):
-    cfgs.append(
-        ClassifierConfig(
-            **common,
-            data=str(W / f"merged_{ready[0][1]}"),
-            out=str(W / f"runs/real_classic/seed{s}"),
-            real_only=True,
-            classic_augment=True,
-            samples_seen=budget,
-            epochs=30,
-            seed=s,
-        )
-    )
+    # every variant: 30 real-equivalent epochs' budget, classic augmentation, seed s
+    variant = lambda merged, out, seed=s, **options: ClassifierConfig(  # noqa: E731
+        **common, data=str(W / f"merged_{merged}"), out=str(W / out), classic_augment=True, samples_seen=budget,
+        epochs=30, seed=seed, **options,
+    )  # fmt: skip
+    first = ready[0][1]
+    cfgs.append(variant(first, f"runs/real_classic/seed{s}", real_only=True))
     for _name, tag in ready:
-        d = str(W / f"merged_{tag}")
-        cfgs.append(
-            ClassifierConfig(
-                **common,
-                data=d,
-                out=str(W / f"runs/{tag}/mix/seed{s}"),
-                classic_augment=True,
-                synthetic_per_epoch=1000,
-                samples_seen=budget,
-                epochs=30,
-                seed=s,
-            )
-        )
-        cfgs.append(
-            ClassifierConfig(
-                **common,
-                data=d,
-                out=str(W / f"runs/{tag}/finetune/seed{s}"),
-                real_only=True,
-                classic_augment=True,
-                init_from=str(W / f"runs/{tag}/pretrain/seed{s}"),
-                samples_seen=budget,
-                epochs=30,
-                seed=s,
-            )
-        )
-    d = str(W / f"merged_{ready[0][1]}")
-    cfgs.append(
-        ClassifierConfig(
-            **common,
-            data=d,
-            out=str(W / f"runs/{ready[0][1]}/mix_pool2000_1to4/seed{s}"),
-            classic_augment=True,
-            max_synthetic=2000,
-            synthetic_per_epoch=250,
-            samples_seen=budget,
-            epochs=30,
-            seed=s,
-        )
-    )
+        cfgs.append(variant(tag, f"runs/{tag}/mix/seed{s}", synthetic_per_epoch=1000))
+        pretrained = str(W / f"runs/{tag}/pretrain/seed{s}")
+        cfgs.append(variant(tag, f"runs/{tag}/finetune/seed{s}", real_only=True, init_from=pretrained))
+    pool = f"runs/{first}/mix_pool2000_1to4/seed{s}"
+    cfgs.append(variant(first, pool, max_synthetic=2000, synthetic_per_epoch=250))
 for c, r in zip(cfgs, classifier_stage.run_many(cfgs, [c.out for c in cfgs])):
     log(run=c.out, accuracy=r.test_accuracy, samples_seen=r.samples_seen, epochs=r.epochs)
 log(done=True)

@@ -133,3 +133,19 @@ def tiny_report(gan: Path, judge: Path, out: Path, data_root: Path, **options):
         download=False,
         **{"samples": 100, **options},
     )
+
+
+def tiny_generation(root: Path, *, n: int, rows_per_file: int):
+    """The tiny learnable dataset (400 train, 100 test), its real export, the fixture models and an
+    N-row generation from them: (dataset, real export, generator run, judge, generation)."""
+    from augment.stages.real.config import RealConfig
+    from augment.stages.real.export import run as export_real
+    from augment.stages.synthetic.config import SyntheticConfig
+    from augment.stages.synthetic.generate import run as generate
+
+    tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
+    export_real(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
+    gan, judge = write_untrained_models(root)
+    syn = root / "syn"
+    generate(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=n, out=str(syn), rows_per_file=rows_per_file))
+    return tiny, root / "real", gan, judge, syn

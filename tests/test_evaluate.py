@@ -17,8 +17,6 @@ from augment.stages.classifier.config import ClassifierRunsConfig
 from augment.stages.classifier.plan import run_name
 from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
-from augment.stages.real import export as real_stage
-from augment.stages.real.config import RealConfig
 from augment.stages.report import evaluate as evaluate_module
 from augment.stages.report import evaluate as report_stage
 from augment.stages.report import tables
@@ -29,25 +27,30 @@ from augment.stages.report.tables import targets as _targets
 from augment.stages.synthetic import generate as synthetic_stage
 from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
-from tests.fixtures import tiny_report, write_tiny_dataset, write_untrained_models
+from tests.fixtures import tiny_generation, tiny_report
 
 
 @pytest.fixture(scope="module")
 def inputs(ray_local, tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate-inputs")
-    tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
-    real_stage.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
-    gan, judge = write_untrained_models(root)
-    synthetic_stage.run(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=600, out=str(root / "syn")))
-    merged_stage.run(
-        MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged"), max_synthetic=200)
-    )
+    tiny, real, gan, judge, syn = tiny_generation(root, n=600, rows_per_file=262_144)
+    merged_stage.run(MergedConfig(real=str(real), synthetic=str(syn), out=str(root / "merged"), max_synthetic=200))
     return tiny, gan, judge, root
 
 
-def classifiers_then_report(out, **options) -> tuple[ReportConfig, object]:
+def classifiers_then_report(out, inputs=None, **options) -> tuple[ReportConfig, object]:
     """`augment classifiers` into OUT-classifiers, then `augment evaluate --classifiers` on it, each
-    given the options it declares (the stage-by-stage path)."""
+    given the options it declares (the stage-by-stage path); with `inputs`, on the fixture's models
+    and tiny dataset, offline."""
+    if inputs is not None:
+        tiny, gan, judge, _ = inputs
+        options = {
+            "checkpoint": str(gan),
+            "judge": str(judge),
+            "data_root": str(tiny.root),
+            "download": False,
+            **options,
+        }
     runs = {name: v for name, v in options.items() if name in ClassifierRunsConfig.__dataclass_fields__}
     classifiers = out.parent / f"{out.name}-classifiers"
     runs_stage.run(ClassifierRunsConfig(out=str(classifiers), **runs))
@@ -63,11 +66,8 @@ def test_report_has_every_field_and_plot(inputs, tmp_path):
     out = tmp_path / "report"
     cfg, result = classifiers_then_report(
         out,
-        checkpoint=str(gan),
-        judge=str(judge),
+        inputs,
         synthetic=str(root / "syn"),
-        data_root=str(tiny.root),
-        download=False,
         samples=200,
         seeds=1,
         epochs=1,
@@ -122,11 +122,8 @@ def test_rows_the_judge_filtered_also_report_the_generators_unfiltered_fidelity(
     )
     _, result = classifiers_then_report(
         tmp_path / "report",
-        checkpoint=str(gan),
-        judge=str(judge),
+        inputs,
         synthetic=str(tmp_path / "syn"),
-        data_root=str(tiny.root),
-        download=False,
         samples=100,
         epochs=1,
         cas_rows=200,

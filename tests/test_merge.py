@@ -15,25 +15,15 @@ import pytest
 from augment.core import manifest, schema, storage
 from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
-from augment.stages.real import export as real_stage
-from augment.stages.real.config import RealConfig
-from augment.stages.synthetic import generate as synthetic_stage
-from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
-from tests.fixtures import write_tiny_dataset, write_untrained_models
+from tests.fixtures import tiny_generation
 
 
 @pytest.fixture(scope="module")
 def inputs(ray_local, tmp_path_factory):
     """(tiny learnable dataset, its real export, a 1,000-row generation in 4 parts of 250)."""
-    root = tmp_path_factory.mktemp("merge-inputs")
-    tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
-    real_stage.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
-    gan, judge = write_untrained_models(root)
-    synthetic_stage.run(
-        SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=300)
-    )
-    return tiny, root / "real", root / "syn"
+    tiny, real, _, _, syn = tiny_generation(tmp_path_factory.mktemp("merge-inputs"), n=1000, rows_per_file=300)
+    return tiny, real, syn
 
 
 def _merge(inputs, out: Path, **options):

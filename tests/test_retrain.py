@@ -21,26 +21,17 @@ from augment.stages.classifier.rows import epoch_units, files_to_read, read_unit
 from augment.stages.classifier.train import schedule_for
 from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
-from augment.stages.real import export as real_stage
-from augment.stages.real.config import RealConfig
-from augment.stages.synthetic import generate as synthetic_stage
-from augment.stages.synthetic.config import SyntheticConfig
 from tests.conftest import assert_one_line_error
-from tests.fixtures import write_tiny_dataset, write_untrained_models
+from tests.fixtures import tiny_generation
 
 
 @pytest.fixture(scope="module")
 def merged(ray_local, tmp_path_factory):
     """(tiny learnable dataset, real export, 1,000-row generation, their merge)."""
     root = tmp_path_factory.mktemp("retrain-inputs")
-    tiny = write_tiny_dataset(root / "data", n_train=400, n_test=100, learnable=True)
-    real_stage.run(RealConfig(out=str(root / "real"), data_root=str(tiny.root), download=False))
-    gan, judge = write_untrained_models(root)
-    synthetic_stage.run(
-        SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=1000, out=str(root / "syn"), rows_per_file=500)
-    )
-    merged_stage.run(MergedConfig(real=str(root / "real"), synthetic=str(root / "syn"), out=str(root / "merged")))
-    return tiny, root / "real", root / "syn", root / "merged"
+    tiny, real, _, _, syn = tiny_generation(root, n=1000, rows_per_file=500)
+    merged_stage.run(MergedConfig(real=str(real), synthetic=str(syn), out=str(root / "merged")))
+    return tiny, real, syn, root / "merged"
 
 
 def _cfg(merged, out: Path, **changes) -> ClassifierConfig:

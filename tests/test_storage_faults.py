@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ import pytest
 from tests.conftest import assert_one_line_error, run_cli_process
 from tests.fixtures import write_tiny_dataset
 from tests.ray_head import free_port
-from tests.s3_server import s3_server
+from tests.s3_server import moto_server_command, s3_env, s3_server
 
 READ_ONLY, WRITABLE = "ro", "rw"
 SETUP_REQUESTS = 5  # create_bucket, put_object, create_user, create_access_key, put_user_policy
@@ -38,13 +36,7 @@ class AuthServer:
     secret_key: str
 
     def env(self, secret: str | None = None) -> dict[str, str]:
-        return {
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": secret or self.secret_key,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_S3": self.endpoint,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+        return s3_env(self.endpoint, self.access_key, secret or self.secret_key)
 
     def keys(self) -> list[str]:
         import boto3
@@ -67,13 +59,7 @@ def auth_server() -> Iterator[AuthServer]:
 
     port = free_port()
     server = subprocess.Popen(
-        [
-            shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
+        moto_server_command(port),
         env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_REQUESTS)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -176,18 +162,13 @@ def test_a_bucket_that_does_not_exist_is_one_line(data_root, command):
     assert "does not exist" in result.stderr
 
 
+def _export(out: str, data_root, env: dict, *options):
+    return run_cli_process("data", "export", "--out", out, "--data-root", data_root, "--offline", *options, env=env)
+
+
 def test_wrong_credentials_are_one_line_and_write_nothing(auth_server, data_root):
     before = auth_server.keys()
-    result = run_cli_process(
-        "data",
-        "export",
-        "--out",
-        f"s3://bucket/{WRITABLE}/real",
-        "--data-root",
-        data_root,
-        "--offline",
-        env=auth_server.env(secret="not-the-secret"),
-    )
+    result = _export(f"s3://bucket/{WRITABLE}/real", data_root, auth_server.env(secret="not-the-secret"))
     assert_one_line_error(
         result,
         f"object storage refused the request at s3://bucket/{WRITABLE}/real",
@@ -199,44 +180,18 @@ def test_wrong_credentials_are_one_line_and_write_nothing(auth_server, data_root
 
 def test_a_read_only_prefix_is_one_line_and_left_untouched(auth_server, data_root):
     before = auth_server.keys()
-    result = run_cli_process(
-        "data",
-        "export",
-        "--out",
-        f"s3://bucket/{READ_ONLY}/real",
-        "--data-root",
-        data_root,
-        "--offline",
-        "--overwrite",
-        env=auth_server.env(),
-    )
+    result = _export(f"s3://bucket/{READ_ONLY}/real", data_root, auth_server.env(), "--overwrite")
     assert_one_line_error(result, f"--out s3://bucket/{READ_ONLY}/real is not writable here", "ACCESS_DENIED")
     assert auth_server.keys() == before == [f"{READ_ONLY}/real/keep.txt"]
     # The same credentials write where the policy lets them: the refusal was the prefix's.
-    done = run_cli_process(
-        "data",
-        "export",
-        "--out",
-        f"s3://bucket/{WRITABLE}/real",
-        "--data-root",
-        data_root,
-        "--offline",
-        env=auth_server.env(),
-    )
+    done = _export(f"s3://bucket/{WRITABLE}/real", data_root, auth_server.env())
     assert done.returncode == 0, done.stderr
     assert f"{WRITABLE}/real/_manifest.json" in auth_server.keys()
 
 
 def test_an_endpoint_that_never_answers_is_one_line_in_bounded_time(data_root):
     with silent_endpoint() as endpoint:
-        env = {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL_S3": endpoint,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AUGMENT_S3_REQUEST_TIMEOUT_S": "2",
-        }
+        env = {**s3_env(endpoint), "AUGMENT_S3_REQUEST_TIMEOUT_S": "2"}
         started = time.monotonic()
         result = run_cli_process(
             "data", "export", "--out", "s3://bucket/real", "--data-root", data_root, "--offline", env=env
