@@ -80,15 +80,7 @@ def main() -> None:
 
         per_row_us("PartMaker.make_rows (+ acceptance, copies into the group)", rows, make_rows)
         ids = np.arange(rows, dtype=np.int64)
-        table = schema.make_table(
-            ids,
-            images,
-            labels,
-            source="synthetic",
-            metadata=plan.metadata,
-            confidence=confidence,
-            generator=maker.generator_sha256,
-        )
+        table = maker.table(ids, images, labels, confidence)
         path = storage.join(maker.folder, "costs.parquet")
 
         def parquet() -> None:

@@ -149,3 +149,24 @@ def tiny_generation(root: Path, *, n: int, rows_per_file: int):
     syn = root / "syn"
     generate(SyntheticConfig(checkpoint=str(gan), judge=str(judge), n=n, out=str(syn), rows_per_file=rows_per_file))
     return tiny, root / "real", gan, judge, syn
+
+
+def part_maker(gan: Path, judge: Path, **plan):
+    """A PartMaker for these models outside any generation: balanced classes, no filter, 64-row
+    forwards, seed 0, unless `plan` says otherwise."""
+    import numpy as np
+
+    from augment.stages.synthetic.parts import PartPlan
+    from augment.stages.synthetic.synthesis import PartMaker
+
+    defaults = {
+        "out": "unused",
+        "n": 1,
+        "seed": 0,
+        "boundaries": tuple(np.linspace(0.1, 1.0, 10).tolist()),
+        "min_confidence": 0.0,
+        "max_attempts": 1,
+        "batch_size": 64,
+        "metadata": {},
+    }
+    return PartMaker(PartPlan(checkpoint=str(gan), judge=str(judge), **{**defaults, **plan}))

@@ -237,22 +237,9 @@ def test_a_node_lost_in_generation_still_gives_exactly_n_unique_rows(world, clus
     gan, judge = models
     out = f"{BUCKET}/synthetic-lost-node-{'replaced' if replace else 'for-good'}"
     loss = NodeLoss(cluster, PART_MAKER, "train/part-00000.parquet done", replace=replace)
+    sizes = "--n 30000 --rows-per-file 2000 --precision fp32".split()
     rc, lines = submit(
-        world,
-        "generate",
-        "--checkpoint",
-        gan,
-        "--judge",
-        judge,
-        "--out",
-        f"s3://{out}",
-        "--n",
-        "30000",
-        "--rows-per-file",
-        "2000",
-        "--precision",
-        "fp32",
-        on_line=loss,
+        world, "generate", "--checkpoint", gan, "--judge", judge, "--out", f"s3://{out}", *sizes, on_line=loss
     )
     assert loss.killed_at is not None and rc == 0, lines[-20:]
     finished = read_json(bucket, f"{out}/_manifest.json")
@@ -280,21 +267,8 @@ def test_a_node_lost_in_classifier_training_resumes_and_finishes(world, cluster,
     )
     assert exported.returncode == 0, exported.stderr
     loss = NodeLoss(cluster, TRAIN_WORKER, "classifier epoch 1/3", ready=lambda: checkpoint_written(bucket, run, 1))
-    rc, lines = submit(
-        world,
-        "retrain",
-        "--data",
-        f"s3://{real}",
-        "--out",
-        f"s3://{run}",
-        "--epochs",
-        "3",
-        "--workers",
-        "2",
-        "--max-failures",
-        "3",
-        on_line=loss,
-    )
+    sizes = "--epochs 3 --workers 2 --max-failures 3".split()
+    rc, lines = submit(world, "retrain", "--data", f"s3://{real}", "--out", f"s3://{run}", *sizes, on_line=loss)
     assert loss.killed_at is not None and rc == 0, lines[-20:]
     finished = read_json(bucket, f"{run}/_manifest.json")
     assert finished["epochs"] == 3 and finished["test_accuracy"] > 0.9

@@ -26,7 +26,7 @@ from augment.stages.synthetic.parts import PartPlan
 from augment.stages.synthetic.sampling import latents_for
 from augment.stages.synthetic.synthesis import PartMaker
 from tests.conftest import assert_one_line_error, run_cli_process
-from tests.fixtures import MNIST_CLASSES, write_untrained_models
+from tests.fixtures import MNIST_CLASSES, part_maker, write_untrained_models
 
 READER_SCRIPT = Path(__file__).with_name("read_without_ray.py")
 
@@ -95,21 +95,7 @@ def test_rows_do_not_depend_on_workers_or_batch_size_and_any_slice_regenerates(r
 
     gan, judge = models
     manifest = _manifest(a)
-    maker = PartMaker(
-        PartPlan(
-            checkpoint=str(gan),
-            judge=str(judge),
-            out=str(tmp_path / "unused"),
-            n=3000,
-            seed=0,
-            boundaries=tuple(np.linspace(0.1, 1.0, 10)),
-            min_confidence=0.0,
-            max_attempts=1,
-            batch_size=64,
-            metadata={},
-            precision=manifest["config"]["precision"],
-        )
-    )
+    maker = part_maker(gan, judge, n=3000, precision=manifest["config"]["precision"])
     assert manifest["generator_sha256"] == maker.generator_sha256
     ids = np.arange(1234, 1301)
     images, labels, _, _ = maker.make_rows(ids)
@@ -166,21 +152,7 @@ def _threshold_every_class_mostly_passes(models) -> float:
     """A confidence threshold that rejects some samples of these untrained models but that every
     class passes at least 70% of the time (measured, so the test does not depend on luck)."""
     gan, judge = models
-    maker = PartMaker(
-        PartPlan(
-            checkpoint=str(gan),
-            judge=str(judge),
-            out="unused",
-            n=1,
-            seed=0,
-            boundaries=(1.0,),
-            min_confidence=0.0,
-            max_attempts=1,
-            batch_size=64,
-            metadata={},
-            precision="fp32",
-        )
-    )
+    maker = part_maker(gan, judge, boundaries=(1.0,), precision="fp32")
     labels = np.repeat(np.arange(10), 200)
     _, scores = maker.score(latents_for(np.arange(2000) + 10**6, 5, maker.latent_dim), labels)
     return float(min(np.quantile(scores[labels == c], 0.3) for c in range(10)))

@@ -10,10 +10,9 @@ import pytest
 from augment.core import precision
 from augment.core.errors import AugmentError
 from augment.stages.synthetic.config import SyntheticConfig
-from augment.stages.synthetic.parts import PartPlan
 from augment.stages.synthetic.sampling import latents_for
-from augment.stages.synthetic.synthesis import DigitScorer, PartMaker
-from tests.fixtures import write_untrained_models
+from augment.stages.synthetic.synthesis import DigitScorer
+from tests.fixtures import part_maker, write_untrained_models
 
 CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -74,21 +73,7 @@ def test_bf16_rows_do_not_depend_on_batch_size(models):
     gan, judge = models
 
     def rows(batch_size: int) -> tuple[bytes, bytes]:
-        maker = PartMaker(
-            PartPlan(
-                checkpoint=str(gan),
-                judge=str(judge),
-                out="unused",
-                n=512,
-                seed=3,
-                boundaries=tuple(np.linspace(0.1, 1.0, 10)),
-                min_confidence=0.0,
-                max_attempts=1,
-                batch_size=batch_size,
-                metadata={},
-                precision="bf16",
-            )
-        )
+        maker = part_maker(gan, judge, n=512, seed=3, batch_size=batch_size, precision="bf16")
         made = [maker.make_rows(np.arange(512)[first : first + batch_size]) for first in range(0, 512, batch_size)]
         return b"".join(m[0].tobytes() for m in made), b"".join(m[2].tobytes() for m in made)
 

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from augment.core.errors import AugmentError
+from augment.core.apart import run_module_apart
 
 GAN_STEPS = 3  # timed, after one warm-up step each
 CLASSIFIER_STEPS = 8
@@ -192,10 +190,5 @@ def measure_apart(gpu: bool = False) -> MachineSpeed:
     """measure(), in a child process unless this process has torch loaded already."""
     if "torch" in sys.modules:
         return measure(gpu)
-    package_root = str(Path(__file__).resolve().parents[2])  # the folder holding `augment/`
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-m", "augment.forecast", str(gpu)], capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
-        raise AugmentError("timing this machine for the forecast failed: " + lines[-1])
-    return MachineSpeed(**json.loads(proc.stdout.strip().splitlines()[-1]))
+    stdout = run_module_apart("augment.forecast", str(gpu), failed="timing this machine for the forecast failed")
+    return MachineSpeed(**json.loads(stdout.strip().splitlines()[-1]))

@@ -12,14 +12,12 @@ where torch is already loaded (tests, notebooks, `augment run` after training) i
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 
+from augment.core.apart import run_module_apart
 from augment.core.errors import AugmentError
 from augment.stages.synthetic.parts import PartPlan
 from augment.stages.synthetic.sampling import expected_counts, latents_for
@@ -44,18 +42,9 @@ def check_models_apart(plan: PartPlan) -> None:
     if "torch" in sys.modules:
         check_models(plan)
         return
-    package_root = str(Path(__file__).resolve().parents[3])  # a `ray job` working dir is not installed
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "augment.stages.synthetic.model_check", json.dumps(asdict(plan))],
-        capture_output=True,
-        text=True,
-        env=env,
+    run_module_apart(
+        "augment.stages.synthetic.model_check", json.dumps(asdict(plan)), failed="checking the models failed"
     )
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
-        prefix = "" if proc.returncode == 2 else "checking the models failed: "
-        raise AugmentError(prefix + lines[-1])
 
 
 def _preflight_min_confidence(maker, plan: PartPlan) -> None:

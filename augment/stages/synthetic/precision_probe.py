@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from augment.core.apart import run_module_apart
 from augment.core.errors import AugmentError
 
 PROBE_ROWS = 512
@@ -172,19 +172,14 @@ def probe_apart(checkpoint: str, judge: str | None, gpu: bool = False) -> dict:
     """probe(), in a child process unless this process has torch loaded already."""
     if "torch" in sys.modules:
         return probe(checkpoint, judge, gpu)
-    package_root = str(Path(__file__).resolve().parents[3])  # the folder holding `augment/`
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "augment.stages.synthetic.precision_probe", checkpoint, judge or "", str(gpu)],
-        capture_output=True,
-        text=True,
-        env=env,
+    stdout = run_module_apart(
+        "augment.stages.synthetic.precision_probe",
+        checkpoint,
+        judge or "",
+        str(gpu),
+        failed="timing fp32 against bf16 failed",
     )
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
-        prefix = "" if proc.returncode == 2 else "timing fp32 against bf16 failed: "
-        raise AugmentError(prefix + lines[-1])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def _main(checkpoint: str, judge: str, gpu: str) -> None:

@@ -121,6 +121,18 @@ class PartMaker(DigitScorer):
             f"{plan.min_confidence} in {plan.max_attempts} tries; lower --min-confidence"
         )
 
+    def table(self, ids: np.ndarray, images: np.ndarray, labels: np.ndarray, confidence: np.ndarray):
+        """Rows as the schema's Arrow table, with this generation's footer metadata."""
+        return schema.make_table(
+            ids,
+            images,
+            labels,
+            source="synthetic",
+            metadata=self.plan.metadata,
+            confidence=confidence,
+            generator=self.generator_sha256,
+        )
+
     def write_part(
         self, index: int, start: int, stop: int, on_rows: Callable[[int], None] | None = None
     ) -> dict[str, Any]:
@@ -146,17 +158,7 @@ class PartMaker(DigitScorer):
                     rejected += batch_rejected
                     if on_rows is not None:
                         on_rows(group_start - start + min(first + plan.batch_size, len(ids)))
-                writer.write(
-                    schema.make_table(
-                        ids,
-                        images,
-                        labels,
-                        source="synthetic",
-                        metadata=plan.metadata,
-                        confidence=confidence,
-                        generator=self.generator_sha256,
-                    )
-                )
+                writer.write(self.table(ids, images, labels, confidence))
                 counts += np.bincount(labels, minlength=len(counts))
                 confidence_sum += float(confidence.sum(dtype=np.float64))
                 del images  # before the next group's buffer exists, not after
