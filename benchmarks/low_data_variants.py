@@ -41,36 +41,9 @@ def augment(*args):
 
 if not (W / "gan").exists():
     shutil.copytree(L / "gan", W / "gan")
-augment(
-    "train",
-    "--out",
-    W / "gan",
-    "--real-per-class",
-    100,
-    "--diff-augment",
-    "translation,cutout",
-    "--epochs",
-    600,
-    "--checkpoint-every",
-    50,
-    "--workers",
-    1,
-    "--offline",
-)
-augment(
-    "train",
-    "--out",
-    W / "gan_nodiff",
-    "--real-per-class",
-    100,
-    "--epochs",
-    600,
-    "--checkpoint-every",
-    50,
-    "--workers",
-    1,
-    "--offline",
-)
+gan_options = ("--real-per-class", 100, "--epochs", 600, "--checkpoint-every", 50, "--workers", 1, "--offline")
+augment("train", "--out", W / "gan", "--diff-augment", "translation,cutout", *gan_options)
+augment("train", "--out", W / "gan_nodiff", *gan_options)
 sets = {  # name: (gan, min confidence, temperature)
     "diffaug600 c0.9": ("gan", 0.9, 1.0),
     "diffaug600 c0.99": ("gan", 0.99, 1.0),

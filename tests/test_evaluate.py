@@ -348,32 +348,22 @@ def _minimal_report() -> dict:
     }
 
 
-@pytest.mark.parametrize(
-    "args, fragment",
-    [
-        (["--curve", "10,many"], "--curve takes row counts separated by commas"),
-        (["--curve", "-5"], "--curve takes row counts of 0 or more"),
-        (["--samples", "5"], "--samples must be at least 20"),
-        (["--seeds", "0"], "--seeds must be at least 1"),
-        (["--classifiers", "nowhere"], "--classifiers"),
-    ],
-)
-def test_bad_input_is_one_line_and_writes_nothing(inputs, tmp_path, run_cli, args, fragment):
+BAD_OPTIONS = {  # (command, its bad options) -> what its one-line refusal says
+    ("classifiers", "--curve 10,many"): "--curve takes row counts separated by commas",
+    ("classifiers", "--curve -5"): "--curve takes row counts of 0 or more",
+    ("classifiers", "--seeds 0"): "--seeds must be at least 1",
+    ("evaluate", "--samples 5"): "--samples must be at least 20",
+    ("evaluate", "--classifiers nowhere"): "--classifiers",
+}
+
+
+@pytest.mark.parametrize("command, options", BAD_OPTIONS)
+def test_bad_input_is_one_line_and_writes_nothing(inputs, tmp_path, run_cli, command, options):
     tiny, gan, judge, root = inputs
     out = tmp_path / "report"
-    command = (
-        ["classifiers", "--merged", root / "merged"]
-        if fragment.startswith(("--curve", "--seeds"))
-        else [
-            "evaluate",
-            "--checkpoint",
-            gan,
-            "--judge",
-            judge,
-        ]
-    )
-    result = run_cli(*command, "--out", out, "--data-root", tiny.root, "--offline", *args)
-    assert_one_line_error(result, fragment)
+    inputs = ["--merged", root / "merged"] if command == "classifiers" else ["--checkpoint", gan, "--judge", judge]
+    result = run_cli(command, *inputs, "--out", out, "--data-root", tiny.root, "--offline", *options.split())
+    assert_one_line_error(result, BAD_OPTIONS[command, options])
     assert not out.exists()
 
 

@@ -69,15 +69,7 @@ def test_two_workers_stay_in_sync_survive_a_crash_and_export(ray_local, tiny_mni
 def test_a_long_tail_gan_records_its_rows_per_class_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):
     # --real-per-class with one entry per class (as the CLI passes it): the GAN sees that long tail,
     # records it for `generate --class-weights fill`, and the same settings again are the same run.
-    base = dict(
-        out=str(tmp_path / "gan"),
-        data_root=str(tiny_mnist.root),
-        workers=1,
-        arch="mlp",
-        batch_size=64,
-        epochs=1,
-        real_per_class="30,30,30,30,30,5,5,5,5,50%",
-    )
+    base = dict(_tiny_gan(tmp_path / "gan", tiny_mnist), epochs=1, real_per_class="30,30,30,30,30,5,5,5,5,50%")
     first = gan_stage.run(GanConfig(**base))
     info = load_generator(str(tmp_path / "gan"))[1]
     assert info["rows_per_label"] == [30] * 5 + [5] * 4 + [15] and info["training"]["real_per_class"] == [30] * 5 + [
@@ -91,15 +83,7 @@ def test_a_long_tail_gan_records_its_rows_per_class_and_a_repeat_is_a_no_op(ray_
 def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):
     # Also the low-data recipe: the tiny split has 30 images per class, the GAN must see 26 of each.
     run = tmp_path / "gan"
-    base = dict(
-        out=str(run),
-        data_root=str(tiny_mnist.root),
-        workers=1,
-        arch="mlp",
-        batch_size=64,
-        real_per_class=26,
-        diff_augment="translation,cutout",
-    )
+    base = dict(_tiny_gan(run, tiny_mnist), real_per_class=26, diff_augment="translation,cutout")
     first = gan_stage.run(GanConfig(epochs=1, **base))
     assert first.epochs == 1 and not first.skipped
     assert _metrics(run)[0]["optimizer_steps"] == 260 // 64
@@ -189,3 +173,8 @@ def test_progress_gif_keeps_every_epoch_up_to_100_then_evenly_spaced_ones_ending
     assert gif_epochs(100) == list(range(1, 101))
     many = gif_epochs(600)
     assert len(many) == 100 and many[-1] == 600 and many == list(range(6, 601, 6))
+
+
+def _tiny_gan(out, tiny_mnist) -> dict:
+    """A GanConfig's options for a quick run on the tiny dataset: one worker, the MLP, batches of 64."""
+    return dict(out=str(out), data_root=str(tiny_mnist.root), workers=1, arch="mlp", batch_size=64)

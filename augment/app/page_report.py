@@ -36,8 +36,7 @@ def per_class(mapping: dict) -> list[float]:
 def render(layout: RunLayout) -> None:
     st.header("Report")
     if layout.report is None:
-        st.info("No report yet: `augment evaluate --checkpoint RUN --out REPORT` or `augment run` writes one.")
-        return
+        return st.info("No report yet: `augment evaluate --checkpoint RUN --out REPORT` or `augment run` writes one.")
     report = read_report(layout.report)
     _headline(report)
     _per_class(report)

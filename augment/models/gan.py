@@ -168,18 +168,18 @@ def memory_format_for(spec: GanSpec) -> torch.memory_format:
 
 
 def build_generator(spec: GanSpec) -> nn.Module:
-    if spec.arch == "mlp":
-        return MlpGenerator(spec)
-    if spec.arch in ("dcgan", "sagan"):
-        return ConvGenerator(spec, attention=spec.arch == "sagan")
-    raise ValueError(f"unknown arch {spec.arch!r}: choose one of {', '.join(ARCHS)}")
+    return _build(spec, MlpGenerator, ConvGenerator)
 
 
 def build_discriminator(spec: GanSpec) -> nn.Module:
+    return _build(spec, MlpDiscriminator, ConvDiscriminator)
+
+
+def _build(spec: GanSpec, mlp: type[nn.Module], conv: type[nn.Module]) -> nn.Module:
     if spec.arch == "mlp":
-        return MlpDiscriminator(spec)
+        return mlp(spec)
     if spec.arch in ("dcgan", "sagan"):
-        return ConvDiscriminator(spec, attention=spec.arch == "sagan")
+        return conv(spec, attention=spec.arch == "sagan")
     raise ValueError(f"unknown arch {spec.arch!r}: choose one of {', '.join(ARCHS)}")
 
 

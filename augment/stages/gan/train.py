@@ -20,14 +20,7 @@ from augment.core.console import plural
 from augment.core.errors import AugmentError
 from augment.core.progress import progress_channel
 from augment.core.ray_session import ray_session, refuse_gpu_on_a_cpu_machine
-from augment.core.ray_train import (
-    FAULT_MARKER,
-    RAY_RUN_NAME,
-    fit,
-    newest_checkpoint,
-    nodes_of,
-    placed_workers,
-)
+from augment.core.ray_train import FAULT_MARKER, RAY_RUN_NAME, fit, newest_checkpoint, nodes_of, placed_workers
 from augment.core.run_folder import RUN_INFO, completed_epochs, write_run_info
 from augment.core.stage import Made, Output, run_stage
 from augment.models.diff_augment import parse_policy
