@@ -6,19 +6,20 @@ its own subfolder of OUT; then OUT/_manifest.json records the plan, which `augme
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 
 from augment.core import manifest, storage
 from augment.core.console import plural
 from augment.core.datasets import open_dataset
+from augment.core.stage import Made, Output, finished_output, run_stage
 from augment.stages.classifier.config import ClassifierRunsConfig
 from augment.stages.classifier.plan import classifier_runs, run_name
 from augment.stages.classifier.train import ClassifierResult, run_many, unless_current
 
 KIND = "classifiers"
 SOURCES = ("synthetic", "merged", "low_data_merged")
+RUN_FOLDERS = ("cas", "full-data", "low-data")  # plan.run_name's first part
 
 
 @dataclass(frozen=True)
@@ -38,32 +39,41 @@ class ClassifierRunsResult:
         return f"{trained}; real only {pair[0].test_accuracy:.4f} vs augmented {pair[1].test_accuracy:.4f} (seed 0)"
 
 
-def run(cfg: ClassifierRunsConfig) -> ClassifierRunsResult:
-    started = time.perf_counter()
-    digests = {name: _digest(cfg, name) for name in SOURCES if getattr(cfg, name)}
-    runs = classifier_runs(cfg)
-    if cfg.keep_real_only:  # redone for new synthetic rows: a real-only run on unchanged real rows stays
-        runs = {
-            name: unless_current(dataclasses.replace(run_cfg, overwrite=False)) if run_cfg.real_only else run_cfg
-            for name, run_cfg in runs.items()
+class ClassifierRunsStage:
+    """The report's classifiers, as the stage contract (core/stage.py) sees them: complete once every
+    run is; a rerun keeps the runs complete with their settings and continues the others."""
+
+    KIND, OWNED, CONTINUES = KIND, RUN_FOLDERS, True
+
+    def identity(self, cfg: ClassifierRunsConfig) -> dict:
+        return cfg.identity({name: _digest(cfg, name) for name in SOURCES if getattr(cfg, name)})
+
+    def finished(self, cfg: ClassifierRunsConfig, output: Output) -> dict | None:
+        return finished_output(cfg, output, KIND)
+
+    def from_manifest(self, cfg: ClassifierRunsConfig, done: dict) -> ClassifierRunsResult:
+        return ClassifierRunsResult(cfg.out, trained_runs(cfg), 0.0, skipped=True)
+
+    def work(self, cfg: ClassifierRunsConfig, output: Output) -> Made[ClassifierRunsResult]:
+        started = time.perf_counter()
+        runs = classifier_runs(cfg)
+        if cfg.keep_real_only:  # redone for new synthetic rows: a real-only run on unchanged real rows stays
+            runs = {name: unless_current(run) if run.real_only else run for name, run in runs.items()}
+        output.start_over = False  # each run replaces its own folder when it must (its overwrite)
+        output.start()
+        results = dict(zip(runs, run_many(list(runs.values()), labels=[f"classifier {name}" for name in runs])))
+        skipped = all(result.skipped for result in results.values())
+        result = ClassifierRunsResult(cfg.out, results, time.perf_counter() - started, skipped)
+        facts = {
+            "settings": cfg.settings(),
+            "sources": {name: getattr(cfg, name) for name in SOURCES if getattr(cfg, name)},
+            "runs": {name: name for name in runs},
         }
-    fs, out = storage.resolve(cfg.out)
-    storage.check_writable(cfg.out)
-    storage.delete(fs, storage.join(out, manifest.MANIFEST_NAME))  # the plan is complete once every run is
-    results = dict(zip(runs, run_many(list(runs.values()), labels=[f"classifier {name}" for name in runs])))
-    manifest.write_manifest(
-        fs,
-        out,
-        stage=KIND,
-        config=cfg.identity(digests),
-        files=[],
-        settings=cfg.settings(),
-        sources={name: getattr(cfg, name) for name in digests},
-        runs={name: name for name in runs},
-        elapsed_s=round(time.perf_counter() - started, 3),
-    )
-    skipped = all(result.skipped for result in results.values())
-    return ClassifierRunsResult(cfg.out, results, time.perf_counter() - started, skipped)
+        return Made(result, [], facts)
+
+
+def run(cfg: ClassifierRunsConfig) -> ClassifierRunsResult:
+    return run_stage(ClassifierRunsStage(), cfg)
 
 
 def _digest(cfg: ClassifierRunsConfig, name: str) -> str:
@@ -76,8 +86,7 @@ def recorded_plan(classifiers: str) -> tuple[ClassifierRunsConfig, dict] | None:
     done = manifest.read_manifest(*storage.resolve(classifiers))
     if done is None or done.get("stage") != KIND:
         return None
-    plan = ClassifierRunsConfig(out=classifiers, **done["settings"], **done["sources"])
-    return plan, done
+    return ClassifierRunsConfig(out=classifiers, **done["settings"], **done["sources"]), done
 
 
 def trained_runs(plan: ClassifierRunsConfig) -> dict[str, ClassifierResult]:
