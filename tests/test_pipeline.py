@@ -127,7 +127,7 @@ def test_a_run_folder_with_other_settings_is_refused(run_cli, tiny_data, tmp_pat
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--n", "0"], "--n must be at least 1"),
+        (["--n", "0"], "--n must be between 1 and"),
         (["--force", "painting"], "--force painting: stages are"),
         (["--address", "127.0.0.1:1"], "cannot reach a Ray cluster at 127.0.0.1:1"),
     ],
