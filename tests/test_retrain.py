@@ -18,7 +18,7 @@ from augment.models.classifier_training import balanced_class_weights
 from augment.stages.classifier import train as classifier_stage
 from augment.stages.classifier.config import ClassifierConfig
 from augment.stages.classifier.rows import epoch_units, files_to_read, read_unit, row_group_index, select_rows, window
-from augment.stages.classifier.train import schedule_for
+from augment.stages.classifier.worker import schedule_for
 from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
 from tests.conftest import assert_one_line_error
