@@ -50,10 +50,11 @@ def counted(fn) -> float:
     return float(counter.get_total_flops())
 
 
-def gan_step_flops() -> float:
+def gan_step_flops(spec=None) -> float:
     """FLOPs of one GAN training step per sample: D on real + fake (forward, backward), G forward
-    and backward through D (the GanStep's two passes), at the default batch."""
-    cfg, spec = machine_speed._default_gan()
+    and backward through D (the GanStep's two passes), at the default batch (default spec: the stage's)."""
+    cfg, default = machine_speed._default_gan()
+    spec = spec or default
     generator, discriminator = build_generator(spec), build_discriminator(spec)
     generator.apply(init_weights)
     discriminator.apply(init_weights)

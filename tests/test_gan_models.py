@@ -351,3 +351,19 @@ def test_the_ema_warms_up_its_decay_in_one_fused_update_with_its_count_on_the_cp
     first = next(iter(ema.module.parameters()))
     torch.testing.assert_close(first, next(iter(generator.parameters())), atol=1e-6, rtol=0)  # decay capped at 0.9
     assert not torch.equal(later[0], first)
+
+
+def test_d_can_be_narrower_than_g_and_the_run_records_it_only_when_set():
+    """--d-width: D is most of a training step's FLOPs (issue 39), so it has a width of its own."""
+    from augment.stages.gan.config import GanConfig
+
+    spec = GanSpec(width=32, d_width=16)
+    generator, discriminator = build_generator(spec), build_discriminator(spec)
+    assert discriminator.features[0].out_channels == 16 and generator.body[0].out_channels == 32
+    assert discriminator(generator(torch.randn(4, 128), torch.arange(4)), torch.arange(4)).shape == (4,)
+    assert GanSpec.from_dict(spec.to_dict()) == spec and "d_width" not in GanSpec().to_dict()
+    default = GanConfig(out="/tmp/gan")
+    assert "width" not in default.identity() and "d_width" not in default.identity()  # older runs keep theirs
+    narrow = GanConfig(out="/tmp/gan", width=32, d_width=16)
+    assert (narrow.identity()["width"], narrow.identity()["d_width"]) == (32, 16)
+    assert narrow.spec(num_classes=10) == GanSpec(width=32, d_width=16)

@@ -85,11 +85,10 @@ def _sync_for(device):
 
 def _default_gan():
     """The GAN stage's default config and the spec it trains (10 classes)."""
-    from augment.models.gan import GanSpec
     from augment.stages.gan.config import GanConfig
 
-    cfg = GanConfig.defaults()
-    return cfg, GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=10, spectral_norm=cfg.spectral_norm)
+    cfg = GanConfig.defaults()  # not a built config: its placeholder --out would be resolved
+    return cfg, GanConfig.spec(cfg, num_classes=10)
 
 
 def default_gan_step(device, precision: str):

@@ -28,9 +28,11 @@ class GanSpec:
     image_shape: tuple[int, int, int] = (1, 28, 28)
     spectral_norm: bool = True
     width: int = 64  # channels of the first D conv / last G conv; doubles once per resolution step
+    d_width: int | None = None  # D's own width (None: `width`): D is most of a training step's FLOPs
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "image_shape": list(self.image_shape)}
+        spec = {**asdict(self), "image_shape": list(self.image_shape)}
+        return {key: value for key, value in spec.items() if not (key == "d_width" and value is None)}
 
     @classmethod
     def from_dict(cls, values: dict) -> GanSpec:
@@ -96,7 +98,7 @@ class ConvDiscriminator(nn.Module):
 
     def __init__(self, spec: GanSpec, attention: bool = False, dropout: float = 0.3):
         super().__init__()
-        w, sn = spec.width, spec.spectral_norm
+        w, sn = spec.d_width or spec.width, spec.spectral_norm
         # Spatial dropout (whole feature maps, Tompson et al. 2015): neighbouring activations are
         # correlated, so element-wise masks regularise conv features weakly; and on CPU drawing
         # one random number per activation took a quarter of every training step.

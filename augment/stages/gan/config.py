@@ -14,6 +14,7 @@ FOLDER = "gan"
 ARCHS = ("dcgan", "sagan", "mlp")  # models/gan.py builds each
 LOSSES = ("bce", "hinge")
 CPU_EPOCHS, GPU_EPOCHS = 20, 30
+DEFAULT = {"width": 64, "d_width": None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +40,13 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
     real_per_class: PerClass | None = option(None, REAL_PER_CLASS_HELP, parse=parse_per_class)
     seed: int = option(0, "Seed for weights, shuffling and noise.")
     latent_dim: int = option(128, "Noise dimensions.", at_least=1)
+    width: int = option(
+        64,
+        "Channels of G's last and D's first conv (each doubles once per resolution step); a conv GAN's FLOPs "
+        "grow with its square.",
+        at_least=4,
+    )
+    d_width: int | None = option(None, "D's own width (default: --width); D is most of a step's FLOPs.", at_least=4)
     lr: float = option(2e-4, "Adam learning rate for G and D.", above=0)
     beta1: float = option(0.5, "Adam beta1 for G and D.", at_least=0, below=1)
     beta2: float = option(0.999, "Adam beta2 for G and D.", at_least=0, below=1)
@@ -71,6 +79,19 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
         check_training_options(self)
         check_training_subset(self.limit, self.real_per_class, self.batch_size)
 
+    def spec(self, num_classes: int):
+        """The networks' shape (models.gan.GanSpec; generator.json records it)."""
+        from augment.models.gan import GanSpec  # torch: not when the CLI reads this config
+
+        return GanSpec(
+            arch=self.arch,
+            latent_dim=self.latent_dim,
+            num_classes=num_classes,
+            spectral_norm=self.spectral_norm,
+            width=self.width,
+            d_width=self.d_width,
+        )
+
     def identity(self) -> dict[str, Any]:
         """What makes two runs the same run: continuing with more epochs or other workers is fine."""
         keys = (
@@ -89,4 +110,10 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
             "spectral_norm",
             "diff_augment",
         )
-        return {**{key: getattr(self, key) for key in keys}, "real_per_class": recorded(self.real_per_class)}
+        # absent at their defaults: runs made before these options keep their identity
+        widths = {
+            key: getattr(self, key)
+            for key, default in (("width", 64), ("d_width", None))
+            if getattr(self, key) != default
+        }
+        return {**{key: getattr(self, key) for key in keys}, "real_per_class": recorded(self.real_per_class), **widths}

@@ -24,7 +24,7 @@ from augment.core.ray_train import FAULT_MARKER, RAY_RUN_NAME, fit, newest_check
 from augment.core.run_folder import RUN_INFO, completed_epochs, write_run_info
 from augment.core.stage import Made, Output, run_stage
 from augment.models.diff_augment import parse_policy
-from augment.models.gan import GanSpec, build_generator
+from augment.models.gan import build_generator
 from augment.models.gan_step import make_ema
 from augment.models.generator_file import INFO_FILE, WEIGHTS_FILE, export_generator
 from augment.stages.gan import artifacts
@@ -156,7 +156,7 @@ def _train(cfg: GanConfig, output: Output, images, labels, num_classes: int) -> 
 
 def _export(cfg: GanConfig, state: dict, history: list, classes, labels) -> dict:
     """The weight-averaged generator, exported with the run's samples, curves and GIF."""
-    spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=len(classes), spectral_norm=cfg.spectral_norm)
+    spec = cfg.spec(len(classes))
     ema = make_ema(build_generator(spec), cfg.ema_decay)
     ema.load_state_dict(state["ema"])
     info = export_generator(

@@ -71,9 +71,7 @@ def train_worker(loop: dict) -> None:
     cfg, device = worker.cfg, worker.device
     precision = resolve_for_training(cfg.precision, device.type == "cuda")  # on the worker: its hardware decides
     images, labels = digits_on_device(loop["train"], device)
-    spec = GanSpec(
-        arch=cfg.arch, latent_dim=cfg.latent_dim, num_classes=loop["num_classes"], spectral_norm=cfg.spectral_norm
-    )
+    spec = cfg.spec(loop["num_classes"])
     nets = _Nets.build(cfg, spec, device, worker.world)
     images = images.contiguous(memory_format=memory_format_for(spec))
     history, resumed_from = [], 0
