@@ -36,7 +36,7 @@ BUCKET = "bucket"
 # that cannot be placed, and augment's total wait for lost nodes to be replaced.
 WAITS = {"RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "15", "AUGMENT_WAIT_FOR_NODES_S": "30"}
 TRAIN_WORKER = "RayTrainWorker"
-PART_MAKER = "_RayPartMaker"
+PART_MAKER = "PartGenerator"  # generation's Ray Data predictor
 
 
 @dataclass

@@ -19,8 +19,8 @@ from augment.core import schema
 from augment.core.errors import AugmentError
 from augment.models.gan import GanSpec, build_generator
 from augment.models.generator_file import INFO_FILE, export_generator
-from augment.stages.synthetic import generate
 from augment.stages.synthetic import generate as synthetic_stage
+from augment.stages.synthetic import precision_policy
 from augment.stages.synthetic.config import SyntheticConfig
 from augment.stages.synthetic.parts import PartPlan
 from augment.stages.synthetic.sampling import latents_for
@@ -265,7 +265,9 @@ def test_a_later_job_with_the_same_models_on_this_machine_adopts_the_remembered_
         "fp32_rows_per_s": 1000.0,
         "bf16_rows_per_s": 1800.0,
     }
-    monkeypatch.setattr(generate, "probe_on_actors_hardware", lambda *args: probes.append(args) or dict(figures))
+    monkeypatch.setattr(
+        precision_policy, "probe_on_actors_hardware", lambda *args: probes.append(args) or dict(figures)
+    )
     first = synthetic_stage.run(_cfg(models, tmp_path / "a", n=400))
     second = synthetic_stage.run(_cfg(models, tmp_path / "b", n=400))
     assert first.precision == second.precision == "bf16" and len(probes) == 1
@@ -289,7 +291,7 @@ def test_a_rerun_continues_in_the_precision_the_interrupted_run_chose(ray_local,
     other = "bf16"
     probes = []
     monkeypatch.setattr(
-        generate, "probe_on_actors_hardware", lambda *args: probes.append(args) or {"precision": "fp32"}
+        precision_policy, "probe_on_actors_hardware", lambda *args: probes.append(args) or {"precision": "fp32"}
     )
     out = tmp_path / "syn"
     synthetic_stage.run(_cfg(models, out, n=600, rows_per_file=200, precision=other))

@@ -32,7 +32,9 @@ from augment.models.classifier_training import Schedule, optimizer_for, train_ep
 from augment.stages.judge.config import FOLDER, JudgeConfig
 
 KIND = FOLDER  # the manifest's kind: the stage's name
-OWNED = (manifest.MANIFEST_NAME, WEIGHTS_FILE, INFO_FILE)
+RAY_STATE = "_ray"  # Ray Train's run state while the judge trains (no checkpoints), removed after
+# A judge killed while training leaves Ray's state behind: its own, so a rerun starts over.
+OWNED = (manifest.MANIFEST_NAME, WEIGHTS_FILE, INFO_FILE, RAY_STATE)
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,10 @@ def _train(cfg: JudgeConfig, output: Output, train, test) -> None:
             what="judge",
             cfg=cfg,
             placement=placement,
-            storage_path=storage.join(output.path, "_ray"),
+            storage_path=storage.join(output.path, RAY_STATE),
             fs=output.fs,
         )
-    storage.delete(output.fs, storage.join(output.path, "_ray"))
+    storage.delete(output.fs, storage.join(output.path, RAY_STATE))
 
 
 def _judge_worker(loop: dict) -> None:
