@@ -192,3 +192,126 @@ def _accuracies(report: dict) -> list[float]:
     gain = [accuracy for variants in report["gain"].values() for row in variants.values() for accuracy in row["runs"]]
     curve = [accuracy for points in report["curve"].values() for p in points for accuracy in p["runs"]]
     return [report["cas"]["accuracy"], *gain, *curve]
+
+
+def _run(words: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    started = time.perf_counter()
+    result = subprocess.run(words, cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
+    print(f"{time.perf_counter() - started:6.1f} s  {shlex.join(words[1:])}", flush=True)  # where the test's time goes
+    assert result.returncode == 0, (shlex.join(words), result.stdout[-3000:], result.stderr[-3000:])
+    return result
+
+
+def _stop_the_first_job_after_the_gan(words: list[str], cwd: Path, env: dict, address: str) -> None:
+    """The command's first attempt: once its train job has finished the GAN, the job is stopped
+    (its driver gets SIGTERM, then SIGKILL) and the client following it is killed."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(words, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    job = None
+    for line in proc.stdout:
+        if line.startswith("submitted train job "):
+            job = line.split()[3].rstrip(":")
+        if line.startswith("[gan] done"):
+            stopped = subprocess.run(
+                [ray_cli(), "job", "stop", "--address", address, job],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert stopped.returncode == 0, stopped.stderr
+            break
+    proc.kill()
+    proc.wait(timeout=60)
+    assert job, "the train job never started"
+    print(f"{time.perf_counter() - started:6.1f} s  {shlex.join(words[1:])}  (stopped after the GAN)", flush=True)
+
+
+def _check_console(console: str) -> None:
+    for chatter in RAY_CHATTER:
+        assert chatter not in console, (chatter, console)
+    lines = console.splitlines()
+    assert any(re.match(r"\[gan\] stage 2/7: .*; forecast ", line) for line in lines), console
+    # progress from inside a GAN epoch and inside a generation part, with a rate and an ETA
+    assert any(
+        re.match(r"  gan epoch 1/1: [\d,]+/[\d,]+ samples \(\d+%\), [\d,]+ samples/s, ETA ", line) for line in lines
+    ), console
+    assert any(
+        re.match(
+            r"  generating: [\d,]+/" + f"{int(TINY_PIPELINE['--n']):,}" + r" rows \(\d+%\), [\d,]+ rows/s, ETA ", line
+        )
+        for line in lines
+    ), console
+
+
+def _serve_app_until_healthy(words: list[str], cwd: Path, env: dict) -> None:
+    port = words[words.index("--port") + 1]
+    app = subprocess.Popen(words, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        while True:
+            assert app.poll() is None, app.stdout.read()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+                    if answer.read().decode().strip() == "ok":
+                        return
+            except OSError:
+                pass
+            assert time.time() < deadline, "augment app did not answer its health check in 120 s"
+            time.sleep(0.5)
+    finally:
+        app.send_signal(signal.SIGTERM)
+        app.wait(timeout=30)
+
+
+def _check_cluster_outputs(result: subprocess.CompletedProcess, s3_env: dict) -> None:
+    """The chain's three jobs succeeded and every stage's output is in the bucket."""
+    assert result.stdout.strip().splitlines()[-1].endswith("ended SUCCEEDED, SUCCEEDED, SUCCEEDED"), result.stdout[
+        -3000:
+    ]
+    for chatter in RAY_CHATTER[:-2]:  # the job's log, as the user sees it
+        assert chatter not in result.stdout, (chatter, result.stdout[-3000:])
+    previous = {key: os.environ.get(key) for key in s3_env}
+    os.environ.update(s3_env)
+    try:
+        import duckdb
+        import pyarrow.dataset as ds
+        from pyarrow import fs as pafs
+
+        s3, _ = pafs.FileSystem.from_uri("s3://bucket/aug")
+        for folder in ("real", "gan", "judge", "synthetic", "merged", "classifier/cas", "report"):
+            assert s3.get_file_info(f"bucket/aug/{folder}/_manifest.json").type == pafs.FileType.File, folder
+        synthetic = ds.dataset("bucket/aug/synthetic/train", filesystem=s3, format="parquet")
+        merged = ds.dataset("bucket/aug/merged/train", filesystem=s3, format="parquet")  # noqa: F841 (DuckDB reads it by name)
+        assert synthetic.count_rows() == int(TINY_PIPELINE["--n"])
+        # DuckDB over pyarrow's S3 filesystem (its own httpfs extension is a download this machine cannot make)
+        counts = duckdb.sql(
+            "SELECT source, count(*), count(DISTINCT id) FROM merged GROUP BY source ORDER BY source"
+        ).fetchall()
+        assert counts == [("real", 1500, 1500), ("synthetic", 400, 400)]
+        # Train workers and generation actors ran on both nodes
+        manifest = lambda folder: json.loads(s3.open_input_stream(f"bucket/aug/{folder}/_manifest.json").read())
+        assert len(manifest("gan")["nodes"]) == 2
+        assert len(set(manifest("synthetic")["made_on"].values())) == 2
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_a_relative_data_root_and_out_are_the_working_folders(tmp_path):
+    stage_args = ["data", "export", "--out", "real"]
+    data = write_tiny_dataset(tmp_path / "data", n_train=300, n_test=100, learnable=True).root
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "AUGMENT_DATA_ROOT": "../data", "AUGMENT_OFFLINE": "1"}  # a relative data root too
+    env.pop("RAY_ADDRESS", None)
+    result = subprocess.run(
+        [augment_script(), *stage_args], cwd=work, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    out = work / stage_args[stage_args.index("--out") + 1]
+    assert json.loads((out / "_manifest.json").read_text())["rows"] == {"train": 300, "test": 100}
+    assert data.exists()
