@@ -19,7 +19,7 @@ from augment.core.memory import steady_heap
 from augment.core.precision import strict_fp32_on_cuda
 from augment.models.classifier import fuse_for_inference
 from augment.models.classifier_file import load_classifier
-from augment.models.generator_file import load_generator
+from augment.models.generator_file import load_generator, read_generator_info
 from augment.models.generator_inference import for_inference
 from augment.stages.synthetic.parts import PartPlan, part_name
 from augment.stages.synthetic.sampling import class_boundaries, labels_for, latents_for
@@ -184,7 +184,7 @@ def first_draws(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images, labels, the judge's probability of each label) of ids 0..n-1, each its first draw (no
     filter): what the generator makes before the judge has a say. Class-balanced, as any id prefix."""
-    num_classes = load_generator(checkpoint)[1]["spec"]["num_classes"]
+    num_classes = read_generator_info(checkpoint)["spec"]["num_classes"]  # the json only: PartMaker loads the weights
     plan = PartPlan(
         checkpoint=checkpoint,
         judge=judge,
