@@ -37,9 +37,16 @@ class Output:
     identity: dict
     owned: tuple[str, ...]
     start_over: bool  # remove what the stage owns before writing (no interrupted output to continue)
+    writable: bool = False  # checked already (a probe write: on object stores, requests)
+
+    def check_writable(self) -> None:
+        """Refuse an --out this process cannot write, once; a stage that waits for nodes calls it first."""
+        if not self.writable:
+            storage.check_writable(self.uri)
+            self.writable = True
 
     def start(self) -> None:
-        storage.check_writable(self.uri)
+        self.check_writable()
         if self.start_over:
             manifest.clear_output(self.fs, self.path, self.owned)
         storage.delete(self.fs, storage.join(self.path, manifest.MANIFEST_NAME))

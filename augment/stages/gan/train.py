@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from augment.core import manifest, mnist, storage
+from augment.core import manifest, mnist
 from augment.core.console import plural
 from augment.core.errors import AugmentError
 from augment.core.progress import progress_channel
@@ -101,7 +101,7 @@ class GanStage:
         started = time.perf_counter()
         split = mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
         images, labels = mnist.training_subset(split, cfg.limit, cfg.real_per_class)
-        storage.check_writable(cfg.out)
+        output.check_writable()  # before the workers are placed, which may wait for nodes
         state, history = _train(cfg, output, images, labels, len(split.classes))
         info = _export(cfg, state, history, split.classes, labels)
         samples_per_s = history[-1]["samples_per_s"]

@@ -69,7 +69,7 @@ class JudgeStage:
         started = time.perf_counter()
         train = mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
         test = mnist.load_split(cfg.dataset, "test", cfg.data_root, download=cfg.download)
-        storage.check_writable(cfg.out)
+        output.check_writable()  # before the workers are placed, which may wait for nodes
         _train(cfg, output, train, test)
         fs, out = output.fs, output.path
         metrics = json.loads(storage.read_bytes(fs, storage.join(out, INFO_FILE)))
