@@ -1,7 +1,8 @@
 """A Ray cluster with Ray's own autoscaler on one machine, for tests: the `fake_multinode` node
-provider, whose autoscaler (monitor.py on the head, the same code as on AWS) launches a local raylet
-for each node it decides to start, of the node types declared here, GPUs included (declared, not
-real: pair it with AUGMENT_FAKE_GPU=1).
+provider (with a runtime-env folder per node, tests/fake_node_provider.py), whose autoscaler
+(monitor.py on the head, the same code as on AWS) launches a local raylet for each node it decides
+to start, of the node types declared here, GPUs included (declared, not real: pair it with
+AUGMENT_FAKE_GPU=1).
 
 Not ray.cluster_utils.AutoscalingCluster: it reads an example.yaml that pip's Ray lacks, and its
 start and shutdown run `ray stop --force`, which kills every Ray on the machine. This one starts
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 from ray.autoscaler._private.fake_multi_node.node_provider import FAKE_HEAD_NODE_TYPE as HEAD_TYPE
 
+from tests.fake_node_provider import PROVIDER
 from tests.ray_head import RayHead, _wait_for_jobs_api, client_env, free_port, head_command, in_driver, stop_processes
 
 # The keys the v1 autoscaler reads from a launcher config; a fake cluster needs none of them.
@@ -85,6 +87,12 @@ def node_type(cpus: int, gpus: int = 0, *, min_workers: int = 0, max_workers: in
     }
 
 
+def _with_tests_importable() -> str:
+    """PYTHONPATH for the head, whose autoscaler imports the provider from this checkout's tests/."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+
+
 @contextmanager
 def autoscaling_cluster(
     head_cpus: int,
@@ -103,7 +111,8 @@ def autoscaling_cluster(
         "idle_timeout_minutes": idle_timeout_minutes,
         "upscaling_speed": 10.0,
         "provider": {
-            "type": "fake_multinode",
+            "type": "external",  # fake_multinode with a runtime-env folder per node: tests/fake_node_provider.py
+            "module": PROVIDER,
             "gcs_address": f"127.0.0.1:{gcs_port}",
             "use_node_id_as_ip": True,
             "disable_node_updaters": True,
@@ -123,6 +132,7 @@ def autoscaling_cluster(
         json.dump(config, f)  # JSON is YAML
     env = client_env(env_extra)
     head_env = {**env, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1"}
+    head_env["PYTHONPATH"] = _with_tests_importable()
     command = head_command(temp_dir, gcs_port, dashboard, head_cpus, f"--autoscaling-config={config_file}")
     cluster = AutoscalingCluster(RayHead(f"http://127.0.0.1:{dashboard}", env), f"127.0.0.1:{gcs_port}", temp_dir, env)
     try:
