@@ -178,8 +178,10 @@ def training_rows(
     source lists the files in a 1-CPU task and reads their footers on a pool of new actors at the
     start of *every* execution, i.e. every epoch: several Python processes started per epoch, a
     few CPU-seconds each, taken from the trainers on a small machine. The row groups are listed
-    once, on the driver; the blocks still stream, in a new random order every epoch."""
+    once, on the driver; the blocks still stream, in a new order every epoch drawn from the run's
+    seed."""
     import ray
+    from ray.data import RandomSeedConfig
 
     units = epoch_units(cfg, selection, row_group_index(dataset) if groups is None else groups, epoch or 1)
     rows = ray.data.from_items(units, override_num_blocks=len(units))
@@ -190,7 +192,10 @@ def training_rows(
         num_cpus=DATA_TASK_CPUS,
         fn_kwargs={"uri": dataset.uri, "keys": cfg.classic_augment},
     )
-    return rows.randomize_block_order()
+    # Seeded, and reseeded by Ray at every execution (every epoch of one dataset): a new block order
+    # each epoch that is the same in every training of the same run (with the ingest's
+    # preserve_order, core/ray_train.py: blocks leave in plan order, not in read-completion order).
+    return rows.randomize_block_order(seed=RandomSeedConfig(seed=cfg.seed * 1_000 + (epoch or 0)))
 
 
 def epoch_units(cfg: ClassifierConfig, selection: Selection, groups: list[RowGroup], epoch: int) -> list[dict]:
