@@ -107,7 +107,7 @@ def generate(cfg: SyntheticConfig) -> None:
     typer.echo(
         f"wrote {result.rows:,} rows in {plural(result.files, 'file')} ({result.bytes / 1e6:,.1f} MB) to {cfg.out} "
         f"in {result.seconds:.1f} s ({result.precision}): {result.rows_per_s:,.0f} rows/s, mean confidence "
-        f"{result.mean_confidence:.3f}, {result.rejected:,} samples replaced{reused}"
+        f"{result.mean_confidence:.3f}, {result.rejected:,} samples replaced{reused}{result.lowered()}"
     )
 
 

@@ -120,7 +120,10 @@ def test_every_page_renders_on_a_tiny_run(tiny_run, monkeypatch, page):
     if page == "Report":
         metrics = {m.label: m.value for m in app.metric}
         report = json.loads((tiny_run / "report" / "report.json").read_text())
-        assert metrics["Label fidelity"] == f"{report['label_fidelity']['overall']:.2%}"
+        # led by classifiers that never saw the filter; this tiny run trained none, and says so
+        assert "overall" not in report["independent_fidelity"] and metrics["Label fidelity"] == "not measured"
+        agreed = f"The judge that filtered the rows agrees with {report['label_fidelity']['overall']:.2%} of them"
+        assert agreed in texts(app)
         assert metrics["CAS (train synthetic, test real)"] == "not measured"
         assert "Not measured" in texts(app)
         assert len(app.image) == 2  # confusion and samples plots (no gain plot without a gain table)

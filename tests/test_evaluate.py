@@ -14,7 +14,7 @@ from augment.models.classifier import ClassifierSpec, DigitClassifier
 from augment.models.classifier_file import export_classifier, load_classifier
 from augment.stages.classifier import runs as runs_stage
 from augment.stages.classifier.config import ClassifierRunsConfig
-from augment.stages.classifier.plan import run_name
+from augment.stages.classifier.plan import classifier_runs, run_name
 from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
 from augment.stages.report import evaluate as evaluate_module
@@ -131,7 +131,7 @@ def test_rows_the_judge_filtered_also_report_the_generators_unfiltered_fidelity(
     report = result.report
     assert report["filtered_at"] == 0.05 and 0.0 <= report["generator_fidelity"]["overall"] <= 1.0
     assert len(report["generator_fidelity"]["per_class"]) == 10
-    assert "before the judge's filter" in result.summary
+    assert "before its filter" in result.summary and result.summary.startswith("fidelity not measured independently")
     assert "kept by the same judge at confidence >= 0.05" in (tmp_path / "report" / "report.md").read_text()
 
 
@@ -174,14 +174,18 @@ def test_targets_and_markdown_cover_both_regimes():
     report["targets"] = targets
     text = report_markdown(report)
     assert "| real + classic + synthetic | 94.00% |" in text and "### low data" in text and "98.50%" in text
+    assert "| 94.00% | unknown (1 run) |" in text  # one seed: the spread is not known, not 0.00 pt
+    assert "as far from real test digits as another sample of real digits does" in text
+    assert "At --temperature 2 the latents are drawn 2x wider" in report_markdown({**report, "temperature": 2.0})
     assert "never saw the filter" not in text  # a report written before that check: nothing claimed
     report["independent_fidelity"] = {"overall": 0.9966, "per_seed": {"1": 0.9964, "2": 0.9968}, "worst_class": 0.9825}
-    assert (
-        "agree with **99.66%** of these labels (seed 1: 99.64%, seed 2: 99.68%; worst class 98.25%)"
-        in report_markdown(report)
-    )
-    report["independent_fidelity"] = {"skipped": "needs --seeds 2 or more"}
-    assert "never saw the filter: not measured (needs --seeds 2 or more)" in report_markdown(report)
+    text = report_markdown(report)
+    headline = "- **Label fidelity 99.66%**: classifiers trained on real digits only, which never saw the filter"
+    assert headline in text and "(seed 1: 99.64%, seed 2: 99.68%; worst class 98.25%)" in text
+    # it leads: before the filtering judge's own agreement, which is high by construction
+    assert text.index(headline) < text.index("- The judge agrees with the conditioning label")
+    report["independent_fidelity"] = {"skipped": "no classifier runs"}
+    assert "never saw the filter: not measured (no classifier runs)" in report_markdown(report)
 
 
 def test_label_fidelity_is_checked_by_real_only_classifiers_of_other_seeds_than_the_judge(inputs, tmp_path):
@@ -208,14 +212,16 @@ def test_label_fidelity_is_checked_by_real_only_classifiers_of_other_seeds_than_
     measured = evaluate_module._independent_fidelity(cfg, trained, images, labels, {"training": {"seed": 1}})
     assert measured["per_seed"] == {"0": agreement[0], "2": agreement[2]}  # seed 1 is the judge's: left out
     assert measured["overall"] == pytest.approx((agreement[0] + agreement[2]) / 2)
+    one_seed = ClassifierRunsConfig(out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=1)
+    # With --seeds 1 the plan still trains a real-only run of seed 1: the default run measures it too.
+    assert run_name("full data", "real only", 1) in classifier_runs(one_seed)
+    scored = evaluate_module._independent_fidelity(one_seed, trained, images, labels, {"training": {"seed": 0}})
+    assert scored["per_seed"] == {"1": agreement[1]}
     alone = evaluate_module._independent_fidelity(
-        ClassifierRunsConfig(out=str(tmp_path / "r"), merged=str(root / "merged"), seeds=1),
-        trained,
-        images,
-        labels,
-        {"training": {"seed": 0}},
-    )
-    assert "--seeds 2" in alone["skipped"]
+        one_seed, {run_name("full data", "real only", 0): trained[run_name("full data", "real only", 0)]},
+        images, labels, {"training": {"seed": 0}},
+    )  # fmt: skip
+    assert "no full-data real-only classifier of a seed other than the judge's (0)" in alone["skipped"]
     no_merged = evaluate_module._independent_fidelity(
         ClassifierRunsConfig(out=str(tmp_path / "r"), seeds=3),
         {},
@@ -303,6 +309,7 @@ def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_bud
         "full-data/real+classic/seed0",
         "full-data/real+synthetic/seed0",
         "full-data/real-only/seed0",
+        "full-data/real-only/seed1",  # label fidelity's independent scorer (the judge's seed is 0)
         "full-data/synthetic-rows-50/seed0",
     ]
     assert trained["full-data/synthetic-rows-50/seed0"].max_synthetic == 50

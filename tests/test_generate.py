@@ -315,10 +315,35 @@ def test_an_unreachable_min_confidence_is_refused_before_writing(ray_local, mode
     gan, judge = models
     out = tmp_path / "never"
     result = run_cli(
-        "generate", "--checkpoint", gan, "--judge", judge, "--n", 100, "--out", out, "--min-confidence", 0.9
-    )
-    assert_one_line_error(result, "--min-confidence 0.9", "lower --min-confidence")
+        "generate", "--checkpoint", gan, "--judge", judge, "--n", 100, "--out", out,
+        "--min-confidence", 0.9, "--keep-share", 0,
+    )  # fmt: skip
+    assert_one_line_error(result, "--min-confidence 0.9", "lower --min-confidence or raise --keep-share")
     assert not out.exists()
+
+
+def test_each_class_keeps_its_best_draws_where_few_reach_min_confidence(ray_local, models, tmp_path, run_cli):
+    # The untrained judge gives every class ~0.1: no draw reaches 0.9. Instead of refusing the run,
+    # each class's threshold drops to the confidence its top 40% of draws reach (--keep-share).
+    gan, judge = models
+    out = tmp_path / "kept"
+    args = ("generate", "--checkpoint", gan, "--judge", judge, "--n", 1000, "--out", out, "--min-confidence", 0.9)
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    manifest = _manifest(out)
+    thresholds = manifest["thresholds"]
+    assert len(thresholds) == 10 and all(0 < t < 0.9 for t in thresholds)
+    assert "filter lowered for class 0 ≥" in result.stdout
+    table = _read(out)
+    confidence, labels = table["confidence"].to_numpy(), table["label"].to_numpy()
+    assert (confidence >= np.asarray(thresholds)[labels]).all()
+    # about 40% of the draws pass: ~1.5 rejected per row kept (0.6 / 0.4), not the ~0 or ~30 of a
+    # threshold that ignores the class
+    assert 0.8 * 1000 < manifest["rejected_samples"] < 2.5 * 1000
+    assert manifest["config"]["keep_share"] == 0.4
+    again = run_cli(*args)
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout
+    assert _manifest(out)["thresholds"] == thresholds
 
 
 def test_output_reads_with_ray_data_as_written(ray_local, models, tmp_path):
@@ -426,6 +451,8 @@ def test_a_driver_without_torch_checks_the_models_in_a_child_process(models, tmp
         out,
         "--min-confidence",
         "0.999999",
+        "--keep-share",
+        "0",
         prelude=TORCH_REPORT,
     )
     assert_one_line_error(result, "--min-confidence 0.999999", "lower --min-confidence")

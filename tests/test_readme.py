@@ -39,16 +39,15 @@ TINY_PIPELINE = {
     "--classifier-epochs": "1",
     "--samples": "200",
     "--merge-synthetic": "400",
-    "--min-confidence": "0",
     "--workers": "1",
-}  # a one-epoch GAN's digits rarely pass the default filter
+}  # the default filter too: a one-epoch GAN's classes each keep their best draws (--keep-share)
 # Per command (its first words): size options to set, replacing the README's value or appended.
 SIZES = {
     ("data", "export"): {},
     # The stage-by-stage block with `augment run`'s sizes: it must give the same outputs.
     ("train",): {"--epochs": "1", "--workers": "1"},
     ("judge",): {},
-    ("generate",): {"--n": TINY_PIPELINE["--n"], "--min-confidence": "0"},
+    ("generate",): {"--n": TINY_PIPELINE["--n"]},
     ("merge",): {"--max-synthetic": "400"},
     ("classifiers",): {"--epochs": "1"},
     ("evaluate",): {"--samples": "200"},

@@ -9,6 +9,7 @@ from augment.app.locate import RunLayout, read_report
 from augment.core import storage
 from augment.core.errors import AugmentError
 from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
+from augment.stages.report.markdown import distance_note
 
 VARIANT_ORDER = {variant: i for i, variant in enumerate(VARIANTS)}
 PLOTS = {
@@ -57,13 +58,21 @@ def _headline(report: dict) -> None:
     cas = field(report, "cas")
     fidelity, confidence, distance, cas_column = st.columns(4)
     raw = report.get("generator_fidelity")
+    independent = report.get("independent_fidelity") or {}
+    agreed = field(report, "label_fidelity", "overall")
+    judged = f"The judge that filtered the rows agrees with {agreed:.2%} of them" + (
+        "."
+        if raw is None
+        else f" (it kept them at confidence >= {report['filtered_at']:g}) and with {raw['overall']:.2%} of the "
+        "generator's unfiltered draws."
+    )
+    # Led by classifiers that never saw the filter: the judge's agreement with rows it kept is by construction.
     fidelity.metric(
         "Label fidelity",
-        f"{field(report, 'label_fidelity', 'overall'):.2%}",
-        help=None
-        if raw is None
-        else f"These rows were kept by the same judge at confidence >= {report['filtered_at']:g}; "
-        f"it agrees with {raw['overall']:.2%} of the generator's unfiltered draws.",
+        f"{independent['overall']:.2%}" if "overall" in independent else "not measured",
+        help=("By classifiers trained on real digits only. " if "overall" in independent else "")
+        + (independent.get("skipped", "") + ". " if "skipped" in independent else "")
+        + judged,
     )
     confidence.metric("Mean judge confidence", f"{field(report, 'mean_confidence'):.3f}")
     distance.metric(
@@ -76,16 +85,10 @@ def _headline(report: dict) -> None:
         f"{cas['accuracy']:.2%}" if "accuracy" in cas else "not measured",
         help=cas.get("skipped") or f"literature anchor for a labeled DCGAN: {cas.get('anchor', 0.971):.1%}",
     )
-    independent = report.get("independent_fidelity") or {}
-    checked = (
-        f"classifiers trained on real digits only, which never saw the filter, agree with "
-        f"{independent['overall']:.2%} of the labels; "
-        if "overall" in independent
-        else ""
-    )
     st.caption(
-        f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}; {checked}"
-        f"Fréchet floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}."
+        f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}; label fidelity by "
+        f"classifiers trained on real digits only, which never saw the filter. {judged} "
+        f"Fréchet floor (real train vs real test) {fid['real_train_vs_real_test']:.2f}. {distance_note(report)}"
     )
 
 
@@ -112,14 +115,15 @@ def _gain(report: dict) -> None:
             "regime": regime,
             "variant": variant,
             "mean": row["mean"],
-            "std": row["std"],
+            "std": row["std"] if len(row["runs"]) > 1 else None,  # one run: the spread is unknown, not 0
             "seeds": len(row["runs"]),
             "epochs": row["epochs"],
         }
         for regime, variants in gain.items()
         for variant, row in sorted(variants.items(), key=lambda item: VARIANT_ORDER.get(item[0], len(VARIANT_ORDER)))
     ]
-    st.dataframe(pd.DataFrame(rows).set_index(["regime", "variant"]).style.format({"mean": "{:.2%}", "std": "{:.4f}"}))
+    table = pd.DataFrame(rows).set_index(["regime", "variant"])
+    st.dataframe(table.style.format({"mean": "{:.2%}", "std": "{:.4f}"}, na_rep="unknown (1 run)"))
 
 
 def _curve(report: dict) -> None:

@@ -167,9 +167,13 @@ def _fit_once(train_fn, loop_config, workers, gpu, worker_cpus, storage_path, fs
 def _ingest_in_order():
     """Ray Train's ingest options, with blocks handed out in the plan's order rather than as their
     read tasks finish: the same seed then gives the same batches, and the same weights."""
-    from ray.train import DataConfig
+    import copy
 
-    options = DataConfig.default_ingest_options()
+    from ray.data import DataContext
+
+    # What DataConfig.default_ingest_options() carries over, copied rather than rebuilt: rebuilding
+    # passes Ray's deprecated `exclude_resources` and prints its warning on the user's console.
+    options = copy.deepcopy(DataContext.get_current().execution_options)
     options.preserve_order = True
     return options
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from augment.forecast.machine_speed import MachineSpeed
-from augment.stages.classifier.plan import GAIN_VARIANTS
+from augment.stages.classifier.plan import GAIN_VARIANTS, SCORER_SEEDS
 
 # Calibrated on an AMD EPYC (Zen 1, AVX2, 2 vCPUs) with `augment run --n 100000 --epochs 1
 # --classifier-epochs 1`: stage rate on Ray / plain-loop rate, and the seconds outside epochs.
@@ -98,7 +98,9 @@ def stage_seconds(
         "merged": 3.0 + merged / 100_000,  # file links or copies: 3 s for 120,000 rows
         "classifier": FIT_START_S
         + fit(min(n, 60_000), classifier_epochs, start=CLASSIFIER_RUN_START_S)
-        + seeds * gain_table,
+        + seeds * gain_table
+        # the real-only runs that score label fidelity without having seen the filter (plan.SCORER_SEEDS)
+        + max(0, SCORER_SEEDS - seeds) * fit(real, classifier_epochs, start=CLASSIFIER_RUN_START_S),
         "report": 15.0,
     }
 

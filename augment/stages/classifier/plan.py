@@ -67,7 +67,28 @@ def classifier_runs(cfg: ClassifierRunsConfig) -> dict[str, ClassifierConfig]:
                         max_synthetic=point.rows_read,
                         synthetic_per_epoch=real_rows,
                     )
+    runs.update(_independent_scorers(cfg, runs, config))
     return runs
+
+
+# Label fidelity measured by the judge that filtered the rows is high by construction; classifiers
+# that never saw the filter measure it honestly: full-data real-only runs of seeds other than the
+# judge's (0 by default). With one seed the gain table has none, so one more is trained.
+SCORER_SEEDS = 2
+
+
+def _independent_scorers(cfg: ClassifierRunsConfig, runs: dict, config) -> dict[str, ClassifierConfig]:
+    """Full-data real-only runs of the seeds below SCORER_SEEDS that --seeds leaves out (the report's
+    independent label fidelity; the gain table still reads --seeds of them)."""
+    if not cfg.merged:
+        return {}
+    budget, epochs = gain_budget(cfg, cfg.merged, cfg.epochs), cfg.epochs
+    extra = {}
+    for seed in range(cfg.seeds, SCORER_SEEDS):
+        name = run_name("full data", "real only", seed)
+        if name not in runs:
+            extra[name] = config(cfg.merged, name, epochs, seed, samples_seen=budget, **GAIN_VARIANTS["real only"])
+    return extra
 
 
 def merged_rows(merged: str) -> dict:

@@ -29,7 +29,7 @@ from augment.core.stage import Made, Output, finished_output, run_stage
 from augment.models.classifier_file import load_classifier
 from augment.models.generator_file import load_generator
 from augment.stages.classifier.config import ClassifierRunsConfig
-from augment.stages.classifier.plan import run_name
+from augment.stages.classifier.plan import SCORER_SEEDS, run_name
 from augment.stages.classifier.runs import recorded_plan, trained_runs
 from augment.stages.classifier.train import ClassifierResult
 from augment.stages.report import plots, tables
@@ -54,15 +54,17 @@ class ReportResult:
     def summary(self) -> str:
         fid, cas = self.report["frechet_distance"], self.report["cas"].get("accuracy")
         raw, independent = self.report.get("generator_fidelity"), self.report.get("independent_fidelity") or {}
-        notes = ([] if raw is None else [f"{raw['overall']:.2%} before the judge's filter"]) + (
-            [f"{independent['overall']:.2%} by real-only classifiers that never saw it"]
-            if "overall" in independent
-            else []
+        judged = f"the filtering judge: {self.report['label_fidelity']['overall']:.2%}" + (
+            "" if raw is None else f", {raw['overall']:.2%} before its filter"
         )
-        notes_text = f" ({'; '.join(notes)})" if notes else ""
+        # Led by what classifiers that never saw the filter say: the judge agrees with rows it kept.
+        lead = (
+            f"fidelity {independent['overall']:.2%} by classifiers that never saw the filter ({judged})"
+            if "overall" in independent
+            else f"fidelity not measured independently ({judged})"
+        )
         return (
-            f"fidelity {self.report['label_fidelity']['overall']:.2%}{notes_text}, FD "
-            f"{fid['synthetic_vs_real_test']:.2f} "
+            f"{lead}, FD {fid['synthetic_vs_real_test']:.2f} "
             f"(floor {fid['real_train_vs_real_test']:.2f}), CAS {'n/a' if cas is None else f'{cas:.2%}'}"
         )
 
@@ -180,6 +182,9 @@ def _fidelity_and_distance(cfg: ReportConfig, models: _Models, synthetic) -> tup
         # Rows kept by the same judge at confidence >= min_confidence agree with it by construction:
         # the generator's own draws, before that filter, are scored too.
         "filtered_at": threshold,
+        # each class's threshold (--keep-share may lower a class's), and the draws' spread
+        "class_thresholds": (synthetic.manifest.get("thresholds") or []) if synthetic else [],
+        "temperature": synthetic.manifest["config"].get("temperature", 1.0) if synthetic else 1.0,
         **({"generator_fidelity": unfiltered_fidelity(cfg, models, synthetic)} if threshold > 0 else {}),
         "frechet_distance": {
             "feature_space": f"judge penultimate layer ({judge.spec.hidden} features)",
@@ -252,14 +257,15 @@ def _independent_fidelity(
     judge's: trained on real digits alone, they never saw the filter, which the judge's agreement
     cannot say (its real-only twin, same seed and recipe, agrees with it on nearly every digit)."""
     judge_seed = (judge_info.get("training") or {}).get("seed")
-    names = {seed: run_name("full data", "real only", seed) for seed in range(plan.seeds) if seed != judge_seed}
+    seeds = range(max(plan.seeds, SCORER_SEEDS))  # the plan trains real-only runs of at least SCORER_SEEDS seeds
+    names = {seed: run_name("full data", "real only", seed) for seed in seeds if seed != judge_seed}
     names = {seed: name for seed, name in names.items() if name in trained}
     if not names:
         why = (
             "no full-data merged dataset given"
             if not plan.merged
-            else f"needs --seeds 2 or more: the real-only classifier of seed {judge_seed} shares the judge's seed "
-            "and recipe"
+            else f"no full-data real-only classifier of a seed other than the judge's ({judge_seed}), which shares "
+            "the judge's recipe"
         )
         return {"skipped": why}
     by_seed = {}

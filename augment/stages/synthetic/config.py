@@ -79,6 +79,16 @@ class SyntheticConfig(StageConfig, ComputeOptions):
         at_least=0,
         below=1,
     )
+    # One threshold refused a short run outright (a 1-epoch GAN: no class-0 draw reached 0.99) and
+    # holds a weak class to what a strong one reaches; per class, a confidence percentile adapts.
+    keep_share: float = option(
+        0.4,
+        "Per class, the least share of draws the --min-confidence filter keeps: a class whose draws reach C "
+        "less often gets its own lower threshold, the confidence its top SHARE reach (measured on 256 draws "
+        "per class before generation; 0: one threshold for every class).",
+        at_least=0,
+        below=1,
+    )
     # Above 1 the generator's digits vary more (and more of them fail the judge's filter, which
     # replaces them); a synthetic-only classifier learns more from them (benchmarks/RESULTS.md).
     temperature: float = option(
@@ -127,6 +137,8 @@ class SyntheticConfig(StageConfig, ComputeOptions):
             "seed": self.seed,
             "class_weights": None if self.class_weights is None else list(self.class_weights),
             "min_confidence": self.min_confidence,
+            # absent without a filter or the per-class floor: older outputs keep theirs
+            **({"keep_share": self.keep_share} if self.min_confidence > 0 and self.keep_share > 0 else {}),
             "max_attempts": self.max_attempts,
             "rows_per_file": self.rows_per_file,
             "generator_sha256": generator_sha256,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,6 +57,8 @@ class SyntheticResult:
     reused_parts: int  # complete parts kept from an interrupted run
     precision: str  # the forward passes' number format: fp32 or bf16
     skipped: bool  # already complete with these settings
+    thresholds: tuple[float, ...] = ()  # each class's confidence threshold (empty: no filter)
+    min_confidence: float = 0.0
 
     @classmethod
     def from_manifest(cls, out: str, done: dict) -> SyntheticResult:
@@ -74,12 +76,19 @@ class SyntheticResult:
             reused_parts=0,
             precision=done["config"]["precision"],
             skipped=True,
+            thresholds=tuple(done.get("thresholds") or ()),
+            min_confidence=done["config"].get("min_confidence", 0.0),
         )
 
     @property
     def summary(self) -> str:
         speed = "" if self.skipped else f", {self.rows_per_s:,.0f} rows/s"
-        return f"{self.rows:,} rows{speed}, mean confidence {self.mean_confidence:.3f}"
+        return f"{self.rows:,} rows{speed}, mean confidence {self.mean_confidence:.3f}{self.lowered()}"
+
+    def lowered(self) -> str:
+        """The classes whose own threshold is below --min-confidence (--keep-share), said in words."""
+        low = [f"{c} ≥ {t:.3g}" for c, t in enumerate(self.thresholds) if t < self.min_confidence]
+        return f"; filter lowered for class {', '.join(low)} (their top --keep-share of draws)" if low else ""
 
 
 class SyntheticStage:
@@ -115,7 +124,7 @@ class SyntheticStage:
         precision, probed = decide_precision(cfg, output.fs, output.path, output.identity, judge_folder(cfg))
         output.identity = cfg.identity(self.generator_info["sha256"], self.judge_sha256, precision)
         plan = self.part_plan(output.identity, precision)
-        check_models_apart(plan)  # before reusable_parts, which may clear the folder
+        plan = replace(plan, thresholds=check_models_apart(plan))  # before reusable_parts, which may clear the folder
         bounds = part_bounds(cfg.n, cfg.rows_per_file)
         num_classes = self.generator_info["spec"]["num_classes"]
         reused = resume.reusable_parts(cfg, output.fs, output.path, output.identity, bounds, num_classes)
@@ -142,6 +151,8 @@ class SyntheticStage:
             reused_parts=len(reused),
             precision=precision,
             skipped=False,
+            thresholds=plan.thresholds,
+            min_confidence=cfg.min_confidence,
         )
         entries = [{key: f[key] for key in ("path", "rows", "bytes", "sha256")} for f in files]
         made_card = _card(cfg, self.generator_info, self.judge_sha256, result, entries)
@@ -164,6 +175,7 @@ class SyntheticStage:
             metadata=metadata,
             precision=precision,
             temperature=cfg.temperature,
+            keep_share=cfg.keep_share,
         )
 
     def facts(self, result: SyntheticResult, probed: dict | None, files: list[dict]) -> dict:
@@ -176,6 +188,7 @@ class SyntheticStage:
             "seed": cfg.seed,
             "n": cfg.n,
             "mean_confidence": result.mean_confidence,
+            "thresholds": list(result.thresholds),  # per class: --min-confidence, or lower (--keep-share)
             "rejected_samples": result.rejected,
             "reused_parts": result.reused_parts,
             "rows_per_s": round(result.rows_per_s, 1),
@@ -197,8 +210,8 @@ def _card(
     weights = "equal" if cfg.class_weights is None else ", ".join(f"{w:g}" for w in cfg.class_weights)
     judge = (
         (
-            f"kept draws the judge gives ≥ {cfg.min_confidence:g} for their label; {rejected:,} draws were "
-            f"replaced (at most {cfg.max_attempts} per row)"
+            f"kept draws the judge gives ≥ {cfg.min_confidence:g} for their label{result.lowered()}; {rejected:,} "
+            f"draws were replaced (at most {cfg.max_attempts} per row)"
         )
         if cfg.min_confidence > 0
         else "off: every first draw kept"
@@ -227,6 +240,7 @@ def _card(
                 "command",
                 f"`augment generate --n {cfg.n} --seed {cfg.seed}"
                 + (f" --min-confidence {cfg.min_confidence:g}" if cfg.min_confidence else "")
+                + (f" --keep-share {cfg.keep_share:g}" if cfg.min_confidence else "")
                 + (f" --temperature {cfg.temperature:g}" if cfg.temperature != 1.0 else "")
                 + "`",
             ),

@@ -1,6 +1,6 @@
 """Load the generator and the judge once before generation starts, so that a model pair that cannot
 work (a spec that does not fit its weights, a --min-confidence some class almost never reaches) is
-refused before anything is written.
+refused before anything is written, and settle each class's confidence threshold (--keep-share).
 
 The generate driver only plans and schedules; the models live in the actors. Importing torch costs
 ~300 MB of private memory per process (measured with the CUDA wheel), and a driver holding it for
@@ -28,51 +28,72 @@ from augment.stages.synthetic.sampling import expected_counts, latents_for
 PREFLIGHT_PER_CLASS = 256
 
 
-def check_models(plan: PartPlan) -> None:
-    """Load both models (the spec must fit the weights); with a --min-confidence, try it per class."""
+def check_models(plan: PartPlan) -> tuple[float, ...]:
+    """Load both models (the spec must fit the weights); with a --min-confidence, settle each
+    class's threshold and try it. Returns the thresholds (empty without a filter)."""
     from augment.stages.synthetic.synthesis import PartMaker
 
     maker = PartMaker(plan)  # loads generator and judge, refusing a mismatch in one line
-    if plan.min_confidence > 0:
-        _preflight_min_confidence(maker, plan)
+    if plan.min_confidence <= 0:
+        return ()
+    labels, scores = _preflight_scores(maker, plan)
+    thresholds = class_thresholds(labels, scores, plan.min_confidence, plan.keep_share)
+    _refuse_unreachable(labels, scores, thresholds, plan)
+    return thresholds
 
 
-def check_models_apart(plan: PartPlan) -> None:
+def check_models_apart(plan: PartPlan) -> tuple[float, ...]:
     """check_models, in a child process unless this process has torch loaded already."""
     if "torch" in sys.modules:
-        check_models(plan)
-        return
-    run_module_apart(
+        return check_models(plan)
+    printed = run_module_apart(
         "augment.stages.synthetic.model_check", json.dumps(asdict(plan)), failed="checking the models failed"
     )
+    return tuple(json.loads(printed.strip().splitlines()[-1]))
 
 
-def _preflight_min_confidence(maker, plan: PartPlan) -> None:
-    """Refuse up front a threshold some class almost never reaches, instead of failing mid-run."""
-    boundaries = np.asarray(plan.boundaries)
-    num_classes = len(boundaries)
-    labels = np.repeat(np.arange(num_classes), PREFLIGHT_PER_CLASS)
-    # Attempt numbers far above max_attempts: fresh latents that no real row uses.
+def class_thresholds(labels: np.ndarray, scores: np.ndarray, min_confidence: float, keep_share: float):
+    """Per class: min_confidence, or lower where fewer than `keep_share` of its draws reach it, the
+    confidence its top `keep_share` reach (a percentile of its own draws: the filter adapts to the
+    generator, a weak class still keeps its best draws instead of refusing the run)."""
+    thresholds = []
+    for c in range(int(labels.max()) + 1):
+        own = scores[labels == c]
+        percentile = float(np.quantile(own, 1.0 - keep_share, method="lower")) if keep_share > 0 else min_confidence
+        thresholds.append(min(min_confidence, percentile))
+    return tuple(thresholds)
+
+
+def _preflight_scores(maker, plan: PartPlan) -> tuple[np.ndarray, np.ndarray]:
+    """The judge's confidence in PREFLIGHT_PER_CLASS fresh draws of every class (their own latents:
+    attempt numbers far above max_attempts, which no row uses)."""
+    labels = np.repeat(np.arange(len(plan.boundaries)), PREFLIGHT_PER_CLASS)
     z = latents_for(np.arange(len(labels)), plan.seed, maker.latent_dim, attempt=1 << 20) * plan.temperature
     _, scores = maker.score(z, labels)
-    rows = expected_counts(plan.n, boundaries)
-    for c in range(num_classes):
+    return labels, scores
+
+
+def _refuse_unreachable(labels: np.ndarray, scores: np.ndarray, thresholds: tuple, plan: PartPlan) -> None:
+    """Refuse up front a threshold some class almost never reaches, instead of failing mid-run."""
+    rows = expected_counts(plan.n, np.asarray(plan.boundaries))
+    for c, threshold in enumerate(thresholds):
         if rows[c] == 0:
             continue
-        rate = float((scores[labels == c] >= plan.min_confidence).mean())
+        rate = float((scores[labels == c] >= threshold).mean())
         expected_failures = rows[c] * (1.0 - rate) ** plan.max_attempts
         if expected_failures > 0.5:
             raise AugmentError(
-                f"--min-confidence {plan.min_confidence}: only {rate:.0%} of class {c} samples reach it "
-                f"({PREFLIGHT_PER_CLASS} tried), so about {expected_failures:.0f} of its {rows[c]} rows would "
-                f"find none in {plan.max_attempts} tries; lower --min-confidence"
+                f"--min-confidence {plan.min_confidence}: only {rate:.0%} of class {c} samples reach "
+                f"{threshold:.4g} ({PREFLIGHT_PER_CLASS} tried), so about {expected_failures:.0f} of its {rows[c]} "
+                f"rows would find none in {plan.max_attempts} tries; lower --min-confidence or raise --keep-share"
             )
 
 
 def _main(payload: str) -> None:
     values = json.loads(payload)
+    plan = PartPlan(**{**values, "boundaries": tuple(values["boundaries"]), "thresholds": tuple(values["thresholds"])})
     try:
-        check_models(PartPlan(**{**values, "boundaries": tuple(values["boundaries"])}))
+        print(json.dumps(list(check_models(plan))))
     except AugmentError as exc:
         print(exc, file=sys.stderr)
         sys.exit(2)

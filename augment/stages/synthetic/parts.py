@@ -22,6 +22,13 @@ class PartPlan:
     metadata: dict[str, str]  # footer metadata of every part file
     precision: str = "fp32"  # "fp32" or "bf16" (resolved: never "auto"; see augment/core/precision.py)
     temperature: float = 1.0  # latents ~ N(0, temperature^2)
+    keep_share: float = 0.0  # per class, the least share of draws kept (model_check.class_thresholds)
+    # Each class's confidence threshold, settled by the pre-flight before any part is made; empty:
+    # min_confidence for every class.
+    thresholds: tuple[float, ...] = ()
+
+    def threshold_of_each_class(self) -> tuple[float, ...]:
+        return self.thresholds or (self.min_confidence,) * len(self.boundaries)
 
 
 # Rows live one folder down, so the dataset card (README.md) beside them is not read as Parquet by

@@ -88,6 +88,7 @@ class PartMaker(DigitScorer):
         super().__init__(plan.checkpoint, plan.judge, device=device, precision=plan.precision)
         self.plan = plan
         self.boundaries = np.asarray(plan.boundaries)
+        self.thresholds = np.asarray(plan.threshold_of_each_class(), dtype=np.float64)  # as the float it was given
         self.fs, self.folder = storage.resolve(plan.out)
 
     def make_rows(
@@ -108,7 +109,7 @@ class PartMaker(DigitScorer):
         for attempt in range(plan.max_attempts):
             z = latents_for(ids[pending], plan.seed, self.latent_dim, attempt) * plan.temperature
             pixels, scores = self.score(z, labels[pending])
-            accepted = scores >= plan.min_confidence
+            accepted = scores >= self.thresholds[labels[pending]]
             images[pending[accepted]] = pixels[accepted]
             confidence[pending[accepted]] = scores[accepted]
             pending = pending[~accepted]
@@ -118,7 +119,7 @@ class PartMaker(DigitScorer):
         worst = np.bincount(labels[pending]).argmax()
         raise NoConfidentSample(
             f"{len(pending)} rows (class {worst} most) found no sample with judge confidence >= "
-            f"{plan.min_confidence} in {plan.max_attempts} tries; lower --min-confidence"
+            f"{self.thresholds[worst]:.4g} in {plan.max_attempts} tries; lower --min-confidence or raise --keep-share"
         )
 
     def table(self, ids: np.ndarray, images: np.ndarray, labels: np.ndarray, confidence: np.ndarray):
