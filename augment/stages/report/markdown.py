@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from augment.core.console import plural
+
 
 def card_quality(report: dict, where: str) -> list[tuple[str, str]]:
     """The report's headline figures as rows of a dataset card's quality table."""
@@ -26,7 +28,7 @@ def card_quality(report: dict, where: str) -> list[tuple[str, str]]:
     rows.append(
         (
             "CAS (train on synthetic, test on real)",
-            f"{cas['accuracy']:.2%} ({cas['rows']:,} rows, {cas['epochs']} epochs)"
+            f"{cas['accuracy']:.2%} ({cas['rows']:,} rows, {plural(cas['epochs'], 'epoch')})"
             if "accuracy" in cas
             else "not measured",
         )
@@ -48,9 +50,12 @@ def card_quality(report: dict, where: str) -> list[tuple[str, str]]:
 def filter_note(report: dict) -> str:
     if "generator_fidelity" not in report:
         return ""
+    thresholds = report.get("class_thresholds") or []
+    lowered = [f"{c} ≥ {t:.3g}" for c, t in enumerate(thresholds) if t < report["filtered_at"]]
+    per_class = f" (class {', '.join(lowered)}: their best draws, --keep-share)" if lowered else ""
     return (
-        f" (these rows were kept by the same judge at confidence >= {report['filtered_at']:g}; the generator's "
-        f"unfiltered draws: {report['generator_fidelity']['overall']:.2%})"
+        f" (these rows were kept by the same judge at confidence >= {report['filtered_at']:g}{per_class}; the "
+        f"generator's unfiltered draws: {report['generator_fidelity']['overall']:.2%})"
     )
 
 
@@ -108,7 +113,8 @@ def _fidelity_section(report: dict) -> list[str]:
     return [
         "# augment report",
         "",
-        f"Generator `{report['generator']['sha256'][:16]}…` ({report['generator']['epochs']} epochs); judge "
+        f"Generator `{report['generator']['sha256'][:16]}…` "
+        f"({plural(report['generator']['epochs'] or 0, 'epoch')}); judge "
         f"`{report['judge']['sha256'][:16]}…` (real test accuracy {report['judge']['test_accuracy']}).",
         f"{report['samples']['rows']:,} synthetic digits from {report['samples']['from']}.",
         "",
@@ -135,7 +141,8 @@ def _cas_section(cas: dict) -> list[str]:
     lines = ["## Classification accuracy score (train on synthetic, test on real)", ""]
     if "accuracy" in cas:
         return lines + [
-            f"**{cas['accuracy']:.2%}** on the real test split after {cas['epochs']} epochs over {cas['rows']:,} "
+            f"**{cas['accuracy']:.2%}** on the real test split after {plural(cas['epochs'], 'epoch')} over "
+            f"{cas['rows']:,} "
             f"synthetic digits (literature anchor for a labeled DCGAN: {cas['anchor']:.1%})."
         ]
     return lines + [f"Not measured: {cas['skipped']}."]
