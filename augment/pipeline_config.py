@@ -92,6 +92,8 @@ class PipelineConfig(StageConfig, DataOptions):
     classifier_epochs: int = same_as(ClassifierRunsConfig, "epochs")
     samples_seen: int | None = same_as(ClassifierRunsConfig, "samples_seen")
     seeds: int = same_as(ClassifierRunsConfig, "seeds")
+    validation_rows: int | None = same_as(ClassifierRunsConfig, "validation_rows")
+    patience: int = same_as(ClassifierRunsConfig, "patience")
     curve: tuple[int, ...] = same_as(ClassifierRunsConfig, "curve")
     samples: int = same_as(ReportConfig, "samples")
     workers: int | None = option(
@@ -141,6 +143,8 @@ class PipelineConfig(StageConfig, DataOptions):
         budget = (
             {} if self.samples_seen is None else {"samples_seen": self.samples_seen}
         )  # absent: older runs keep theirs
+        if self.validation_rows != 0:
+            budget.update(validation_rows=self.validation_rows, patience=self.patience)
         return {
             "gan_epochs": self.epochs,
             **{key: getattr(self, key) for key in keys},

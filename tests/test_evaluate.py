@@ -14,6 +14,7 @@ from augment.models.classifier import ClassifierSpec, DigitClassifier
 from augment.models.classifier_file import export_classifier, load_classifier
 from augment.stages.classifier import runs as runs_stage
 from augment.stages.classifier.config import ClassifierRunsConfig
+from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
 from augment.stages.classifier.plan import classifier_runs, run_name
 from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
@@ -143,7 +144,10 @@ def test_without_synthetic_samples_are_generated_here_and_cas_is_skipped(inputs,
 
 
 def test_targets_and_markdown_cover_both_regimes():
-    row = lambda mean: {"mean": mean, "std": 0.001, "runs": [mean], "epochs": 4}
+    # every run converged: stopped by patience on the held-out rows before its cap
+    row = lambda mean: {
+        "mean": mean, "std": 0.001, "runs": [mean], "epochs": 4, "best_epochs": [2], "converged": [True],
+    }  # fmt: skip
     report = {
         **_minimal_report(),
         "cas": {"accuracy": 0.985, "rows": 60000, "epochs": 4, "anchor": 0.971},
@@ -186,6 +190,18 @@ def test_targets_and_markdown_cover_both_regimes():
     assert text.index(headline) < text.index("- The judge agrees with the conditioning label")
     report["independent_fidelity"] = {"skipped": "no classifier runs"}
     assert "never saw the filter: not measured (no classifier runs)" in report_markdown(report)
+    assert "**Verdict (full data)**, every run converged: real + classic + synthetic +0.10 pt against" in text
+    assert "| 1 of 1 (2) |" in text
+
+    # One run still improving at its cap: no gain or loss is stated, and the report says what to raise.
+    report["gain"]["full data"]["real + synthetic"] = {**row(0.993), "best_epochs": [4], "converged": [False]}
+    text = report_markdown(report)
+    assert "**No verdict (full data)**: 1 of 4 runs were still improving" in text and "at least 8" in text
+    assert "augmented >= real only (full data)" not in _targets(report)
+    # Runs trained without held-out rows: nothing says they converged.
+    report["gain"]["full data"] = {name: {"mean": 0.99, "std": 0, "runs": [0.99], "epochs": 4} for name in VARIANTS}
+    assert "trained without held-out rows" in report_markdown(report)
+    assert "augmented >= real only (full data)" not in _targets(report)
 
 
 def test_label_fidelity_is_checked_by_real_only_classifiers_of_other_seeds_than_the_judge(inputs, tmp_path):
@@ -258,6 +274,9 @@ def test_gain_runs_go_seed_by_seed_so_a_stopped_evaluation_leaves_whole_seeds(mo
                 rows=0,
                 balanced_accuracy=None,
                 worst_class_recall=None,
+                best_epoch=None,
+                validation_accuracy=None,
+                converged=None,
                 skipped=False,
             )
             for cfg in cfgs
@@ -291,6 +310,9 @@ def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_bud
                 rows=0,
                 balanced_accuracy=0.5,
                 worst_class_recall=0.4,
+                best_epoch=None,
+                validation_accuracy=None,
+                converged=None,
                 skipped=False,
             )
             for cfg in cfgs
@@ -298,8 +320,9 @@ def test_the_synthetic_rows_curve_trains_each_distinct_pool_once_at_the_gain_bud
 
     monkeypatch.setattr(runs_stage, "run_many", fake_run_many)
     cfg = ClassifierRunsConfig(
-        out=str(tmp_path / "runs"), merged=str(root / "merged"), seeds=1, epochs=1, curve="1000,0,50,200"
-    )
+        out=str(tmp_path / "runs"), merged=str(root / "merged"), seeds=1, epochs=1, curve="1000,0,50,200",
+        validation_rows=0,
+    )  # fmt: skip
     assert cfg.curve == (0, 50, 200, 1000)
     runs = runs_stage.run(cfg).runs
     # budget 384 samples (one pass over the real rows' whole batches): one epoch of 400 real + 400 synthetic

@@ -305,3 +305,32 @@ def test_the_same_run_trained_twice_is_the_same_training_and_another_seed_is_not
     assert weights[0] != weights[2]
     history = [json.loads((tmp_path / name / "_manifest.json").read_text())["history"] for name in ("a", "b")]
     assert [row["loss"] for row in history[0]] == [row["loss"] for row in history[1]]
+
+
+def test_held_out_rows_pick_the_best_epoch_and_patience_stops_the_run(merged, tmp_path):
+    tiny = merged[0]
+    out = tmp_path / "converged"
+    cfg = _cfg(merged, out, real_only=True, validation_rows=100, patience=2, epochs=30, batch_size=32, workers=1)
+    result = classifier_stage.run(cfg)
+    m = json.loads((out / "_manifest.json").read_text())
+    history = m["history"]
+    # the last 100 rows of the 400-row real train split are held out: never trained on
+    assert result.rows_per_source == {"real": 300, "synthetic": 0}
+    assert m["converged"] is True and result.converged and len(history) < 30
+    best = max(range(len(history)), key=lambda i: (history[i]["validation_accuracy"], -i))
+    assert result.best_epoch == m["best_epoch"] == history[best]["epoch"]
+    assert len(history) == result.best_epoch + 2  # stopped after --patience 2 epochs without a better one
+    assert all(row.get("test_accuracy") is None for row in history)  # the test split is scored once, at the end
+
+    model, _ = load_classifier(str(out))  # the exported weights are the best epoch's
+    train = mnist.load_split("mnist", "train", str(tiny.root), download=False)
+    test = mnist.load_split("mnist", "test", str(tiny.root), download=False)
+    as_input = lambda split, rows: mnist.to_gan_range(torch.from_numpy(split.images[rows])).unsqueeze(1)
+    held_out = slice(300, 400)
+    validation = accuracy(model, as_input(train, held_out), torch.from_numpy(train.labels[held_out]).long())
+    assert validation == pytest.approx(m["validation_accuracy"], abs=1e-4)
+    assert accuracy(model, as_input(test, slice(None)), torch.from_numpy(test.labels).long()) == pytest.approx(
+        result.test_accuracy, abs=1e-4
+    )
+    again = classifier_stage.run(cfg)  # converged below its cap: done, not trained further
+    assert again.skipped and again.best_epoch == result.best_epoch

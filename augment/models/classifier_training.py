@@ -95,3 +95,28 @@ def train_epoch(
         after_batch(samples)
     mean_loss = float(total) / (step - first_step) if total is not None else 0.0
     return EpochStats(mean_loss, samples, step, time.perf_counter() - started)
+
+
+class BestEpoch:
+    """Early stopping on held-out rows: the best epoch so far by validation accuracy (its weights
+    kept on the CPU), and whether `patience` epochs have passed without beating it. Every rank
+    computes the same accuracy from the same weights, so all of them stop at the same epoch."""
+
+    def __init__(self, patience: int | None):
+        self.patience = patience
+        self.epoch, self.accuracy, self.weights = 0, -1.0, None
+
+    def update(self, epoch: int, accuracy: float, model: torch.nn.Module) -> None:
+        if accuracy > self.accuracy:  # ties keep the earlier epoch: fewer samples for the same score
+            self.epoch, self.accuracy = epoch, accuracy
+            self.weights = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
+
+    def should_stop(self, epoch: int) -> bool:
+        return self.patience is not None and epoch - self.epoch >= self.patience
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "validation_accuracy": self.accuracy, "model": self.weights}
+
+    def restore(self, state: dict | None) -> None:
+        if state:
+            self.epoch, self.accuracy, self.weights = state["epoch"], state["validation_accuracy"], state["model"]

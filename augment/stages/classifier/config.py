@@ -18,6 +18,7 @@ from augment.core.options import (
 from augment.core.training_checks import check_training_options
 
 FOLDER = "classifier"
+REAL_TRAIN_ROWS = 60_000  # MNIST's and Fashion-MNIST's train split; a real row's id is its index there
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,9 +65,26 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
         None,
         "Start from this classifier's weights (a retrain folder), e.g. one trained --synthetic-only: fine-tuning.",
     )
+    # Convergence as the rule (issue 40): the best epoch by held-out real rows, not the last one, and
+    # a run that stops once it stops improving; the test split is then scored once, on that epoch.
+    validation_rows: int | None = option(
+        0,
+        "Hold out the last N rows of the real training split (never trained on, the same for every run) to pick the "
+        "best epoch; the test split is then scored once, on it. Unset in a config: MNIST's usual 5000, or 1/12 of a "
+        "smaller split.",
+        at_least=0,
+        below=REAL_TRAIN_ROWS,
+    )
+    patience: int | None = option(
+        None,
+        "With --validation-rows: stop once validation accuracy has not improved for P epochs (--epochs is the cap).",
+        at_least=1,
+    )
     checkpoint_every: int = option(1, "Checkpoint every K epochs (and always the last).", at_least=1)
     max_failures: int = option(2, "Worker crashes survived, each resumed from the last checkpoint.", at_least=0)
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
+    # The real train split's length, which the validation rows end (train.py reads it from the split).
+    real_train_rows: int = REAL_TRAIN_ROWS
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -76,6 +94,7 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
             self.synthetic_per_epoch is None or not self.real_only,
             "--synthetic-per-epoch needs synthetic rows: not with --real-only",
         )
+        require(self.patience is None or self.validation_rows != 0, "--patience needs --validation-rows")
         require(
             self.samples_seen is None or self.samples_seen >= self.batch_size,
             f"--samples-seen must be at least one batch ({self.batch_size}; got {self.samples_seen})",
@@ -101,6 +120,7 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
         balanced = {"balanced_loss": True} if self.balanced_loss else {}
         fresh = {} if self.synthetic_per_epoch is None else {"synthetic_per_epoch": self.synthetic_per_epoch}
         init = {} if init_sha256 is None else {"init_from": init_sha256}  # the weights, wherever they live
+        held_out = {"validation_rows": self.held_out_rows(), "patience": self.patience} if self.held_out_rows() else {}
         return {
             "data": data_digest,
             **{key: getattr(self, key) for key in keys},
@@ -109,7 +129,18 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
             **balanced,
             **fresh,
             **init,
+            **held_out,
         }
+
+    def real_ids_below(self) -> int | None:
+        """Real rows with this id or above are the validation rows, never trained on (None: all trained on)."""
+        return self.real_train_rows - self.held_out_rows() if self.held_out_rows() else None
+
+    def held_out_rows(self) -> int:
+        """--validation-rows, with unset resolved against the split: 5000, or 1/12 of a smaller split."""
+        if self.validation_rows is None:
+            return min(5_000, self.real_train_rows // 12)
+        return self.validation_rows
 
     def steps(self) -> int | None:
         """The optimizer steps the budget allows (None: whole epochs)."""
@@ -147,6 +178,17 @@ class ClassifierRunsConfig(StageConfig, DataOptions, ComputeOptions):
         at_least=1,
     )
     cas_rows: int = option(60_000, "Synthetic rows the CAS classifier trains on.", at_least=1)
+    # Convergence as the rule: a run's result is its best epoch on held-out real rows, and it stops
+    # once that stops improving; the epochs options become caps. The report judges a gain only
+    # between runs that stopped by patience.
+    validation_rows: int | None = option(
+        None,
+        "Real train rows every run holds out to pick its best epoch (default: the split's last 5000, or 1/12 of a "
+        "smaller split; 0: none, a run's last epoch counts).",
+        at_least=0,
+        below=REAL_TRAIN_ROWS,
+    )
+    patience: int = option(3, "Stop a run once validation accuracy has not improved for P epochs.", at_least=1)
     curve: tuple[int, ...] = option(
         (),
         "Synthetic rows available, e.g. 0,10000,60000,250000,1000000: real + synthetic at the gain budget with "
@@ -160,7 +202,10 @@ class ClassifierRunsConfig(StageConfig, DataOptions, ComputeOptions):
 
     def settings(self) -> dict[str, Any]:
         """The plan's settings, as its manifest records them for `augment evaluate` to rebuild it."""
-        keys = ("dataset", "seeds", "seed", "epochs", "low_data_epochs", "samples_seen", "cas_rows")
+        keys = (
+            "dataset", "seeds", "seed", "epochs", "low_data_epochs", "samples_seen", "cas_rows", "validation_rows",
+            "patience",
+        )  # fmt: skip
         return {**{key: getattr(self, key) for key in keys}, "curve": list(self.curve)}
 
     def identity(self, source_digests: dict[str, str]) -> dict[str, Any]:

@@ -39,6 +39,8 @@ def classifier_runs(cfg: ClassifierRunsConfig) -> dict[str, ClassifierConfig]:
             seed=seed,
             address=cfg.address,
             overwrite=cfg.overwrite,
+            validation_rows=cfg.validation_rows,
+            patience=cfg.patience if cfg.validation_rows != 0 else None,
             **options,
         )
 
@@ -48,7 +50,7 @@ def classifier_runs(cfg: ClassifierRunsConfig) -> dict[str, ClassifierConfig]:
             cfg.synthetic, "cas", cfg.epochs, cfg.seed, synthetic_only=True, max_synthetic=cfg.cas_rows
         )
     for regime, merged, epochs in regimes(cfg):
-        budget, real_rows = gain_budget(cfg, merged, epochs), merged_rows(merged).get("real")
+        budget, real_rows = gain_budget(cfg, merged, epochs), trained_real_rows(cfg, merged)
         points = curve_points(cfg, merged, epochs)
         for seed in range(cfg.seeds):
             for variant, options in GAIN_VARIANTS.items():
@@ -97,13 +99,23 @@ def merged_rows(merged: str) -> dict:
     return rows if isinstance(rows, dict) else {}
 
 
+def trained_real_rows(cfg: ClassifierRunsConfig, merged: str) -> int | None:
+    """The merged dataset's real rows that runs train on: the full-data regime's hold out the real
+    split's last --validation-rows (its merged dataset is the whole split); the low-data regime's
+    real rows are the split's first ones per class, none of them held out."""
+    real = merged_rows(merged).get("real")
+    if not real or cfg.validation_rows == 0 or merged == cfg.low_data_merged:
+        return real
+    return real - (cfg.validation_rows if cfg.validation_rows is not None else min(5_000, real // 12))
+
+
 def gain_budget(cfg: ClassifierRunsConfig, merged: str, epochs: int) -> int | None:
     """Samples seen by every variant of a regime: --samples-seen, else what real only sees in
     `epochs` passes over the merged dataset's real rows (from its manifest; None, whole epochs,
     without one)."""
     if cfg.samples_seen is not None:
         return cfg.samples_seen
-    real_rows = merged_rows(merged).get("real")
+    real_rows = trained_real_rows(cfg, merged)
     batch = ClassifierConfig.batch_size  # an epoch drops its last partial batch: real only sees whole batches
     return epochs * (real_rows // batch * batch) if real_rows and real_rows >= batch else None
 
@@ -132,7 +144,7 @@ class CurvePoint:
 
 def curve_points(cfg: ClassifierRunsConfig, merged: str, epochs: int) -> list[CurvePoint]:
     rows = merged_rows(merged)
-    real, pool, budget = rows.get("real"), rows.get("synthetic", 0), gain_budget(cfg, merged, epochs)
+    real, pool, budget = trained_real_rows(cfg, merged), rows.get("synthetic", 0), gain_budget(cfg, merged, epochs)
     if not cfg.curve or not real or budget is None:
         return []
     return [CurvePoint(available, min(pool, readable_rows(budget, real))) for available in cfg.curve]

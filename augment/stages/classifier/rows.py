@@ -60,7 +60,7 @@ class Selection:
 def select_rows(cfg: ClassifierConfig, dataset: Dataset) -> Selection:
     fs, _ = storage.resolve(dataset.uri)
     table = pq.read_table(list(dataset.paths), filesystem=fs, columns=["id", "label", "source"])
-    table = table.filter(_keep_mask(table, cfg.real_only, cfg.synthetic_only, cfg.max_synthetic))
+    table = table.filter(_keep_mask(table, cfg))
     synthetic = table["source"].cast(pa.string()).to_numpy(zero_copy_only=False) == "synthetic"
     labels = table["label"].to_numpy().astype(np.int64)
     real_labels = np.bincount(labels[~synthetic], minlength=NUM_CLASSES)
@@ -101,13 +101,14 @@ def window(epoch: int, per_epoch: int, pool: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _keep_mask(table: pa.Table, real_only: bool, synthetic_only: bool, max_synthetic: int | None):
+def _keep_mask(table: pa.Table, cfg: ClassifierConfig):
     synthetic = pc.equal(table["source"].cast(pa.string()), "synthetic")
-    keep = (
-        pc.invert(synthetic) if real_only else synthetic if synthetic_only else pc.or_(synthetic, pc.invert(synthetic))
-    )
-    if max_synthetic is not None:
-        keep = pc.and_(keep, pc.or_(pc.invert(synthetic), pc.less(table["id"], max_synthetic)))
+    real = pc.invert(synthetic)
+    if cfg.real_ids_below() is not None:  # the validation rows are never trained on
+        real = pc.and_(real, pc.less(table["id"], cfg.real_ids_below()))
+    keep = real if cfg.real_only else synthetic if cfg.synthetic_only else pc.or_(synthetic, real)
+    if cfg.max_synthetic is not None:
+        keep = pc.and_(keep, pc.or_(pc.invert(synthetic), pc.less(table["id"], cfg.max_synthetic)))
     return keep
 
 
@@ -190,7 +191,7 @@ def training_rows(
         batch_size=1,
         batch_format="pyarrow",
         num_cpus=DATA_TASK_CPUS,
-        fn_kwargs={"uri": dataset.uri, "keys": cfg.classic_augment},
+        fn_kwargs={"uri": dataset.uri, "keys": cfg.classic_augment, "real_below": cfg.real_ids_below() or EVERY_ID},
     )
     # Seeded, and reseeded by Ray at every execution (every epoch of one dataset): a new block order
     # each epoch that is the same in every training of the same run (with the ingest's
@@ -209,22 +210,24 @@ def epoch_units(cfg: ClassifierConfig, selection: Selection, groups: list[RowGro
     return _units(cfg, groups, spans)
 
 
-def read_unit(unit: pa.Table, uri: str, keys: bool) -> pa.Table:
+def read_unit(unit: pa.Table, uri: str, keys: bool, real_below: int = EVERY_ID) -> pa.Table:
     """A Ray Data task: one row group's selected rows (only the columns used: `image_file`, the
     same pixels for Hugging Face, is never read here)."""
     fs, _ = storage.resolve(uri)
     path, group = unit["path"][0].as_py(), unit["row_group"][0].as_py()
     with fs.open_input_file(path) as handle:
         table = pq.ParquetFile(handle).read_row_group(group, columns=["id", "image", "label", "source"])
-    return select_batch(table, unit["real"][0].as_py(), unit["lo"][0].as_py(), unit["hi"][0].as_py(), keys)
+    real = unit["real"][0].as_py()
+    return select_batch(table, real, unit["lo"][0].as_py(), unit["hi"][0].as_py(), keys, real_below)
 
 
-def select_batch(batch: pa.Table, real: bool, lo: int, hi: int, keys: bool) -> pa.Table:
-    """The rows of `batch` a unit trains on (real rows if `real`, synthetic ids in [lo, hi)); with
-    classic augmentation also what keys each row's draw."""
+def select_batch(batch: pa.Table, real: bool, lo: int, hi: int, keys: bool, real_below: int = EVERY_ID) -> pa.Table:
+    """The rows of `batch` a unit trains on (real rows with ids below `real_below` if `real`,
+    synthetic ids in [lo, hi)); with classic augmentation also what keys each row's draw."""
     synthetic = pc.equal(batch["source"].cast(pa.string()), "synthetic")
     in_span = pc.and_(pc.greater_equal(batch["id"], lo), pc.less(batch["id"], hi))
-    kept = batch.filter(pc.or_(pc.and_(synthetic, in_span), pc.and_(pc.invert(synthetic), pa.scalar(real))))
+    trained_real = pc.and_(pc.invert(synthetic), pc.less(batch["id"], real_below))
+    kept = batch.filter(pc.or_(pc.and_(synthetic, in_span), pc.and_(trained_real, pa.scalar(real))))
     if not keys:
         return kept.select(["image", "label"])
     flag = pc.cast(pc.equal(kept["source"].cast(pa.string()), "synthetic"), pa.int8())

@@ -36,7 +36,12 @@ class ClassifierRunsResult:
         pair = [self.runs.get(run_name("full data", variant, 0)) for variant in ("real only", "real + synthetic")]
         if None in pair:
             return trained
-        return f"{trained}; real only {pair[0].test_accuracy:.4f} vs augmented {pair[1].test_accuracy:.4f} (seed 0)"
+        stopped = sum(result.converged is False for result in self.runs.values())
+        capped = f"; {stopped} of {len(self.runs)} still improving at their cap: no verdict" if stopped else ""
+        return (
+            f"{trained}; real only {pair[0].test_accuracy:.4f} vs augmented {pair[1].test_accuracy:.4f} (seed 0)"
+            + capped
+        )
 
 
 class ClassifierRunsStage:

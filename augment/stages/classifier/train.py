@@ -69,6 +69,11 @@ class ClassifierResult:
     samples_seen: int = 0  # optimizer steps x global batch over the whole run
     balanced_accuracy: float | None = None  # mean of the per-class recalls on the real test split
     worst_class_recall: float | None = None
+    # With --validation-rows: the epoch exported (best by validation accuracy), its validation
+    # accuracy, and whether the run stopped by --patience (converged) rather than at the cap.
+    best_epoch: int | None = None
+    validation_accuracy: float | None = None
+    converged: bool | None = None
 
     @classmethod
     def from_manifest(cls, out: str, done: dict) -> ClassifierResult:
@@ -85,14 +90,23 @@ class ClassifierResult:
             samples_seen=done.get("samples_seen", 0),
             balanced_accuracy=done.get("balanced_accuracy"),
             worst_class_recall=done.get("worst_class_recall"),
+            best_epoch=done.get("best_epoch"),
+            validation_accuracy=done.get("validation_accuracy"),
+            converged=done.get("converged"),
         )
 
     @property
     def summary(self) -> str:
         sources = ", ".join(f"{n:,} {source}" for source, n in self.rows_per_source.items() if n)
+        best = (
+            ""
+            if self.best_epoch is None
+            else f"; best epoch {self.best_epoch} (validation {self.validation_accuracy:.4f}, "
+            + ("converged)" if self.converged else "stopped at the cap)")
+        )
         return (
             f"{plural(self.epochs, 'epoch')} over {sources} rows ({self.samples_seen:,} samples seen); "
-            f"real test accuracy {self.test_accuracy:.4f}"
+            f"real test accuracy {self.test_accuracy:.4f}{best}"
         )
 
 
@@ -144,14 +158,16 @@ def _prepare(cfg: ClassifierConfig, label: str) -> ClassifierResult | _Pending:
     training it needs; refuses bad options and folders before any Ray work starts."""
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     dataset = open_dataset(cfg.data, what="--data")
+    cfg = _with_validation_split(cfg)
     identity = cfg.identity(_data_digest(dataset, cfg), _init_sha256(cfg))
     selection = select_rows(cfg, dataset)
     cfg = replace(cfg, epochs=cfg.epochs_for(selection.rows))
     done = completed_epochs(
         cfg.out, kind=KIND, what="classifier run", identity=identity, epochs=cfg.epochs, overwrite=cfg.overwrite
     )
-    if done == cfg.epochs:
-        return ClassifierResult.from_manifest(cfg.out, manifest.read_manifest(*storage.resolve(cfg.out)))
+    finished = manifest.read_manifest(*storage.resolve(cfg.out)) if done else None
+    if done == cfg.epochs or (finished or {}).get("converged"):  # a converged run is done below its cap too
+        return ClassifierResult.from_manifest(cfg.out, finished)
     storage.check_writable(cfg.out)
     return _Pending(cfg, dataset, identity, selection, label)
 
@@ -173,6 +189,7 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
         placed_workers(first, what="classifier", cpus_kept_free=DATA_CPU_RESERVE) as placement,
     ):
         test_refs = {key: ray.put((test.images, test.labels)) for key, test in tests.items()}
+        validation_refs = _validation_refs(jobs)
         for job in jobs:
             fs, run = storage.resolve(job.cfg.out)
             if job.cfg.overwrite:
@@ -187,6 +204,7 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
                 "label": job.label,
                 "fresh": job.selection.fresh,
                 "test": test_refs[job.cfg.dataset, job.cfg.data_root],
+                "validation": validation_refs.get((job.cfg.dataset, job.cfg.data_root, job.cfg.validation_rows)),
                 "num_classes": len(tests[job.cfg.dataset, job.cfg.data_root].classes),
             }
             for job in jobs
@@ -204,6 +222,33 @@ def _train_together(jobs: list[_Pending], started: float) -> list[ClassifierResu
             datasets=_datasets(jobs),
         )
     return [_export(job, len(tests[job.cfg.dataset, job.cfg.data_root].classes), started) for job in jobs]
+
+
+def _with_validation_split(cfg: ClassifierConfig) -> ClassifierConfig:
+    """cfg knowing the real train split's length, whose last --validation-rows rows are held out."""
+    if cfg.validation_rows == 0:
+        return cfg
+    rows = len(mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download).labels)
+    if cfg.validation_rows is not None and cfg.validation_rows >= rows:
+        raise AugmentError(f"--validation-rows {cfg.validation_rows}: the real train split has only {rows} rows")
+    resolved = replace(cfg, real_train_rows=rows)
+    return replace(resolved, validation_rows=resolved.held_out_rows())
+
+
+def _validation_refs(jobs: list[_Pending]) -> dict:
+    """(dataset, data root, N) -> the last N rows of the real train split in the object store: the
+    held-out rows that pick each run's best epoch (rows.py leaves them out of training)."""
+    import ray
+
+    refs = {}
+    for job in jobs:
+        cfg = job.cfg
+        key = (cfg.dataset, cfg.data_root, cfg.validation_rows)
+        if cfg.validation_rows and key not in refs:
+            train = mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
+            below = cfg.real_ids_below()
+            refs[key] = ray.put((train.images[below:], train.labels[below:]))
+    return refs
 
 
 def _datasets(jobs: list[_Pending]) -> dict:
@@ -227,8 +272,10 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
         raise AugmentError(f"classifier training ended without a checkpoint in {cfg.out}")
     state, history = found
     model = DigitClassifier(ClassifierSpec(num_classes=num_classes))
-    model.load_state_dict(state["model"])
-    final = history[-1]
+    # with validation rows the best epoch's weights and its one test score, else the last epoch's
+    best = state.get("best")
+    model.load_state_dict(best["model"] if best else state["model"])
+    final = {**history[-1], **best["scores"]} if best else history[-1]
     info = export_classifier(
         cfg.out,
         model.eval(),
@@ -249,7 +296,15 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
         files=[manifest.file_entry(fs, run, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE, METRICS_FILE)],
         epochs=state["epoch"],
         test_accuracy=final["test_accuracy"],
-        best_test_accuracy=max(r["test_accuracy"] for r in history),
+        **(
+            {
+                "best_epoch": best["epoch"],
+                "validation_accuracy": best["validation_accuracy"],
+                "converged": best["converged"],
+            }
+            if best
+            else {"best_test_accuracy": max(r["test_accuracy"] for r in history)}
+        ),
         classifier_sha256=info["sha256"],
         rows=selection.rows,
         rows_per_source=selection.per_source,
@@ -298,7 +353,8 @@ def unless_current(cfg: ClassifierConfig) -> ClassifierConfig:
     kept, or continued if interrupted; anything else there is replaced. So a real-only classifier
     survives a new generation, whose merged real/ files are the same."""
     dataset = open_dataset(cfg.data, what="--data")
-    current = run_info(cfg.out).get("identity") == cfg.identity(_data_digest(dataset, cfg), _init_sha256(cfg))
+    resolved = _with_validation_split(cfg)  # the identity names the held-out rows as counted
+    current = run_info(cfg.out).get("identity") == resolved.identity(_data_digest(dataset, cfg), _init_sha256(cfg))
     return replace(cfg, overwrite=not current)
 
 

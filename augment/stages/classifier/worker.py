@@ -23,9 +23,15 @@ from augment.core.ray_train import (
     write_checkpoint_meta,
 )
 from augment.models.checkpoint import save_state
-from augment.models.classifier import ClassifierSpec, DigitClassifier, test_scores
+from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy, test_scores
 from augment.models.classifier_file import load_classifier
-from augment.models.classifier_training import Schedule, balanced_class_weights, optimizer_for, train_epoch
+from augment.models.classifier_training import (
+    BestEpoch,
+    Schedule,
+    balanced_class_weights,
+    optimizer_for,
+    train_epoch,
+)
 from augment.stages.classifier.config import ClassifierConfig
 
 SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
@@ -56,34 +62,66 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model = DigitClassifier(ClassifierSpec(num_classes=job["num_classes"])).to(device)
     optimizer = optimizer_for(model, cfg.weight_decay)
+    best = BestEpoch(cfg.patience) if job["validation"] is not None else None
     first_epoch, history, step = 1, [], 0
     resume = newest_checkpoint(cfg.out, None)
     if resume:
         state, history = resume
-        if state["epoch"] >= cfg.epochs:
+        if state["epoch"] >= cfg.epochs or state.get("stopped"):
             return
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         first_epoch, step = state["epoch"] + 1, state["step"]
+        if best is not None:
+            best.restore(state.get("best"))
     elif cfg.init_from:
         model.load_state_dict(load_classifier(cfg.init_from, device)[0].state_dict())
     run = _Run(cfg, job, worker, progress, ray.train.torch.prepare_model(model, move_to_device=device), optimizer)
     test = digits_on_device(job["test"], device) if worker.rank == 0 else None
+    validation = digits_on_device(job["validation"], device) if best is not None else None  # every rank
     for epoch in range(first_epoch, cfg.epochs + 1):
         shard = ray.train.get_dataset_shard(shard_name(index, epoch if job["fresh"] else None))
         row, step = run.epoch(shard, epoch, step)
         row["resumed_from_epoch"] = first_epoch - 1
+        stop = _validate(model, validation, best, epoch, row)
         if worker.rank == 0:
-            row.update(_scores(model, test, job["num_classes"]))
-            progress.line(
-                f"{job['label']} epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  test accuracy "
-                f"{row['test_accuracy']:.4f}  {row['seconds']:.1f} s  {row['samples_per_s']:,.0f} samples/s"
-            )
+            last = stop or epoch == cfg.epochs
+            if best is None:  # no held-out rows: the test split scores every epoch, the last one is exported
+                row.update(_scores(model, test, job["num_classes"]))
+            progress.line(f"{job['label']} epoch {epoch}/{cfg.epochs}  loss {row['loss']:.4f}  {_score_text(row, best)}"
+                          f"  {row['seconds']:.1f} s  {row['samples_per_s']:,.0f} samples/s")  # fmt: skip
             history.append(row)
-            if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
-                _checkpoint(cfg, model, optimizer, epoch, step, history)
+            if epoch % cfg.checkpoint_every == 0 or last:
+                chosen = _chosen(best, test, job["num_classes"], converged=stop) if last and best else None
+                _checkpoint(cfg, model, optimizer, epoch, step, history, best, chosen)
         # every rank waits here for rank 0's checkpoint: a restart then finds it in storage
         ray.train.report({k: v for k, v in row.items() if v is not None and not isinstance(v, list)})
+        if stop:
+            break
+
+
+def _validate(model, validation, best: BestEpoch | None, epoch: int, row: dict) -> bool:
+    """With held-out rows: this epoch's validation accuracy in `row`, the best epoch updated; True
+    when --patience epochs have passed without a better one (every rank decides the same)."""
+    if best is None:
+        return False
+    with torch.no_grad():
+        row["validation_accuracy"] = round(accuracy(model, *validation), 5)
+    best.update(epoch, row["validation_accuracy"], model)
+    return best.should_stop(epoch)
+
+
+def _score_text(row: dict, best: BestEpoch | None) -> str:
+    if best is None:
+        return f"test accuracy {row['test_accuracy']:.4f}"
+    return f"validation accuracy {row['validation_accuracy']:.4f} (best {best.accuracy:.4f}, epoch {best.epoch})"
+
+
+def _chosen(best: BestEpoch, test, num_classes: int, converged: bool) -> dict:
+    """The run's result: the best epoch's weights, scored on the test split this once."""
+    model = DigitClassifier(ClassifierSpec(num_classes=num_classes)).to(test[0].device)
+    model.load_state_dict(best.weights)
+    return {**best.state(), "scores": _scores(model, test, num_classes), "converged": converged}
 
 
 @dataclass
@@ -162,9 +200,15 @@ def _scores(model, test, num_classes: int) -> dict:
     return {key: round(value, 5) if isinstance(value, float) else value for key, value in scores.items()}
 
 
-def _checkpoint(cfg: ClassifierConfig, model, optimizer, epoch: int, step: int, history: list) -> None:
+def _checkpoint(cfg, model, optimizer, epoch: int, step: int, history: list, best=None, chosen=None) -> None:
+    """The run's state; with held-out rows also the best epoch so far, and at the end the chosen one
+    (train.py exports it) with `stopped` set, so a rerun does not train on past it."""
     with tempfile.TemporaryDirectory() as folder:
         state = {"epoch": epoch, "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        if chosen is not None:
+            state.update(best=chosen, stopped=chosen["converged"])
+        elif best is not None:
+            state["best"] = best.state()
         save_state(folder, state)
         write_checkpoint_meta(folder, epoch, history, asdict(cfg))
         store_checkpoint(cfg.out, folder, epoch)

@@ -162,9 +162,12 @@ def _gain_section(report: dict) -> list[str]:
                 "",
             ]
         lines += [
-            "| variant | mean | std | runs | balanced accuracy | worst-class recall | rows | samples seen | epochs |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| variant | mean | std | runs | balanced accuracy | worst-class recall | rows | samples seen | epochs | "
+            "converged (best epochs) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             *(_gain_row(variant, row) for variant, row in variants.items()),
+            "",
+            verdict(regime, variants),
             "",
         ]
     if report["gain"]:
@@ -179,9 +182,45 @@ def _gain_row(variant: str, row: dict) -> str:
     balanced, worst = (
         f"{row[key]:.2%}" if row.get(key) is not None else "—" for key in ("balanced_accuracy", "worst_class_recall")
     )
+    converged = (
+        f"{sum(row['converged'])} of {len(row['converged'])} ({', '.join(map(str, row['best_epochs']))})"
+        if row.get("converged")
+        else "—"
+    )
     return (
         f"| {variant} | {row['mean']:.2%} | {spread(row)} | {runs} | {balanced} | {worst} | "
-        f"{rows} | {seen} | {row['epochs']} |"
+        f"{rows} | {seen} | {row['epochs']} | {converged} |"
+    )
+
+
+def judged(rows: list[dict]) -> bool:
+    """A gain or a loss is stated only between runs that all converged (stopped by patience)."""
+    return all(row.get("converged") and all(row["converged"]) for row in rows)
+
+
+def verdict(regime: str, variants: dict) -> str:
+    """A gain or a loss only between runs that converged; otherwise why not, and what to change."""
+    rows = list(variants.values())
+    if not judged(rows):
+        if not all(row.get("converged") for row in rows):
+            return (
+                f"**No verdict ({regime})**: these runs were trained without held-out rows, so nothing says "
+                "they converged (their last epoch counts)."
+            )
+        stopped = sum(len(row["converged"]) - sum(row["converged"]) for row in rows)
+        total = sum(len(row["converged"]) for row in rows)
+        cap = max(row["epochs"] for row in rows)
+        return (
+            f"**No verdict ({regime})**: {stopped} of {total} runs were still improving on the held-out rows "
+            f"when they reached their cap ({plural(cap, 'epoch')}), so this budget is too small to judge a gain; "
+            f"raise --classifier-epochs (at least {2 * cap}) and rerun: runs that converged are kept."
+        )
+    baseline = variants.get("real + classic") or variants["real only"]
+    name, best = max(((n, r) for n, r in variants.items() if "synthetic" in n), key=lambda item: item[1]["mean"])
+    difference = (best["mean"] - baseline["mean"]) * 100
+    return (
+        f"**Verdict ({regime})**, every run converged: {name} {difference:+.2f} pt against "
+        f"{'real + classic' if 'real + classic' in variants else 'real only'}."
     )
 
 

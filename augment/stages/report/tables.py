@@ -8,6 +8,7 @@ from augment.stages.classifier.config import ClassifierRunsConfig
 from augment.stages.classifier.plan import GAIN_VARIANTS as VARIANTS
 from augment.stages.classifier.plan import curve_points, gain_budget, regimes, run_name
 from augment.stages.classifier.train import ClassifierResult
+from augment.stages.report.markdown import judged
 
 CAS_ANCHOR = 0.971  # a labeled DCGAN's CAS on MNIST in the literature
 
@@ -16,7 +17,13 @@ def cas(trained: dict[str, ClassifierResult]) -> dict:
     if "cas" not in trained:
         return {"skipped": "no classifier runs with a --synthetic output: CAS trains on generated rows"}
     result = trained["cas"]
-    return {"accuracy": result.test_accuracy, "rows": result.rows, "epochs": result.epochs, "anchor": CAS_ANCHOR}
+    return {
+        "accuracy": result.test_accuracy,
+        "rows": result.rows,
+        "epochs": result.epochs,
+        "anchor": CAS_ANCHOR,
+        **convergence([result]),
+    }
 
 
 def gain_table(plan: ClassifierRunsConfig, trained: dict[str, ClassifierResult]) -> dict:
@@ -62,6 +69,19 @@ def summary(results: list[ClassifierResult]) -> dict:
         "runs": accuracies,
         "balanced_accuracy": mean_of(result.balanced_accuracy for result in results),
         "worst_class_recall": mean_of(result.worst_class_recall for result in results),
+        **convergence(results),
+    }
+
+
+def convergence(results: list[ClassifierResult]) -> dict:
+    """Per run: the best epoch on the held-out rows, and whether the run stopped by patience
+    (converged) or at its cap; {} for runs trained without held-out rows."""
+    if any(result.best_epoch is None for result in results):
+        return {}
+    return {
+        "best_epochs": [result.best_epoch for result in results],
+        "validation_accuracy": [result.validation_accuracy for result in results],
+        "converged": [bool(result.converged) for result in results],
     }
 
 
@@ -92,10 +112,10 @@ def targets(report: dict) -> dict:
     if "accuracy" in report["cas"]:
         targets["CAS >= 98%"] = report["cas"]["accuracy"] >= 0.98
     gain = report["gain"]
-    if "full data" in gain:
+    if "full data" in gain and judged(list(gain["full data"].values())):
         full = gain["full data"]
         targets["augmented >= real only (full data)"] = full["real + synthetic"]["mean"] >= full["real only"]["mean"]
-    if "low data" in gain:
+    if "low data" in gain and judged(list(gain["low data"].values())):
         low = gain["low data"]
         best_plain = max(low["real only"]["mean"], low["real + classic"]["mean"])
         best_gan = max(low["real + synthetic"]["mean"], low["real + classic + synthetic"]["mean"])
