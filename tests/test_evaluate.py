@@ -20,6 +20,7 @@ from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
 from augment.stages.report import evaluate as evaluate_module
 from augment.stages.report import evaluate as report_stage
+from augment.stages.report import markdown as markdown_module
 from augment.stages.report import tables
 from augment.stages.report.config import ReportConfig
 from augment.stages.report.markdown import report_markdown
@@ -416,3 +417,15 @@ def test_a_merged_dataset_as_synthetic_is_refused(inputs, tmp_path, run_cli):
     )
     assert_one_line_error(result, "is a merged output, not a generation output")
     assert not out.exists()
+
+
+def test_each_variant_is_compared_with_real_plus_classic_seed_by_seed():
+    pair = tables.paired_difference([0.9950, 0.9930, 0.9941], [0.9940, 0.9940, 0.9931], test_rows=10_000)
+    assert pair["mean_difference"] == pytest.approx(0.0003333, abs=1e-6)  # (+10, -10, +10 errors) / 3
+    assert pair["standard_error"] == pytest.approx(0.0006667, abs=1e-6)  # stdev 0.001155 / sqrt(3)
+    assert pair["errors"] == [50, 70, 59] and pair["baseline_errors"] == [60, 60, 69]
+    alone = tables.paired_difference([0.99], [0.98], test_rows=200)
+    assert alone["standard_error"] is None and alone["errors"] == [2] and alone["baseline_errors"] == [4]
+    variants = {"real + classic": {"runs": [0.994]}, "real + synthetic": {"paired_vs_baseline": pair}}
+    lines = markdown_module._paired_lines(variants)
+    assert "| real + synthetic | +0.03 pt | 0.07 pt | 50, 70, 59 (60, 60, 69) |" in lines

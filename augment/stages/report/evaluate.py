@@ -97,7 +97,8 @@ class ReportStage:
         started = time.perf_counter()
         output.start()
         report, samples = _fidelity_and_distance(cfg, self.models, self.synthetic)
-        report.update(_classifier_tables(self.plan[0] if self.plan else None, samples, self.models.judge_info))
+        plan = self.plan[0] if self.plan else None
+        report.update(_classifier_tables(plan, samples, self.models.judge_info, report["test_rows"]))
         report["targets"] = tables.targets(report)
         report["elapsed_s"] = round(time.perf_counter() - started, 3)
         written = _write(output, report, samples)
@@ -177,6 +178,7 @@ def _fidelity_and_distance(cfg: ReportConfig, models: _Models, synthetic) -> tup
             "test_accuracy": models.judge_info.get("test_accuracy"),
         },
         "samples": {"rows": int(len(labels)), "from": origin},
+        "test_rows": int(len(test.labels)),  # the real test split every accuracy is measured on
         "label_fidelity": fidelity(predicted, labels),
         "mean_confidence": float(confidence.mean()),
         # Rows kept by the same judge at confidence >= min_confidence agree with it by construction:
@@ -197,7 +199,7 @@ def _fidelity_and_distance(cfg: ReportConfig, models: _Models, synthetic) -> tup
     return report, (images, labels, confidence, matrix)
 
 
-def _classifier_tables(plan: ClassifierRunsConfig | None, samples: tuple, judge_info: dict) -> dict:
+def _classifier_tables(plan: ClassifierRunsConfig | None, samples: tuple, judge_info: dict, test_rows: int) -> dict:
     if plan is None:
         why = "no classifier runs (`augment classifiers`, or --classifiers)"
         return {
@@ -212,7 +214,7 @@ def _classifier_tables(plan: ClassifierRunsConfig | None, samples: tuple, judge_
     return {
         "independent_fidelity": _independent_fidelity(plan, trained, images, labels, judge_info),
         "cas": tables.cas(trained),
-        "gain": tables.gain_table(plan, trained),
+        "gain": tables.gain_table(plan, trained, test_rows),
         "gain_budget": tables.gain_budgets(plan),
         "curve": tables.curve(plan, trained),
     }

@@ -167,6 +167,7 @@ def _gain_section(report: dict) -> list[str]:
             "|---|---|---|---|---|---|---|---|---|---|",
             *(_gain_row(variant, row) for variant, row in variants.items()),
             "",
+            *_paired_lines(variants),
             verdict(regime, variants),
             "",
         ]
@@ -191,6 +192,23 @@ def _gain_row(variant: str, row: dict) -> str:
         f"| {variant} | {row['mean']:.2%} | {spread(row)} | {runs} | {balanced} | {worst} | "
         f"{rows} | {seen} | {row['epochs']} | {converged} |"
     )
+
+
+def _paired_lines(variants: dict) -> list[str]:
+    """Each variant against real + classic, seed by seed (same seed, same initial weights): the mean
+    difference with its standard error, and the test errors as counts."""
+    paired = {variant: row["paired_vs_baseline"] for variant, row in variants.items() if "paired_vs_baseline" in row}
+    if not paired:  # reports written before it was measured
+        return []
+    lines = [
+        "| against real + classic, seed by seed | difference | standard error | test errors (real + classic's) |",
+        "|---|---|---|---|",
+    ]
+    for variant, pair in paired.items():
+        error = "unknown (1 seed)" if pair["standard_error"] is None else f"{pair['standard_error'] * 100:.2f} pt"
+        counts = f"{', '.join(map(str, pair['errors']))} ({', '.join(map(str, pair['baseline_errors']))})"
+        lines.append(f"| {variant} | {pair['mean_difference'] * 100:+.2f} pt | {error} | {counts} |")
+    return [*lines, ""]
 
 
 def judged(rows: list[dict]) -> bool:

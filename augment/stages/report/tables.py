@@ -26,7 +26,7 @@ def cas(trained: dict[str, ClassifierResult]) -> dict:
     }
 
 
-def gain_table(plan: ClassifierRunsConfig, trained: dict[str, ClassifierResult]) -> dict:
+def gain_table(plan: ClassifierRunsConfig, trained: dict[str, ClassifierResult], test_rows: int = 10_000) -> dict:
     table = {}
     for regime, _, _ in regimes(plan):
         table[regime] = {}
@@ -39,7 +39,29 @@ def gain_table(plan: ClassifierRunsConfig, trained: dict[str, ClassifierResult])
                 "samples_seen": results[0].samples_seen,
                 "rows": results[0].rows,
             }
+        for variant, row in table[regime].items():
+            if variant != BASELINE:
+                baseline = table[regime][BASELINE]["runs"]
+                row["paired_vs_baseline"] = paired_difference(row["runs"], baseline, test_rows)
     return table
+
+
+# What every variant is compared with: the recipe a practitioner uses without a generator.
+BASELINE = "real + classic"
+
+
+def paired_difference(runs: list[float], baseline: list[float], test_rows: int) -> dict:
+    """Seed by seed (the same seed: the same initial weights), the variant's accuracy minus the
+    baseline's: the mean, its standard error over seeds (None with one seed: unknown), and the
+    test errors of each as counts."""
+    differences = [a - b for a, b in zip(runs, baseline)]
+    error = statistics.stdev(differences) / len(differences) ** 0.5 if len(differences) > 1 else None
+    return {
+        "mean_difference": statistics.fmean(differences),
+        "standard_error": error,
+        "errors": [round((1 - a) * test_rows) for a in runs],  # of the test split's rows
+        "baseline_errors": [round((1 - b) * test_rows) for b in baseline],
+    }
 
 
 def curve(plan: ClassifierRunsConfig, trained: dict[str, ClassifierResult]) -> dict:
