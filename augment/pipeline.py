@@ -237,7 +237,9 @@ def expected_duration(
     )
     return (
         f"augment run: {cfg.n:,} synthetic digits, GAN {plural(cfg.gan_epochs(), 'epoch')}, "
-        f"{plural(workers, 'worker')} on {where}; "
+        f"classifiers {plural(cfg.classifier_epochs, 'epoch')}"
+        + (f" at most (each stops once converged, patience {cfg.patience})" if cfg.validation_rows != 0 else "")
+        + f", {plural(workers, 'worker')} on {where}; "
         f"expected ~{_minutes(total)} if nothing is done yet ({parts}){basis}"
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 from augment.core import storage
 from augment.core.errors import require
 from augment.core.options import DataOptions, StageConfig, default_of, option, option_fields, parse_names, restated
-from augment.stages.classifier.config import ClassifierRunsConfig
+from augment.stages.classifier.config import CPU_EPOCH_CAP, GPU_EPOCH_CAP, ClassifierRunsConfig
 from augment.stages.gan.config import CPU_EPOCHS, GPU_EPOCHS, GanConfig
 from augment.stages.judge.config import JudgeConfig
 from augment.stages.merged.config import MergedConfig
@@ -89,7 +89,7 @@ class PipelineConfig(StageConfig, DataOptions):
     # None: all N (whole files are linked, not copied); the synthetic classifiers draw one real
     # rows' worth of fresh ones every epoch.
     merge_synthetic: int | None = same_as(MergedConfig, "max_synthetic")
-    classifier_epochs: int = same_as(ClassifierRunsConfig, "epochs")
+    classifier_epochs: int | None = same_as(ClassifierRunsConfig, "epochs")
     samples_seen: int | None = same_as(ClassifierRunsConfig, "samples_seen")
     seeds: int = same_as(ClassifierRunsConfig, "seeds")
     validation_rows: int | None = same_as(ClassifierRunsConfig, "validation_rows")
@@ -118,6 +118,8 @@ class PipelineConfig(StageConfig, DataOptions):
     def __post_init__(self) -> None:
         if self.epochs is None:
             object.__setattr__(self, "epochs", GPU_EPOCHS if self.gpu else CPU_EPOCHS)
+        if self.classifier_epochs is None:
+            object.__setattr__(self, "classifier_epochs", GPU_EPOCH_CAP if self.gpu else CPU_EPOCH_CAP)
         super().__post_init__()
         for option_name, names in (("--force", self.force), ("--stages", self.stages)):
             unknown = [name for name in names if name not in STAGES]

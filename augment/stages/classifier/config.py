@@ -18,6 +18,7 @@ from augment.core.options import (
 from augment.core.training_checks import check_training_options
 
 FOLDER = "classifier"
+CPU_EPOCH_CAP, GPU_EPOCH_CAP = 4, 50  # the report's classifiers: most epochs, on CPUs and with --gpu
 REAL_TRAIN_ROWS = 60_000  # MNIST's and Fashion-MNIST's train split; a real row's id is its index there
 
 
@@ -166,7 +167,15 @@ class ClassifierRunsConfig(StageConfig, DataOptions, ComputeOptions):
     low_data_merged: str | None = option(None, "Merged dataset made with --real-per-class (low-data gain table).")
     seeds: int = option(3, "Seeds per gain-table variant (3 gives a spread).", at_least=1)
     seed: int = option(0, "Seed of the CAS classifier.")
-    epochs: int = option(4, "Epochs of every CAS and full-data classifier.", at_least=1)
+    # A cap: every run stops once it converges (--patience). On CPUs the default run's time budget
+    # affords 4, where the runs are still improving (the report then gives no verdict); a GPU
+    # affords enough to converge.
+    epochs: int | None = option(
+        None,
+        f"Most epochs of every CAS and full-data classifier; runs stop earlier once converged (default "
+        f"{CPU_EPOCH_CAP} on CPUs, {GPU_EPOCH_CAP} with --gpu).",
+        at_least=1,
+    )
     # 1,000 real images need many more passes than 60,000
     low_data_epochs: int = option(30, "Epochs of every low-data classifier.", at_least=1)
     # Every gain-table variant trains on the same number of samples (steps x batch): by default what
@@ -199,6 +208,11 @@ class ClassifierRunsConfig(StageConfig, DataOptions, ComputeOptions):
     # `augment run` redoing this stage because generation was redone: the runs that never read a
     # synthetic row are kept when their real rows are unchanged (not an option: the run decides).
     keep_real_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epochs is None:
+            object.__setattr__(self, "epochs", GPU_EPOCH_CAP if self.gpu else CPU_EPOCH_CAP)
+        super().__post_init__()
 
     def settings(self) -> dict[str, Any]:
         """The plan's settings, as its manifest records them for `augment evaluate` to rebuild it."""
