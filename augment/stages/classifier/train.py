@@ -271,11 +271,7 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
     if found is None:
         raise AugmentError(f"classifier training ended without a checkpoint in {cfg.out}")
     state, history = found
-    model = DigitClassifier(ClassifierSpec(num_classes=num_classes))
-    # with validation rows the best epoch's weights and its one test score, else the last epoch's
-    best = state.get("best")
-    model.load_state_dict(best["model"] if best else state["model"])
-    final = {**history[-1], **best["scores"]} if best else history[-1]
+    model, final, chosen = _chosen_epoch(state, history, num_classes)
     info = export_classifier(
         cfg.out,
         model.eval(),
@@ -296,15 +292,7 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
         files=[manifest.file_entry(fs, run, name, rows=0) for name in (WEIGHTS_FILE, INFO_FILE, METRICS_FILE)],
         epochs=state["epoch"],
         test_accuracy=final["test_accuracy"],
-        **(
-            {
-                "best_epoch": best["epoch"],
-                "validation_accuracy": best["validation_accuracy"],
-                "converged": best["converged"],
-            }
-            if best
-            else {"best_test_accuracy": max(r["test_accuracy"] for r in history)}
-        ),
+        **chosen,
         classifier_sha256=info["sha256"],
         rows=selection.rows,
         rows_per_source=selection.per_source,
@@ -326,6 +314,18 @@ def _export(job: _Pending, num_classes: int, started: float) -> ClassifierResult
         ),
     )
     return replace(ClassifierResult.from_manifest(cfg.out, done), seconds=seconds, skipped=False)
+
+
+def _chosen_epoch(state: dict, history: list[dict], num_classes: int) -> tuple[DigitClassifier, dict, dict]:
+    """The exported model, its figures and what the manifest says of the choice: with validation
+    rows the best epoch's weights and its one test score, else the last epoch's."""
+    model = DigitClassifier(ClassifierSpec(num_classes=num_classes))
+    best = state.get("best")
+    model.load_state_dict(best["model"] if best else state["model"])
+    if best is None:
+        return model, history[-1], {"best_test_accuracy": max(r["test_accuracy"] for r in history)}
+    chosen = {"best_epoch": best["epoch"], "validation_accuracy": best["validation_accuracy"]}
+    return model, {**history[-1], **best["scores"]}, {**chosen, "converged": best["converged"]}
 
 
 def _init_sha256(cfg: ClassifierConfig) -> str | None:
