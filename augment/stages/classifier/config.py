@@ -18,6 +18,13 @@ from augment.core.options import (
 from augment.core.training_checks import check_training_options
 
 FOLDER = "classifier"
+
+
+def default_held_out(real_rows: int) -> int:
+    """Validation rows when unset: MNIST's usual 5,000, or 1/12 of a smaller split."""
+    return min(5_000, real_rows // 12)
+
+
 CPU_EPOCH_CAP, GPU_EPOCH_CAP = 4, 50  # the report's classifiers: most epochs, on CPUs and with --gpu
 REAL_TRAIN_ROWS = 60_000  # MNIST's and Fashion-MNIST's train split; a real row's id is its index there
 
@@ -139,9 +146,7 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
 
     def held_out_rows(self) -> int:
         """--validation-rows, with unset resolved against the split: 5000, or 1/12 of a smaller split."""
-        if self.validation_rows is None:
-            return min(5_000, self.real_train_rows // 12)
-        return self.validation_rows
+        return default_held_out(self.real_train_rows) if self.validation_rows is None else self.validation_rows
 
     def steps(self) -> int | None:
         """The optimizer steps the budget allows (None: whole epochs)."""

@@ -15,6 +15,7 @@ export.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -228,11 +229,18 @@ def _with_validation_split(cfg: ClassifierConfig) -> ClassifierConfig:
     """cfg knowing the real train split's length, whose last --validation-rows rows are held out."""
     if cfg.validation_rows == 0:
         return cfg
-    rows = len(mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download).labels)
+    rows = _train_split_rows(cfg.dataset, str(mnist.resolve_data_root(cfg.data_root)), cfg.download)
     if cfg.validation_rows is not None and cfg.validation_rows >= rows:
         raise AugmentError(f"--validation-rows {cfg.validation_rows}: the real train split has only {rows} rows")
     resolved = replace(cfg, real_train_rows=rows)
     return replace(resolved, validation_rows=resolved.held_out_rows())
+
+
+@functools.lru_cache(maxsize=4)
+def _train_split_rows(dataset: str, data_root: str, download: bool) -> int:
+    """The real train split's length, read once per process and folder (resolved: the cache never
+    answers for another AUGMENT_DATA_ROOT): the report's runs all ask."""
+    return len(mnist.load_split(dataset, "train", data_root, download=download).labels)
 
 
 def _validation_refs(jobs: list[_Pending]) -> dict:
