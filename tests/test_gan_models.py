@@ -362,8 +362,22 @@ def test_d_can_be_narrower_than_g_and_the_run_records_it_only_when_set():
     assert discriminator.features[0].out_channels == 16 and generator.body[0].out_channels == 32
     assert discriminator(generator(torch.randn(4, 128), torch.arange(4)), torch.arange(4)).shape == (4,)
     assert GanSpec.from_dict(spec.to_dict()) == spec and "d_width" not in GanSpec().to_dict()
-    default = GanConfig(out="/tmp/gan")
-    assert "width" not in default.identity() and "d_width" not in default.identity()  # older runs keep theirs
+    legacy = GanConfig(out="/tmp/gan", width=64)  # the one width before per-device defaults
+    assert "width" not in legacy.identity() and "d_width" not in legacy.identity()  # older runs keep theirs
     narrow = GanConfig(out="/tmp/gan", width=32, d_width=16)
     assert (narrow.identity()["width"], narrow.identity()["d_width"]) == (32, 16)
     assert narrow.spec(num_classes=10) == GanSpec(width=32, d_width=16)
+
+
+def test_gan_widths_default_by_device_and_an_explicit_width_keeps_d_equal():
+    """CPUs get the narrow pair (issue 39: the GAN is most of a CPU run's time, near the matmul rate),
+    --gpu the wide one; --width alone means D as wide as G, as before; --d-width alone moves only D."""
+    from augment.stages.gan.config import CPU_WIDTHS, GPU_WIDTHS, GanConfig
+
+    cpu, gpu = GanConfig(out="/tmp/gan"), GanConfig(out="/tmp/gan", gpu=True)
+    assert cpu.spec(10).width == CPU_WIDTHS[0] and (cpu.spec(10).d_width or cpu.spec(10).width) == CPU_WIDTHS[1]
+    assert (gpu.width, gpu.d_width or gpu.width) == GPU_WIDTHS and "width" not in gpu.identity()
+    assert cpu.identity()["width"] == CPU_WIDTHS[0]
+    assert GanConfig(out="/tmp/gan", width=48).spec(10) == GanSpec(width=48)
+    assert GanConfig(out="/tmp/gan", d_width=16).spec(10) == GanSpec(width=CPU_WIDTHS[0], d_width=16)
+    assert GanConfig(out="/tmp/gan", width=32, d_width=32).d_width is None  # recorded as "D = G"

@@ -334,3 +334,53 @@ def test_held_out_rows_pick_the_best_epoch_and_patience_stops_the_run(merged, tm
     )
     again = classifier_stage.run(cfg)  # converged below its cap: done, not trained further
     assert again.skipped and again.best_epoch == result.best_epoch
+
+
+def test_the_training_loss_down_weights_synthetic_rows_and_mixes_in_a_teacher():
+    """Issue 40's recipes on the loss: a synthetic row's loss scaled (real rows pull as before), and
+    a teacher's probabilities mixed into every target; without either, plain cross entropy."""
+    from augment.models.classifier_training import TrainingLoss
+
+    torch.manual_seed(0)
+    logits, labels = torch.randn(6, 3), torch.tensor([0, 1, 2, 0, 1, 2])
+    synthetic = torch.tensor([False, False, False, True, True, True])
+    per_row = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    plain = TrainingLoss()(logits, None, labels, synthetic)
+    assert plain == torch.nn.functional.cross_entropy(logits, labels)
+    half = TrainingLoss(synthetic_weight=0.5)(logits, None, labels, synthetic)
+    assert half == pytest.approx(float((per_row[:3].sum() + 0.5 * per_row[3:].sum()) / 6), abs=1e-6)
+    assert TrainingLoss(synthetic_weight=0.5)(logits, None, labels) == plain  # no flags: nothing to weigh
+
+    class Fixed(torch.nn.Module):  # a teacher that always says (0.7, 0.2, 0.1)
+        def forward(self, images):
+            return torch.log(torch.tensor([[0.7, 0.2, 0.1]])).expand(len(images), 3)
+
+    taught = TrainingLoss(teacher=Fixed(), teacher_share=0.25)(logits, torch.zeros(6, 1, 28, 28), labels)
+    soft = -(torch.tensor([0.7, 0.2, 0.1]) * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    assert taught == pytest.approx(float((0.75 * per_row + 0.25 * soft).mean()), abs=1e-6)
+    balanced = balanced_class_weights([300, 6, 0])
+    weighted = TrainingLoss(class_weights=balanced, synthetic_weight=1.0)(logits, None, labels, synthetic)
+    assert weighted == torch.nn.functional.cross_entropy(logits, labels, weight=balanced)
+
+
+def test_synthetic_weight_and_teacher_train_through_ray_and_name_the_run(merged, tmp_path, run_cli):
+    tiny, _, _, folder = merged
+    judge = tmp_path / "teacher"
+    classifier_stage.run(_cfg(merged, judge, epochs=1, workers=1, batch_size=64, real_only=True))
+    settings = dict(epochs=1, workers=1, batch_size=64, max_synthetic=400)
+    plain = classifier_stage.run(_cfg(merged, tmp_path / "plain", **settings))
+    weighted = classifier_stage.run(_cfg(merged, tmp_path / "weighted", synthetic_weight=0.25, **settings))
+    taught = classifier_stage.run(_cfg(merged, tmp_path / "taught", teacher=str(judge), **settings))
+    losses = [json.loads((tmp_path / n / "_manifest.json").read_text())["history"][0]["loss"] for n in ("plain", "weighted", "taught")]  # fmt: skip
+    assert len(set(losses)) == 3 and losses[1] < losses[0]  # down-weighted rows add less loss
+    assert plain.rows == weighted.rows == taught.rows == 800
+    info = {n: json.loads((tmp_path / n / "classifier.json").read_text())["trained_on"] for n in ("weighted", "taught")}
+    assert "synthetic rows weighted 0.25" in info["weighted"] and "soft targets" in info["taught"]
+    run = json.loads((tmp_path / "taught" / "run.json").read_text())["identity"]
+    assert run["teacher"] == json.loads((judge / "classifier.json").read_text())["sha256"]
+    missing = run_cli(
+        "retrain", "--data", folder, "--out", tmp_path / "no-teacher", "--data-root", tiny.root, "--offline",
+        "--teacher", tmp_path / "nowhere",
+    )  # fmt: skip
+    assert_one_line_error(missing, "--teacher")
+    assert not (tmp_path / "no-teacher").exists()

@@ -83,11 +83,12 @@ def _sync_for(device):
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def _default_gan():
-    """The GAN stage's default config and the spec it trains (10 classes)."""
-    from augment.stages.gan.config import GanConfig
+def _default_gan(gpu: bool = False):
+    """The GAN stage's default config and the spec it trains (10 classes) on CPUs or with --gpu."""
+    from augment.stages.gan.config import GanConfig, resolve_widths
 
     cfg = GanConfig.defaults()  # not a built config: its placeholder --out would be resolved
+    cfg.width, cfg.d_width = resolve_widths(cfg.width, cfg.d_width, gpu)
     return cfg, GanConfig.spec(cfg, num_classes=10)
 
 
@@ -99,7 +100,7 @@ def default_gan_step(device, precision: str):
     from augment.models.gan import build_discriminator, build_generator, init_weights, memory_format_for
     from augment.models.gan_step import AUTOCAST_DTYPES, GanStep, make_ema
 
-    cfg, spec = _default_gan()
+    cfg, spec = _default_gan(device.type == "cuda")
     torch.manual_seed(0)
     layout = memory_format_for(spec)
     generator, discriminator = build_generator(spec), build_discriminator(spec)
@@ -128,7 +129,7 @@ def _gan_rate(device, precision: str) -> float:
 
     step, cfg = default_gan_step(device, precision)
     real = (torch.rand(cfg.batch_size, 1, 28, 28, device=device) * 2 - 1).contiguous(
-        memory_format=memory_format_for(_default_gan()[1])
+        memory_format=memory_format_for(_default_gan(device.type == "cuda")[1])
     )
     labels = torch.arange(cfg.batch_size, device=device) % 10
     return cfg.batch_size / _timed(lambda: step(real, labels), GAN_STEPS, _sync_for(device))
@@ -144,7 +145,7 @@ def _generate_probe(gpu: bool) -> dict:
     from augment.models.generator_file import export_generator
     from augment.stages.synthetic.precision_probe import probe
 
-    cfg, spec = _default_gan()
+    cfg, spec = _default_gan(gpu)
     torch.manual_seed(0)
     generator = build_generator(spec)
     generator.apply(init_weights)

@@ -56,6 +56,44 @@ def balanced_class_weights(rows_per_class: list[int]) -> torch.Tensor:
     return counts.sum() / (len(counts) * counts)
 
 
+@dataclass(frozen=True)
+class TrainingLoss:
+    """A training batch's loss: cross entropy on the labels (class-weighted with `class_weights`),
+    with two of the synthetic-data recipes of the literature (issue 40):
+
+    - `synthetic_weight` below 1 down-weights the rows flagged synthetic: each row's loss is scaled
+      by its weight and the batch's mean taken over rows, so real rows pull as hard as without it;
+    - a `teacher` (e.g. the judge) mixes its predicted probabilities into every row's target
+      (knowledge distillation, `teacher_share` of the loss): the control that tells a gain from
+      synthetic digits apart from a gain from the judge's knowledge.
+
+    Without either it is exactly `F.cross_entropy(logits, labels, weight=class_weights)`."""
+
+    class_weights: torch.Tensor | None = None
+    synthetic_weight: float = 1.0
+    teacher: torch.nn.Module | None = None  # in eval mode; called without gradients
+    teacher_share: float = 0.5
+
+    def __call__(self, logits, images, labels, synthetic: torch.Tensor | None = None) -> torch.Tensor:
+        plain = self.teacher is None and (self.synthetic_weight == 1.0 or synthetic is None)
+        if plain:
+            return F.cross_entropy(logits, labels, weight=self.class_weights)
+        per_row = F.cross_entropy(logits, labels, reduction="none")
+        if self.teacher is not None:
+            with torch.no_grad():
+                soft = F.softmax(self.teacher(images).float(), dim=1)
+            soft_loss = -(soft * F.log_softmax(logits, dim=1)).sum(dim=1)
+            per_row = (1 - self.teacher_share) * per_row + self.teacher_share * soft_loss
+        weights = torch.ones_like(per_row)
+        if self.class_weights is not None:
+            weights = self.class_weights[labels]
+        if synthetic is not None and self.synthetic_weight != 1.0:
+            weights = weights * torch.where(synthetic, self.synthetic_weight, 1.0)
+        # normalised as PyTorch's class weights are, by the class weights alone
+        norm = self.class_weights[labels].sum() if self.class_weights is not None else len(labels)
+        return (per_row * weights).sum() / norm
+
+
 def optimizer_for(model: torch.nn.Module, weight_decay: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=0.0, weight_decay=weight_decay)  # lr: set per step by the Schedule
 
@@ -68,24 +106,25 @@ def train_epoch(
     step: int,
     after_batch: Callable[[int], None] = lambda samples: None,
     stop_at_step: int | None = None,
-    class_weights: torch.Tensor | None = None,
+    loss_of: TrainingLoss = TrainingLoss(),
 ) -> EpochStats:
-    """One pass over `batches` (images in [-1, 1] (N, 1, 28, 28), int64 labels); `step` is the
+    """One pass over `batches` (images in [-1, 1] (N, 1, 28, 28), int64 labels, and optionally a
+    bool tensor flagging the synthetic rows); `step` is the
     optimizer steps taken before it, so a resumed run continues the schedule where it stopped.
     `after_batch` receives the samples seen so far (progress, fault injection). At `stop_at_step`
     (a budget of samples seen) training stops and the rest of the pass is only read, so that every
-    rank, and a streaming data source, ends the pass together. `class_weights` weigh each class's
-    rows in the loss (a class-balanced loss)."""
+    rank, and a streaming data source, ends the pass together. `loss_of` is the batch's loss
+    (TrainingLoss: class-balanced, synthetic rows down-weighted, a teacher's soft targets)."""
     started = time.perf_counter()
     model.train()
     first_step = step
     total, samples = None, 0
-    for images, labels in batches:
+    for images, labels, *synthetic in batches:
         if stop_at_step is not None and step >= stop_at_step:
             continue
         for group in optimizer.param_groups:
             group["lr"] = schedule(step)
-        loss = F.cross_entropy(model(images), labels, weight=class_weights)
+        loss = loss_of(model(images), images, labels, *synthetic)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

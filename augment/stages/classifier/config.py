@@ -34,7 +34,7 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     """Retrain the digit classifier on Ray Train, streaming the rows through Ray Data (one classifier run)."""
 
     COMMAND = "retrain"
-    PATHS = ("data", "out", "data_root", "init_from")
+    PATHS = ("data", "out", "data_root", "init_from", "teacher")
 
     data: str = option(REQUIRED, "Training data: a merged, synthetic or real output (a real one: its train split).")
     out: str = option(REQUIRED, "Classifier run folder or URI: checkpoints, metrics, exported classifier.")
@@ -68,6 +68,18 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
     balanced_loss: bool = option(
         False, "Weigh each class's rows by rows / (classes x its rows) in the loss (a long-tail baseline)."
     )
+    # Two recipes of the synthetic-data literature (issue 40): synthetic rows count for less, or
+    # every row's target mixes in a teacher's probabilities (with the judge as teacher and no
+    # synthetic rows it is the control for what the judge alone knows).
+    synthetic_weight: float = option(
+        1.0, "Loss weight of a synthetic row against a real row's 1 (e.g. 0.5 down-weights the digits).", above=0
+    )
+    teacher: str | None = option(
+        None,
+        "A classifier folder (e.g. the judge) whose predicted probabilities are mixed into every row's target "
+        "(knowledge distillation).",
+    )
+    teacher_share: float = option(0.5, "With --teacher: the share of the loss on its soft targets.", above=0, at_most=1)
     # pretrain-then-fine-tune: the optimizer and schedule start afresh
     init_from: str | None = option(
         None,
@@ -108,7 +120,9 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
             f"--samples-seen must be at least one batch ({self.batch_size}; got {self.samples_seen})",
         )
 
-    def identity(self, data_digest: str, init_sha256: str | None = None) -> dict[str, Any]:
+    def identity(
+        self, data_digest: str, init_sha256: str | None = None, teacher_sha256: str | None = None
+    ) -> dict[str, Any]:
         """What makes two runs the same run: more epochs or other workers continue it."""
         keys = (
             "dataset",
@@ -128,6 +142,8 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
         balanced = {"balanced_loss": True} if self.balanced_loss else {}
         fresh = {} if self.synthetic_per_epoch is None else {"synthetic_per_epoch": self.synthetic_per_epoch}
         init = {} if init_sha256 is None else {"init_from": init_sha256}  # the weights, wherever they live
+        weighted = {} if self.synthetic_weight == 1.0 else {"synthetic_weight": self.synthetic_weight}
+        taught = {} if teacher_sha256 is None else {"teacher": teacher_sha256, "teacher_share": self.teacher_share}
         held_out = {"validation_rows": self.held_out_rows(), "patience": self.patience} if self.held_out_rows() else {}
         return {
             "data": data_digest,
@@ -138,7 +154,14 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
             **fresh,
             **init,
             **held_out,
+            **weighted,
+            **taught,
         }
+
+    def flags_sources(self) -> bool:
+        """Whether the trainers need each row's source and id: classic augmentation keys its draws
+        on them; a synthetic weight below 1 weighs by source."""
+        return self.classic_augment or self.synthetic_weight != 1.0
 
     def real_ids_below(self) -> int | None:
         """Real rows with this id or above are the validation rows, never trained on (None: all trained on)."""

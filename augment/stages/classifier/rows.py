@@ -172,8 +172,8 @@ def training_rows(
     groups: list[RowGroup] | None = None,
 ):
     """The Ray Data pipeline the trainers iterate (one epoch of it, given `epoch`, with fresh
-    synthetic rows): image (N, 28, 28) uint8 and label (and, with classic augmentation, what keys
-    each row's draw), one block per Parquet row group and id span.
+    synthetic rows): image (N, 28, 28) uint8 and label (and, with classic augmentation or a synthetic
+    weight, each row's id and source), one block per Parquet row group and id span.
 
     Read with pyarrow in our own tasks rather than `ray.data.read_parquet`: Ray 2.60's Parquet
     source lists the files in a 1-CPU task and reads their footers on a pool of new actors at the
@@ -191,7 +191,7 @@ def training_rows(
         batch_size=1,
         batch_format="pyarrow",
         num_cpus=DATA_TASK_CPUS,
-        fn_kwargs={"uri": dataset.uri, "keys": cfg.classic_augment, "real_below": cfg.real_ids_below() or EVERY_ID},
+        fn_kwargs={"uri": dataset.uri, "keys": cfg.flags_sources(), "real_below": cfg.real_ids_below() or EVERY_ID},
     )
     # Seeded, and reseeded by Ray at every execution (every epoch of one dataset): a new block order
     # each epoch that is the same in every training of the same run (with the ingest's

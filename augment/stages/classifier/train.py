@@ -160,7 +160,7 @@ def _prepare(cfg: ClassifierConfig, label: str) -> ClassifierResult | _Pending:
     refuse_gpu_on_a_cpu_machine(cfg.gpu, cfg.address)
     dataset = open_dataset(cfg.data, what="--data")
     cfg = _with_validation_split(cfg)
-    identity = cfg.identity(_data_digest(dataset, cfg), _init_sha256(cfg))
+    identity = cfg.identity(_data_digest(dataset, cfg), _init_sha256(cfg), _teacher_sha256(cfg))
     selection = select_rows(cfg, dataset)
     cfg = replace(cfg, epochs=cfg.epochs_for(selection.rows))
     done = completed_epochs(
@@ -346,6 +346,16 @@ def _init_sha256(cfg: ClassifierConfig) -> str | None:
         raise AugmentError(f"--init-from {cfg.init_from}: {first_line(exc)}") from None
 
 
+def _teacher_sha256(cfg: ClassifierConfig) -> str | None:
+    """The teacher's digest (--teacher), checked readable before any Ray work."""
+    if cfg.teacher is None:
+        return None
+    try:
+        return read_classifier_info(cfg.teacher)["sha256"]
+    except (AugmentError, OSError) as exc:
+        raise AugmentError(f"--teacher {cfg.teacher}: {first_line(exc)}") from None
+
+
 def _trained_on(cfg: ClassifierConfig) -> str:
     what = "real rows of " if cfg.real_only else "synthetic rows of " if cfg.synthetic_only else ""
     return (
@@ -353,6 +363,8 @@ def _trained_on(cfg: ClassifierConfig) -> str:
         + cfg.data
         + (" with classic augmentation" if cfg.classic_augment else "")
         + (f", starting from {cfg.init_from}" if cfg.init_from else "")
+        + (f", synthetic rows weighted {cfg.synthetic_weight:g}" if cfg.synthetic_weight != 1.0 else "")
+        + (f", {cfg.teacher_share:.0%} of the loss on {cfg.teacher}'s soft targets" if cfg.teacher else "")
     )
 
 
@@ -362,7 +374,8 @@ def unless_current(cfg: ClassifierConfig) -> ClassifierConfig:
     survives a new generation, whose merged real/ files are the same."""
     dataset = open_dataset(cfg.data, what="--data")
     resolved = _with_validation_split(cfg)  # the identity names the held-out rows as counted
-    current = run_info(cfg.out).get("identity") == resolved.identity(_data_digest(dataset, cfg), _init_sha256(cfg))
+    identity = resolved.identity(_data_digest(dataset, cfg), _init_sha256(cfg), _teacher_sha256(cfg))
+    current = run_info(cfg.out).get("identity") == identity
     return replace(cfg, overwrite=not current)
 
 

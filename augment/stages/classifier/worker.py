@@ -23,11 +23,12 @@ from augment.core.ray_train import (
     write_checkpoint_meta,
 )
 from augment.models.checkpoint import save_state
-from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy, test_scores
+from augment.models.classifier import ClassifierSpec, DigitClassifier, accuracy, fuse_for_inference, test_scores
 from augment.models.classifier_file import load_classifier
 from augment.models.classifier_training import (
     BestEpoch,
     Schedule,
+    TrainingLoss,
     balanced_class_weights,
     optimizer_for,
     train_epoch,
@@ -76,7 +77,8 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -
             best.restore(state.get("best"))
     elif cfg.init_from:
         model.load_state_dict(load_classifier(cfg.init_from, device)[0].state_dict())
-    run = _Run(cfg, job, worker, progress, ray.train.torch.prepare_model(model, move_to_device=device), optimizer)
+    ddp_model = ray.train.torch.prepare_model(model, move_to_device=device)
+    run = _Run(cfg, job, worker, progress, ddp_model, optimizer, training_loss(cfg, job["per_label"], device))
     test = digits_on_device(job["test"], device) if worker.rank == 0 else None
     validation = digits_on_device(job["validation"], device) if best is not None else None  # every rank
     for epoch in range(first_epoch, cfg.epochs + 1):
@@ -98,6 +100,19 @@ def _train_run(cfg: ClassifierConfig, job: dict, worker, progress, index: int) -
         ray.train.report({k: v for k, v in row.items() if v is not None and not isinstance(v, list)})
         if stop:
             break
+
+
+def training_loss(cfg: ClassifierConfig, per_label: list[int], device) -> TrainingLoss:
+    """The run's loss: class-balanced (--balanced-loss), synthetic rows weighted, a teacher's soft targets."""
+    teacher = None
+    if cfg.teacher:  # folded BatchNorm, eval mode: the teacher only infers
+        teacher = fuse_for_inference(load_classifier(cfg.teacher, torch.device("cpu"))[0]).to(device)
+    return TrainingLoss(
+        class_weights=balanced_class_weights(per_label).to(device) if cfg.balanced_loss else None,
+        synthetic_weight=cfg.synthetic_weight,
+        teacher=teacher,
+        teacher_share=cfg.teacher_share,
+    )
 
 
 def _validate(model, validation, best: BestEpoch | None, epoch: int, row: dict) -> bool:
@@ -134,6 +149,7 @@ class _Run:
     progress: Any
     ddp_model: torch.nn.Module
     optimizer: torch.optim.Optimizer
+    loss_of: TrainingLoss
 
     def epoch(self, shard, epoch: int, step: int) -> tuple[dict, int]:
         cfg, world, device = self.cfg, self.worker.world, self.worker.device
@@ -142,13 +158,16 @@ class _Run:
             drop_last=True,
             local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, self.job["rows"]),
             local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + self.worker.rank,
-            collate_fn=_Collate(augment_seed=cfg.seed if cfg.classic_augment else None, epoch=epoch),
+            collate_fn=_Collate(
+                augment_seed=cfg.seed if cfg.classic_augment else None,
+                epoch=epoch,
+                flag_synthetic=cfg.synthetic_weight != 1.0,
+            ),
             # on a GPU the next batches are read and collated while it computes; on 2 CPUs a second
             # batch in flight only competes with the trainer for the same cores
             prefetch_batches=2 if device.type == "cuda" else 1,
         )
         schedule = schedule_for(cfg, self.job["rows"])
-        weights = balanced_class_weights(self.job["per_label"]).to(device) if cfg.balanced_loss else None
         stats = train_epoch(
             self.ddp_model,
             self.optimizer,
@@ -157,7 +176,7 @@ class _Run:
             step,
             after_batch=self._after_batch(epoch),
             stop_at_step=cfg.steps(),
-            class_weights=weights,
+            loss_of=self.loss_of,
         )
         row = {
             "epoch": epoch,
@@ -215,7 +234,8 @@ def _checkpoint(cfg, model, optimizer, epoch: int, step: int, history: list, bes
 
 
 class _Collate(NumpyBatchCollateFn):
-    """numpy batch from Ray Data -> (uint8 images (N, 28, 28), int64 labels, augmentation keys or None).
+    """numpy batch from Ray Data -> (uint8 images (N, 28, 28), int64 labels, augmentation keys or None,
+    bool synthetic flags or None).
 
     No tensor arithmetic here: Ray runs the collate function in its prefetch thread, and the first
     parallel torch op in a thread gives it an OpenMP team of its own. Two teams on two CPUs make
@@ -223,10 +243,10 @@ class _Collate(NumpyBatchCollateFn):
     thousands of small parallel regions of every step (measured: ~130% CPU and ~3,500 context
     switches/s in the training process instead of ~190%). The arithmetic happens in `on_trainer`."""
 
-    def __init__(self, augment_seed: int | None = None, epoch: int = 0):
-        self.augment_seed, self.epoch = augment_seed, epoch
+    def __init__(self, augment_seed: int | None = None, epoch: int = 0, flag_synthetic: bool = False):
+        self.augment_seed, self.epoch, self.flag_synthetic = augment_seed, epoch, flag_synthetic
 
-    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None]:
+    def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None, torch.Tensor | None]:
         images = torch.from_numpy(np.array(batch["image"], dtype=np.uint8))  # Ray hands out read-only views
         labels = torch.from_numpy(batch["label"].astype(np.int64))
         keys = None
@@ -234,17 +254,18 @@ class _Collate(NumpyBatchCollateFn):
             from augment.stages.classifier.classic_augment import row_keys
 
             keys = row_keys(self.augment_seed, self.epoch, batch["synthetic"], batch["id"])
-        return images, labels, keys
+        synthetic = torch.from_numpy(batch["synthetic"].astype(bool)) if self.flag_synthetic else None
+        return images, labels, keys, synthetic
 
 
-def on_trainer(batches, device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def on_trainer(batches, device) -> Iterator[tuple[torch.Tensor, ...]]:
     """The training thread's side of _Collate: classic augmentation on whole batches
     (classic_augment.py; each row distorted by a draw keyed on (seed, epoch, source, id):
     reproducible, and new every epoch), then images in [-1, 1] (N, 1, 28, 28) on the device.
     On a GPU the uint8 batch is copied first (pinned, asynchronous: 784 bytes a row instead of
-    3,136 as floats) and distorted there."""
+    3,136 as floats) and distorted there. The synthetic flags, where collated, come along."""
     cuda = device.type == "cuda"
-    for images, labels, keys in batches:
+    for images, labels, keys, synthetic in batches:
         if cuda:
             images = images.pin_memory().to(device, non_blocking=True)
             labels = labels.pin_memory().to(device, non_blocking=True)
@@ -252,4 +273,5 @@ def on_trainer(batches, device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
             from augment.stages.classifier.classic_augment import augment_batch
 
             images = augment_batch(images, keys)
-        yield mnist.to_gan_range(images.to(device)).unsqueeze(1), labels.to(device)
+        inputs = mnist.to_gan_range(images.to(device)).unsqueeze(1)
+        yield (inputs, labels.to(device)) if synthetic is None else (inputs, labels.to(device), synthetic.to(device))

@@ -14,7 +14,12 @@ FOLDER = "gan"
 ARCHS = ("dcgan", "sagan", "mlp")  # models/gan.py builds each
 LOSSES = ("bce", "hinge")
 CPU_EPOCHS, GPU_EPOCHS = 20, 30
-DEFAULT = {"width": 64, "d_width": None}
+# (G width, D width) when --width is not given. On CPUs the GAN is most of the default run's time
+# and runs near the machine's matmul rate, so only fewer FLOPs make it faster: 32x24 costs 32 MFLOP
+# per training sample against 64x64's 168 and held the quality bars better per FLOP than the wider
+# points measured (benchmarks/RESULTS.md, "Quality per FLOP of the GAN"). A GPU affords the wide one.
+CPU_WIDTHS, GPU_WIDTHS = (32, 24), (64, 64)
+LEGACY_WIDTH = 64  # the width before --width had per-device defaults: runs made then keep their identity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,13 +45,18 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
     real_per_class: PerClass | None = option(None, REAL_PER_CLASS_HELP, parse=parse_per_class)
     seed: int = option(0, "Seed for weights, shuffling and noise.")
     latent_dim: int = option(128, "Noise dimensions.", at_least=1)
-    width: int = option(
-        64,
+    width: int | None = option(
+        None,
         "Channels of G's last and D's first conv (each doubles once per resolution step); a conv GAN's FLOPs "
-        "grow with its square.",
+        f"grow with its square (default {CPU_WIDTHS[0]} on CPUs, {GPU_WIDTHS[0]} with --gpu).",
         at_least=4,
     )
-    d_width: int | None = option(None, "D's own width (default: --width); D is most of a step's FLOPs.", at_least=4)
+    d_width: int | None = option(
+        None,
+        f"D's own width; D is most of a step's FLOPs (default: --width if given, else {CPU_WIDTHS[1]} on CPUs, "
+        f"{GPU_WIDTHS[1]} with --gpu).",
+        at_least=4,
+    )
     lr: float = option(2e-4, "Adam learning rate for G and D.", above=0)
     beta1: float = option(0.5, "Adam beta1 for G and D.", at_least=0, below=1)
     beta2: float = option(0.999, "Adam beta2 for G and D.", at_least=0, below=1)
@@ -75,6 +85,9 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
     def __post_init__(self) -> None:
         if self.epochs is None:
             object.__setattr__(self, "epochs", GPU_EPOCHS if self.gpu else CPU_EPOCHS)
+        width, d_width = resolve_widths(self.width, self.d_width, self.gpu)
+        object.__setattr__(self, "width", width)
+        object.__setattr__(self, "d_width", d_width)
         super().__post_init__()
         check_training_options(self)
         check_training_subset(self.limit, self.real_per_class, self.batch_size)
@@ -113,7 +126,16 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
         # absent at their defaults: runs made before these options keep their identity
         widths = {
             key: getattr(self, key)
-            for key, default in (("width", 64), ("d_width", None))
+            for key, default in (("width", LEGACY_WIDTH), ("d_width", None))
             if getattr(self, key) != default
         }
         return {**{key: getattr(self, key) for key in keys}, "real_per_class": recorded(self.real_per_class), **widths}
+
+
+def resolve_widths(width: int | None, d_width: int | None, gpu: bool) -> tuple[int, int | None]:
+    """(G width, D width or None where D has G's): the device's default pair unless --width is given;
+    --d-width alone changes only D."""
+    default_g, default_d = GPU_WIDTHS if gpu else CPU_WIDTHS
+    if width is None:
+        width, d_width = default_g, default_d if d_width is None else d_width
+    return width, None if d_width == width else d_width
