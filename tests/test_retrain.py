@@ -371,7 +371,8 @@ def test_synthetic_weight_and_teacher_train_through_ray_and_name_the_run(merged,
     plain = classifier_stage.run(_cfg(merged, tmp_path / "plain", **settings))
     weighted = classifier_stage.run(_cfg(merged, tmp_path / "weighted", synthetic_weight=0.25, **settings))
     taught = classifier_stage.run(_cfg(merged, tmp_path / "taught", teacher=str(judge), **settings))
-    losses = [json.loads((tmp_path / n / "_manifest.json").read_text())["history"][0]["loss"] for n in ("plain", "weighted", "taught")]  # fmt: skip
+    history = lambda name: json.loads((tmp_path / name / "_manifest.json").read_text())["history"]  # noqa: E731
+    losses = [history(name)[0]["loss"] for name in ("plain", "weighted", "taught")]
     assert len(set(losses)) == 3 and losses[1] < losses[0]  # down-weighted rows add less loss
     assert plain.rows == weighted.rows == taught.rows == 800
     info = {n: json.loads((tmp_path / n / "classifier.json").read_text())["trained_on"] for n in ("weighted", "taught")}
