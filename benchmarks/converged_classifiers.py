@@ -1,16 +1,20 @@
-"""Classifiers trained to convergence (issue 40): where do real only and real + classic land when
-each run holds out the real split's last 5,000 rows, exports its best epoch and stops after
---patience epochs without a better one, instead of stopping at a budget of ~4 epochs?
+"""Classifiers trained to convergence, and issue 40's arms: what are the synthetic digits worth
+against real + classic when every run holds out the real split's last 5,000 rows, exports its best
+epoch and stops after --patience epochs without a better one?
 
     AUGMENT_DATA_ROOT=DIR python benchmarks/converged_classifiers.py --work DIR \\
-        [--variants real-only,real+classic] [--seeds 0,1] [--cap 30] [--patience 3] [--workers 1]
+        [--data RUN/merged --judge RUN/judge] [--arms real-only,real+classic,syn25,...] \\
+        [--seeds 0,1] [--cap 30] [--patience 3] [--workers 1] [--retrain-options "--lr-decay 0.85"]
 
-Exports the real MNIST split once (`augment data export`), then per variant and seed
-`augment retrain --data WORK/real --real-only [--classic-augment] --validation-rows 5000
---patience P --epochs CAP --seed S`, timed. One JSON line per run, on stdout and appended to
+Without --data: the real MNIST split, exported once (`augment data export`); arms with synthetic
+rows need --data (a merged dataset) and the soft-target arms --judge. Per arm and seed (seeds are
+paired: the same seed, the same initial weights) `augment retrain --validation-rows 5000 --patience
+P --epochs CAP --seed S` with the arm's options (ARMS below); `syn25-finetune` trains `syn25`'s
+options, then fine-tunes its best epoch on the real rows (real + classic, a tenth of the peak
+learning rate, the same patience). One JSON line per run, on stdout and appended to
 WORK/results.jsonl as it finishes: epochs trained, best epoch, whether it converged, validation and
-test accuracy (test scored once, on the best epoch), test errors, minutes. Then, per seed shared by
-both variants, the paired difference.
+test accuracy (test scored once, on the best epoch), test errors, minutes. Then each arm's paired
+difference against real + classic over the seeds both have: mean, standard error, test errors.
 """
 
 from __future__ import annotations
@@ -24,7 +28,31 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = {"real-only": [], "real+classic": ["--classic-augment"]}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from augment.stages.report.tables import paired_difference  # noqa: E402
+
+REAL_TRAINED = 55_000  # MNIST's train split less the 5,000 validation rows
+
+
+def synthetic_share(share: float) -> list[str]:
+    """Options for `share` of every epoch's rows synthetic (fresh ones each epoch): real rows fixed."""
+    return ["--synthetic-per-epoch", str(round(REAL_TRAINED * share / (1 - share)))]
+
+
+CLASSIC = ["--classic-augment"]
+ARMS = {
+    "real-only": ["--real-only"],
+    "real+classic": ["--real-only", *CLASSIC],
+    "syn10": [*CLASSIC, *synthetic_share(0.10)],
+    "syn25": [*CLASSIC, *synthetic_share(0.25)],
+    "syn50": [*CLASSIC, *synthetic_share(0.50)],
+    "syn25-weight0.5": [*CLASSIC, *synthetic_share(0.25), "--synthetic-weight", "0.5"],
+    "syn25-soft": [*CLASSIC, *synthetic_share(0.25), "--teacher", "{judge}"],
+    "distill": ["--real-only", *CLASSIC, "--teacher", "{judge}"],  # the judge's knowledge, no synthetic rows
+    "syn25-finetune": [*CLASSIC, *synthetic_share(0.25)],  # then a real-only fine-tune (fine_tune below)
+}
+BASELINE = "real+classic"
 
 
 def augment(*args: str) -> None:
@@ -37,52 +65,79 @@ def host() -> str:
     return f"{name}, {os.cpu_count()} CPUs"
 
 
+def retrain(data: Path, out: Path, options: list[str], seed: int, args) -> dict:
+    augment(
+        "retrain", "--data", str(data), "--out", str(out), *options, "--validation-rows", "5000",
+        "--patience", str(args.patience), "--epochs", str(args.cap), "--seed", str(seed),
+        "--workers", str(args.workers), *args.retrain_options.split(), "--offline",
+    )  # fmt: skip
+    return json.loads((out / "_manifest.json").read_text())
+
+
+def fine_tune(data: Path, start: Path, seed: int, args) -> dict:
+    """The arm's best epoch fine-tuned on real rows with classic augmentation at a tenth of the peak rate."""
+    lr = 3e-4 if "--lr" not in args.retrain_options else None
+    options = ["--real-only", *CLASSIC, "--init-from", str(start), *(["--lr", str(lr)] if lr else [])]
+    return retrain(data, start.with_name(start.name + "-finetuned"), options, seed, args)
+
+
+def run_arm(arm: str, seed: int, data: Path, args) -> dict:
+    out = args.work / f"{arm}-seed{seed}"
+    started = time.perf_counter()
+    options = [option.format(judge=args.judge) for option in ARMS[arm]]
+    done = retrain(data, out, options, seed, args)
+    if arm.endswith("-finetune"):
+        done = fine_tune(data, out, seed, args)
+    return {
+        "host": host(),
+        "arm": arm,
+        "seed": seed,
+        "cap": args.cap,
+        "patience": args.patience,
+        "retrain_options": args.retrain_options,
+        "epochs": done["epochs"],
+        "best_epoch": done["best_epoch"],
+        "converged": done["converged"],
+        "validation_accuracy": done["validation_accuracy"],
+        "test_accuracy": done["test_accuracy"],
+        "test_errors": round((1 - done["test_accuracy"]) * 10_000),
+        "minutes": round((time.perf_counter() - started) / 60, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", required=True, type=Path)
-    parser.add_argument("--variants", default="real-only,real+classic")
+    parser.add_argument("--data", type=Path, help="a merged dataset (default: the real split, exported)")
+    parser.add_argument("--judge", type=Path, help="the teacher of the soft-target arms")
+    parser.add_argument("--arms", default="real-only,real+classic")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--cap", type=int, default=30)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--retrain-options", default="", help="more `augment retrain` options for every run")
     args = parser.parse_args()
-    work: Path = args.work
-    work.mkdir(parents=True, exist_ok=True)
-    real = work / "real"
-    augment("data", "export", "--out", str(real), "--offline")
+    args.work.mkdir(parents=True, exist_ok=True)
+    data = args.data
+    if data is None:
+        data = args.work / "real"
+        augment("data", "export", "--out", str(data), "--offline")
     results = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
-        for variant in args.variants.split(","):
-            out = work / f"{variant}-seed{seed}"
-            started = time.perf_counter()
-            augment(
-                "retrain", "--data", str(real), "--out", str(out), "--real-only", *VARIANTS[variant],
-                "--validation-rows", "5000", "--patience", str(args.patience), "--epochs", str(args.cap),
-                "--seed", str(seed), "--workers", str(args.workers), "--offline",
-            )  # fmt: skip
-            done = json.loads((out / "_manifest.json").read_text())
-            row = {
-                "host": host(),
-                "variant": variant,
-                "seed": seed,
-                "cap": args.cap,
-                "patience": args.patience,
-                "epochs": done["epochs"],
-                "best_epoch": done["best_epoch"],
-                "converged": done["converged"],
-                "validation_accuracy": done["validation_accuracy"],
-                "test_accuracy": done["test_accuracy"],
-                "test_errors": round((1 - done["test_accuracy"]) * 10_000),
-                "minutes": round((time.perf_counter() - started) / 60, 1),
-            }
-            results[variant, seed] = row
+        for arm in args.arms.split(","):
+            row = run_arm(arm, seed, data, args)
+            results[arm, seed] = row
             print(json.dumps(row), flush=True)
-            with open(work / "results.jsonl", "a") as log:
+            with open(args.work / "results.jsonl", "a") as log:
                 log.write(json.dumps(row) + "\n")
-    pairs = [s for (v, s) in results if v == "real+classic" and ("real-only", s) in results]
-    for seed in pairs:
-        difference = results["real+classic", seed]["test_accuracy"] - results["real-only", seed]["test_accuracy"]
-        print(f"seed {seed}: real + classic - real only = {difference * 100:+.2f} pt", flush=True)
+    for arm in dict.fromkeys(a for a, _ in results if a != BASELINE):
+        seeds = sorted(s for a, s in results if a == arm and (BASELINE, s) in results)
+        if seeds:
+            runs, baseline = ([results[name, s]["test_accuracy"] for s in seeds] for name in (arm, BASELINE))
+            pair = paired_difference(runs, baseline, 10_000)
+            error = "unknown (1 seed)" if pair["standard_error"] is None else f"{pair['standard_error'] * 100:.2f} pt"
+            print(f"{arm} - {BASELINE}: {pair['mean_difference'] * 100:+.2f} pt, standard error {error}, "
+                  f"test errors {pair['errors']} vs {pair['baseline_errors']} (seeds {seeds})", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
