@@ -61,13 +61,13 @@ def test_the_judges_filter_and_the_curve_runs_add_their_work():
         seconds = stage_seconds(**RUN, speed=SPEED, min_confidence=min_confidence, temperature=temperature)
         return _work(seconds, "synthetic", GENERATE_START_S) / base_work
 
-    assert draws(0.9, 2.0) == pytest.approx(1 / 0.721)  # measured points
-    assert draws(0.99, 2.0) == pytest.approx(1 / 0.578)
-    assert draws(0.9, 1.75) == pytest.approx(1 / ((0.878 + 0.721) / 2))  # between temperatures
+    assert draws(0.9, 2.0) == pytest.approx(1 / 0.701)  # measured points
+    assert draws(0.99, 2.0) == pytest.approx(1 / 0.561)
+    assert draws(0.9, 1.75) == pytest.approx(1 / ((0.853 + 0.701) / 2))  # between temperatures
     assert draws(0.5, 2.0) == draws(0.9, 2.0)  # below the measured thresholds: the lowest counts
     # Between thresholds, by strictness -log10(1 - c): 0.995 lies log10(2) of the way from 0.99 to 0.999.
     share = math.log10(2)
-    assert draws(0.995, 2.0) == pytest.approx(1 / (0.578 + (0.409 - 0.578) * share))
+    assert draws(0.995, 2.0) == pytest.approx(1 / (0.561 + (0.394 - 0.561) * share))
     assert draws(0.99, 2.0) < draws(0.99, 2.5) < draws(0.999, 2.5)  # stricter or hotter: more draws
     assert stage_seconds(**RUN, speed=SPEED, temperature=2.0) == base  # no filter: every first draw is a row
     curve = stage_seconds(**RUN, speed=SPEED, curve_runs=2)

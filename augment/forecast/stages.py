@@ -16,7 +16,10 @@ from augment.stages.classifier.plan import GAIN_VARIANTS, SCORER_SEEDS
 
 # Calibrated on an AMD EPYC (Zen 1, AVX2, 2 vCPUs) with `augment run --n 100000 --epochs 1
 # --classifier-epochs 1`: stage rate on Ray / plain-loop rate, and the seconds outside epochs.
-GAN_EFFICIENCY = 0.88  # 316 samples/s on 2 DDP workers against 360 in one process
+# 316 samples/s on 2 DDP workers against 360 in one process for the 64x64 GAN; the default CPU GAN
+# (32x24) does a quarter of the arithmetic per step, so the fixed costs of a step (all-reduce,
+# Python) weigh more: 2,012 against 2,691 (AMD EPYC Zen 4, 2 vCPUs, benchmarks/RESULTS.md).
+GAN_EFFICIENCY = 0.75
 GAN_START_S = 25.0
 JUDGE_EFFICIENCY = 0.83  # ~2,000 samples/s against 2,420; its test pass after every epoch is in the start-up
 JUDGE_START_S = 40.0
@@ -31,14 +34,15 @@ FIT_START_S = 29.0  # a Ray Train fit() outside its epochs: worker group, Ray Da
 # The classifier stage trains all its classifiers in one worker group (one fit()); each run then
 # costs only its own Ray Data pipeline start, checkpoints and export (5 runs in ~22 s outside epochs, tiny data).
 CLASSIFIER_RUN_START_S = 2.0
-# Draws the judge's filter keeps, by --min-confidence then sampling temperature (the default run's
-# 20-epoch GAN and judge, 20,000 first draws each: benchmarks/filter_kept.py, benchmarks/RESULTS.md):
-# generation makes 1 / kept draws per row.
+# Draws the judge's filter keeps, by --min-confidence then sampling temperature (the default CPU
+# run's 20-epoch 32x24 GAN and its judge, 20,000 first draws each: benchmarks/filter_kept.py,
+# benchmarks/RESULTS.md; the 64x64 GAN kept within 2 points of these): generation makes 1 / kept
+# draws per row.
 FILTER_KEPT = {
-    0.9: {1.0: 0.973, 1.5: 0.878, 2.0: 0.721, 2.5: 0.571, 3.0: 0.453},
-    0.95: {1.0: 0.965, 1.5: 0.852, 2.0: 0.681, 2.5: 0.524, 3.0: 0.408},
-    0.99: {1.0: 0.937, 1.5: 0.779, 2.0: 0.578, 2.5: 0.419, 3.0: 0.306},
-    0.999: {1.0: 0.858, 1.5: 0.628, 2.0: 0.409, 2.5: 0.268, 3.0: 0.178},
+    0.9: {1.0: 0.962, 1.5: 0.853, 2.0: 0.701, 2.5: 0.559, 3.0: 0.445},
+    0.95: {1.0: 0.951, 1.5: 0.828, 2.0: 0.660, 2.5: 0.513, 3.0: 0.396},
+    0.99: {1.0: 0.919, 1.5: 0.752, 2.0: 0.561, 2.5: 0.406, 3.0: 0.297},
+    0.999: {1.0: 0.837, 1.5: 0.603, 2.0: 0.394, 2.5: 0.250, 3.0: 0.168},
 }
 # --gpu: not measured on a GPU yet (no GPU here); rates from the GPU benchmarks, per GPU.
 GPU_RATES = {"gan": 20_000.0, "judge": 30_000.0, "generate": 100_000.0, "classifier": 30_000.0, "classic": 30_000.0}
