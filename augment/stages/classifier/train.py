@@ -338,22 +338,21 @@ def _chosen_epoch(state: dict, history: list[dict], num_classes: int) -> tuple[D
 
 def _init_sha256(cfg: ClassifierConfig) -> str | None:
     """The starting weights' digest (--init-from), checked readable before any Ray work."""
-    if cfg.init_from is None:
-        return None
-    try:
-        return read_classifier_info(cfg.init_from)["sha256"]
-    except (AugmentError, OSError) as exc:
-        raise AugmentError(f"--init-from {cfg.init_from}: {first_line(exc)}") from None
+    return _weights_sha256(cfg.init_from, "--init-from")
 
 
 def _teacher_sha256(cfg: ClassifierConfig) -> str | None:
     """The teacher's digest (--teacher), checked readable before any Ray work."""
-    if cfg.teacher is None:
+    return _weights_sha256(cfg.teacher, "--teacher")
+
+
+def _weights_sha256(folder: str | None, option: str) -> str | None:
+    if folder is None:
         return None
     try:
-        return read_classifier_info(cfg.teacher)["sha256"]
+        return read_classifier_info(folder)["sha256"]
     except (AugmentError, OSError) as exc:
-        raise AugmentError(f"--teacher {cfg.teacher}: {first_line(exc)}") from None
+        raise AugmentError(f"{option} {folder}: {first_line(exc)}") from None
 
 
 def _trained_on(cfg: ClassifierConfig) -> str:
