@@ -84,14 +84,12 @@ class TrainingLoss:
                 soft = F.softmax(self.teacher(images).float(), dim=1)
             soft_loss = -(soft * F.log_softmax(logits, dim=1)).sum(dim=1)
             per_row = (1 - self.teacher_share) * per_row + self.teacher_share * soft_loss
-        weights = torch.ones_like(per_row)
-        if self.class_weights is not None:
-            weights = self.class_weights[labels]
+        by_class = torch.ones_like(per_row) if self.class_weights is None else self.class_weights[labels]
+        weights = by_class
         if synthetic is not None and self.synthetic_weight != 1.0:
-            weights = weights * torch.where(synthetic, self.synthetic_weight, 1.0)
+            weights = by_class * torch.where(synthetic, self.synthetic_weight, 1.0)
         # normalised as PyTorch's class weights are, by the class weights alone
-        norm = self.class_weights[labels].sum() if self.class_weights is not None else len(labels)
-        return (per_row * weights).sum() / norm
+        return (per_row * weights).sum() / by_class.sum()
 
 
 def optimizer_for(model: torch.nn.Module, weight_decay: float) -> torch.optim.Optimizer:
