@@ -199,7 +199,7 @@ def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None) -> d
     return stage_seconds(
         n=cfg.n,
         gan_epochs=cfg.gan_epochs(),
-        gan_images=cfg.limit or 60_000,
+        gan_images=cfg.model_rows() or 60_000,
         classifier_epochs=cfg.classifier_epochs,
         merge_synthetic=cfg.merge_synthetic,
         seeds=cfg.seeds,

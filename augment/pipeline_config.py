@@ -12,7 +12,13 @@ from typing import Any
 from augment.core import storage
 from augment.core.errors import require
 from augment.core.options import DataOptions, StageConfig, default_of, option, option_fields, parse_names, restated
-from augment.stages.classifier.config import CPU_EPOCH_CAP, GPU_EPOCH_CAP, ClassifierRunsConfig
+from augment.stages.classifier.config import (
+    CPU_EPOCH_CAP,
+    GPU_EPOCH_CAP,
+    REAL_TRAIN_ROWS,
+    ClassifierRunsConfig,
+    default_held_out,
+)
 from augment.stages.gan.config import CPU_EPOCHS, GPU_EPOCHS, GanConfig
 from augment.stages.judge.config import JudgeConfig
 from augment.stages.merged.config import MergedConfig
@@ -81,7 +87,7 @@ class PipelineConfig(StageConfig, DataOptions):
     n: int = same_as(SyntheticConfig, "n")
     epochs: int | None = same_as(GanConfig, "epochs")
     arch: str = same_as(GanConfig, "arch")
-    limit: int | None = same_as(GanConfig, "limit", every_stage=True)  # the GAN and the judge
+    limit: int | None = same_as(GanConfig, "limit", every_stage=True)  # the GAN and the judge: model_rows()
     seed: int = same_as(GanConfig, "seed", every_stage=True)  # every stage with a seed
     min_confidence: float = same_as(SyntheticConfig, "min_confidence")
     temperature: float = same_as(SyntheticConfig, "temperature")
@@ -127,6 +133,16 @@ class PipelineConfig(StageConfig, DataOptions):
 
     def gan_epochs(self) -> int:
         return self.epochs
+
+    def model_rows(self) -> int | None:
+        """The real rows the GAN and the judge train on: the first --limit, and never the rows the
+        classifiers hold out to pick their best epoch. A judge that saw them would grade its own
+        training rows there (it filters the synthetic rows and can teach), and the GAN's digits would
+        carry them into every synthetic variant's choice of epoch. None: the whole split."""
+        held_out = default_held_out(REAL_TRAIN_ROWS) if self.validation_rows is None else self.validation_rows
+        if not held_out:
+            return self.limit
+        return min(self.limit or REAL_TRAIN_ROWS, REAL_TRAIN_ROWS - held_out)
 
     def identity(self) -> dict[str, Any]:
         keys = (
@@ -192,8 +208,8 @@ def _wiring(cfg: PipelineConfig, stage: str, workers: int) -> dict:
     where = {name: folder_of(cfg.out, name) for name in STAGES}
     return {
         "real": {"out": where["real"]},
-        "gan": {"out": where["gan"], "workers": workers},
-        "judge": {"out": where["judge"], "workers": workers},
+        "gan": {"out": where["gan"], "workers": workers, "limit": cfg.model_rows()},
+        "judge": {"out": where["judge"], "workers": workers, "limit": cfg.model_rows()},
         "synthetic": {"checkpoint": where["gan"], "judge": where["judge"], "out": where["synthetic"]},
         "merged": {"real": where["real"], "synthetic": where["synthetic"], "out": where["merged"]},
         "classifier": {

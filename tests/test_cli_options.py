@@ -63,6 +63,21 @@ def test_the_runs_stage_configs_carry_its_options():
     assert stage_config(cfg, "report", 2).classifiers == "/tmp/run/classifier"
 
 
+def test_the_runs_gan_and_judge_never_train_on_the_classifiers_validation_rows():
+    # the default run holds out MNIST's last 5,000 train rows to pick each classifier's best epoch
+    for options, rows in (
+        ({}, 55_000),
+        ({"limit": 58_000}, 55_000),
+        ({"limit": 1_000}, 1_000),
+        ({"validation_rows": 10_000}, 50_000),
+        ({"validation_rows": 0}, None),  # no held-out rows: the whole split, as --limit says
+        ({"validation_rows": 0, "limit": 58_000}, 58_000),
+    ):
+        cfg = PipelineConfig(out="/tmp/run", **options)
+        assert (stage_config(cfg, "gan", 2).limit, stage_config(cfg, "judge", 2).limit) == (rows, rows), options
+    assert stage_config(PipelineConfig(out="/tmp/run"), "classifier", 2).validation_rows is None  # its own 5,000
+
+
 def test_bounds_live_with_the_declaration():
     with pytest.raises(AugmentError, match=r"--temperature must be in \(0, 3\] \(got 5\)"):
         SyntheticConfig(checkpoint="g", out="o", n=10, temperature=5)
