@@ -26,7 +26,12 @@ class JudgeConfig(StageConfig, DataOptions, ComputeOptions):
     lr: float = option(3e-3, "Peak AdamW learning rate, after a short warm-up.", above=0)
     lr_decay: float = option(0.5, "Learning-rate factor per 60,000 samples seen.", above=0, at_most=1)
     weight_decay: float = option(1e-4, "AdamW weight decay.", at_least=0)
-    limit: int | None = option(None, "Train on the first N images only (quick runs).", at_least=1)
+    limit: int | None = option(
+        None,
+        "Train on the first N images only (quick runs). `augment run` trains on 55,000 at most: the last 5,000 are "
+        "its classifiers' validation rows.",
+        at_least=1,
+    )
     # low-data regime: the same images as the low-data GAN
     real_per_class: PerClass | None = option(None, REAL_PER_CLASS_HELP, parse=parse_per_class)
     seed: int = option(0, "Seed for weights, shuffling and noise.")
