@@ -4,7 +4,7 @@ epoch and stops after --patience epochs without a better one?
 
     AUGMENT_DATA_ROOT=DIR python benchmarks/converged_classifiers.py --work DIR \\
         [--data RUN/merged --judge RUN/judge] [--arms real-only,real+classic,syn25,...] \\
-        [--seeds 0,1] [--cap 30] [--patience 3] [--workers 1] [--retrain-options "--lr-decay 0.85"]
+        [--seeds 0,1] [--cap 30] [--patience 3] [--workers 1] [--retrain-options "--lr-decay 0.85"] [--real-rows 55000]
 
 Without --data: the real MNIST split, exported once (`augment data export`); arms with synthetic
 rows need --data (a merged dataset) and the soft-target arms --judge. Per arm and seed (seeds are
@@ -32,25 +32,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from augment.stages.report.tables import paired_difference  # noqa: E402
 
-REAL_TRAINED = 55_000  # MNIST's train split less the 5,000 validation rows
+REAL_TRAINED = 55_000  # MNIST's train split less the 5,000 validation rows (--real-rows' default)
+SHARES = (10, 25, 50)  # percent of every epoch's rows synthetic
 
 
-def synthetic_share(share: float) -> list[str]:
-    """Options for `share` of every epoch's rows synthetic (fresh ones each epoch): real rows fixed."""
-    return ["--synthetic-per-epoch", str(round(REAL_TRAINED * share / (1 - share)))]
+def synthetic_share(percent: int) -> list[str]:
+    """Options for `percent` of every epoch's rows synthetic (fresh ones each epoch): real rows fixed,
+    so the count follows --real-rows (filled in by run_arm)."""
+    return ["--synthetic-per-epoch", f"{{share{percent}}}"]
+
+
+def synthetic_rows(real_rows: int) -> dict[str, str]:
+    """Synthetic rows per epoch that make each share of an epoch over `real_rows` real rows."""
+    return {f"share{percent}": str(round(real_rows * percent / (100 - percent))) for percent in SHARES}
 
 
 CLASSIC = ["--classic-augment"]
 ARMS = {
     "real-only": ["--real-only"],
     "real+classic": ["--real-only", *CLASSIC],
-    "syn10": [*CLASSIC, *synthetic_share(0.10)],
-    "syn25": [*CLASSIC, *synthetic_share(0.25)],
-    "syn50": [*CLASSIC, *synthetic_share(0.50)],
-    "syn25-weight0.5": [*CLASSIC, *synthetic_share(0.25), "--synthetic-weight", "0.5"],
-    "syn25-soft": [*CLASSIC, *synthetic_share(0.25), "--teacher", "{judge}"],
+    "syn10": [*CLASSIC, *synthetic_share(10)],
+    "syn25": [*CLASSIC, *synthetic_share(25)],
+    "syn50": [*CLASSIC, *synthetic_share(50)],
+    "syn25-weight0.5": [*CLASSIC, *synthetic_share(25), "--synthetic-weight", "0.5"],
+    "syn25-soft": [*CLASSIC, *synthetic_share(25), "--teacher", "{judge}"],
     "distill": ["--real-only", *CLASSIC, "--teacher", "{judge}"],  # the judge's knowledge, no synthetic rows
-    "syn25-finetune": [*CLASSIC, *synthetic_share(0.25)],  # then a real-only fine-tune (fine_tune below)
+    "syn25-finetune": [*CLASSIC, *synthetic_share(25)],  # then a real-only fine-tune (fine_tune below)
 }
 BASELINE = "real+classic"
 
@@ -84,7 +91,7 @@ def fine_tune(data: Path, start: Path, seed: int, args) -> dict:
 def run_arm(arm: str, seed: int, data: Path, args) -> dict:
     out = args.work / f"{arm}-seed{seed}"
     started = time.perf_counter()
-    options = [option.format(judge=args.judge) for option in ARMS[arm]]
+    options = [option.format(judge=args.judge, **synthetic_rows(args.real_rows)) for option in ARMS[arm]]
     done = retrain(data, out, options, seed, args)
     if arm.endswith("-finetune"):
         done = fine_tune(data, out, seed, args)
@@ -115,6 +122,13 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=30)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--real-rows",
+        type=int,
+        default=REAL_TRAINED,
+        help="real rows an epoch trains on, which the synthetic shares are counted against (1000 for a "
+        "--real-per-class 100 merged dataset)",
+    )
     parser.add_argument("--retrain-options", default="", help="more `augment retrain` options for every run")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
