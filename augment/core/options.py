@@ -185,6 +185,11 @@ def parse_names(value) -> tuple[str, ...]:
 
 DATASETS = ("mnist", "fashion-mnist", "kmnist")
 DATA_ROOT_HELP = "Folder with the raw dataset files (default: $AUGMENT_DATA_ROOT, else ~/.cache/augment/data)."
+# --limit of the GAN and the judge (one text: `augment run` restates the GAN's)
+LIMIT_HELP = (
+    "Train on the first N images only (quick runs). `augment run` trains on 55,000 at most: the last 5,000 are its "
+    "classifiers' validation rows."
+)
 REAL_PER_CLASS_HELP = (
     "The first K images of each class (low data), or one entry per class, a count or a percentage "
     "of that class (a long tail: 100%,100%,100%,100%,100%,2%,2%,2%,2%,2%)."

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from augment.core.options import REAL_PER_CLASS_HELP, REQUIRED, ComputeOptions, DataOptions, StageConfig, option
+from augment.core.options import (
+    LIMIT_HELP,
+    REAL_PER_CLASS_HELP,
+    REQUIRED,
+    ComputeOptions,
+    DataOptions,
+    StageConfig,
+    option,
+)
 from augment.core.per_class import PerClass, parse_per_class, recorded
 from augment.core.precision import PRECISIONS
 from augment.core.training_checks import check_training_options, check_training_subset
@@ -41,12 +49,7 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
     cpus_per_worker: int | None = None  # None: from the node types (core/placement.py)
     arch: str = option("dcgan", "dcgan, sagan or mlp.", choices=ARCHS)
     batch_size: int = option(128, "Global batch, split evenly across workers.", at_least=1)
-    limit: int | None = option(
-        None,
-        "Train on the first N images only (quick runs). `augment run` trains on 55,000 at most: the last 5,000 are "
-        "its classifiers' validation rows.",
-        at_least=1,
-    )
+    limit: int | None = option(None, LIMIT_HELP, at_least=1)
     real_per_class: PerClass | None = option(None, REAL_PER_CLASS_HELP, parse=parse_per_class)
     seed: int = option(0, "Seed for weights, shuffling and noise.")
     latent_dim: int = option(128, "Noise dimensions.", at_least=1)

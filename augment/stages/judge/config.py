@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from augment.core.options import REAL_PER_CLASS_HELP, REQUIRED, ComputeOptions, DataOptions, StageConfig, option
+from augment.core.options import (
+    LIMIT_HELP,
+    REAL_PER_CLASS_HELP,
+    REQUIRED,
+    ComputeOptions,
+    DataOptions,
+    StageConfig,
+    option,
+)
 from augment.core.per_class import PerClass, parse_per_class, recorded
 from augment.core.training_checks import check_training_options, check_training_subset
 
@@ -26,12 +34,7 @@ class JudgeConfig(StageConfig, DataOptions, ComputeOptions):
     lr: float = option(3e-3, "Peak AdamW learning rate, after a short warm-up.", above=0)
     lr_decay: float = option(0.5, "Learning-rate factor per 60,000 samples seen.", above=0, at_most=1)
     weight_decay: float = option(1e-4, "AdamW weight decay.", at_least=0)
-    limit: int | None = option(
-        None,
-        "Train on the first N images only (quick runs). `augment run` trains on 55,000 at most: the last 5,000 are "
-        "its classifiers' validation rows.",
-        at_least=1,
-    )
+    limit: int | None = option(None, LIMIT_HELP, at_least=1)
     # low-data regime: the same images as the low-data GAN
     real_per_class: PerClass | None = option(None, REAL_PER_CLASS_HELP, parse=parse_per_class)
     seed: int = option(0, "Seed for weights, shuffling and noise.")
