@@ -67,6 +67,15 @@ class AutoscalingCluster:
     def gpu_node_ids(self) -> set[str]:
         return {node for node, res in self.live_nodes().items() if res.get("GPU", 0) > 0}
 
+    def autoscaler_log(self, lines: int = 60) -> str:
+        """The autoscaler's last log lines (what it launched, or why not): shown when a job fails."""
+        path = os.path.join(self.temp_dir, "session_latest", "logs", "monitor.log")
+        try:
+            with open(path, errors="replace") as log:
+                return "".join(log.readlines()[-lines:])
+        except OSError as why:
+            return f"(no autoscaler log: {why})"
+
     def wait_for_nodes(self, predicate, what: str, timeout_s: float = 180.0) -> dict[str, dict]:
         deadline = time.time() + timeout_s
         while True:

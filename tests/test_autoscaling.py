@@ -65,6 +65,8 @@ def submit(cluster: AutoscalingCluster, job: str, *args: str, timeout_s: float =
     )
     lines = (proc.stdout + proc.stderr).splitlines()
     print("\n".join(lines))  # pytest shows it when the test fails
+    if proc.returncode != 0:  # e.g. nodes that never came: what the autoscaler did meanwhile
+        print(f"--- autoscaler, last lines ---\n{cluster.autoscaler_log()}")
     return proc.returncode, lines, time.time() - started
 
 
