@@ -17,7 +17,7 @@ from augment.stages.classifier.config import (
     GPU_EPOCH_CAP,
     REAL_TRAIN_ROWS,
     ClassifierRunsConfig,
-    default_held_out,
+    held_out_rows,
 )
 from augment.stages.gan.config import CPU_EPOCHS, GPU_EPOCHS, GanConfig
 from augment.stages.judge.config import JudgeConfig
@@ -139,7 +139,7 @@ class PipelineConfig(StageConfig, DataOptions):
         classifiers hold out to pick their best epoch. A judge that saw them would grade its own
         training rows there (it filters the synthetic rows and can teach), and the GAN's digits would
         carry them into every synthetic variant's choice of epoch. None: the whole split."""
-        held_out = default_held_out(REAL_TRAIN_ROWS) if self.validation_rows is None else self.validation_rows
+        held_out = held_out_rows(self.validation_rows, REAL_TRAIN_ROWS)
         if not held_out:
             return self.limit
         return min(self.limit or REAL_TRAIN_ROWS, REAL_TRAIN_ROWS - held_out)

@@ -20,9 +20,10 @@ from augment.core.training_checks import check_training_options
 FOLDER = "classifier"
 
 
-def default_held_out(real_rows: int) -> int:
-    """Validation rows when unset: MNIST's usual 5,000, or 1/12 of a smaller split."""
-    return min(5_000, real_rows // 12)
+def held_out_rows(validation_rows: int | None, real_rows: int) -> int:
+    """--validation-rows resolved against a split of `real_rows`: unset is MNIST's usual 5,000, or 1/12
+    of a smaller split."""
+    return min(5_000, real_rows // 12) if validation_rows is None else validation_rows
 
 
 CPU_EPOCH_CAP, GPU_EPOCH_CAP = 4, 50  # the report's classifiers: most epochs, on CPUs and with --gpu
@@ -169,7 +170,7 @@ class ClassifierConfig(StageConfig, DataOptions, ComputeOptions):
 
     def held_out_rows(self) -> int:
         """--validation-rows, with unset resolved against the split: 5000, or 1/12 of a smaller split."""
-        return default_held_out(self.real_train_rows) if self.validation_rows is None else self.validation_rows
+        return held_out_rows(self.validation_rows, self.real_train_rows)
 
     def steps(self) -> int | None:
         """The optimizer steps the budget allows (None: whole epochs)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from augment.core import manifest, storage
-from augment.stages.classifier.config import ClassifierConfig, ClassifierRunsConfig, default_held_out
+from augment.stages.classifier.config import ClassifierConfig, ClassifierRunsConfig, held_out_rows
 
 # The augmentation gain table: variant -> the ClassifierConfig options that train it.
 GAIN_VARIANTS = {
@@ -106,7 +106,7 @@ def trained_real_rows(cfg: ClassifierRunsConfig, merged: str) -> int | None:
     real = merged_rows(merged).get("real")
     if not real or cfg.validation_rows == 0 or merged == cfg.low_data_merged:
         return real
-    return real - (cfg.validation_rows if cfg.validation_rows is not None else default_held_out(real))
+    return real - held_out_rows(cfg.validation_rows, real)
 
 
 def gain_budget(cfg: ClassifierRunsConfig, merged: str, epochs: int) -> int | None:
