@@ -131,6 +131,22 @@ def checkpoint_written(fs: pafs.FileSystem, run: str, epoch: int) -> bool:
     return False
 
 
+def assert_resumed_once(metrics: list[dict], workers_before: int, workers_after: int) -> None:
+    """Epochs 1-3 each trained once: the first k on the original workers, the rest resumed from epoch k's checkpoint.
+
+    k is 1 or 2: the node is killed once epoch 1's checkpoint is in the bucket, but a killed node's workers
+    can finish the epoch in flight (a few seconds here) before Ray reports them dead, and then training
+    rightly resumes from epoch 2's checkpoint instead. Anything else (an epoch lost, repeated, or resumed
+    from an older checkpoint than the last one written) fails.
+    """
+    rows = [(int(row["epoch"]), int(row["workers"]), int(row["resumed_from_epoch"])) for row in metrics]
+    allowed = [
+        [(e, workers_before, 0) for e in range(1, k + 1)] + [(e, workers_after, k) for e in range(k + 1, 4)]
+        for k in (1, 2)
+    ]
+    assert rows in allowed, rows
+
+
 class NodeLoss:
     """Kills a node running `actor` once `trigger` has been printed and `ready()` holds; then adds a
     replacement node, or not."""
@@ -201,13 +217,7 @@ def test_a_node_lost_in_gan_training_with_a_replacement_resumes_from_the_checkpo
     )
     assert loss.killed_at is not None and rc == 0, lines[-20:]
     metrics = read_csv(bucket, f"{run}/metrics.csv")
-    assert [int(row["epoch"]) for row in metrics] == [1, 2, 3]
-    assert [int(row["resumed_from_epoch"]) for row in metrics] == [
-        0,
-        1,
-        1,
-    ]  # epochs 2-3 continued from epoch 1's checkpoint
-    assert [int(row["workers"]) for row in metrics] == [2, 2, 2]  # the replacement took the lost worker's place
+    assert_resumed_once(metrics, workers_before=2, workers_after=2)  # the replacement took the lost worker's place
     finished = read_json(bucket, f"{run}/_manifest.json")
     assert finished["epochs"] == 3 and len(finished["nodes"]) >= 3  # two nodes, then one of them and the replacement
     assert loss.lost_node_id in finished["nodes"]
@@ -224,11 +234,7 @@ def test_a_node_lost_for_good_in_gan_training_finishes_on_the_nodes_left(world, 
     notice = [line for line in lines if "fit on the nodes left" in line]
     assert len(notice) == 1 and notice[0].startswith("GAN: only 1 of the 2 workers (1 CPU each)"), lines
     metrics = read_csv(bucket, f"{run}/metrics.csv")
-    assert [(int(row["epoch"]), int(row["workers"]), int(row["resumed_from_epoch"])) for row in metrics] == [
-        (1, 2, 0),
-        (2, 1, 1),
-        (3, 1, 1),
-    ]
+    assert_resumed_once(metrics, workers_before=2, workers_after=1)
     assert read_json(bucket, f"{run}/_manifest.json")["epochs"] == 3
 
 
