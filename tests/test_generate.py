@@ -426,6 +426,26 @@ def test_a_killed_driver_leaves_no_partial_file_and_a_rerun_finishes_exactly(mod
     assert not [p.name for p in out.rglob(".*")]  # temporaries cleaned up
 
 
+def test_a_temporary_left_by_a_writer_lost_mid_run_is_removed_before_the_manifest(
+    ray_local, models, tmp_path, monkeypatch
+):
+    """A node lost mid-run leaves its writer's `.part-*.tmp-*` in train/ while Ray retries the part on
+    another node (seen on a 3-node cluster); the finished folder holds the parts and nothing else."""
+    out, run_parts = tmp_path / "syn", synthetic_stage._run_parts
+
+    def parts_with_a_lost_writer(*args, **kwargs):
+        (out / "train").mkdir(parents=True, exist_ok=True)
+        (out / "train" / ".part-00001.parquet.tmp-c64865a024f0").write_bytes(b"half a part")
+        return run_parts(*args, **kwargs)
+
+    monkeypatch.setattr(synthetic_stage, "_run_parts", parts_with_a_lost_writer)
+    synthetic_stage.run(_cfg(models, out, n=600, rows_per_file=200))
+    assert sorted(p.name for p in (out / "train").iterdir()) == [f"part-0000{k}.parquet" for k in range(3)]
+    listed = [entry["path"] for entry in _manifest(out)["files"]]
+    assert listed == [*(f"train/part-0000{k}.parquet" for k in range(3)), "README.md"]
+    assert _read(out).num_rows == 600
+
+
 TORCH_REPORT = "import atexit, sys; atexit.register(lambda: print('driver loaded torch:', 'torch' in sys.modules)); "
 
 

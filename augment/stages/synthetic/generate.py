@@ -130,6 +130,7 @@ class SyntheticStage:
         reused = resume.reusable_parts(cfg, output.fs, output.path, output.identity, bounds, num_classes)
         todo = [(k, start, stop) for k, (start, stop) in enumerate(bounds) if k not in reused]
         parts = {**reused, **(_run_parts(cfg, plan, todo, len(bounds)) if todo else {})}
+        resume.remove_temporaries(output.fs, output.path)  # a writer on a node lost mid-run leaves its own
         files = [parts[k] for k in range(len(bounds))]
         rows = sum(f["rows"] for f in files)
         if rows != cfg.n:  # an invariant of the layout: fail loudly rather than publish a wrong count

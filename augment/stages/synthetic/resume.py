@@ -28,6 +28,18 @@ def finished(cfg: SyntheticConfig, fs, out: str, identity: dict) -> dict | None:
     return manifest.finished_output(fs, out, uri=cfg.out, kind=KIND, identity=identity, owned=(), overwrite=False)
 
 
+def remove_temporaries(fs, out: str) -> list:
+    """Delete the temporaries killed writers left in train/ (`.part-*.tmp-*`, never visible to readers)
+    and return the folder's other entries. Before a run reuses parts, and again once its parts are all
+    written: a writer on a node lost mid-run leaves its temporary behind while Ray retries the part on
+    another node, and downstream tools that list the folder should find only the parts."""
+    found = storage.entries(fs, storage.join(out, PARTS_FOLDER))
+    stale = [e for e in found if e.base_name.startswith(".part-") and ".tmp-" in e.base_name]
+    for entry in stale:
+        storage.delete(fs, entry.path)
+    return [e for e in found if e not in stale]
+
+
 def reusable_parts(cfg: SyntheticConfig, fs, out: str, identity: dict, bounds, num_classes: int) -> dict[int, dict]:
     """Complete parts an interrupted run with the same settings left behind, checked by footer.
 
@@ -39,11 +51,7 @@ def reusable_parts(cfg: SyntheticConfig, fs, out: str, identity: dict, bounds, n
         manifest.clear_output(fs, out, [e.base_name for e in top])
         return {}
     foreign = [e.base_name for e in top if e.base_name not in (PARTS_FOLDER, CARD_NAME)]
-    found = storage.entries(fs, storage.join(out, PARTS_FOLDER))
-    stale = [e for e in found if e.base_name.startswith(".part-") and ".tmp-" in e.base_name]
-    for entry in stale:  # temporaries of a killed writer: never visible to readers
-        storage.delete(fs, entry.path)
-    found = [e for e in found if e not in stale]
+    found = remove_temporaries(fs, out)
     reusable = {}
     for entry in found:
         k = names.get(entry.base_name)
