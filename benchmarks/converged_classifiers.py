@@ -9,10 +9,10 @@ epoch and stops after --patience epochs without a better one?
 Without --data: the real MNIST split, exported once (`augment data export`); arms with synthetic
 rows need --data (a merged dataset) and the soft-target arms --judge. Per arm and seed (seeds are
 paired: the same seed, the same initial weights) `augment retrain --validation-rows 5000 --patience
-P --epochs CAP --seed S` with the arm's options (ARMS below); `syn25-finetune` trains `syn25`'s
-options, then fine-tunes its best epoch on the real rows (real + classic, a tenth of the peak
-learning rate, the same patience). One JSON line per run, on stdout and appended to
-WORK/results.jsonl as it finishes: epochs trained, best epoch, whether it converged, validation and
+P --epochs CAP --seed S` with the arm's options (ARMS below); `syn25-finetune` fine-tunes the best
+epoch of `syn25`'s run of the same seed (trained first if missing) on the real rows (real + classic,
+a tenth of the peak learning rate, the same patience). One JSON line per run, on stdout and
+appended to WORK/results.jsonl as it finishes: epochs trained, best epoch, whether it converged, validation and
 test accuracy (test scored once, on the best epoch), test errors, minutes. Then each arm's paired
 difference against real + classic over the seeds both have: mean, standard error, test errors.
 """
@@ -89,7 +89,9 @@ def fine_tune(data: Path, start: Path, seed: int, args) -> dict:
 
 
 def run_arm(arm: str, seed: int, data: Path, args) -> dict:
-    out = args.work / f"{arm}-seed{seed}"
+    # A fine-tune arm starts from its base arm's run of the same seed: the same folder, so a base
+    # already trained is skipped (`augment retrain` keeps a finished run), not trained again.
+    out = args.work / f"{arm.removesuffix('-finetune')}-seed{seed}"
     started = time.perf_counter()
     options = [option.format(judge=args.judge, **synthetic_rows(args.real_rows)) for option in ARMS[arm]]
     done = retrain(data, out, options, seed, args)
