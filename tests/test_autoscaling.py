@@ -115,6 +115,36 @@ def test_the_pipeline_with_gpu_on_cluster_yamls_shape_starts_gpu_nodes_runs_on_t
     assert read_manifest(again)["rows"] == 1000
 
 
+# A driver that holds 2 GPU nodes while the request is withdrawn right after it is first sent, as
+# Ray Data's autoscaling coordinator (alive on any cluster where a dataset ran) does on its 20 s tick.
+HOLD_WHILE_ANOTHER_WITHDRAWS = """
+import os
+os.environ["AUGMENT_WAIT_FOR_NODES_S"] = "60"
+import ray.autoscaler.sdk as sdk
+from augment.core.placement import nodes_held, plan
+send, withdrawn = sdk.request_resources, []
+def then_withdrawn_once(**request):
+    send(**request)
+    if request.get("bundles") and not withdrawn:
+        send(bundles=[])
+        withdrawn.append(True)
+sdk.request_resources = then_withdrawn_once
+lines = []
+with nodes_held(plan(2, True, what="test"), what="test", echo=lines.append):
+    gpus = sum(n["Resources"].get("GPU", 0) for n in ray.nodes() if n["Alive"])
+print(json.dumps({"gpus": gpus, "lines": lines, "withdrawn": bool(withdrawn)}))
+"""
+
+
+def test_a_gpu_request_withdrawn_by_another_sender_is_sent_again_and_the_nodes_come(gpu_cluster):
+    gpu_cluster.wait_for_nodes(
+        lambda nodes: not any(res.get("GPU") for res in nodes.values()), "the GPU nodes idle out", timeout_s=180
+    )
+    held = gpu_cluster.state(HOLD_WHILE_ANOTHER_WITHDRAWS)  # sent once, it waited 60 s and failed
+    assert held["withdrawn"] and held["gpus"] == 2, held
+    assert held["lines"][-1].startswith("test: 2 GPU nodes up after"), held["lines"]
+
+
 @pytest.fixture(scope="module")
 def cpu_cluster(data):
     """A CPU cluster whose nodes are smaller than its total over the workers: a 2-CPU head and two

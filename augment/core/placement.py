@@ -9,10 +9,11 @@ Ray Data needs beside the workers come from the other nodes when they have them,
 training nodes, shared among them. Torch threads = the node's CPUs shared by the workers on it.
 
 With --gpu, nothing is refused because no GPU is up *now*: the demand goes to the autoscaler
-(`ray.autoscaler.sdk.request_resources`) and the stage waits, a progress line every few seconds,
-at most AUGMENT_WAIT_FOR_NODES_S. It refuses at once only when no node type can ever hold the
-workers (no GPU in any node type, fewer GPUs than workers at the autoscaler's maximum) or when
-the Ray was started here for this run (nothing will join it).
+(`ray.autoscaler.sdk.request_resources`, sent again every second: others overwrite it) and the
+stage waits, a progress line every few seconds, at most AUGMENT_WAIT_FOR_NODES_S. It refuses at
+once only when no node type can ever hold the workers (no GPU in any node type, fewer GPUs than
+workers at the autoscaler's maximum) or when the Ray was started here for this run (nothing will
+join it).
 
 AUGMENT_FAKE_GPU=1 is a test aid: every stage asks Ray for GPUs exactly as with --gpu (so a
 cluster whose nodes *declare* GPUs is exercised end to end, the autoscaler included), but computes
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +38,7 @@ FAKE_GPU_ENV = "AUGMENT_FAKE_GPU"
 WAIT_FOR_NODES_ENV = "AUGMENT_WAIT_FOR_NODES_S"
 DEFAULT_WAIT_FOR_NODES_S = 600.0  # a spot replacement, or a GPU node from zero, usually joins within minutes
 PROGRESS_EVERY_S = 10.0
+REASSERT_EVERY_S = 1.0  # well under the autoscaler's update interval (5 s by default)
 MIN_CPU_SHARE = 0.25  # below this a worker or actor would crawl: refuse instead
 
 
@@ -182,13 +185,38 @@ def nodes_held(placement: Placement, *, what: str, echo=print) -> Iterator[Place
             )
         yield placement
         return
-    from ray.autoscaler.sdk import request_resources
-
-    request_resources(bundles=[placement.bundle()] * placement.workers)
-    try:
+    with _standing_request([placement.bundle()] * placement.workers):
         _wait_until_up(placement, shape, what, echo)
         yield placement
+
+
+@contextmanager
+def _standing_request(bundles: list[dict[str, float]]) -> Iterator[None]:
+    """`request_resources(bundles)`, sent again every REASSERT_EVERY_S until the block ends, then
+    withdrawn. The autoscaler keeps one such request per cluster and the last sender's wins
+    (ray-project/ray#13534); Ray Data's autoscaling coordinator, a detached actor on any cluster
+    where a dataset has run (our stages run them), sends its merged request every 20 s, [] when no
+    dataset runs. Sent once, ours was withdrawn under a waiting stage whenever that tick fell before
+    the autoscaler's next read (seen in CI: generation waited 120 s for GPU nodes never launched)."""
+    from ray.autoscaler.sdk import request_resources
+
+    request_resources(bundles=bundles)
+    stop = threading.Event()
+
+    def reassert() -> None:
+        while not stop.wait(REASSERT_EVERY_S):
+            try:
+                request_resources(bundles=bundles)
+            except Exception:  # the driver's connection is gone: the stage fails on its own
+                return
+
+    thread = threading.Thread(target=reassert, name="augment-standing-request", daemon=True)
+    thread.start()
+    try:
+        yield
     finally:
+        stop.set()
+        thread.join()
         request_resources(bundles=[])
 
 
