@@ -6,10 +6,12 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from augment.core import mnist
 from augment.core.errors import AugmentError
 from augment.core.precision import resolve_for_training
 from augment.core.run_folder import completed_epochs
@@ -78,6 +80,23 @@ def test_a_long_tail_gan_records_its_rows_per_class_and_a_repeat_is_a_no_op(ray_
     assert _metrics(tmp_path / "gan")[0]["optimizer_steps"] == 185 // 64
     again = gan_stage.run(GanConfig(**base))
     assert not first.skipped and again.skipped and again.generator_sha256 == first.generator_sha256
+
+    # --balance-classes: every class's rows repeated up to the largest class's 30, so an epoch is
+    # 10 x 30 rows; fill still tops up the real rows, and it is another run than the one above.
+    with pytest.raises(AugmentError, match=r"other settings \(balance_classes\)"):
+        gan_stage.run(GanConfig(**base, balance_classes=True))
+    balanced = dict(base, out=str(tmp_path / "balanced"), balance_classes=True)
+    gan_stage.run(GanConfig(**balanced))
+    info = load_generator(balanced["out"])[1]
+    assert info["rows_per_label"] == [30] * 5 + [5] * 4 + [15] and info["training"]["balance_classes"] is True
+    assert _metrics(tmp_path / "balanced")[0]["optimizer_steps"] == 300 // 64
+
+
+def test_balanced_repeat_cycles_each_class_up_to_the_largest_in_order():
+    labels = np.array([0, 1, 0, 2, 0, 1, 0])
+    picks = mnist.balanced_repeat(labels)
+    assert picks.tolist() == [0, 2, 4, 6, 1, 5, 1, 5, 3, 3, 3, 3]
+    assert np.bincount(labels[picks]).tolist() == [4, 4, 4]
 
 
 def test_rerun_continues_a_finished_run_and_a_repeat_is_a_no_op(ray_local, tiny_mnist, tmp_path):

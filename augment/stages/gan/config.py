@@ -78,6 +78,11 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
         "DiffAugment on D's inputs, e.g. translation,cutout: for runs where D memorises the real images "
         "(its accuracy on them near 1.0). 100 images per class did better without it (docs/stages/gan.md).",
     )
+    balance_classes: bool = option(
+        False,
+        "Repeat each class's rows up to the largest class's count, so a long tail's rare classes are seen as "
+        "often as the rest (an epoch grows to classes x that count).",
+    )
     checkpoint_every: int = option(1, "Checkpoint every K epochs (and always the last).", at_least=1)
     max_failures: int = option(2, "Worker crashes survived, each resumed from the last checkpoint.", at_least=0)
     fail_at_epoch: int | None = None  # fault injection: one worker dies once during this epoch
@@ -137,7 +142,13 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
             for key, default in (("width", LEGACY_WIDTH), ("d_width", None))
             if getattr(self, key) != default
         }
-        return {**{key: getattr(self, key) for key in keys}, "real_per_class": recorded(self.real_per_class), **widths}
+        balanced = {"balance_classes": True} if self.balance_classes else {}
+        return {
+            **{key: getattr(self, key) for key in keys},
+            "real_per_class": recorded(self.real_per_class),
+            **widths,
+            **balanced,
+        }
 
 
 def resolve_widths(width: int | None, d_width: int | None, gpu: bool) -> tuple[int, int | None]:

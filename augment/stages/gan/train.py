@@ -102,8 +102,9 @@ class GanStage:
         split = mnist.load_split(cfg.dataset, "train", cfg.data_root, download=cfg.download)
         images, labels = mnist.training_subset(split, cfg.limit, cfg.real_per_class)
         output.check_writable()  # before the workers are placed, which may wait for nodes
-        state, history = _train(cfg, output, images, labels, len(split.classes))
-        info = _export(cfg, state, history, split.classes, labels)
+        seen = mnist.balanced_repeat(labels) if cfg.balance_classes else slice(None)
+        state, history = _train(cfg, output, images[seen], labels[seen], len(split.classes))
+        info = _export(cfg, state, history, split.classes, labels)  # the real rows per class: what fill tops up
         samples_per_s = history[-1]["samples_per_s"]
         precision = history[-1].get("precision", "fp32")  # epochs of runs older than --precision were fp32
         seconds = time.perf_counter() - started
