@@ -5,6 +5,7 @@ epoch and stops after --patience epochs without a better one?
     AUGMENT_DATA_ROOT=DIR python benchmarks/converged_classifiers.py --work DIR \\
         [--data RUN/merged --judge RUN/judge] [--arms real-only,real+classic,syn25,...] \\
         [--seeds 0,1] [--cap 30] [--patience 3] [--workers 1] [--retrain-options "--lr-decay 0.85"] [--real-rows 55000]
+        [--baseline real+classic] [--metric test_accuracy|balanced_accuracy]
 
 Without --data: the real MNIST split, exported once (`augment data export`); arms with synthetic
 rows need --data (a merged dataset) and the soft-target arms --judge. Per arm and seed (seeds are
@@ -13,8 +14,10 @@ P --epochs CAP --seed S` with the arm's options (ARMS below); `syn25-finetune` f
 epoch of `syn25`'s run of the same seed (trained first if missing) on the real rows (real + classic,
 a tenth of the peak learning rate, the same patience). One JSON line per run, on stdout and
 appended to WORK/results.jsonl as it finishes: epochs trained, best epoch, whether it converged, validation and
-test accuracy (test scored once, on the best epoch), test errors, minutes. Then each arm's paired
-difference against real + classic over the seeds both have: mean, standard error, test errors.
+test accuracy (test scored once, on the best epoch), test errors, balanced accuracy, worst-class
+recall, minutes. Then each arm's paired difference against --baseline (real + classic; on the long
+tail real + classic with the class-balanced loss) in --metric over the seeds both have: mean,
+standard error (and test errors).
 """
 
 from __future__ import annotations
@@ -58,8 +61,14 @@ ARMS = {
     "syn25-soft": [*CLASSIC, *synthetic_share(25), "--teacher", "{judge}"],
     "distill": ["--real-only", *CLASSIC, "--teacher", "{judge}"],  # the judge's knowledge, no synthetic rows
     "syn25-finetune": [*CLASSIC, *synthetic_share(25)],  # then a real-only fine-tune (fine_tune below)
+    # The long tail (a merged dataset of `generate --class-weights fill` rows): the baseline is the
+    # practitioner's class-balanced loss; `fill` trains on every fill row each epoch (the classes
+    # balanced by the rows themselves), `fill-balanced` keeps the balanced loss on top.
+    "real+classic-balanced": ["--real-only", *CLASSIC, "--balanced-loss"],
+    "fill": [*CLASSIC],
+    "fill-balanced": [*CLASSIC, "--balanced-loss"],
 }
-BASELINE = "real+classic"
+METRICS = ("test_accuracy", "balanced_accuracy")
 
 
 def augment(*args: str) -> None:
@@ -110,6 +119,8 @@ def run_arm(arm: str, seed: int, data: Path, args) -> dict:
         "validation_accuracy": done["validation_accuracy"],
         "test_accuracy": done["test_accuracy"],
         "test_errors": round((1 - done["test_accuracy"]) * 10_000),
+        "balanced_accuracy": done["balanced_accuracy"],
+        "worst_class_recall": done["worst_class_recall"],
         "minutes": round((time.perf_counter() - started) / 60, 1),
     }
 
@@ -132,6 +143,8 @@ def main() -> None:
         "--real-per-class 100 merged dataset)",
     )
     parser.add_argument("--retrain-options", default="", help="more `augment retrain` options for every run")
+    parser.add_argument("--baseline", default="real+classic", help="the arm every other is paired against")
+    parser.add_argument("--metric", default="test_accuracy", choices=METRICS, help="what the pairs compare")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     data = args.data
@@ -146,14 +159,20 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             with open(args.work / "results.jsonl", "a") as log:
                 log.write(json.dumps(row) + "\n")
-    for arm in dict.fromkeys(a for a, _ in results if a != BASELINE):
-        seeds = sorted(s for a, s in results if a == arm and (BASELINE, s) in results)
+    summarize(results, args.baseline, args.metric)
+
+
+def summarize(results: dict, baseline_arm: str, metric: str) -> None:
+    """Each arm's paired difference in `metric` against the baseline arm, over the seeds both have."""
+    for arm in dict.fromkeys(a for a, _ in results if a != baseline_arm):
+        seeds = sorted(s for a, s in results if a == arm and (baseline_arm, s) in results)
         if seeds:
-            runs, baseline = ([results[name, s]["test_accuracy"] for s in seeds] for name in (arm, BASELINE))
+            runs, baseline = ([results[name, s][metric] for s in seeds] for name in (arm, baseline_arm))
             pair = paired_difference(runs, baseline, 10_000)
             error = "unknown (1 seed)" if pair["standard_error"] is None else f"{pair['standard_error'] * 100:.2f} pt"
-            print(f"{arm} - {BASELINE}: {pair['mean_difference'] * 100:+.2f} pt, standard error {error}, "
-                  f"test errors {pair['errors']} vs {pair['baseline_errors']} (seeds {seeds})", flush=True)  # fmt: skip
+            counts = f", test errors {pair['errors']} vs {pair['baseline_errors']}" if metric == "test_accuracy" else ""
+            print(f"{arm} - {baseline_arm} ({metric}): {pair['mean_difference'] * 100:+.2f} pt, "
+                  f"standard error {error}{counts} (seeds {seeds})", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
