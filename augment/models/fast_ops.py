@@ -37,7 +37,8 @@ class MaxPool2ThenRelu(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2  # floor, as MaxPool2d(2)
-        bits = x.view(torch.int16) if x.dtype == torch.bfloat16 else x
+        as_bits = x.dtype == torch.bfloat16 and not x.requires_grad  # a dtype view has no gradient
+        bits = x.view(torch.int16) if as_bits else x
         rows = torch.maximum(bits[..., 0:h:2, :w], bits[..., 1:h:2, :w])
         pooled = torch.maximum(rows[..., 0::2], rows[..., 1::2]).clamp_min_(0)
-        return pooled.view(x.dtype)
+        return pooled.view(x.dtype) if as_bits else pooled
