@@ -326,6 +326,27 @@ def test_fast_relu_and_pooling_give_exactly_the_library_values(dtype, size):
     assert torch.equal(relu_(x.clone()), torch.relu(x))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fast_pooling_passes_the_library_gradient_back(dtype):
+    # A dtype view (the bf16 bit trick) has no gradient: used on a tensor that needs one, everything
+    # before the pooling silently stopped learning.
+    torch.manual_seed(0)
+    x = torch.randn(4, 8, 7, 7).to(dtype).requires_grad_()
+    weights = torch.randn(4, 8, 3, 3).to(dtype)
+    (MaxPool2ThenRelu()(x) * weights).sum().backward()
+    got, x.grad = x.grad, None
+    (torch.relu(torch.nn.functional.max_pool2d(x, 2)) * weights).sum().backward()
+    assert got is not None and torch.equal(got, x.grad)
+
+
+def test_the_classifier_trains_every_layer_in_channels_last():
+    torch.manual_seed(0)
+    model = DigitClassifier(ClassifierSpec())
+    assert model.body[1][0].weight.is_contiguous(memory_format=torch.channels_last)
+    torch.nn.functional.cross_entropy(model(torch.randn(8, 1, 28, 28)), torch.arange(8)).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
 def test_the_ema_warms_up_its_decay_in_one_fused_update_with_its_count_on_the_cpu():
     torch.manual_seed(0)
     generator = build_generator(GanSpec(width=16))
