@@ -183,8 +183,10 @@ def _default_workers(gpu: bool) -> int:
     at 128/k samples per GPU and adds an all-reduce, so more GPUs should not train faster (reasoned,
     not yet measured on a GPU); generation, which splits into independent parts, still uses every
     GPU the node types allow. On CPUs: 2 where
-    the training nodes hold two workers of a whole CPU or more (on 2 cores two workers of one core
-    train faster than one of both, benchmarks/RESULTS.md), else 1."""
+    the training nodes hold two workers of a whole CPU or more, else 1. Measured since (2026-12-07,
+    2-vCPU Zen 3, benchmarks/RESULTS.md): one worker of both cores trains the default GAN 1.3x
+    faster than two of one; not switched yet, since G's BatchNorm would then see 128 rows a batch
+    instead of 64 and the GAN's quality has to be measured again first."""
     if gpu:
         return 1
     from augment.core.placement import plan
