@@ -99,7 +99,7 @@ def run(cfg: PipelineConfig, *, echo: Callable[[str], None] = print) -> Pipeline
     speed = None if cfg.gpu else measure_apart()  # before Ray starts: its start-up would share the cores being timed
     with ray_session(cfg.address, ray_train=True):  # its train stages
         _record_settings(cfg)
-        workers = cfg.workers or _default_workers(cfg.gpu)
+        workers = cfg.workers
         expected = forecast(cfg, workers, speed)
         echo(expected_duration(cfg, workers, expected, speed))
         chosen = [stage for stage in STAGES if stage in cfg.stages]
@@ -177,23 +177,6 @@ def _record_settings(cfg: PipelineConfig) -> None:
     storage.write_bytes_atomic(fs, storage.join(out, SETTINGS_FILE), settings_yaml(cfg).encode())
 
 
-def _default_workers(gpu: bool) -> int:
-    """Training workers when --workers is not given. With --gpu: 1. The models are small (a DCGAN
-    and a CNN on 28x28 digits at a global batch of 128): split over k GPUs each step is launch-bound
-    at 128/k samples per GPU and adds an all-reduce, so more GPUs should not train faster (reasoned,
-    not yet measured on a GPU); generation, which splits into independent parts, still uses every
-    GPU the node types allow. On CPUs: 2 where
-    the training nodes hold two workers of a whole CPU or more, else 1. Measured since (2026-12-07,
-    2-vCPU Zen 3, benchmarks/RESULTS.md): one worker of both cores trains the default GAN 1.3x
-    faster than two of one; not switched yet, since G's BatchNorm would then see 128 rows a batch
-    instead of 64 and the GAN's quality has to be measured again first."""
-    if gpu:
-        return 1
-    from augment.core.placement import plan
-
-    return 2 if plan(2, False, what="augment run").cpus >= 1 else 1
-
-
 def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None) -> dict[str, float]:
     """Seconds per stage, scaled from this machine's measured speed (augment/forecast/; None with --gpu)."""
     import ray
@@ -211,7 +194,16 @@ def forecast(cfg: PipelineConfig, workers: int, speed: MachineSpeed | None) -> d
         min_confidence=cfg.min_confidence,
         temperature=cfg.temperature,
         gpus=int(gpus_possible(cluster_shape())) if cfg.gpu else 1,
+        workers=workers,
+        training_cpus=None if cfg.gpu else _training_cpus(workers),
     )
+
+
+def _training_cpus(workers: int) -> float:
+    """The CPUs `workers` training workers use: their torch threads, each on CPUs of its own."""
+    from augment.core.placement import plan
+
+    return float(plan(workers, False, what="augment run").threads * workers)
 
 
 def curve_runs_beyond_gain_table(cfg: PipelineConfig) -> set[int]:

@@ -11,6 +11,7 @@ from augment.forecast.stages import (
     CLASSIC_EFFICIENCY,
     CLASSIFIER_EFFICIENCY,
     CLASSIFIER_RUN_START_S,
+    GAN_EFFICIENCY,
     GAN_START_S,
     GENERATE_START_S,
 )
@@ -49,7 +50,7 @@ def test_each_stage_follows_the_rate_that_drives_it():
     # The two gain-table variants with classic augmentation run at its rate; the other three at the plain one.
     slower_classic = stage_seconds(**RUN, speed=replace(SPEED, classic_samples_per_s=1_500.0))
     classic_rows = 2 * 4 * 60_000  # equal budgets: both variants see real only's 4 epochs x 60,000 samples
-    extra = (classic_rows / 1_500.0 - classic_rows / 3_000.0) / CLASSIC_EFFICIENCY
+    extra = (classic_rows / 1_500.0 - classic_rows / 3_000.0) / CLASSIC_EFFICIENCY[1]
     assert slower_classic["classifier"] - base["classifier"] == pytest.approx(extra, rel=1e-3)
 
 
@@ -71,7 +72,7 @@ def test_the_judges_filter_and_the_curve_runs_add_their_work():
     assert draws(0.99, 2.0) < draws(0.99, 2.5) < draws(0.999, 2.5)  # stricter or hotter: more draws
     assert stage_seconds(**RUN, speed=SPEED, temperature=2.0) == base  # no filter: every first draw is a row
     curve = stage_seconds(**RUN, speed=SPEED, curve_runs=2)
-    one_run = CLASSIFIER_RUN_START_S + 4 * 60_000 / (SPEED.classifier_samples_per_s * CLASSIFIER_EFFICIENCY)
+    one_run = CLASSIFIER_RUN_START_S + 4 * 60_000 / (SPEED.classifier_samples_per_s * CLASSIFIER_EFFICIENCY[1])
     assert curve["classifier"] - base["classifier"] == pytest.approx(2 * one_run, rel=1e-3)
 
 
@@ -86,6 +87,15 @@ def test_seeds_repeat_the_gain_table_and_cpus_scale_the_rates():
     assert 0 < scorer < per_seed / 4
     cluster = stage_seconds(**{**RUN, "cpus": 8.0}, speed=SPEED)  # 4x the threads measured here
     assert _work(cluster, "gan", GAN_START_S) == pytest.approx(_work(one, "gan", GAN_START_S) / 4)
+    # One worker of a cluster's 8 CPUs trains on the 2 CPUs of its node; generation still uses all 8.
+    one_node = stage_seconds(**{**RUN, "cpus": 8.0}, speed=SPEED, training_cpus=2.0)
+    assert one_node["gan"] == one["gan"] and one_node["synthetic"] == cluster["synthetic"] < one["synthetic"]
+    # Two DDP workers on the same CPUs run at their own (measured, lower) efficiency.
+    two_workers = stage_seconds(**RUN, speed=SPEED, workers=2)
+    assert _work(two_workers, "gan", GAN_START_S) == pytest.approx(
+        _work(one, "gan", GAN_START_S) * GAN_EFFICIENCY[1] / GAN_EFFICIENCY[2]
+    )
+    assert two_workers["synthetic"] == one["synthetic"]
     gpu = stage_seconds(**RUN, speed=None)
     assert gpu["gan"] < one["gan"] and gpu["synthetic"] < one["synthetic"]
 

@@ -14,21 +14,25 @@ import math
 from augment.forecast.machine_speed import MachineSpeed
 from augment.stages.classifier.plan import GAIN_VARIANTS, SCORER_SEEDS
 
-# Calibrated on an AMD EPYC (Zen 1, AVX2, 2 vCPUs) with `augment run --n 100000 --epochs 1
-# --classifier-epochs 1`: stage rate on Ray / plain-loop rate, and the seconds outside epochs.
-# 316 samples/s on 2 DDP workers against 360 in one process for the 64x64 GAN; the default CPU GAN
-# (32x24) does a quarter of the arithmetic per step, so the fixed costs of a step (all-reduce,
-# Python) weigh more: 2,012 against 2,691 (AMD EPYC Zen 4, 2 vCPUs, benchmarks/RESULTS.md).
-GAN_EFFICIENCY = 0.75
+# Stage rate on Ray / plain-loop rate, and the seconds outside epochs: calibrated with `augment run
+# --n 100000 --epochs 1 --classifier-epochs 1` (AMD EPYC Zen 1, AVX2, 2 vCPUs, two workers) and then
+# on the README run itself (benchmarks/RESULTS.md, "The measured forecast"). Training stages have
+# one value per worker count: (one worker, several). Two DDP workers of one core each ran at 0.75 of
+# the plain loop's two threads for the GAN (all-reduce and Python per step weigh on the small 32x24
+# GAN) and 0.83 for the judge; one worker of both cores runs the plain loop's own configuration,
+# 1.3x faster than two on 2 vCPUs (Zen 3, 2026-12-07).
+GAN_EFFICIENCY = {1: 0.97, 2: 0.75}
 GAN_START_S = 25.0
-JUDGE_EFFICIENCY = 0.83  # ~2,000 samples/s against 2,420; its test pass after every epoch is in the start-up
+JUDGE_EFFICIENCY = {1: 1.0, 2: 0.83}  # its test pass after every epoch is in the start-up
 JUDGE_START_S = 40.0
 GENERATE_EFFICIENCY = (
     0.62  # actors with one torch thread each, writing Parquet, against the probe's 2 threads (0.55-0.68 measured)
 )
 GENERATE_START_S = 15.0  # actors starting, the precision probe, the manifest
-CLASSIFIER_EFFICIENCY = 0.65  # 1,474-1,504 samples/s in a first epoch (0.61), later epochs faster (Ray Data warm)
-CLASSIC_EFFICIENCY = 0.58  # 1,220 against 2,250 with batched classic augmentation, first epoch
+# Ray Data reads and batches the rows on the same cores: 1,474-1,504 samples/s in a first epoch on two
+# workers (0.61), later epochs faster (Ray Data warm); classic augmentation 1,220 against 2,250.
+CLASSIFIER_EFFICIENCY = {1: 0.85, 2: 0.65}
+CLASSIC_EFFICIENCY = {1: 0.75, 2: 0.58}
 JUDGE_EPOCHS = 4
 FIT_START_S = 29.0  # a Ray Train fit() outside its epochs: worker group, Ray Data, checkpoints
 # The classifier stage trains all its classifiers in one worker group (one fit()); each run then
@@ -62,22 +66,19 @@ def stage_seconds(
     min_confidence: float = 0.0,
     temperature: float = 1.0,
     gpus: int = 1,
+    workers: int = 1,
+    training_cpus: float | None = None,
 ) -> dict[str, float]:
     """Seconds per stage; speed None means --gpu (the GPU rates above: training on one GPU,
     generation on `gpus`, every GPU the node types allow). `curve_runs`: the
     synthetic-rows curve's runs beyond the gain table, per seed; `min_confidence` above 0: the judge's
-    filter redraws what it doubts, more of it the stricter it is and the higher the sampling `temperature`."""
+    filter redraws what it doubts, more of it the stricter it is and the higher the sampling `temperature`.
+    `training_cpus`: the CPUs the `workers` training workers use (default: all `cpus`); generation
+    uses every CPU."""
     if speed is None:
         rate = {**GPU_RATES, "generate": GPU_RATES["generate"] * max(1, gpus)}
     else:
-        scale = cpus / speed.threads
-        rate = {
-            "gan": speed.gan_samples_per_s * scale * GAN_EFFICIENCY,
-            "judge": speed.classifier_samples_per_s * scale * JUDGE_EFFICIENCY,
-            "generate": speed.generate_rows_per_s * scale * GENERATE_EFFICIENCY,
-            "classifier": speed.classifier_samples_per_s * scale * CLASSIFIER_EFFICIENCY,
-            "classic": speed.classic_samples_per_s * scale * CLASSIC_EFFICIENCY,
-        }
+        rate = cpu_rates(speed, cpus, training_cpus or cpus, workers)
     real, merged = 60_000, 60_000 + min(n, n if merge_synthetic is None else merge_synthetic)
 
     def fit(rows: int, epochs: int, kind: str = "classifier", start: float = FIT_START_S) -> float:
@@ -106,6 +107,22 @@ def stage_seconds(
         # the real-only runs that score label fidelity without having seen the filter (plan.SCORER_SEEDS)
         + max(0, SCORER_SEEDS - seeds) * fit(real, classifier_epochs, start=CLASSIFIER_RUN_START_S),
         "report": 15.0,
+    }
+
+
+def cpu_rates(speed: MachineSpeed, cpus: float, training_cpus: float, workers: int) -> dict[str, float]:
+    """Samples (rows) per second of each stage on Ray, from the plain-loop rates measured here."""
+    train = training_cpus / speed.threads
+
+    def efficiency(table: dict[int, float]) -> float:
+        return table[min(workers, 2)]
+
+    return {
+        "gan": speed.gan_samples_per_s * train * efficiency(GAN_EFFICIENCY),
+        "judge": speed.classifier_samples_per_s * train * efficiency(JUDGE_EFFICIENCY),
+        "generate": speed.generate_rows_per_s * cpus / speed.threads * GENERATE_EFFICIENCY,
+        "classifier": speed.classifier_samples_per_s * train * efficiency(CLASSIFIER_EFFICIENCY),
+        "classic": speed.classic_samples_per_s * train * efficiency(CLASSIC_EFFICIENCY),
     }
 
 
