@@ -181,6 +181,36 @@ def test_min_confidence_replaces_rejected_samples_keeping_n_and_balance(ray_loca
     assert np.array_equal(first[keep], final[keep]) and not np.array_equal(first[~keep], final[~keep])
 
 
+def test_the_filters_redraws_fill_whole_forward_passes_and_give_the_same_rows(models, monkeypatch, tmp_path):
+    """Making a part, each attempt runs every row of the row group still doubted in full passes (only
+    its last pass short), not a few-row pass per batch; a row's image is the same either way."""
+    from augment.stages.synthetic import synthesis
+
+    gan, judge = models
+    threshold = _threshold_every_class_mostly_passes(models)
+    plan = dict(n=2000, min_confidence=threshold, max_attempts=50, precision="fp32", out=str(tmp_path))
+    plan["metadata"] = schema.file_metadata("mnist", generator="test", run_config={})
+    passes = []  # (attempt, rows) of every forward pass
+    draw = synthesis.latents_for
+
+    def counted(ids, seed, dim, attempt):
+        passes.append((attempt, len(ids)))
+        return draw(ids, seed, dim, attempt)
+
+    monkeypatch.setattr(synthesis, "latents_for", counted)
+    made = part_maker(gan, judge, **plan).write_part(0, 0, 2000)
+    monkeypatch.setattr(synthesis, "latents_for", draw)
+    attempts = {attempt for attempt, _ in passes}
+    assert len(attempts) > 1 and sum(rows for _, rows in passes) == 2000 + made["rejected"]
+    assert sum(rows < 64 for _, rows in passes) <= len(attempts)  # one short pass per attempt at most
+    part = pq.read_table(tmp_path / made["path"])
+    one_by_one = part_maker(gan, judge, **plan)
+    for first in range(0, 2000, 64):  # the rows made one batch at a time: the same images
+        images, _, confidence, _ = one_by_one.make_rows(np.arange(first, min(first + 64, 2000)))
+        assert images.tobytes() == schema.images_to_numpy(part["image"][first : first + 64]).tobytes()
+        assert np.array_equal(confidence, part["confidence"].to_numpy()[first : first + 64])
+
+
 def _generate_plain(models, out: Path, n: int, **changes) -> Path:
     synthetic_stage.run(_cfg(models, out, n=n, **changes))
     return out

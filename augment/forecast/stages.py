@@ -16,23 +16,25 @@ from augment.stages.classifier.plan import GAIN_VARIANTS, SCORER_SEEDS
 
 # Stage rate on Ray / plain-loop rate, and the seconds outside epochs: calibrated with `augment run
 # --n 100000 --epochs 1 --classifier-epochs 1` (AMD EPYC Zen 1, AVX2, 2 vCPUs, two workers) and then
-# on the README run itself (benchmarks/RESULTS.md, "The measured forecast"). Training stages have
-# one value per worker count: (one worker, several). Two DDP workers of one core each ran at 0.75 of
-# the plain loop's two threads for the GAN (all-reduce and Python per step weigh on the small 32x24
-# GAN) and 0.83 for the judge; one worker of both cores runs the plain loop's own configuration,
-# 1.3x faster than two on 2 vCPUs (Zen 3, 2026-12-07).
-GAN_EFFICIENCY = {1: 0.97, 2: 0.75}
+# on the README run itself (benchmarks/RESULTS.md, "The measured forecast" and the ninth session).
+# Training stages have one value per worker count: (one worker, several). The plain loop's probe
+# runs without Ray Data, checkpoints or a test pass, so even one worker of both cores, 1.3x faster
+# than two DDP workers of one core each on 2 vCPUs, trains below it; the classifier's rows come
+# through Ray Data on the same cores.
+GAN_EFFICIENCY = {1: 0.87, 2: 0.75}  # 1 worker: 1,360 samples/s on Zen 3 (2026-12-07)
 GAN_START_S = 25.0
-JUDGE_EFFICIENCY = {1: 1.0, 2: 0.83}  # its test pass after every epoch is in the start-up
+JUDGE_EFFICIENCY = {1: 0.65, 2: 0.83}  # its test pass after every epoch is in the start-up
 JUDGE_START_S = 40.0
-GENERATE_EFFICIENCY = (
-    0.62  # actors with one torch thread each, writing Parquet, against the probe's 2 threads (0.55-0.68 measured)
-)
+# Actors with one torch thread each, writing Parquet, against the probe's 2 threads: 0.55-0.68 measured
+# while each batch redrew its own doubted rows; pooling the redraws of a row group made part making
+# 1.48x faster (synthesis.PartMaker.make_rows, Zen 3, 2026-12-07).
+GENERATE_EFFICIENCY = 0.85
 GENERATE_START_S = 15.0  # actors starting, the precision probe, the manifest
-# Ray Data reads and batches the rows on the same cores: 1,474-1,504 samples/s in a first epoch on two
-# workers (0.61), later epochs faster (Ray Data warm); classic augmentation 1,220 against 2,250.
-CLASSIFIER_EFFICIENCY = {1: 0.85, 2: 0.65}
-CLASSIC_EFFICIENCY = {1: 0.75, 2: 0.58}
+# Two workers: 1,474-1,504 samples/s in a first epoch (0.61), later epochs faster (Ray Data warm);
+# classic augmentation 1,220 against 2,250. One worker: the stage took 12.8 min against 12.1 on two
+# (Zen 3, 2026-12-07, the same host an hour apart): no faster.
+CLASSIFIER_EFFICIENCY = {1: 0.48, 2: 0.65}
+CLASSIC_EFFICIENCY = {1: 0.43, 2: 0.58}
 JUDGE_EPOCHS = 4
 FIT_START_S = 29.0  # a Ray Train fit() outside its epochs: worker group, Ray Data, checkpoints
 # The classifier stage trains all its classifiers in one worker group (one fit()); each run then
@@ -106,7 +108,7 @@ def stage_seconds(
         + seeds * gain_table
         # the real-only runs that score label fidelity without having seen the filter (plan.SCORER_SEEDS)
         + max(0, SCORER_SEEDS - seeds) * fit(real, classifier_epochs, start=CLASSIFIER_RUN_START_S),
-        "report": 15.0,
+        "report": 30.0,  # fidelity, FD, the sample grid and the card: 19-35 s measured
     }
 
 

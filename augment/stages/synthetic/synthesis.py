@@ -96,9 +96,17 @@ class PartMaker(DigitScorer):
         ids: np.ndarray,
         images: np.ndarray | None = None,
         confidence: np.ndarray | None = None,
+        on_accepted: Callable[[int], None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(images, labels, confidence, rejected) for these ids; rejected rows draw fresh latents.
-        `images` and `confidence`, when given, are filled in place and returned."""
+        `images` and `confidence`, when given, are filled in place and returned; `on_accepted(rows
+        accepted so far)` after every forward pass.
+
+        Each attempt runs over every row still pending among `ids`, in forward passes of the plan's
+        batch size: the filter's redraws of a whole row group fill full batches, where redrawing each
+        batch's few doubted rows on its own ran hundreds of padded passes of a handful of rows (0.99
+        filter: 2.4x the draws' passes, 1.4x their rows, measured). A row's image depends only on its
+        id and attempt (every pass is padded to FORWARD_MULTIPLE), not on which rows share its pass."""
         plan = self.plan
         labels = labels_for(ids, plan.n, self.boundaries)
         if images is None:
@@ -107,12 +115,19 @@ class PartMaker(DigitScorer):
             confidence = np.empty(len(ids), dtype=np.float32)
         pending, rejected = np.arange(len(ids)), 0
         for attempt in range(plan.max_attempts):
-            z = latents_for(ids[pending], plan.seed, self.latent_dim, attempt) * plan.temperature
-            pixels, scores = self.score(z, labels[pending])
-            accepted = scores >= self.thresholds[labels[pending]]
-            images[pending[accepted]] = pixels[accepted]
-            confidence[pending[accepted]] = scores[accepted]
-            pending = pending[~accepted]
+            done, doubted = len(ids) - len(pending), []
+            for first in range(0, len(pending), plan.batch_size):
+                batch = pending[first : first + plan.batch_size]
+                z = latents_for(ids[batch], plan.seed, self.latent_dim, attempt) * plan.temperature
+                pixels, scores = self.score(z, labels[batch])
+                accepted = scores >= self.thresholds[labels[batch]]
+                images[batch[accepted]] = pixels[accepted]
+                confidence[batch[accepted]] = scores[accepted]
+                doubted.append(batch[~accepted])
+                done += int(accepted.sum())
+                if on_accepted is not None:
+                    on_accepted(done)
+            pending = np.concatenate(doubted)
             if not pending.size:
                 return images, labels, confidence, rejected
             rejected += len(pending)
@@ -153,12 +168,9 @@ class PartMaker(DigitScorer):
                 images = np.empty((len(ids), *schema.IMAGE_SHAPE), dtype=np.uint8)
                 confidence = np.empty(len(ids), dtype=np.float32)
                 labels = np.empty(len(ids), dtype=np.int64)
-                for first in range(0, len(ids), plan.batch_size):
-                    batch = slice(first, first + plan.batch_size)
-                    _, labels[batch], _, batch_rejected = self.make_rows(ids[batch], images[batch], confidence[batch])
-                    rejected += batch_rejected
-                    if on_rows is not None:
-                        on_rows(group_start - start + min(first + plan.batch_size, len(ids)))
+                done = None if on_rows is None else (lambda rows, before=group_start - start: on_rows(before + rows))
+                _, labels[:], _, group_rejected = self.make_rows(ids, images, confidence, on_accepted=done)
+                rejected += group_rejected
                 writer.write(self.table(ids, images, labels, confidence))
                 counts += np.bincount(labels, minlength=len(counts))
                 confidence_sum += float(confidence.sum(dtype=np.float64))
