@@ -21,9 +21,9 @@ from augment.stages.classifier.plan import GAIN_VARIANTS, SCORER_SEEDS
 # runs without Ray Data, checkpoints or a test pass, so even one worker of both cores, 1.3x faster
 # than two DDP workers of one core each on 2 vCPUs, trains below it; the classifier's rows come
 # through Ray Data on the same cores.
-GAN_EFFICIENCY = {1: 0.87, 2: 0.75}  # 1 worker: 1,360 samples/s on Zen 3 (2026-12-07)
+GAN_EFFICIENCY = {1: 0.87, 2: 0.75}  # 1 worker: 1,123-1,360 samples/s on Zen 3 (2026-12-07)
 GAN_START_S = 25.0
-JUDGE_EFFICIENCY = {1: 0.65, 2: 0.83}  # its test pass after every epoch is in the start-up
+JUDGE_EFFICIENCY = {1: 0.75, 2: 0.83}  # its test pass after every epoch is in the start-up
 JUDGE_START_S = 40.0
 # Actors with one torch thread each, writing Parquet, against the probe's 2 threads: 0.55-0.68 measured
 # while each batch redrew its own doubted rows; pooling the redraws of a row group made part making
@@ -31,10 +31,10 @@ JUDGE_START_S = 40.0
 GENERATE_EFFICIENCY = 0.85
 GENERATE_START_S = 15.0  # actors starting, the precision probe, the manifest
 # Two workers: 1,474-1,504 samples/s in a first epoch (0.61), later epochs faster (Ray Data warm);
-# classic augmentation 1,220 against 2,250. One worker: the stage took 12.8 min against 12.1 on two
-# (Zen 3, 2026-12-07, the same host an hour apart): no faster.
-CLASSIFIER_EFFICIENCY = {1: 0.48, 2: 0.65}
-CLASSIC_EFFICIENCY = {1: 0.43, 2: 0.58}
+# classic augmentation 1,220 against 2,250. One worker: the stage took 12.1-12.8 min, as on two
+# (Zen 3, 2026-12-07): no faster; 0.48 and 0.59 fitted the two runs' probes (the probe's ±15% noise).
+CLASSIFIER_EFFICIENCY = {1: 0.54, 2: 0.65}
+CLASSIC_EFFICIENCY = {1: 0.48, 2: 0.58}
 JUDGE_EPOCHS = 4
 FIT_START_S = 29.0  # a Ray Train fit() outside its epochs: worker group, Ray Data, checkpoints
 # The classifier stage trains all its classifiers in one worker group (one fit()); each run then
