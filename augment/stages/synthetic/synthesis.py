@@ -105,8 +105,9 @@ class PartMaker(DigitScorer):
         Each attempt runs over every row still pending among `ids`, in forward passes of the plan's
         batch size: the filter's redraws of a whole row group fill full batches, where redrawing each
         batch's few doubted rows on its own ran hundreds of padded passes of a handful of rows (0.99
-        filter: 2.4x the draws' passes, 1.4x their rows, measured). A row's image depends only on its
-        id and attempt (every pass is padded to FORWARD_MULTIPLE), not on which rows share its pass."""
+        filter, 40,000 rows: 803 passes, 518 of them under 50 rows, where 158 do; 1.48x, measured).
+        A row's image depends only on its id and attempt (every pass is padded to FORWARD_MULTIPLE),
+        not on which rows share its pass."""
         plan = self.plan
         labels = labels_for(ids, plan.n, self.boundaries)
         if images is None:
