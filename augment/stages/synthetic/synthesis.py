@@ -168,9 +168,8 @@ class PartMaker(DigitScorer):
                 # measured); one large allocation goes to mmap and leaves the heap to the model.
                 images = np.empty((len(ids), *schema.IMAGE_SHAPE), dtype=np.uint8)
                 confidence = np.empty(len(ids), dtype=np.float32)
-                labels = np.empty(len(ids), dtype=np.int64)
                 done = None if on_rows is None else (lambda rows, before=group_start - start: on_rows(before + rows))
-                _, labels[:], _, group_rejected = self.make_rows(ids, images, confidence, on_accepted=done)
+                _, labels, _, group_rejected = self.make_rows(ids, images, confidence, on_accepted=done)
                 rejected += group_rejected
                 writer.write(self.table(ids, images, labels, confidence))
                 counts += np.bincount(labels, minlength=len(counts))
