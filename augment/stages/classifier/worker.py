@@ -36,6 +36,12 @@ from augment.models.classifier_training import (
 from augment.stages.classifier.config import ClassifierConfig
 
 SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
+# Ray Data hands out this many rows at a time and the trainer cuts them into its batches: Ray's
+# per-batch work (shuffle-buffer sampling, formatting, collate) then runs once per 32 training steps
+# instead of every step. From one block the same rows in the same order (identical losses); from
+# several the buffer mixes them a little differently. 7 of 8 epochs faster, ~+11% samples/s
+# (alternated A/B, 2 vCPUs Zen 3, 2026-12-07).
+FETCH_ROWS = 4096
 
 
 def shard_name(index: int, epoch: int | None = None) -> str:
@@ -153,9 +159,10 @@ class _Run:
 
     def epoch(self, shard, epoch: int, step: int) -> tuple[dict, int]:
         cfg, world, device = self.cfg, self.worker.world, self.worker.device
+        per_worker = cfg.batch_size // world
         batches = shard.iter_torch_batches(
-            batch_size=cfg.batch_size // world,
-            drop_last=True,
+            batch_size=max(FETCH_ROWS, per_worker),
+            drop_last=False,  # exact_batches drops the last partial batch
             local_shuffle_buffer_size=min(SHUFFLE_BUFFER_ROWS, self.job["rows"]),
             local_shuffle_seed=cfg.seed * 100_003 + epoch * 101 + self.worker.rank,
             collate_fn=_Collate(
@@ -171,7 +178,7 @@ class _Run:
         stats = train_epoch(
             self.ddp_model,
             self.optimizer,
-            on_trainer(batches, device),
+            exact_batches(on_trainer(batches, device), per_worker),
             schedule,
             step,
             after_batch=self._after_batch(epoch),
@@ -256,6 +263,19 @@ class _Collate(NumpyBatchCollateFn):
             keys = row_keys(self.augment_seed, self.epoch, batch["synthetic"], batch["id"])
         synthetic = torch.from_numpy(batch["synthetic"].astype(bool)) if self.flag_synthetic else None
         return images, labels, keys, synthetic
+
+
+def exact_batches(batches: Iterator[tuple[torch.Tensor, ...]], size: int) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Batches of exactly `size` rows cut from larger ones, in order; a last partial one is dropped
+    (as `drop_last` would: every rank takes the same number of steps)."""
+    carry = None
+    for batch in batches:
+        if carry is not None:
+            batch = tuple(torch.cat([kept, more]) for kept, more in zip(carry, batch))
+        whole = len(batch[0]) // size * size
+        for first in range(0, whole, size):
+            yield tuple(tensor[first : first + size] for tensor in batch)
+        carry = tuple(tensor[whole:] for tensor in batch) if whole < len(batch[0]) else None
 
 
 def on_trainer(batches, device) -> Iterator[tuple[torch.Tensor, ...]]:

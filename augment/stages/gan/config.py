@@ -21,12 +21,14 @@ from augment.core.training_checks import check_training_options, check_training_
 FOLDER = "gan"
 ARCHS = ("dcgan", "sagan", "mlp")  # models/gan.py builds each
 LOSSES = ("bce", "hinge")
-CPU_EPOCHS, GPU_EPOCHS = 20, 30
-# (G width, D width) when --width is not given. On CPUs the GAN is most of the default run's time
-# and runs near the machine's matmul rate, so only fewer FLOPs make it faster: 32x24 costs 32 MFLOP
-# per training sample against 64x64's 168 and held the quality bars better per FLOP than the wider
-# points measured (benchmarks/RESULTS.md, "Quality per FLOP of the GAN"). A GPU affords the wide one.
-CPU_WIDTHS, GPU_WIDTHS = (32, 24), (64, 64)
+# On CPUs the GAN is most of the default run's time and runs near the machine's matmul rate, so only
+# fewer FLOPs make it faster. 16 epochs of 32x16 (G x D width; 23 MFLOP per training sample, 64x64:
+# 168) held every quality figure of 20 epochs of 32x24 (independent label fidelity, Frechet distance,
+# CAS, the share of draws the filter keeps) at 57% of its FLOPs; 24x16 scored a little lower on
+# each and trained hardly faster on Ray (benchmarks/RESULTS.md, "Quality per FLOP of the GAN",
+# Zen 3, 2026-12-07). A GPU affords the wide one.
+CPU_EPOCHS, GPU_EPOCHS = 16, 30
+CPU_WIDTHS, GPU_WIDTHS = (32, 16), (64, 64)
 LEGACY_WIDTH = 64  # the width before --width had per-device defaults: runs made then keep their identity
 
 
@@ -38,8 +40,8 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
     PATHS = ("out", "data_root")
 
     out: str = option(REQUIRED, "Run folder or URI (s3://…): checkpoints, samples, metrics, exported generator.")
-    # 5 CPU epochs gave digits of 96% label fidelity and 94% CAS; 20 give ~98.8% and the quality bar
-    # with the judge's filter (benchmarks/RESULTS.md). A GPU affords more.
+    # 5 CPU epochs gave digits of 96% label fidelity and 94% CAS; 16-20 give ~98.8% and the quality
+    # bar with the judge's filter (benchmarks/RESULTS.md). A GPU affords more.
     epochs: int | None = option(
         None,
         f"Total epochs (default {CPU_EPOCHS} on CPUs, {GPU_EPOCHS} with --gpu); raise it on an existing run to "
