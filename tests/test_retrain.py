@@ -18,7 +18,7 @@ from augment.models.classifier_training import balanced_class_weights
 from augment.stages.classifier import train as classifier_stage
 from augment.stages.classifier.config import ClassifierConfig
 from augment.stages.classifier.rows import epoch_units, files_to_read, read_unit, row_group_index, select_rows, window
-from augment.stages.classifier.worker import schedule_for
+from augment.stages.classifier.worker import exact_batches, schedule_for
 from augment.stages.merged import merge as merged_stage
 from augment.stages.merged.config import MergedConfig
 from tests.conftest import assert_one_line_error
@@ -205,6 +205,25 @@ def test_data_without_a_manifest_is_refused(merged, tmp_path, run_cli):
     result = run_cli("retrain", "--data", incomplete, "--out", tmp_path / "clf", "--data-root", tiny.root, "--offline")
     assert_one_line_error(result, "has no _manifest.json")
     assert not (tmp_path / "clf").exists()
+
+
+def test_fetched_rows_are_cut_into_exact_batches_in_order_and_the_last_partial_one_is_dropped():
+    # Ray Data hands out large fetches of any size (a block's end, the last rows): the trainer's
+    # batches are exactly batch-sized, in the fetched order, images, labels and flags kept together
+    sizes = [300, 50, 4, 646]
+    ends = torch.tensor(sizes).cumsum(0).tolist()
+    fetched = [
+        (torch.arange(end - size, end), torch.arange(end - size, end) % 10, torch.arange(end - size, end) % 2 == 0)
+        for size, end in zip(sizes, ends)
+    ]
+    batches = list(exact_batches(iter(fetched), 128))
+    assert [len(images) for images, _, _ in batches] == [128] * (1000 // 128)
+    images = torch.cat([images for images, _, _ in batches])
+    assert torch.equal(images, torch.arange(1000 // 128 * 128))
+    assert all(
+        torch.equal(labels, images % 10) and torch.equal(flags, images % 2 == 0) for images, labels, flags in batches
+    )
+    assert list(exact_batches(iter([(torch.arange(100),)]), 128)) == []  # fewer rows than a batch: no step
 
 
 def test_learning_rate_warms_up_within_one_epoch_and_decays_per_sample_seen():
