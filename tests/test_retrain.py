@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -209,21 +210,21 @@ def test_data_without_a_manifest_is_refused(merged, tmp_path, run_cli):
 
 def test_fetched_rows_are_cut_into_exact_batches_in_order_and_the_last_partial_one_is_dropped():
     # Ray Data hands out large fetches of any size (a block's end, the last rows): the trainer's
-    # batches are exactly batch-sized, in the fetched order, images, labels and flags kept together
+    # batches are exactly batch-sized, in the fetched order, with each row's label, augmentation
+    # key (numpy) and a missing column (None) cut together
     sizes = [300, 50, 4, 646]
-    ends = torch.tensor(sizes).cumsum(0).tolist()
+    ends = np.cumsum(sizes).tolist()
     fetched = [
-        (torch.arange(end - size, end), torch.arange(end - size, end) % 10, torch.arange(end - size, end) % 2 == 0)
+        (torch.arange(end - size, end), torch.arange(end - size, end) % 10, np.arange(end - size, end) * 3, None)
         for size, end in zip(sizes, ends)
     ]
     batches = list(exact_batches(iter(fetched), 128))
-    assert [len(images) for images, _, _ in batches] == [128] * (1000 // 128)
-    images = torch.cat([images for images, _, _ in batches])
+    assert [len(images) for images, *_ in batches] == [128] * (1000 // 128)
+    images = torch.cat([images for images, *_ in batches])
     assert torch.equal(images, torch.arange(1000 // 128 * 128))
-    assert all(
-        torch.equal(labels, images % 10) and torch.equal(flags, images % 2 == 0) for images, labels, flags in batches
-    )
-    assert list(exact_batches(iter([(torch.arange(100),)]), 128)) == []  # fewer rows than a batch: no step
+    for rows, labels, keys, missing in batches:
+        assert torch.equal(labels, rows % 10) and np.array_equal(keys, rows.numpy() * 3) and missing is None
+    assert list(exact_batches(iter([(torch.arange(100), None)]), 128)) == []  # fewer rows than a batch: no step
 
 
 def test_learning_rate_warms_up_within_one_epoch_and_decays_per_sample_seen():

@@ -36,11 +36,11 @@ from augment.models.classifier_training import (
 from augment.stages.classifier.config import ClassifierConfig
 
 SHUFFLE_BUFFER_ROWS = 32_768  # ~26 MB of pixels per worker
-# Ray Data hands out this many rows at a time and the trainer cuts them into its batches: Ray's
-# per-batch work (shuffle-buffer sampling, formatting, collate) then runs once per 32 training steps
-# instead of every step. From one block the same rows in the same order (identical losses); from
-# several the buffer mixes them a little differently. 7 of 8 epochs faster, ~+11% samples/s
-# (alternated A/B, 2 vCPUs Zen 3, 2026-12-07).
+# Ray Data hands out this many rows at a time and the trainer cuts them into its batches before any
+# arithmetic (augmentation stays per batch, in cache): Ray's per-batch work (shuffle-buffer sampling,
+# formatting, collate) then runs once per 32 training steps instead of every step. From one block
+# the same rows in the same order (identical losses); from several the buffer mixes them a little
+# differently. 7 of 8 epochs faster, ~+11% samples/s (alternated A/B, 2 vCPUs Zen 3, 2026-12-07).
 FETCH_ROWS = 4096
 
 
@@ -178,7 +178,7 @@ class _Run:
         stats = train_epoch(
             self.ddp_model,
             self.optimizer,
-            exact_batches(on_trainer(batches, device), per_worker),
+            on_trainer(exact_batches(batches, per_worker), device),
             schedule,
             step,
             after_batch=self._after_batch(epoch),
@@ -265,17 +265,25 @@ class _Collate(NumpyBatchCollateFn):
         return images, labels, keys, synthetic
 
 
-def exact_batches(batches: Iterator[tuple[torch.Tensor, ...]], size: int) -> Iterator[tuple[torch.Tensor, ...]]:
+def exact_batches(batches: Iterator[tuple], size: int) -> Iterator[tuple]:
     """Batches of exactly `size` rows cut from larger ones, in order; a last partial one is dropped
-    (as `drop_last` would: every rank takes the same number of steps)."""
+    (as `drop_last` would: every rank takes the same number of steps). Each batch is a tuple of
+    tensors, numpy arrays or None (what _Collate makes), cut together."""
     carry = None
     for batch in batches:
         if carry is not None:
-            batch = tuple(torch.cat([kept, more]) for kept, more in zip(carry, batch))
-        whole = len(batch[0]) // size * size
+            batch = tuple(_joined(kept, more) for kept, more in zip(carry, batch))
+        rows = len(batch[0])
+        whole = rows // size * size
         for first in range(0, whole, size):
-            yield tuple(tensor[first : first + size] for tensor in batch)
-        carry = tuple(tensor[whole:] for tensor in batch) if whole < len(batch[0]) else None
+            yield tuple(None if part is None else part[first : first + size] for part in batch)
+        carry = tuple(None if part is None else part[whole:] for part in batch) if whole < rows else None
+
+
+def _joined(first, second):
+    if first is None:
+        return None
+    return np.concatenate([first, second]) if isinstance(first, np.ndarray) else torch.cat([first, second])
 
 
 def on_trainer(batches, device) -> Iterator[tuple[torch.Tensor, ...]]:
