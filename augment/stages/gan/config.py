@@ -21,12 +21,12 @@ from augment.core.training_checks import check_training_options, check_training_
 FOLDER = "gan"
 ARCHS = ("dcgan", "sagan", "mlp")  # models/gan.py builds each
 LOSSES = ("bce", "hinge")
-# On CPUs the GAN is most of the default run's time and runs near the machine's matmul rate, so only
-# fewer FLOPs make it faster. 16 epochs of 32x16 (G x D width; 23 MFLOP per training sample, 64x64:
-# 168) held every quality figure of 20 epochs of 32x24 (independent label fidelity, Frechet distance,
-# CAS, the share of draws the filter keeps) at 57% of its FLOPs; 24x16 scored a little lower on
-# each and trained hardly faster on Ray (benchmarks/RESULTS.md, "Quality per FLOP of the GAN",
-# Zen 3, 2026-12-07). A GPU affords the wide one.
+# On CPUs the GAN is most of the default run's time; the 64x64 one ran near the machine's matmul
+# rate, so fewer FLOPs came first (32x16 now runs at ~31% of it on Zen 3). 16 epochs of 32x16 (G x D
+# width; 23 MFLOP per training sample, 64x64: 168) held every quality figure of 20 epochs of 32x24
+# (independent label fidelity, Frechet distance, CAS, the share of draws the filter keeps) at 57% of
+# its FLOPs; 24x16 scored a little lower on each and trained hardly faster on Ray
+# (benchmarks/RESULTS.md, "Quality per FLOP of the GAN", Zen 3, 2026-12-07). A GPU affords the wide one.
 CPU_EPOCHS, GPU_EPOCHS = 16, 30
 CPU_WIDTHS, GPU_WIDTHS = (32, 16), (64, 64)
 LEGACY_WIDTH = 64  # the width before --width had per-device defaults: runs made then keep their identity
