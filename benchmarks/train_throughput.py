@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from augment.core import mnist  # noqa: E402
 from augment.core.precision import PRECISIONS, resolve_for_training  # noqa: E402
 from augment.models.gan import (  # noqa: E402
-    GanSpec,
     build_discriminator,
     build_generator,
     init_weights,
@@ -50,7 +49,7 @@ def plain_loop(images: np.ndarray, labels: np.ndarray, cfg: GanConfig, threads: 
     """samples/s of cfg.epochs epochs: the same GanStep as Ray's workers, no Ray, no DDP."""
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)
-    spec = GanSpec(arch=cfg.arch, latent_dim=cfg.latent_dim)
+    spec = cfg.spec(num_classes=10)  # the widths Ray's run trains (the device's defaults)
     generator, discriminator = build_generator(spec), build_discriminator(spec)
     generator.apply(init_weights)
     discriminator.apply(init_weights)

@@ -402,3 +402,18 @@ def test_gan_widths_default_by_device_and_an_explicit_width_keeps_d_equal():
     assert GanConfig(out="/tmp/gan", width=48).spec(10) == GanSpec(width=48)
     assert GanConfig(out="/tmp/gan", d_width=16).spec(10) == GanSpec(width=CPU_WIDTHS[0], d_width=16)
     assert GanConfig(out="/tmp/gan", width=32, d_width=32).d_width is None  # recorded as "D = G"
+
+
+def test_d_lr_gives_d_its_own_learning_rate_and_enters_the_identity_only_when_set():
+    """--d-lr: the two time-scale update rule (issue 39 asks for it measured); runs without it keep
+    the identity they had."""
+    from augment.stages.gan.config import GanConfig
+    from augment.stages.gan.worker import _Nets
+
+    ttur = GanConfig(out="/tmp/gan", lr=1e-4, d_lr=4e-4)
+    nets = _Nets.build(ttur, ttur.spec(10), torch.device("cpu"), world=1)
+    assert nets.g_optimizer.param_groups[0]["lr"] == 1e-4 and nets.d_optimizer.param_groups[0]["lr"] == 4e-4
+    assert ttur.identity()["d_lr"] == 4e-4 and "d_lr" not in GanConfig(out="/tmp/gan").identity()
+    same = GanConfig(out="/tmp/gan")
+    nets = _Nets.build(same, same.spec(10), torch.device("cpu"), world=1)
+    assert nets.d_optimizer.param_groups[0]["lr"] == same.lr == 2e-4

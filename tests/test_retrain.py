@@ -86,6 +86,10 @@ def test_fresh_synthetic_rows_every_epoch_the_next_window_of_the_pool(merged):
     assert epochs(1, synthetic_per_epoch=300, max_synthetic=120) == [
         (400, sorted(list(range(120)) * 2 + list(range(60))))
     ]
+    # ... each distinct span by one task that decodes its row groups once and repeats the rows
+    small = ClassifierConfig(data=str(folder), out="unused", batch_size=8, synthetic_per_epoch=300, max_synthetic=120)
+    units = epoch_units(small, select_rows(small, dataset), row_group_index(dataset), 1)
+    assert {(u["lo"], u["hi"], u["repeat"]) for u in units if not u["real"]} == {(0, 120, 2), (0, 60, 1)}
     assert epochs(1, synthetic_only=True, synthetic_per_epoch=50) == [(0, list(range(50)))]
     assert epochs(2, max_synthetic=100) == [(400, list(range(100)))] * 2  # without it: every selected row, every epoch
 

@@ -67,7 +67,13 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
         f"{GPU_WIDTHS[1]} with --gpu).",
         at_least=4,
     )
-    lr: float = option(2e-4, "Adam learning rate for G and D.", above=0)
+    lr: float = option(2e-4, "Adam learning rate for G (and D unless --d-lr).", above=0)
+    d_lr: float | None = option(
+        None,
+        "D's own Adam learning rate (default: --lr); a higher one than G's is the two time-scale update rule "
+        "(TTUR, Heusel et al. 2017).",
+        above=0,
+    )
     beta1: float = option(0.5, "Adam beta1 for G and D.", at_least=0, below=1)
     beta2: float = option(0.999, "Adam beta2 for G and D.", at_least=0, below=1)
     loss: str = option("bce", "bce (non-saturating) or hinge.", choices=LOSSES)
@@ -139,16 +145,16 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
             "diff_augment",
         )
         # absent at their defaults: runs made before these options keep their identity
-        widths = {
+        added_later = {
             key: getattr(self, key)
-            for key, default in (("width", LEGACY_WIDTH), ("d_width", None))
+            for key, default in (("width", LEGACY_WIDTH), ("d_width", None), ("d_lr", None))
             if getattr(self, key) != default
         }
         balanced = {"balance_classes": True} if self.balance_classes else {}
         return {
             **{key: getattr(self, key) for key in keys},
             "real_per_class": recorded(self.real_per_class),
-            **widths,
+            **added_later,
             **balanced,
         }
 

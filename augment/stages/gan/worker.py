@@ -40,7 +40,7 @@ class _Nets:
             net.to(device, memory_format=memory_format_for(spec))
         betas = (cfg.beta1, cfg.beta2)
         g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas)
-        d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr, betas=betas)
+        d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.d_lr or cfg.lr, betas=betas)
         ema = make_ema(generator, cfg.ema_decay)
         if world > 1 and device.type == "cuda":
             # G's BatchNorm statistics over the global batch, as with one worker: per-worker statistics
