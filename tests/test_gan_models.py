@@ -417,3 +417,22 @@ def test_d_lr_gives_d_its_own_learning_rate_and_enters_the_identity_only_when_se
     same = GanConfig(out="/tmp/gan")
     nets = _Nets.build(same, same.spec(10), torch.device("cpu"), world=1)
     assert nets.d_optimizer.param_groups[0]["lr"] == same.lr == 2e-4
+
+
+def test_lr_decay_sets_both_learning_rates_from_the_epoch_alone():
+    """--lr-decay: G's and D's rates fall by the factor per epoch after the first, computed from the epoch
+    (a resumed run gets the same rate); off by default and absent from the identity there."""
+    from augment.stages.gan.config import GanConfig
+    from augment.stages.gan.worker import _Nets
+
+    cfg = GanConfig(out="/tmp/gan", lr=1e-4, d_lr=4e-4, lr_decay=0.5)
+    nets = _Nets.build(cfg, cfg.spec(10), torch.device("cpu"), world=1)
+    for epoch, factor in ((1, 1.0), (3, 0.25), (2, 0.5)):
+        nets.set_learning_rates(cfg, epoch)
+        assert nets.g_optimizer.param_groups[0]["lr"] == pytest.approx(1e-4 * factor)
+        assert nets.d_optimizer.param_groups[0]["lr"] == pytest.approx(4e-4 * factor)
+    assert cfg.identity()["lr_decay"] == 0.5 and "lr_decay" not in GanConfig(out="/tmp/gan").identity()
+    constant = GanConfig(out="/tmp/gan")
+    nets = _Nets.build(constant, constant.spec(10), torch.device("cpu"), world=1)
+    nets.set_learning_rates(constant, 16)
+    assert nets.g_optimizer.param_groups[0]["lr"] == nets.d_optimizer.param_groups[0]["lr"] == 2e-4

@@ -74,6 +74,10 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
         "(TTUR, Heusel et al. 2017).",
         above=0,
     )
+    # per epoch: needs no total length, so a run can be extended with more epochs
+    lr_decay: float = option(
+        1.0, "Factor on G's and D's learning rates per epoch after the first (1: constant).", above=0, at_most=1
+    )
     beta1: float = option(0.5, "Adam beta1 for G and D.", at_least=0, below=1)
     beta2: float = option(0.999, "Adam beta2 for G and D.", at_least=0, below=1)
     loss: str = option("bce", "bce (non-saturating) or hinge.", choices=LOSSES)
@@ -147,7 +151,7 @@ class GanConfig(StageConfig, DataOptions, ComputeOptions):
         # absent at their defaults: runs made before these options keep their identity
         added_later = {
             key: getattr(self, key)
-            for key, default in (("width", LEGACY_WIDTH), ("d_width", None), ("d_lr", None))
+            for key, default in (("width", LEGACY_WIDTH), ("d_width", None), ("d_lr", None), ("lr_decay", 1.0))
             if getattr(self, key) != default
         }
         balanced = {"balance_classes": True} if self.balance_classes else {}

@@ -50,6 +50,13 @@ class _Nets:
             generator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(generator)
         return cls(generator, discriminator, ema, g_optimizer, d_optimizer)
 
+    def set_learning_rates(self, cfg: GanConfig, epoch: int) -> None:
+        """--lr-decay: a function of the epoch alone, so a resumed or extended run keeps its schedule."""
+        factor = cfg.lr_decay ** (epoch - 1)
+        for optimizer, base in ((self.g_optimizer, cfg.lr), (self.d_optimizer, cfg.d_lr or cfg.lr)):
+            for group in optimizer.param_groups:
+                group["lr"] = base * factor
+
     def state(self, epoch: int) -> dict:
         return {"epoch": epoch, **{name: getattr(self, name).state_dict() for name in STATE_KEYS}}
 
@@ -97,6 +104,7 @@ def train_worker(loop: dict) -> None:
     )
     grid = artifacts.fixed_grid_inputs(cfg.latent_dim, spec.num_classes, cfg.seed)
     for epoch in range(resumed_from + 1, cfg.epochs + 1):
+        nets.set_learning_rates(cfg, epoch)
         row = _epoch(worker, step, sampler, images, labels, epoch, loop["progress"])
         row.update(
             optimizer_steps=int(next(iter(nets.d_optimizer.state.values()))["step"]),
