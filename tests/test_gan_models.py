@@ -404,6 +404,16 @@ def test_gan_widths_default_by_device_and_an_explicit_width_keeps_d_equal():
     assert GanConfig(out="/tmp/gan", width=32, d_width=32).d_width is None  # recorded as "D = G"
 
 
+def test_gan_loss_defaults_by_device_and_enters_the_identity_resolved():
+    """The hinge loss on CPUs (measured on the narrow GAN, issue 39), bce with --gpu (the wide GAN's
+    measured recipe); an explicit --loss wins either way, and a run records the loss it trained with."""
+    from augment.stages.gan.config import GanConfig
+
+    assert GanConfig(out="/tmp/gan").loss == "hinge" and GanConfig(out="/tmp/gan", gpu=True).loss == "bce"
+    assert GanConfig(out="/tmp/gan", loss="bce").identity()["loss"] == "bce"
+    assert GanConfig(out="/tmp/gan", gpu=True, loss="hinge").identity()["loss"] == "hinge"
+
+
 def test_d_lr_gives_d_its_own_learning_rate_and_enters_the_identity_only_when_set():
     """--d-lr: the two time-scale update rule (issue 39 asks for it measured); runs without it keep
     the identity they had."""
