@@ -119,6 +119,9 @@ def main() -> None:
         row = {
             "host": machine(),
             "variant": variant + (f" {args.train_options}" if args.train_options else ""),
+            # as trained: the default loss moved to hinge on CPUs (2026-12-07), so a folder a WORK
+            # kept from before is bce under the same name
+            "loss": json.loads((gan / "run.json").read_text())["identity"]["loss"],
             "mflop_per_sample": round(gan_step_flops(spec) / 1e6, 1),
             "train_minutes": round(minutes, 1),
             "samples_per_s_last_epoch": trained["samples_per_s"],
